@@ -1,0 +1,118 @@
+//! The resettable arena a graph is built into: one bump allocator and one name interner.
+
+use std::num::NonZeroUsize;
+
+use bumpalo::Bump;
+use lasso::{Capacity, Rodeo, RodeoReader};
+
+use crate::builder::GraphBuilder;
+
+/// Memory for building graphs, reused from one batch to the next.
+///
+/// An `Arena` owns a [`bumpalo`] allocator that holds every per-task
+/// structure of a graph (task closures, adjacency, compiled CSR arrays), and a
+/// [`lasso`] interner for task names. [`Arena::builder`] starts a graph that
+/// borrows the arena; the borrow checker keeps the arena from being reused
+/// while that graph, or any report of its runs, is alive:
+///
+/// ```compile_fail
+/// let mut arena = kahn::Arena::new();
+/// let graph = arena.builder::<()>().build().unwrap();
+/// arena.reset(); // error: `arena` is still borrowed by `graph`
+/// drop(graph);
+/// ```
+///
+/// Once the graph is gone, the next [`builder`](Arena::builder) call rewinds
+/// the arena and reuses its memory: a batch loop that rebuilds a graph of the
+/// same size makes no heap allocation per task after the first batches.
+#[derive(Debug, Default)]
+pub struct Arena {
+    bump: Bump,
+    names: NameStore,
+}
+
+/// The interner's stage: open while a builder adds names, frozen into a
+/// `Sync` reader once a graph is built.
+#[derive(Debug, Default)]
+pub(crate) enum NameStore {
+    #[default]
+    Empty,
+    Open(Rodeo),
+    Frozen(RodeoReader),
+}
+
+impl NameStore {
+    /// Makes the store an empty, open interner, keeping the memory of the
+    /// last one where lasso allows it (a frozen reader cannot be reopened, so
+    /// it is replaced by an interner sized for as many names).
+    fn reopen(&mut self) {
+        match self {
+            NameStore::Open(rodeo) => rodeo.clear(),
+            NameStore::Frozen(reader) => {
+                let strings = reader.len();
+                let bytes = reader.strings().map(str::len).sum::<usize>();
+                let capacity = Capacity::new(strings, NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN));
+                *self = NameStore::Open(Rodeo::with_capacity(capacity));
+            }
+            NameStore::Empty => *self = NameStore::Open(Rodeo::new()),
+        }
+    }
+
+    pub(crate) fn rodeo(&mut self) -> &mut Rodeo {
+        if !matches!(self, NameStore::Open(_)) {
+            self.reopen();
+        }
+        match self {
+            NameStore::Open(rodeo) => rodeo,
+            _ => unreachable!("reopen leaves the store open"),
+        }
+    }
+
+    /// Freezes the interner and hands out the read-only half.
+    pub(crate) fn freeze(&mut self) -> &RodeoReader {
+        if let NameStore::Open(_) = self {
+            let NameStore::Open(rodeo) = std::mem::take(self) else { unreachable!() };
+            *self = NameStore::Frozen(rodeo.into_reader());
+        } else if let NameStore::Empty = self {
+            *self = NameStore::Frozen(Rodeo::new().into_reader());
+        }
+        match self {
+            NameStore::Frozen(reader) => reader,
+            _ => unreachable!("the store was frozen above"),
+        }
+    }
+}
+
+impl Arena {
+    /// An empty arena; it grows on first use.
+    pub fn new() -> Arena {
+        Arena::default()
+    }
+
+    /// An arena with `bytes` of bump memory ready, for a known graph size.
+    pub fn with_capacity(bytes: usize) -> Arena {
+        Arena { bump: Bump::with_capacity(bytes), names: NameStore::Empty }
+    }
+
+    /// Starts a new graph in this arena, rewinding whatever the last graph used.
+    ///
+    /// `T` is the type every task outputs (use `()` when tasks only have
+    /// effects). Taking `&mut self` proves the previous graph is gone, so its
+    /// memory is reused rather than kept.
+    pub fn builder<T>(&mut self) -> GraphBuilder<'_, T> {
+        self.reset();
+        GraphBuilder::new(&self.bump, &mut self.names)
+    }
+
+    /// Rewinds the arena: all graph memory becomes free for the next graph,
+    /// and the bump keeps only its largest chunk.
+    pub fn reset(&mut self) {
+        self.bump.reset();
+        self.names.reopen();
+    }
+
+    /// Bytes the bump allocator holds from the heap (used or not).
+    pub fn allocated_bytes(&self) -> usize {
+        self.bump.allocated_bytes()
+    }
+}

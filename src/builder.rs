@@ -1,0 +1,249 @@
+//! The single-threaded, mutable stage of a graph: add tasks and edges, then `build`.
+
+use bumpalo::collections::Vec as BumpVec;
+use bumpalo::Bump;
+use lasso::{Key, Spur};
+
+use crate::arena::NameStore;
+use crate::compile::compile;
+use crate::context::TaskContext;
+use crate::error::{BoxError, BuildError};
+use crate::graph::Graph;
+use crate::id::{TaskId, TaskRef};
+use crate::names::{Names, TaskLabel};
+use crate::task::{alloc_task, TaskBox};
+
+/// Hard limit on edges: CSR offsets are `u32`.
+const EDGE_LIMIT: usize = u32::MAX as usize;
+
+/// Collects tasks and edges, validating each as it comes, and freezes them
+/// into a [`Graph`] with [`build`](GraphBuilder::build).
+///
+/// Made by [`Arena::builder`](crate::Arena::builder); everything it stores
+/// lives in that arena. Errors are reported by the call that caused them and
+/// leave the builder unchanged.
+///
+/// **Duplicate edges are merged**: adding `a -> b` twice is the same as once.
+/// **Edges may be added in any order** relative to each other, but both tasks
+/// must exist when the edge is added.
+pub struct GraphBuilder<'a, T = ()> {
+    bump: &'a Bump,
+    names: &'a mut NameStore,
+    tasks: BumpVec<'a, TaskBox<'a, T>>,
+    /// Name key of each task, by id.
+    keys: BumpVec<'a, Option<Spur>>,
+    /// Task of each name key, by `Spur::into_usize`.
+    by_key: BumpVec<'a, u32>,
+    edges: BumpVec<'a, (u32, u32)>,
+    max_tasks: usize,
+    max_edges: usize,
+}
+
+impl<'a, T> GraphBuilder<'a, T> {
+    pub(crate) fn new(bump: &'a Bump, names: &'a mut NameStore) -> Self {
+        // Make sure the interner is open before the first name arrives.
+        names.rodeo();
+        GraphBuilder {
+            bump,
+            names,
+            tasks: BumpVec::new_in(bump),
+            keys: BumpVec::new_in(bump),
+            by_key: BumpVec::new_in(bump),
+            edges: BumpVec::new_in(bump),
+            max_tasks: TaskId::LIMIT,
+            max_edges: EDGE_LIMIT,
+        }
+    }
+
+    /// Reserves room for `tasks` more tasks and `edges` more edges, so a large
+    /// graph does not regrow its arrays (and leave the old ones in the arena).
+    pub fn reserve(&mut self, tasks: usize, edges: usize) {
+        self.tasks.reserve(tasks);
+        self.keys.reserve(tasks);
+        self.edges.reserve(edges);
+    }
+
+    /// Lowers the number of tasks this builder accepts (never above
+    /// [`TaskId::LIMIT`]); for graphs that come from input you do not control.
+    pub fn max_tasks(&mut self, limit: usize) -> &mut Self {
+        self.max_tasks = limit.min(TaskId::LIMIT);
+        self
+    }
+
+    /// Lowers the number of edges this builder accepts (never above `u32::MAX`).
+    pub fn max_edges(&mut self, limit: usize) -> &mut Self {
+        self.max_edges = limit.min(EDGE_LIMIT);
+        self
+    }
+
+    /// The number of tasks added so far.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The number of edges added so far, duplicates included.
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Adds a task called `name` whose body is `body`, and returns its id.
+    ///
+    /// The body gets a [`TaskContext`] to read its predecessors' outputs and
+    /// returns `Ok(output)` or any error (`?` converts it). It may run on any
+    /// worker thread, once per run.
+    ///
+    /// # Errors
+    /// [`BuildError::EmptyName`], [`BuildError::DuplicateName`],
+    /// [`BuildError::TooManyTasks`].
+    pub fn task<F>(&mut self, name: &str, body: F) -> Result<TaskId, BuildError>
+    where
+        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
+    {
+        if name.is_empty() {
+            return Err(BuildError::EmptyName);
+        }
+        let id = self.next_id()?;
+        let rodeo = self.names.rodeo();
+        let known = rodeo.len();
+        let key = rodeo
+            .try_get_or_intern(name)
+            .map_err(|_| BuildError::TooManyTasks { given: self.tasks.len() + 1, limit: known })?;
+        if rodeo.len() == known {
+            let first = TaskId::new(self.by_key[key.into_usize()]);
+            return Err(BuildError::DuplicateName { name: name.to_owned(), first });
+        }
+        debug_assert_eq!(key.into_usize(), self.by_key.len(), "only task names are interned");
+        self.by_key.push(id.raw());
+        self.push(Some(key), body);
+        Ok(id)
+    }
+
+    /// Adds a task without a name and returns its id; errors and reports show
+    /// it as `task #id`. For generated graphs that need no names.
+    ///
+    /// # Errors
+    /// [`BuildError::TooManyTasks`].
+    pub fn add_task<F>(&mut self, body: F) -> Result<TaskId, BuildError>
+    where
+        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
+    {
+        let id = self.next_id()?;
+        self.push(None, body);
+        Ok(id)
+    }
+
+    fn next_id(&self) -> Result<TaskId, BuildError> {
+        let n = self.tasks.len();
+        if n >= self.max_tasks {
+            return Err(BuildError::TooManyTasks { given: n + 1, limit: self.max_tasks });
+        }
+        Ok(TaskId::new(n as u32))
+    }
+
+    fn push<F>(&mut self, key: Option<Spur>, body: F)
+    where
+        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
+    {
+        self.tasks.push(alloc_task(self.bump, body));
+        self.keys.push(key);
+    }
+
+    /// Adds an edge: `to` starts only after `from` succeeded, and may read its output.
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTask`], [`BuildError::SelfLoop`],
+    /// [`BuildError::TooManyEdges`]. Cycles are found by [`build`](Self::build).
+    pub fn edge<'n, 'm>(&mut self, from: impl Into<TaskRef<'n>>, to: impl Into<TaskRef<'m>>) -> Result<(), BuildError> {
+        let (from, to) = (from.into(), to.into());
+        let edge = (self.resolve(from, from, to)?, self.resolve(to, from, to)?);
+        self.push_edge(edge)
+    }
+
+    /// Adds many edges by id, in bulk; for generated graphs. Stops at the
+    /// first bad edge, keeping the edges before it.
+    ///
+    /// # Errors
+    /// As [`edge`](Self::edge).
+    pub fn edges<I>(&mut self, edges: I) -> Result<(), BuildError>
+    where
+        I: IntoIterator<Item = (TaskId, TaskId)>,
+    {
+        let edges = edges.into_iter();
+        self.edges.reserve(edges.size_hint().0);
+        let n = self.tasks.len() as u32;
+        for (from, to) in edges {
+            let (u, v) = (from.raw(), to.raw());
+            if u >= n || v >= n || u == v {
+                // Let the careful path build the right error.
+                return self.edge(from, to);
+            }
+            self.push_edge((u, v))?;
+        }
+        Ok(())
+    }
+
+    fn push_edge(&mut self, (u, v): (u32, u32)) -> Result<(), BuildError> {
+        if u == v {
+            return Err(BuildError::SelfLoop { task: self.label(u).to_string() });
+        }
+        if self.edges.len() >= self.max_edges {
+            return Err(BuildError::TooManyEdges { given: self.edges.len() + 1, limit: self.max_edges });
+        }
+        self.edges.push((u, v));
+        Ok(())
+    }
+
+    fn resolve(&mut self, task: TaskRef<'_>, from: TaskRef<'_>, to: TaskRef<'_>) -> Result<u32, BuildError> {
+        let found = match task {
+            TaskRef::Id(id) => (id.index() < self.tasks.len()).then_some(id.raw()),
+            TaskRef::Name(name) => self.names.rodeo().get(name).map(|key| self.by_key[key.into_usize()]),
+        };
+        found.ok_or_else(|| BuildError::UnknownTask {
+            missing: task.to_string(),
+            from: self.ref_label(from),
+            to: self.ref_label(to),
+        })
+    }
+
+    /// Shows a reference as the user wrote it, preferring a known task's name.
+    fn ref_label(&mut self, task: TaskRef<'_>) -> String {
+        match task {
+            TaskRef::Id(id) if id.index() < self.tasks.len() => self.label(id.raw()).to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    fn label(&mut self, v: u32) -> String {
+        let key = self.keys[v as usize];
+        let name = key.map(|key| self.names.rodeo().resolve(&key));
+        TaskLabel { id: TaskId::new(v), name }.to_string()
+    }
+
+    /// Validates the whole graph and compiles it for running.
+    ///
+    /// Runs in O(tasks + edges). The builder's memory stays in the arena.
+    ///
+    /// # Errors
+    /// [`BuildError::Cycle`], carrying every task on one cycle in order.
+    pub fn build(mut self) -> Result<Graph<'a, T>, BuildError> {
+        let n = self.tasks.len();
+        let csr = match compile(self.bump, n, &self.edges) {
+            Ok(csr) => csr,
+            Err(cycle) => {
+                let path = cycle.iter().map(|&v| self.label(v)).collect();
+                let ids = cycle.into_iter().map(TaskId::new).collect();
+                return Err(BuildError::Cycle { path, ids });
+            }
+        };
+        let GraphBuilder { names, tasks, keys, by_key, .. } = self;
+        let reader = names.freeze();
+        let names = Names::new(reader, keys.into_bump_slice(), by_key.into_bump_slice());
+        Ok(Graph::new(csr, names, tasks.into_boxed_slice()))
+    }
+}
+
+impl<T> std::fmt::Debug for GraphBuilder<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphBuilder").field("tasks", &self.tasks.len()).field("edges", &self.edges.len()).finish()
+    }
+}

@@ -1,0 +1,193 @@
+//! Compiles an edge list into the CSR form a run walks: O(V + E), all in the arena.
+//!
+//! Layout, for `n` tasks and `m` distinct edges:
+//! - `succ_off[v]..succ_off[v + 1]` indexes the successors of `v` in `targets`;
+//! - `targets[..m]` are those successors, `targets[m..]` the sources (tasks with
+//!   no predecessor), so every piece of ready-or-releasable work is one range of
+//!   one array;
+//! - `pred_off` / `preds` the same for predecessors, each list sorted by id so a
+//!   task's inputs can be binary-searched;
+//! - `init_pending[v]` is the number of releases `v` waits for: its in-degree,
+//!   or 1 for a source (released once, by the run's start).
+
+use bumpalo::Bump;
+
+/// The compiled adjacency of a graph. All slices live in the arena.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Csr<'a> {
+    pub(crate) succ_off: &'a [u32],
+    pub(crate) targets: &'a [u32],
+    pub(crate) pred_off: &'a [u32],
+    pub(crate) preds: &'a [u32],
+    pub(crate) init_pending: &'a [u32],
+    /// Where the sources start in `targets` (= the number of distinct edges).
+    pub(crate) sources_start: u32,
+}
+
+impl<'a> Csr<'a> {
+    pub(crate) fn task_count(&self) -> usize {
+        self.init_pending.len()
+    }
+
+    pub(crate) fn edge_count(&self) -> usize {
+        self.sources_start as usize
+    }
+
+    /// Successors of `v`; empty for an id outside the graph.
+    pub(crate) fn successors(&self, v: u32) -> &'a [u32] {
+        let v = v as usize;
+        if v >= self.task_count() {
+            return &[];
+        }
+        &self.targets[self.succ_off[v] as usize..self.succ_off[v + 1] as usize]
+    }
+
+    /// Predecessors of `v`, sorted; empty for an id outside the graph.
+    pub(crate) fn predecessors(&self, v: u32) -> &'a [u32] {
+        let v = v as usize;
+        if v >= self.task_count() {
+            return &[];
+        }
+        &self.preds[self.pred_off[v] as usize..self.pred_off[v + 1] as usize]
+    }
+
+    pub(crate) fn sources(&self) -> &'a [u32] {
+        &self.targets[self.sources_start as usize..]
+    }
+}
+
+/// Compiles `edges` (each `(from, to)` with both ends `< n`, no self-loops) over
+/// `n` tasks. Duplicate edges are merged. On a cycle, returns the tasks on one
+/// cycle in edge order with the first repeated at the end.
+///
+/// Ids and counts fit in `u32`: the builder enforces its limits before this runs.
+pub(crate) fn compile<'a>(bump: &'a Bump, n: usize, edges: &[(u32, u32)]) -> Result<Csr<'a>, Vec<u32>> {
+    // Successors, grouped by source with a counting sort.
+    let succ_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
+    for &(from, _) in edges {
+        succ_off[from as usize + 1] += 1;
+    }
+    prefix_sum(succ_off);
+    let scratch = bump.alloc_slice_fill_copy(edges.len(), 0u32);
+    let cursor = bump.alloc_slice_copy(&succ_off[..n]);
+    for &(from, to) in edges {
+        let slot = &mut cursor[from as usize];
+        scratch[*slot as usize] = to;
+        *slot += 1;
+    }
+
+    // Merge duplicate edges in place: `seen[t] == v` marks `v -> t` as kept.
+    // `cursor` is dead now and becomes the mark array.
+    let seen = cursor;
+    seen.fill(u32::MAX);
+    let mut kept = 0u32;
+    let mut start = 0u32;
+    for v in 0..n {
+        let end = succ_off[v + 1];
+        for i in start..end {
+            let to = scratch[i as usize];
+            if seen[to as usize] != v as u32 {
+                seen[to as usize] = v as u32;
+                scratch[kept as usize] = to;
+                kept += 1;
+            }
+        }
+        start = end;
+        succ_off[v + 1] = kept;
+    }
+    let m = kept as usize;
+
+    // In-degrees, predecessor lists (sorted, since `v` ascends), sources.
+    let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
+    for &to in &scratch[..m] {
+        pred_off[to as usize + 1] += 1;
+    }
+    let init_pending = bump.alloc_slice_fill_copy(n, 0u32);
+    let mut source_count = 0usize;
+    for v in 0..n {
+        let indegree = pred_off[v + 1];
+        init_pending[v] = indegree.max(1);
+        source_count += usize::from(indegree == 0);
+    }
+    prefix_sum(pred_off);
+    let preds = bump.alloc_slice_fill_copy(m, 0u32);
+    let cursor = seen;
+    cursor.copy_from_slice(&pred_off[..n]);
+    for v in 0..n {
+        for &to in &scratch[succ_off[v] as usize..succ_off[v + 1] as usize] {
+            let slot = &mut cursor[to as usize];
+            preds[*slot as usize] = v as u32;
+            *slot += 1;
+        }
+    }
+    let targets = bump.alloc_slice_fill_copy(m + source_count, 0u32);
+    targets[..m].copy_from_slice(&scratch[..m]);
+    let mut next = m;
+    for v in 0..n {
+        if pred_off[v] == pred_off[v + 1] {
+            targets[next] = v as u32;
+            next += 1;
+        }
+    }
+
+    let csr = Csr { succ_off, targets, pred_off, preds, init_pending, sources_start: m as u32 };
+    check_acyclic(bump, &csr)?;
+    Ok(csr)
+}
+
+fn prefix_sum(counts: &mut [u32]) {
+    let mut total = 0u32;
+    for c in counts {
+        total += *c;
+        *c = total;
+    }
+}
+
+/// Kahn's algorithm over the compiled graph; on failure, digs out one cycle.
+fn check_acyclic(bump: &Bump, csr: &Csr<'_>) -> Result<(), Vec<u32>> {
+    let n = csr.task_count();
+    let remaining = bump.alloc_slice_fill_copy(n, 0u32);
+    for v in 0..n {
+        remaining[v] = csr.pred_off[v + 1] - csr.pred_off[v];
+    }
+    let queue = bump.alloc_slice_fill_copy(n, 0u32);
+    let sources = csr.sources();
+    queue[..sources.len()].copy_from_slice(sources);
+    let (mut head, mut tail) = (0usize, sources.len());
+    while head < tail {
+        let v = queue[head];
+        head += 1;
+        for &to in csr.successors(v) {
+            let r = &mut remaining[to as usize];
+            *r -= 1;
+            if *r == 0 {
+                queue[tail] = to;
+                tail += 1;
+            }
+        }
+    }
+    if tail == n {
+        return Ok(());
+    }
+    // Every task Kahn could not reach waits on an unreached predecessor, so
+    // walking unreached predecessors from one must come back on itself.
+    let start = (0..n).find(|&v| remaining[v] > 0).expect("an unreached task exists") as u32;
+    let step_of = queue; // reused: 0 = not on the walk, else position + 1
+    step_of.fill(0);
+    let mut walk = Vec::new();
+    let mut v = start;
+    while step_of[v as usize] == 0 {
+        walk.push(v);
+        step_of[v as usize] = walk.len() as u32;
+        v = *csr
+            .predecessors(v)
+            .iter()
+            .find(|&&p| remaining[p as usize] > 0)
+            .expect("an unreached task has an unreached predecessor");
+    }
+    // `walk` goes against the edges; the cycle is its tail from `v`, reversed.
+    let first = step_of[v as usize] as usize - 1;
+    let mut cycle: Vec<u32> = walk[first..].iter().rev().copied().collect();
+    cycle.push(cycle[0]);
+    Err(cycle)
+}

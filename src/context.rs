@@ -1,0 +1,91 @@
+//! What a running task sees: its id and name, its inputs, and whether to stop.
+
+use std::fmt;
+
+use crate::error::InputError;
+use crate::exec::run::RunCore;
+use crate::id::{TaskId, TaskRef};
+
+/// Handed to a task body while it runs.
+///
+/// Every input a task reads is the output of a direct predecessor, which has
+/// succeeded before the task started (a task with a failed predecessor does
+/// not run). Reading any other task's output is an [`InputError`], since it
+/// might not have run yet.
+///
+/// ```
+/// let mut arena = kahn::Arena::new();
+/// let mut b = arena.builder::<u64>();
+/// b.task("a", |_| Ok(20))?;
+/// b.task("b", |_| Ok(22))?;
+/// b.task("sum", |ctx| Ok(ctx.input("a")? + ctx.input("b")?))?;
+/// b.edge("a", "sum")?;
+/// b.edge("b", "sum")?;
+/// let graph = b.build()?;
+/// let report = kahn::Executor::with_threads(2)?.run(&graph);
+/// assert_eq!(report.output("sum"), Some(&42));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TaskContext<'r, T> {
+    pub(crate) core: &'r RunCore<'r, T>,
+    pub(crate) node: u32,
+    pub(crate) worker: usize,
+}
+
+impl<'r, T> TaskContext<'r, T> {
+    /// This task's id.
+    pub fn id(&self) -> TaskId {
+        TaskId::new(self.node)
+    }
+
+    /// This task's name, if it was added with one.
+    pub fn name(&self) -> Option<&'r str> {
+        self.core.names.name(self.id())
+    }
+
+    /// The output of `task`, a direct predecessor of this one, by name or id.
+    ///
+    /// # Errors
+    /// [`InputError`] if `task` does not exist or is not a direct
+    /// predecessor. It converts into the task's error type, so `?` works.
+    pub fn input<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<&'r T, InputError> {
+        let task = task.into();
+        let asker = || self.core.names.label(self.id()).to_string();
+        let Some(id) = self.core.names.find(task) else {
+            return Err(InputError::UnknownTask { asker: asker(), missing: task.to_string() });
+        };
+        if self.core.csr.predecessors(self.node).binary_search(&id.raw()).is_err() {
+            let task = self.core.names.label(id).to_string();
+            return Err(InputError::NotAPredecessor { asker: asker(), task });
+        }
+        Ok(self.core.output_of_predecessor(id.raw()))
+    }
+
+    /// The outputs of all direct predecessors, with their ids, in id order.
+    pub fn inputs(&self) -> impl ExactSizeIterator<Item = (TaskId, &'r T)> + 'r {
+        let core = self.core;
+        core.csr.predecessors(self.node).iter().map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
+    }
+
+    /// The number of direct predecessors.
+    pub fn input_count(&self) -> usize {
+        self.core.csr.predecessors(self.node).len()
+    }
+
+    /// Whether the run has been told to stop (cancel token, deadline, or a
+    /// failure under fail-fast). A long task may poll this and return early.
+    pub fn is_cancelled(&self) -> bool {
+        self.core.should_stop()
+    }
+
+    /// The index of the worker thread running this task, from 0.
+    pub fn worker_index(&self) -> usize {
+        self.worker
+    }
+}
+
+impl<T> fmt::Debug for TaskContext<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext").field("task", &self.core.names.label(self.id())).field("worker", &self.worker).finish()
+    }
+}

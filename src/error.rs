@@ -1,0 +1,216 @@
+//! Typed errors: every message names the task at fault and says what to do about it.
+//!
+//! Tasks in messages are shown as their name in backticks (`` `load` ``) or, when
+//! added without a name, as `task #17`; the `String` fields hold that same text.
+
+use std::fmt;
+
+use crate::id::TaskId;
+use crate::report::StopReason;
+
+/// The error type a task returns: any error, boxed, so `?` works on all of them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a graph could not be built.
+///
+/// Returned by [`GraphBuilder`](crate::GraphBuilder) methods at the call that
+/// introduced the problem, or by [`build`](crate::GraphBuilder::build) for the
+/// problems only the whole graph shows (cycles). A failed call leaves the
+/// builder as it was, so a caller may report the error and go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A task was given an empty name.
+    #[error("a task name is empty: give the task a non-empty name, or add it without one with `add_task`")]
+    EmptyName,
+    /// Two tasks were given the same name.
+    #[error("task name `{name}` is already taken by task {first}: task names must be unique")]
+    DuplicateName {
+        /// The name used twice.
+        name: String,
+        /// The task that has the name already.
+        first: TaskId,
+    },
+    /// An edge names a task the builder does not have.
+    #[error("edge {from} -> {to} refers to unknown task {missing}: add the task before the edge")]
+    UnknownTask {
+        /// The task that does not exist.
+        missing: String,
+        /// The edge's upstream end, as written.
+        from: String,
+        /// The edge's downstream end, as written.
+        to: String,
+    },
+    /// An edge from a task to itself.
+    #[error("edge {task} -> {task} would make {task} wait for itself: remove it")]
+    SelfLoop {
+        /// The task named at both ends.
+        task: String,
+    },
+    /// The edges form a cycle, so no task on it could ever start.
+    #[error("tasks form a cycle: {}; remove one of these edges", CyclePath(.path))]
+    Cycle {
+        /// The tasks on the cycle in edge order; the first is repeated at the end.
+        path: Vec<String>,
+        /// The same tasks by id, also with the first repeated at the end.
+        ids: Vec<TaskId>,
+    },
+    /// More tasks than the builder's limit.
+    #[error("the graph would have {given} tasks, more than its limit of {limit}")]
+    TooManyTasks {
+        /// How many tasks the graph would have had.
+        given: usize,
+        /// The limit in force ([`TaskId::LIMIT`] unless lowered with `max_tasks`).
+        limit: usize,
+    },
+    /// More edges than the builder's limit.
+    #[error("the graph would have {given} edges, more than its limit of {limit}")]
+    TooManyEdges {
+        /// How many edges the graph would have had.
+        given: usize,
+        /// The limit in force (`u32::MAX` unless lowered with `max_edges`).
+        limit: usize,
+    },
+}
+
+struct CyclePath<'p>(&'p [String]);
+
+impl fmt::Display for CyclePath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, task) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            f.write_str(task)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a task could not read another task's output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The graph has no such task.
+    #[error("{asker} asked for the output of unknown task {missing}")]
+    UnknownTask {
+        /// The task that asked.
+        asker: String,
+        /// The reference that matched no task.
+        missing: String,
+    },
+    /// The task exists but is not a direct predecessor, so its output is not
+    /// guaranteed to exist yet.
+    #[error("{asker} asked for the output of {task}, which is not one of its direct predecessors: add the edge {task} -> {asker}")]
+    NotAPredecessor {
+        /// The task that asked.
+        asker: String,
+        /// The task whose output was asked for.
+        task: String,
+    },
+}
+
+/// Why an [`Executor`](crate::Executor) could not be created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutorError {
+    /// A thread count of zero was asked for.
+    #[error("an executor needs at least one worker thread")]
+    ZeroThreads,
+    /// The operating system refused to start the worker threads.
+    #[error("could not start the executor's worker threads: {0}")]
+    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+}
+
+/// What a task that did not succeed ended with, owned so it outlives the run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TaskFailure {
+    /// The task returned this error.
+    Failed(BoxError),
+    /// The task panicked with this message.
+    Panicked(String),
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailure::Failed(error) => write!(f, "failed: {error}"),
+            TaskFailure::Panicked(message) => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+/// A run that did not finish every task, as an error for `?`.
+///
+/// Made by [`Report::into_result`](crate::Report::into_result). It owns its data,
+/// so it can be returned past the graph and the arena.
+#[derive(Debug)]
+pub struct RunError {
+    pub(crate) failures: Vec<(String, TaskFailure)>,
+    pub(crate) skipped: usize,
+    pub(crate) cancelled: usize,
+    pub(crate) total: usize,
+    pub(crate) stop: Option<StopReason>,
+}
+
+impl RunError {
+    /// The tasks that failed or panicked, as `(task, failure)`, in id order.
+    pub fn failures(&self) -> &[(String, TaskFailure)] {
+        &self.failures
+    }
+
+    /// How many tasks were skipped because something upstream failed.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// How many tasks never started because the run was stopped.
+    pub fn cancelled(&self) -> usize {
+        self.cancelled
+    }
+
+    /// Why the run was stopped early, if it was.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = self.total - self.failures.len() - self.skipped - self.cancelled;
+        write!(f, "{done} of {} tasks succeeded", self.total)?;
+        if !self.failures.is_empty() {
+            write!(f, "; {} failed (", self.failures.len())?;
+            for (i, (task, failure)) in self.failures.iter().enumerate().take(3) {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{task} {failure}")?;
+            }
+            if self.failures.len() > 3 {
+                write!(f, "; and {} more", self.failures.len() - 3)?;
+            }
+            f.write_str(")")?;
+        }
+        if self.skipped > 0 {
+            write!(f, "; {} skipped", self.skipped)?;
+        }
+        if self.cancelled > 0 {
+            write!(f, "; {} cancelled", self.cancelled)?;
+        }
+        if let Some(stop) = self.stop {
+            write!(f, "; {stop}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures.iter().find_map(|(_, failure)| match failure {
+            TaskFailure::Failed(error) => Some(&**error as &(dyn std::error::Error + 'static)),
+            TaskFailure::Panicked(_) => None,
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! The executor: a pool of worker threads that runs compiled graphs.
+
+pub(crate) mod run;
+mod sleep;
+mod worker;
+
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use crossbeam_deque::Worker;
+
+use crate::error::ExecutorError;
+use crate::graph::Graph;
+use crate::options::RunOptions;
+use crate::report::Report;
+use run::RunCore;
+
+/// Runs graphs on a fixed set of worker threads.
+///
+/// Create one and keep it: starting threads is the expensive part, and runs
+/// reuse them. An executor runs any number of graphs, one after another or
+/// several at once from different threads.
+///
+/// Each worker takes ready tasks, runs them, and continues with the tasks
+/// that became ready, stealing from other workers when it runs dry. See
+/// ARCHITECTURE.md for the scheduling protocol.
+#[derive(Debug)]
+pub struct Executor {
+    /// `None` for a one-thread executor, which runs on the calling thread.
+    pool: Option<rayon::ThreadPool>,
+    threads: usize,
+}
+
+impl Executor {
+    /// An executor with one worker per available CPU.
+    ///
+    /// # Errors
+    /// [`ExecutorError::ThreadPool`] if the threads cannot be started.
+    pub fn new() -> Result<Executor, ExecutorError> {
+        let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Executor::with_threads(threads)
+    }
+
+    /// An executor with `threads` workers. With one, runs happen on the
+    /// calling thread and no thread is started.
+    ///
+    /// # Errors
+    /// [`ExecutorError::ZeroThreads`], or [`ExecutorError::ThreadPool`] if the
+    /// threads cannot be started.
+    pub fn with_threads(threads: usize) -> Result<Executor, ExecutorError> {
+        if threads == 0 {
+            return Err(ExecutorError::ZeroThreads);
+        }
+        let pool = if threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("kahn-worker-{i}"))
+                .build()?;
+            Some(pool)
+        } else {
+            None
+        };
+        Ok(Executor { pool, threads })
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs every task of `graph` once, with default options, and reports.
+    ///
+    /// A task that fails or panics does not stop the run: what depends on it
+    /// is skipped, everything else runs. The report says what happened.
+    pub fn run<'g, T: Send + Sync>(&self, graph: &'g Graph<'_, T>) -> Report<'g, T> {
+        self.run_with(graph, &RunOptions::default())
+    }
+
+    /// Runs every task of `graph` once, as `options` say, and reports.
+    ///
+    /// Called from inside a task running on this same executor, the nested
+    /// run uses only the calling thread (the other workers are busy with the
+    /// outer run, and waiting for them would deadlock).
+    pub fn run_with<'g, T: Send + Sync>(&self, graph: &'g Graph<'_, T>, options: &RunOptions) -> Report<'g, T> {
+        let pool = self.pool.as_ref().filter(|pool| pool.current_thread_index().is_none());
+        let workers = pool.map_or(1, rayon::ThreadPool::current_num_threads);
+        let deques: Vec<Worker<Job>> = (0..workers).map(|_| Worker::new_lifo()).collect();
+        let stealers = deques.iter().map(Worker::stealer).collect();
+        let core = RunCore::new(graph, options, stealers);
+        let started = Instant::now();
+        if graph.task_count() > 0 {
+            match pool {
+                Some(pool) => {
+                    let deques: Vec<Mutex<Option<Worker<Job>>>> = deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
+                    pool.broadcast(|ctx| {
+                        let deque = deques[ctx.index()].lock().unwrap_or_else(PoisonError::into_inner).take();
+                        if let Some(deque) = deque {
+                            worker::work(graph, &core, ctx.index(), deque);
+                        }
+                    });
+                }
+                None => {
+                    let deque = deques.into_iter().next().expect("one deque per worker");
+                    worker::work(graph, &core, 0, deque);
+                }
+            }
+        }
+        core.into_report(started.elapsed())
+    }
+}
+
+use run::Job;

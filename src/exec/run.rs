@@ -1,0 +1,306 @@
+//! Per-run state: the counters, outcome slots and signals one run of a graph
+//! needs, kept out of the immutable graph so runs never interfere.
+//!
+//! # Memory ordering
+//!
+//! - A task's outcome is written into its slot by the one worker that claimed
+//!   it, *before* that worker releases the task's successors. A release is a
+//!   `fetch_sub(AcqRel)` on the successor's `pending` counter, or, when the
+//!   releaser is the last predecessor, only an `Acquire` load that sees 1 (the
+//!   other predecessors' `Release` decrements form one release sequence, so the
+//!   load synchronizes with all of them). Whoever claims a successor therefore
+//!   happens-after every predecessor's outcome write: that is what makes
+//!   [`RunCore::output_of_predecessor`] sound.
+//! - Ready ranges that cross threads go through crossbeam's deque and
+//!   injector, which synchronize push with steal.
+//! - `signals` (stop bit, hungry-worker count) is read `Relaxed` on the hot
+//!   path: it is a hint about scheduling, never about data.
+//! - The run ends when `remaining` reaches zero (`AcqRel`); the caller reads
+//!   the slots only after rayon's broadcast has joined every worker, which
+//!   orders all worker writes before the report is built.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Stealer};
+
+use crate::compile::Csr;
+use crate::exec::sleep::Sleep;
+use crate::graph::Graph;
+use crate::id::TaskId;
+use crate::names::Names;
+use crate::options::{FailurePolicy, RunOptions};
+use crate::report::{Counts, Outcome, Report, StopReason, Timing};
+
+/// A range of `Csr::targets` whose tasks are each to be released once.
+///
+/// Successor ranges release tasks that may still wait on other predecessors;
+/// the source range releases tasks whose only "predecessor" is the run's start
+/// (their pending count is 1). `cause` is `TaskId::NONE` for a clean release,
+/// or the failed task that poisons every task in the range.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Job {
+    pub(crate) lo: u32,
+    pub(crate) hi: u32,
+    pub(crate) cause: u32,
+}
+
+impl Job {
+    pub(crate) const EMPTY: Job = Job { lo: 0, hi: 0, cause: TaskId::NONE };
+
+    pub(crate) fn len(&self) -> u32 {
+        self.hi - self.lo
+    }
+}
+
+/// Set in `pending` once a poisoned release reached the task.
+const POISONED: u32 = 1 << 31;
+const COUNT: u32 = POISONED - 1;
+
+/// Set in `signals` once the run stops starting tasks.
+pub(crate) const STOP: u32 = 1 << 31;
+/// The low bits of `signals`: how many workers are looking for work.
+pub(crate) const HUNGRY: u32 = STOP - 1;
+
+/// One task's outcome for one run, written once by the worker that ran it.
+pub(crate) struct Slot<T>(UnsafeCell<Outcome<T>>);
+
+// SAFETY: a slot is written exactly once, by the worker that claimed its task
+// (claiming is exclusive: see `RunCore::claim`), and read only by tasks that
+// happen-after that write (its successors; see the module's memory-ordering
+// notes) or by the caller after every worker has joined. `T: Send` lets the
+// output be produced on one thread and moved out on another; `T: Sync` lets
+// several successors read it at once.
+unsafe impl<T: Send + Sync> Sync for Slot<T> {}
+
+/// One task's timing for one run, written only by the worker that ran it.
+pub(crate) struct TimingSlot(UnsafeCell<Timing>);
+
+// SAFETY: as for `Slot`: one writer, the claimant, and no reader until every
+// worker has joined.
+unsafe impl Sync for TimingSlot {}
+
+/// Everything one run shares between its workers.
+pub(crate) struct RunCore<'r, T> {
+    pub(crate) csr: Csr<'r>,
+    pub(crate) names: Names<'r>,
+    slots: Box<[Slot<T>]>,
+    timings: Option<Box<[TimingSlot]>>,
+    /// Releases each task still waits for; `POISONED` once a failure reached it.
+    pending: Box<[AtomicU32]>,
+    /// For a poisoned task, the failed task that caused it. Allocated by the
+    /// first failure, so a clean run pays nothing for it.
+    causes: OnceLock<Box<[AtomicU32]>>,
+    /// `STOP` bit and hungry-worker count; see `STOP` and `HUNGRY`.
+    pub(crate) signals: AtomicU32,
+    stop_reason: AtomicU8,
+    /// Tasks not yet accounted for; workers subtract what they finished when
+    /// they run out of work, and the run ends at zero.
+    pub(crate) remaining: AtomicUsize,
+    tally: [AtomicUsize; 4],
+    policy: FailurePolicy,
+    watch: Option<Watch>,
+    pub(crate) start: Instant,
+    pub(crate) injector: Injector<Job>,
+    pub(crate) stealers: Vec<Stealer<Job>>,
+    pub(crate) sleep: Sleep,
+}
+
+/// External reasons to stop, checked before each task starts.
+struct Watch {
+    token: Option<crate::CancelToken>,
+    deadline: Option<Instant>,
+}
+
+impl<'r, T> RunCore<'r, T> {
+    pub(crate) fn new(graph: &'r Graph<'_, T>, options: &RunOptions, stealers: Vec<Stealer<Job>>) -> Self {
+        let n = graph.task_count();
+        let start = Instant::now();
+        let deadline = options.effective_deadline(start);
+        let watch = (options.cancel.is_some() || deadline.is_some())
+            .then(|| Watch { token: options.cancel.clone(), deadline });
+        let core = RunCore {
+            csr: graph.csr,
+            names: graph.names,
+            slots: (0..n).map(|_| Slot(UnsafeCell::new(Outcome::Cancelled))).collect(),
+            timings: options.timings.then(|| (0..n).map(|_| TimingSlot(UnsafeCell::new(Timing::default()))).collect()),
+            pending: graph.csr.init_pending.iter().map(|&p| AtomicU32::new(p)).collect(),
+            causes: OnceLock::new(),
+            signals: AtomicU32::new(0),
+            stop_reason: AtomicU8::new(0),
+            remaining: AtomicUsize::new(n),
+            tally: Default::default(),
+            policy: options.policy,
+            watch,
+            start,
+            injector: Injector::new(),
+            stealers,
+            sleep: Sleep::new(),
+        };
+        let sources = Job { lo: graph.csr.sources_start, hi: graph.csr.targets.len() as u32, cause: TaskId::NONE };
+        if sources.len() > 0 {
+            core.injector.push(sources);
+        }
+        core
+    }
+
+    /// Releases task `v` once, from a predecessor (or the run's start) whose
+    /// own failure, if any, is `cause`. Returns `Some(cause)` if this release
+    /// was the last one, so the caller now owns `v`; the cause is `NONE` unless
+    /// some release poisoned `v`.
+    #[inline]
+    pub(crate) fn claim(&self, v: u32, cause: u32) -> Option<u32> {
+        let pending = &self.pending[v as usize];
+        // The last release needs no read-modify-write: nobody else will touch
+        // the counter again. A poisoned counter is never exactly 1.
+        if pending.load(Ordering::Acquire) == 1 {
+            return Some(cause);
+        }
+        let before = if cause == TaskId::NONE {
+            pending.fetch_sub(1, Ordering::AcqRel)
+        } else {
+            self.causes()[v as usize].store(cause, Ordering::Relaxed);
+            // Poison and decrement as one step, so the claimant sees both.
+            let Ok(before) = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some((p | POISONED) - 1)) else {
+                unreachable!("the update closure never refuses")
+            };
+            before
+        };
+        debug_assert!(before & COUNT >= 1, "task {v} released more often than it has predecessors");
+        if before & COUNT != 1 {
+            return None;
+        }
+        if before & POISONED == 0 {
+            Some(TaskId::NONE)
+        } else {
+            Some(self.causes()[v as usize].load(Ordering::Relaxed))
+        }
+    }
+
+    fn causes(&self) -> &[AtomicU32] {
+        self.causes.get_or_init(|| (0..self.pending.len()).map(|_| AtomicU32::new(TaskId::NONE)).collect())
+    }
+
+    /// Stores `v`'s outcome.
+    ///
+    /// # Safety
+    /// The caller claimed `v` (`claim` returned `Some`) and has not written
+    /// its outcome yet; no successor of `v` has been released.
+    pub(crate) unsafe fn write_outcome(&self, v: u32, outcome: Outcome<T>) {
+        // SAFETY: by the caller's contract this worker owns `v` exclusively and
+        // nobody reads the slot until `v`'s successors are released.
+        unsafe { *self.slots[v as usize].0.get() = outcome }
+    }
+
+    /// Stores `v`'s timing, if this run records timings.
+    ///
+    /// # Safety
+    /// As for `write_outcome`.
+    pub(crate) unsafe fn write_timing(&self, v: u32, timing: Timing) {
+        if let Some(timings) = &self.timings {
+            // SAFETY: as in `write_outcome`; timing slots are read only after
+            // the run has joined.
+            unsafe { *timings[v as usize].0.get() = timing }
+        }
+    }
+
+    pub(crate) fn records_timings(&self) -> bool {
+        self.timings.is_some()
+    }
+
+    /// The output of `p`, which must be a direct predecessor of a task that
+    /// is running now.
+    pub(crate) fn output_of_predecessor(&self, p: u32) -> &T {
+        // SAFETY: `p` is a predecessor of a running task, so `p` was claimed,
+        // its slot written, and the task released after that write (memory
+        // ordering notes). No one writes the slot again in this run.
+        let outcome = unsafe { &*self.slots[p as usize].0.get() };
+        match outcome {
+            Outcome::Succeeded(output) => output,
+            _ => unreachable!("a task runs only after all its predecessors succeeded"),
+        }
+    }
+
+    /// Whether tasks should no longer start; checks the cancel token and the
+    /// deadline too, and records the reason on the first hit.
+    #[inline]
+    pub(crate) fn should_stop(&self) -> bool {
+        if self.signals.load(Ordering::Relaxed) & STOP != 0 {
+            return true;
+        }
+        let Some(watch) = &self.watch else { return false };
+        if watch.token.as_ref().is_some_and(crate::CancelToken::is_cancelled) {
+            self.stop(StopReason::Cancelled);
+            return true;
+        }
+        if watch.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.stop(StopReason::DeadlineExceeded);
+            return true;
+        }
+        false
+    }
+
+    pub(crate) fn stop(&self, reason: StopReason) {
+        let code = match reason {
+            StopReason::Cancelled => 1,
+            StopReason::DeadlineExceeded => 2,
+            StopReason::FailFast => 3,
+        };
+        let _ = self.stop_reason.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+        self.signals.fetch_or(STOP, Ordering::Relaxed);
+    }
+
+    /// Reacts to a task's failure according to the run's policy.
+    pub(crate) fn on_failure(&self) {
+        if self.policy == FailurePolicy::FailFast {
+            self.stop(StopReason::FailFast);
+        }
+    }
+
+    /// Adds one worker's counts of non-successes.
+    pub(crate) fn add_tally(&self, tally: &Tally) {
+        for (total, &count) in self.tally.iter().zip(&tally.0) {
+            if count > 0 {
+                total.fetch_add(count, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Turns the finished run into its report. Call only after every worker
+    /// has returned.
+    pub(crate) fn into_report(self, wall: Duration) -> Report<'r, T> {
+        debug_assert_eq!(self.remaining.load(Ordering::Relaxed), 0, "report of an unfinished run");
+        let [failed, panicked, skipped, cancelled] = self.tally.map(AtomicUsize::into_inner);
+        let n = self.slots.len();
+        let counts = Counts { succeeded: n - failed - panicked - skipped - cancelled, failed, panicked, skipped, cancelled };
+        let stop = match self.stop_reason.into_inner() {
+            1 => Some(StopReason::Cancelled),
+            2 => Some(StopReason::DeadlineExceeded),
+            3 => Some(StopReason::FailFast),
+            _ => None,
+        };
+        let outcomes = self.slots.into_vec().into_iter().map(|slot| slot.0.into_inner()).collect();
+        let timings = self.timings.map(|t| t.into_vec().into_iter().map(|slot| slot.0.into_inner()).collect());
+        Report { names: self.names, outcomes, timings, counts, wall, stop }
+    }
+}
+
+/// A worker's private count of tasks that failed, panicked, were skipped or
+/// were cancelled; merged once when the worker leaves the run.
+#[derive(Debug, Default)]
+pub(crate) struct Tally(pub(crate) [usize; 4]);
+
+impl Tally {
+    pub(crate) fn count<T>(&mut self, outcome: &Outcome<T>) {
+        let i = match outcome {
+            Outcome::Succeeded(_) => return,
+            Outcome::Failed(_) => 0,
+            Outcome::Panicked(_) => 1,
+            Outcome::Skipped { .. } => 2,
+            Outcome::Cancelled => 3,
+        };
+        self.0[i] += 1;
+    }
+}

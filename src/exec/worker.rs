@@ -1,0 +1,229 @@
+//! The scheduling loop each worker runs: claim, run, release, steal, sleep.
+//!
+//! A worker holds one *current* range of tasks to release ([`Job`]) and a
+//! private stack of ranges it set aside. After running a task it continues
+//! depth-first with that task's successors, so a chain or a subtree runs on
+//! one worker with no queue operation at all; the rest of the current range
+//! goes on the private stack. Nothing private is visible to other workers:
+//! when a worker runs dry it raises the `HUNGRY` count in `signals`, and busy
+//! workers, which read `signals` before each task, then publish work to their
+//! crossbeam deque — the oldest range on their stack, or the upper half of the
+//! current one — for the hungry worker to steal. So the common case pays one
+//! relaxed load per task, and work moves only when someone needs it.
+//!
+//! # How a run ends
+//!
+//! Every task is claimed exactly once and then finished exactly once: run,
+//! skipped or cancelled (a stopped run still walks the rest of the graph,
+//! marking tasks cancelled without running them). Each worker counts what it
+//! finished and subtracts the count from `remaining` when it runs out of work.
+//! Only a worker holding finished-but-unsubtracted tasks can bring `remaining`
+//! to zero, so zero means every task is finished and no work exists anywhere.
+//! That worker wakes all sleepers; every worker that sees zero leaves, and the
+//! executor's broadcast returns when all have left.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crossbeam_deque::{Steal, Worker};
+use crossbeam_utils::Backoff;
+
+use crate::context::TaskContext;
+use crate::exec::run::{Job, RunCore, Tally, HUNGRY};
+use crate::graph::Graph;
+use crate::id::TaskId;
+use crate::report::{Outcome, Timing};
+
+/// One worker's private state for one run.
+struct Local {
+    me: usize,
+    deque: Worker<Job>,
+    stack: VecDeque<Job>,
+    /// Tasks finished since the last subtraction from `remaining`.
+    finished: usize,
+    tally: Tally,
+}
+
+/// Runs worker `me` until the run ends.
+pub(crate) fn work<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, me: usize, deque: Worker<Job>) {
+    // A panic here is a bug in kahn, not in a task (those are caught): abort
+    // rather than leave other workers waiting for tasks that will never finish.
+    let guard = AbortOnUnwind;
+    let mut local = Local { me, deque, stack: VecDeque::new(), finished: 0, tally: Tally::default() };
+    let targets = core.csr.targets;
+    let mut cur = Job::EMPTY;
+    loop {
+        while cur.lo < cur.hi {
+            if core.signals.load(Ordering::Relaxed) != 0 {
+                local.share(core, &mut cur);
+            }
+            let v = targets[cur.lo as usize];
+            cur.lo += 1;
+            let Some(cause) = core.claim(v, cur.cause) else { continue };
+            let next = finish(graph, core, &mut local, v, cause);
+            if next.lo < next.hi {
+                if cur.lo < cur.hi {
+                    local.stack.push_back(cur);
+                }
+                cur = next;
+            }
+        }
+        cur = match local.stack.pop_back().or_else(|| local.deque.pop()) {
+            Some(job) => job,
+            None => match find_work(core, &mut local) {
+                Some(job) => job,
+                None => break,
+            },
+        };
+    }
+    core.add_tally(&local.tally);
+    std::mem::forget(guard);
+}
+
+/// Runs, skips or cancels task `v`, which this worker has claimed, and
+/// returns the range that releases its successors.
+#[inline]
+fn finish<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, local: &mut Local, v: u32, cause: u32) -> Job {
+    let mut next_cause = TaskId::NONE;
+    let outcome = if cause != TaskId::NONE {
+        next_cause = cause;
+        Outcome::Skipped { cause: TaskId::new(cause) }
+    } else if core.should_stop() {
+        Outcome::Cancelled
+    } else {
+        let started = core.records_timings().then(Instant::now);
+        let ctx = TaskContext { core, node: v, worker: local.me };
+        let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
+        if let Some(started) = started {
+            let timing = Timing { start: started - core.start, duration: started.elapsed(), worker: local.me };
+            // SAFETY: this worker claimed `v` and has not released its successors.
+            unsafe { core.write_timing(v, timing) };
+        }
+        match result {
+            Ok(Ok(output)) => Outcome::Succeeded(output),
+            Ok(Err(error)) => {
+                next_cause = v;
+                core.on_failure();
+                Outcome::Failed(error)
+            }
+            Err(payload) => {
+                next_cause = v;
+                core.on_failure();
+                Outcome::Panicked(panic_message(payload))
+            }
+        }
+    };
+    local.tally.count(&outcome);
+    // SAFETY: this worker claimed `v` (the caller got `Some` from `claim`), writes
+    // its outcome once, here, and releases the successors only afterwards.
+    unsafe { core.write_outcome(v, outcome) };
+    local.finished += 1;
+    let (lo, hi) = (core.csr.succ_off[v as usize], core.csr.succ_off[v as usize + 1]);
+    Job { lo, hi, cause: next_cause }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => match payload.downcast_ref::<&'static str>() {
+            Some(message) => (*message).to_owned(),
+            None => "the task panicked with a value that is not a string".to_owned(),
+        },
+    }
+}
+
+impl Local {
+    /// Called when `signals` is non-zero: if a worker is hungry and this one
+    /// has nothing published yet, publish the oldest set-aside range or the
+    /// upper half of the current one.
+    #[cold]
+    fn share<T: Send + Sync>(&mut self, core: &RunCore<'_, T>, cur: &mut Job) {
+        let signals = core.signals.load(Ordering::Relaxed);
+        if signals & HUNGRY == 0 || !self.deque.is_empty() {
+            return;
+        }
+        let gift = if let Some(job) = self.stack.pop_front() {
+            job
+        } else if cur.len() >= 2 {
+            let mid = cur.lo + cur.len() / 2;
+            let upper = Job { lo: mid, hi: cur.hi, cause: cur.cause };
+            cur.hi = mid;
+            upper
+        } else {
+            return;
+        };
+        self.deque.push(gift);
+        core.sleep.wake_one();
+    }
+}
+
+/// Looks for work once this worker has none: steals, spins, then sleeps.
+/// Returns `None` when the run is over.
+fn find_work<T: Send + Sync>(core: &RunCore<'_, T>, local: &mut Local) -> Option<Job> {
+    if local.finished > 0 {
+        let before = core.remaining.fetch_sub(local.finished, Ordering::AcqRel);
+        debug_assert!(before >= local.finished, "more tasks finished than the graph has");
+        let done = before == local.finished;
+        local.finished = 0;
+        if done {
+            core.sleep.wake_all();
+            return None;
+        }
+    }
+    core.signals.fetch_add(1, Ordering::SeqCst);
+    let backoff = Backoff::new();
+    let job = loop {
+        if core.remaining.load(Ordering::Acquire) == 0 {
+            break None;
+        }
+        if let Some(job) = steal(core, local.me) {
+            break Some(job);
+        }
+        if backoff.is_completed() {
+            core.sleep.sleep(|| core.remaining.load(Ordering::Acquire) == 0 || has_visible_work(core));
+            backoff.reset();
+        } else {
+            backoff.snooze();
+        }
+    };
+    core.signals.fetch_sub(1, Ordering::SeqCst);
+    job
+}
+
+fn steal<T>(core: &RunCore<'_, T>, me: usize) -> Option<Job> {
+    loop {
+        let mut retry = false;
+        match core.injector.steal() {
+            Steal::Success(job) => return Some(job),
+            Steal::Retry => retry = true,
+            Steal::Empty => {}
+        }
+        let n = core.stealers.len();
+        for i in 1..n {
+            match core.stealers[(me + i) % n].steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+        }
+        if !retry {
+            return None;
+        }
+    }
+}
+
+fn has_visible_work<T>(core: &RunCore<'_, T>) -> bool {
+    !core.injector.is_empty() || core.stealers.iter().any(|s| !s.is_empty())
+}
+
+/// Aborts the process if dropped during a panic; `forget` it on success.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("kahn: internal error: a worker panicked outside a task; aborting");
+        std::process::abort();
+    }
+}

@@ -1,0 +1,71 @@
+//! The frozen, compiled graph: immutable, `Sync`, run any number of times.
+
+use std::fmt;
+
+use bumpalo::boxed::Box as BumpBox;
+
+use crate::compile::Csr;
+use crate::id::{TaskId, TaskRef};
+use crate::names::Names;
+use crate::task::TaskBox;
+
+/// A validated, compiled task graph.
+///
+/// Made by [`GraphBuilder::build`](crate::GraphBuilder::build). It borrows its
+/// [`Arena`](crate::Arena) for `'a`, holds no per-run state, and is `Sync`:
+/// run it as often as you like, from as many threads as you like, with an
+/// [`Executor`](crate::Executor). Dropping it drops the task closures.
+pub struct Graph<'a, T = ()> {
+    pub(crate) csr: Csr<'a>,
+    pub(crate) names: Names<'a>,
+    pub(crate) tasks: BumpBox<'a, [TaskBox<'a, T>]>,
+}
+
+impl<'a, T> Graph<'a, T> {
+    pub(crate) fn new(csr: Csr<'a>, names: Names<'a>, tasks: BumpBox<'a, [TaskBox<'a, T>]>) -> Self {
+        debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
+        debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
+        Graph { csr, names, tasks }
+    }
+
+    /// The number of tasks.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The number of distinct edges (duplicates were merged by `build`).
+    pub fn edge_count(&self) -> usize {
+        self.csr.edge_count()
+    }
+
+    /// The id of a task, by name or id; `None` if the graph has no such task.
+    pub fn find<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<TaskId> {
+        self.names.find(task.into())
+    }
+
+    /// The name a task was added with; `None` for unnamed tasks or unknown ids.
+    pub fn name(&self, id: TaskId) -> Option<&str> {
+        self.names.name(id)
+    }
+
+    /// The tasks `id` waits for, in id order.
+    pub fn predecessors(&self, id: TaskId) -> impl ExactSizeIterator<Item = TaskId> + '_ {
+        self.csr.predecessors(id.raw()).iter().map(|&p| TaskId::new(p))
+    }
+
+    /// The tasks that wait for `id`.
+    pub fn successors(&self, id: TaskId) -> impl ExactSizeIterator<Item = TaskId> + '_ {
+        self.csr.successors(id.raw()).iter().map(|&s| TaskId::new(s))
+    }
+
+    /// The tasks with no predecessors: where every run starts.
+    pub fn sources(&self) -> impl ExactSizeIterator<Item = TaskId> + '_ {
+        self.csr.sources().iter().map(|&s| TaskId::new(s))
+    }
+}
+
+impl<T> fmt::Debug for Graph<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph").field("tasks", &self.task_count()).field("edges", &self.edge_count()).finish()
+    }
+}
