@@ -1,0 +1,12 @@
+//! kahn's integration tests, one binary built from submodules (as bumpalo does).
+//!
+//! The allocation-counting test lives in its own binary, `tests/alloc_free.rs`,
+//! because it installs a global allocator and must not share the process with
+//! tests running in parallel.
+
+mod build;
+mod props;
+mod execution;
+mod failures;
+mod cancel;
+mod drops;
