@@ -1,1 +1,181 @@
-fn main() {}
+//! Criterion benches: the six standard shapes, empty task bodies, steady-state reruns.
+//!
+//! Group ids are `<what>/<variant>/<shape>-<n>`:
+//! - `run/kahn-2t`: rerun of a compiled graph on a 2-thread executor (the
+//!   headline figure: scheduling overhead per task);
+//! - `run/floor-1t`: a one-thread Kahn loop over the same CSR with the body
+//!   inlined, the bookkeeping floor no executor can beat;
+//! - `build/by-id` and `build/by-name`: arena reset + tasks + edges + `build()`.
+//!
+//! After criterion's own output, a table prints each median as ns per task.
+//! Run: `cargo bench --bench shapes` (add a filter such as `run/` to narrow).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use kahn::shapes::{Shape, ShapeGraph};
+use kahn::{Arena, Executor, TaskId};
+
+const SIZES: [usize; 2] = [1_000, 100_000];
+
+fn build_by_id(arena: &mut Arena, g: &ShapeGraph) -> usize {
+    let mut b = arena.builder::<()>();
+    b.reserve(g.tasks, g.edges.len());
+    for _ in 0..g.tasks {
+        b.add_task(|_| Ok(())).expect("under the limit");
+    }
+    b.edges(g.edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))).expect("valid edges");
+    b.build().expect("acyclic").task_count()
+}
+
+fn build_by_name(arena: &mut Arena, g: &ShapeGraph, names: &[String]) -> usize {
+    let mut b = arena.builder::<()>();
+    b.reserve(g.tasks, g.edges.len());
+    for name in names {
+        b.task(name, |_| Ok(())).expect("unique name");
+    }
+    for &(u, v) in &g.edges {
+        b.edge(names[u as usize].as_str(), names[v as usize].as_str()).expect("valid edge");
+    }
+    b.build().expect("acyclic").task_count()
+}
+
+/// One-thread Kahn over CSR with an empty body inlined: the floor.
+struct Floor {
+    off: Vec<u32>,
+    targets: Vec<u32>,
+    indegree: Vec<u32>,
+}
+
+impl Floor {
+    fn new(g: &ShapeGraph) -> Floor {
+        let mut off = vec![0u32; g.tasks + 1];
+        let mut indegree = vec![0u32; g.tasks];
+        for &(u, v) in &g.edges {
+            off[u as usize + 1] += 1;
+            indegree[v as usize] += 1;
+        }
+        for i in 0..g.tasks {
+            off[i + 1] += off[i];
+        }
+        let mut cursor = off.clone();
+        let mut targets = vec![0u32; g.edges.len()];
+        for &(u, v) in &g.edges {
+            targets[cursor[u as usize] as usize] = v;
+            cursor[u as usize] += 1;
+        }
+        Floor { off, targets, indegree }
+    }
+
+    fn run(&self) -> usize {
+        let mut pending = self.indegree.clone();
+        let mut stack: Vec<u32> = (0..pending.len() as u32).filter(|&v| pending[v as usize] == 0).collect();
+        let mut ran = 0;
+        while let Some(v) = stack.pop() {
+            black_box(v);
+            ran += 1;
+            for &s in &self.targets[self.off[v as usize] as usize..self.off[v as usize + 1] as usize] {
+                pending[s as usize] -= 1;
+                if pending[s as usize] == 0 {
+                    stack.push(s);
+                }
+            }
+        }
+        ran
+    }
+}
+
+fn bench_runs(c: &mut Criterion, executor: &Executor) {
+    let mut group = c.benchmark_group("run");
+    for shape in Shape::ALL {
+        for n in SIZES {
+            let g = shape.generate(n);
+            group.throughput(Throughput::Elements(g.tasks as u64));
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<()>();
+            for _ in 0..g.tasks {
+                b.add_task(|_| Ok(())).expect("under the limit");
+            }
+            b.edges(g.edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))).expect("valid edges");
+            let graph = b.build().expect("acyclic");
+            group.bench_function(BenchmarkId::new("kahn-2t", format!("{shape}-{n}")), |bench| {
+                bench.iter(|| {
+                    let report = executor.run(&graph);
+                    assert_eq!(report.counts().succeeded, g.tasks);
+                })
+            });
+            let floor = Floor::new(&g);
+            group.bench_function(BenchmarkId::new("floor-1t", format!("{shape}-{n}")), |bench| {
+                bench.iter(|| assert_eq!(floor.run(), g.tasks))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn bench_builds(c: &mut Criterion) {
+    let mut group = c.benchmark_group("build");
+    for shape in [Shape::Chain, Shape::Layered] {
+        let n = 100_000;
+        let g = shape.generate(n);
+        group.throughput(Throughput::Elements(g.tasks as u64));
+        let mut arena = Arena::new();
+        group.bench_function(BenchmarkId::new("by-id", format!("{shape}-{n}")), |bench| {
+            bench.iter(|| build_by_id(&mut arena, &g))
+        });
+        let names: Vec<String> = (0..g.tasks).map(|i| format!("{shape}/task-{i}")).collect();
+        group.bench_function(BenchmarkId::new("by-name", format!("{shape}-{n}")), |bench| {
+            bench.iter(|| build_by_name(&mut arena, &g, &names))
+        });
+    }
+    group.finish();
+}
+
+/// Reads criterion's median estimate (ns per iteration) for one benchmark id.
+fn median_ns(id: &str) -> Option<f64> {
+    let path = format!("target/criterion/{id}/new/estimates.json");
+    let json = std::fs::read_to_string(path).ok()?;
+    let median = &json[json.find("\"median\"")?..];
+    let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find(|c: char| c != '.' && c != '-' && c != 'e' && c != '+' && !c.is_ascii_digit())?;
+    value[..end].parse().ok()
+}
+
+fn print_table() {
+    println!("\nmedian ns per task (criterion estimates):");
+    println!("{:<20} {:>12} {:>12} {:>8}", "shape-n", "kahn-2t", "floor-1t", "ratio");
+    for shape in Shape::ALL {
+        for n in SIZES {
+            let tasks = shape.generate(n).tasks as f64;
+            let id = format!("{shape}-{n}");
+            let kahn = median_ns(&format!("run/kahn-2t/{id}")).map(|t| t / tasks);
+            let floor = median_ns(&format!("run/floor-1t/{id}")).map(|t| t / tasks);
+            if let (Some(k), Some(f)) = (kahn, floor) {
+                println!("{id:<20} {k:>12.1} {f:>12.1} {:>8.2}", k / f);
+            }
+        }
+    }
+    for shape in [Shape::Chain, Shape::Layered] {
+        let id = format!("{shape}-100000");
+        let tasks = shape.generate(100_000).tasks as f64;
+        for variant in ["by-id", "by-name"] {
+            if let Some(t) = median_ns(&format!("build/{variant}/{id}")) {
+                println!("build/{variant}/{id:<12} {:>8.1} ns per task", t / tasks);
+            }
+        }
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let executor = Executor::with_threads(2).expect("threads");
+    bench_runs(&mut c, &executor);
+    bench_builds(&mut c);
+    c.final_summary();
+    print_table();
+}

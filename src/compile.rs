@@ -188,6 +188,10 @@ fn check_acyclic(bump: &Bump, csr: &Csr<'_>) -> Result<(), Vec<u32>> {
     // `walk` goes against the edges; the cycle is its tail from `v`, reversed.
     let first = step_of[v as usize] as usize - 1;
     let mut cycle: Vec<u32> = walk[first..].iter().rev().copied().collect();
+    // Start at the earliest-added task, so the message does not depend on
+    // where the walk happened to begin.
+    let earliest = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
+    cycle.rotate_left(earliest);
     cycle.push(cycle[0]);
     Err(cycle)
 }
