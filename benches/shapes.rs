@@ -17,6 +17,10 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use kahn::shapes::{Shape, ShapeGraph};
 use kahn::{Arena, Executor, TaskId};
 
+#[path = "common/baselines.rs"]
+mod baselines;
+use baselines::{spin, SerialFloor};
+
 const SIZES: [usize; 2] = [1_000, 100_000];
 
 fn build_by_id(arena: &mut Arena, g: &ShapeGraph) -> usize {
@@ -25,7 +29,12 @@ fn build_by_id(arena: &mut Arena, g: &ShapeGraph) -> usize {
     for _ in 0..g.tasks {
         b.add_task(|_| Ok(())).expect("under the limit");
     }
-    b.edges(g.edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))).expect("valid edges");
+    b.edges(
+        g.edges
+            .iter()
+            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+    )
+    .expect("valid edges");
     b.build().expect("acyclic").task_count()
 }
 
@@ -36,54 +45,10 @@ fn build_by_name(arena: &mut Arena, g: &ShapeGraph, names: &[String]) -> usize {
         b.task(name, |_| Ok(())).expect("unique name");
     }
     for &(u, v) in &g.edges {
-        b.edge(names[u as usize].as_str(), names[v as usize].as_str()).expect("valid edge");
+        b.edge(names[u as usize].as_str(), names[v as usize].as_str())
+            .expect("valid edge");
     }
     b.build().expect("acyclic").task_count()
-}
-
-/// One-thread Kahn over CSR with an empty body inlined: the floor.
-struct Floor {
-    off: Vec<u32>,
-    targets: Vec<u32>,
-    indegree: Vec<u32>,
-}
-
-impl Floor {
-    fn new(g: &ShapeGraph) -> Floor {
-        let mut off = vec![0u32; g.tasks + 1];
-        let mut indegree = vec![0u32; g.tasks];
-        for &(u, v) in &g.edges {
-            off[u as usize + 1] += 1;
-            indegree[v as usize] += 1;
-        }
-        for i in 0..g.tasks {
-            off[i + 1] += off[i];
-        }
-        let mut cursor = off.clone();
-        let mut targets = vec![0u32; g.edges.len()];
-        for &(u, v) in &g.edges {
-            targets[cursor[u as usize] as usize] = v;
-            cursor[u as usize] += 1;
-        }
-        Floor { off, targets, indegree }
-    }
-
-    fn run(&self) -> usize {
-        let mut pending = self.indegree.clone();
-        let mut stack: Vec<u32> = (0..pending.len() as u32).filter(|&v| pending[v as usize] == 0).collect();
-        let mut ran = 0;
-        while let Some(v) = stack.pop() {
-            black_box(v);
-            ran += 1;
-            for &s in &self.targets[self.off[v as usize] as usize..self.off[v as usize + 1] as usize] {
-                pending[s as usize] -= 1;
-                if pending[s as usize] == 0 {
-                    stack.push(s);
-                }
-            }
-        }
-        ran
-    }
 }
 
 fn bench_runs(c: &mut Criterion, executor: &Executor) {
@@ -97,19 +62,82 @@ fn bench_runs(c: &mut Criterion, executor: &Executor) {
             for _ in 0..g.tasks {
                 b.add_task(|_| Ok(())).expect("under the limit");
             }
-            b.edges(g.edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))).expect("valid edges");
+            b.edges(
+                g.edges
+                    .iter()
+                    .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+            )
+            .expect("valid edges");
             let graph = b.build().expect("acyclic");
-            group.bench_function(BenchmarkId::new("kahn-2t", format!("{shape}-{n}")), |bench| {
-                bench.iter(|| {
-                    let report = executor.run(&graph);
-                    assert_eq!(report.counts().succeeded, g.tasks);
-                })
-            });
-            let floor = Floor::new(&g);
-            group.bench_function(BenchmarkId::new("floor-1t", format!("{shape}-{n}")), |bench| {
-                bench.iter(|| assert_eq!(floor.run(), g.tasks))
+            group.bench_function(
+                BenchmarkId::new("kahn-2t", format!("{shape}-{n}")),
+                |bench| {
+                    bench.iter(|| {
+                        let report = executor.run(&graph);
+                        assert_eq!(report.counts().succeeded, g.tasks);
+                    })
+                },
+            );
+            let floor = SerialFloor::new(&g);
+            group.bench_function(
+                BenchmarkId::new("floor-1t", format!("{shape}-{n}")),
+                |bench| {
+                    bench.iter(|| {
+                        assert_eq!(
+                            floor.run(|v| {
+                                black_box(v);
+                            }),
+                            g.tasks
+                        )
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+/// Steps of `spin` that take about 1 µs on the machines in BENCHMARKS.md.
+const SPIN_STEPS: u32 = 330;
+
+fn bench_cpu_bodies(c: &mut Criterion, one: &Executor, two: &Executor) {
+    let mut group = c.benchmark_group("cpu1us");
+    let n = 10_000;
+    for shape in Shape::ALL {
+        let g = shape.generate(n);
+        group.throughput(Throughput::Elements(g.tasks as u64));
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u64>();
+        for i in 0..g.tasks {
+            b.add_task(move |_| Ok(spin(i as u64, SPIN_STEPS)))
+                .expect("under the limit");
+        }
+        b.edges(
+            g.edges
+                .iter()
+                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+        )
+        .expect("valid edges");
+        let graph = b.build().expect("acyclic");
+        for (variant, executor) in [("kahn-1t", one), ("kahn-2t", two)] {
+            group.bench_function(BenchmarkId::new(variant, format!("{shape}-{n}")), |bench| {
+                bench.iter(|| assert!(executor.run(&graph).is_success()))
             });
         }
+        let floor = SerialFloor::new(&g);
+        group.bench_function(
+            BenchmarkId::new("floor-1t", format!("{shape}-{n}")),
+            |bench| {
+                bench.iter(|| {
+                    assert_eq!(
+                        floor.run(|v| {
+                            black_box(spin(u64::from(v), SPIN_STEPS));
+                        }),
+                        g.tasks
+                    )
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -125,9 +153,10 @@ fn bench_builds(c: &mut Criterion) {
             bench.iter(|| build_by_id(&mut arena, &g))
         });
         let names: Vec<String> = (0..g.tasks).map(|i| format!("{shape}/task-{i}")).collect();
-        group.bench_function(BenchmarkId::new("by-name", format!("{shape}-{n}")), |bench| {
-            bench.iter(|| build_by_name(&mut arena, &g, &names))
-        });
+        group.bench_function(
+            BenchmarkId::new("by-name", format!("{shape}-{n}")),
+            |bench| bench.iter(|| build_by_name(&mut arena, &g, &names)),
+        );
     }
     group.finish();
 }
@@ -138,13 +167,17 @@ fn median_ns(id: &str) -> Option<f64> {
     let json = std::fs::read_to_string(path).ok()?;
     let median = &json[json.find("\"median\"")?..];
     let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = value.find(|c: char| c != '.' && c != '-' && c != 'e' && c != '+' && !c.is_ascii_digit())?;
+    let end = value
+        .find(|c: char| c != '.' && c != '-' && c != 'e' && c != '+' && !c.is_ascii_digit())?;
     value[..end].parse().ok()
 }
 
 fn print_table() {
     println!("\nmedian ns per task (criterion estimates):");
-    println!("{:<20} {:>12} {:>12} {:>8}", "shape-n", "kahn-2t", "floor-1t", "ratio");
+    println!(
+        "{:<20} {:>12} {:>12} {:>8}",
+        "shape-n", "kahn-2t", "floor-1t", "ratio"
+    );
     for shape in Shape::ALL {
         for n in SIZES {
             let tasks = shape.generate(n).tasks as f64;
@@ -154,6 +187,15 @@ fn print_table() {
             if let (Some(k), Some(f)) = (kahn, floor) {
                 println!("{id:<20} {k:>12.1} {f:>12.1} {:>8.2}", k / f);
             }
+        }
+    }
+    println!("\nparallel efficiency with ~1 us bodies, 10000 tasks: floor-1t / (2 x kahn-2t)");
+    for shape in Shape::ALL {
+        let id = format!("{shape}-10000");
+        let kahn = median_ns(&format!("cpu1us/kahn-2t/{id}"));
+        let floor = median_ns(&format!("cpu1us/floor-1t/{id}"));
+        if let (Some(k), Some(f)) = (kahn, floor) {
+            println!("{id:<20} {:>7.1}%", 100.0 * f / (2.0 * k));
         }
     }
     for shape in [Shape::Chain, Shape::Layered] {
@@ -175,6 +217,11 @@ fn main() {
         .configure_from_args();
     let executor = Executor::with_threads(2).expect("threads");
     bench_runs(&mut c, &executor);
+    bench_cpu_bodies(
+        &mut c,
+        &Executor::with_threads(1).expect("threads"),
+        &executor,
+    );
     bench_builds(&mut c);
     c.final_summary();
     print_table();

@@ -51,7 +51,10 @@ impl NameStore {
             NameStore::Frozen(reader) => {
                 let strings = reader.len();
                 let bytes = reader.strings().map(str::len).sum::<usize>();
-                let capacity = Capacity::new(strings, NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN));
+                let capacity = Capacity::new(
+                    strings,
+                    NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN),
+                );
                 *self = NameStore::Open(Rodeo::with_capacity(capacity));
             }
             NameStore::Empty => *self = NameStore::Open(Rodeo::new()),
@@ -71,7 +74,9 @@ impl NameStore {
     /// Freezes the interner and hands out the read-only half.
     pub(crate) fn freeze(&mut self) -> &RodeoReader {
         if let NameStore::Open(_) = self {
-            let NameStore::Open(rodeo) = std::mem::take(self) else { unreachable!() };
+            let NameStore::Open(rodeo) = std::mem::take(self) else {
+                unreachable!()
+            };
             *self = NameStore::Frozen(rodeo.into_reader());
         } else if let NameStore::Empty = self {
             *self = NameStore::Frozen(Rodeo::new().into_reader());
@@ -91,7 +96,10 @@ impl Arena {
 
     /// An arena with `bytes` of bump memory ready, for a known graph size.
     pub fn with_capacity(bytes: usize) -> Arena {
-        Arena { bump: Bump::with_capacity(bytes), names: NameStore::Empty }
+        Arena {
+            bump: Bump::with_capacity(bytes),
+            names: NameStore::Empty,
+        }
     }
 
     /// Starts a new graph in this arena, rewinding whatever the last graph used.

@@ -35,6 +35,9 @@ pub struct GraphBuilder<'a, T = ()> {
     /// Task of each name key, by `Spur::into_usize`.
     by_key: BumpVec<'a, u32>,
     edges: BumpVec<'a, (u32, u32)>,
+    /// Whether every edge so far goes from a lower id to a higher one; then
+    /// ids are a topological order and `build` needs no cycle check.
+    forward_only: bool,
     max_tasks: usize,
     max_edges: usize,
 }
@@ -50,6 +53,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             keys: BumpVec::new_in(bump),
             by_key: BumpVec::new_in(bump),
             edges: BumpVec::new_in(bump),
+            forward_only: true,
             max_tasks: TaskId::LIMIT,
             max_edges: EDGE_LIMIT,
         }
@@ -107,12 +111,22 @@ impl<'a, T> GraphBuilder<'a, T> {
         let known = rodeo.len();
         let key = rodeo
             .try_get_or_intern(name)
-            .map_err(|_| BuildError::TooManyTasks { given: self.tasks.len() + 1, limit: known })?;
+            .map_err(|_| BuildError::TooManyTasks {
+                given: self.tasks.len() + 1,
+                limit: known,
+            })?;
         if rodeo.len() == known {
             let first = TaskId::new(self.by_key[key.into_usize()]);
-            return Err(BuildError::DuplicateName { name: name.to_owned(), first });
+            return Err(BuildError::DuplicateName {
+                name: name.to_owned(),
+                first,
+            });
         }
-        debug_assert_eq!(key.into_usize(), self.by_key.len(), "only task names are interned");
+        debug_assert_eq!(
+            key.into_usize(),
+            self.by_key.len(),
+            "only task names are interned"
+        );
         self.by_key.push(id.raw());
         self.push(Some(key), body);
         Ok(id)
@@ -135,7 +149,10 @@ impl<'a, T> GraphBuilder<'a, T> {
     fn next_id(&self) -> Result<TaskId, BuildError> {
         let n = self.tasks.len();
         if n >= self.max_tasks {
-            return Err(BuildError::TooManyTasks { given: n + 1, limit: self.max_tasks });
+            return Err(BuildError::TooManyTasks {
+                given: n + 1,
+                limit: self.max_tasks,
+            });
         }
         Ok(TaskId::new(n as u32))
     }
@@ -153,7 +170,11 @@ impl<'a, T> GraphBuilder<'a, T> {
     /// # Errors
     /// [`BuildError::UnknownTask`], [`BuildError::SelfLoop`],
     /// [`BuildError::TooManyEdges`]. Cycles are found by [`build`](Self::build).
-    pub fn edge<'n, 'm>(&mut self, from: impl Into<TaskRef<'n>>, to: impl Into<TaskRef<'m>>) -> Result<(), BuildError> {
+    pub fn edge<'n, 'm>(
+        &mut self,
+        from: impl Into<TaskRef<'n>>,
+        to: impl Into<TaskRef<'m>>,
+    ) -> Result<(), BuildError> {
         let (from, to) = (from.into(), to.into());
         let edge = (self.resolve(from, from, to)?, self.resolve(to, from, to)?);
         self.push_edge(edge)
@@ -184,19 +205,34 @@ impl<'a, T> GraphBuilder<'a, T> {
 
     fn push_edge(&mut self, (u, v): (u32, u32)) -> Result<(), BuildError> {
         if u == v {
-            return Err(BuildError::SelfLoop { task: self.label(u).to_string() });
+            return Err(BuildError::SelfLoop {
+                task: self.label(u).to_string(),
+            });
         }
         if self.edges.len() >= self.max_edges {
-            return Err(BuildError::TooManyEdges { given: self.edges.len() + 1, limit: self.max_edges });
+            return Err(BuildError::TooManyEdges {
+                given: self.edges.len() + 1,
+                limit: self.max_edges,
+            });
         }
+        self.forward_only &= u < v;
         self.edges.push((u, v));
         Ok(())
     }
 
-    fn resolve(&mut self, task: TaskRef<'_>, from: TaskRef<'_>, to: TaskRef<'_>) -> Result<u32, BuildError> {
+    fn resolve(
+        &mut self,
+        task: TaskRef<'_>,
+        from: TaskRef<'_>,
+        to: TaskRef<'_>,
+    ) -> Result<u32, BuildError> {
         let found = match task {
             TaskRef::Id(id) => (id.index() < self.tasks.len()).then_some(id.raw()),
-            TaskRef::Name(name) => self.names.rodeo().get(name).map(|key| self.by_key[key.into_usize()]),
+            TaskRef::Name(name) => self
+                .names
+                .rodeo()
+                .get(name)
+                .map(|key| self.by_key[key.into_usize()]),
         };
         found.ok_or_else(|| BuildError::UnknownTask {
             missing: task.to_string(),
@@ -216,7 +252,11 @@ impl<'a, T> GraphBuilder<'a, T> {
     fn label(&mut self, v: u32) -> String {
         let key = self.keys[v as usize];
         let name = key.map(|key| self.names.rodeo().resolve(&key));
-        TaskLabel { id: TaskId::new(v), name }.to_string()
+        TaskLabel {
+            id: TaskId::new(v),
+            name,
+        }
+        .to_string()
     }
 
     /// Validates the whole graph and compiles it for running.
@@ -227,7 +267,7 @@ impl<'a, T> GraphBuilder<'a, T> {
     /// [`BuildError::Cycle`], carrying every task on one cycle in order.
     pub fn build(mut self) -> Result<Graph<'a, T>, BuildError> {
         let n = self.tasks.len();
-        let csr = match compile(self.bump, n, &self.edges) {
+        let csr = match compile(self.bump, n, &self.edges, self.forward_only) {
             Ok(csr) => csr,
             Err(cycle) => {
                 let path = cycle.iter().map(|&v| self.label(v)).collect();
@@ -235,7 +275,13 @@ impl<'a, T> GraphBuilder<'a, T> {
                 return Err(BuildError::Cycle { path, ids });
             }
         };
-        let GraphBuilder { names, tasks, keys, by_key, .. } = self;
+        let GraphBuilder {
+            names,
+            tasks,
+            keys,
+            by_key,
+            ..
+        } = self;
         let reader = names.freeze();
         let names = Names::new(reader, keys.into_bump_slice(), by_key.into_bump_slice());
         Ok(Graph::new(csr, names, tasks.into_boxed_slice()))
@@ -244,6 +290,9 @@ impl<'a, T> GraphBuilder<'a, T> {
 
 impl<T> std::fmt::Debug for GraphBuilder<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GraphBuilder").field("tasks", &self.tasks.len()).field("edges", &self.edges.len()).finish()
+        f.debug_struct("GraphBuilder")
+            .field("tasks", &self.tasks.len())
+            .field("edges", &self.edges.len())
+            .finish()
     }
 }

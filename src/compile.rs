@@ -61,7 +61,14 @@ impl<'a> Csr<'a> {
 /// cycle in edge order with the first repeated at the end.
 ///
 /// Ids and counts fit in `u32`: the builder enforces its limits before this runs.
-pub(crate) fn compile<'a>(bump: &'a Bump, n: usize, edges: &[(u32, u32)]) -> Result<Csr<'a>, Vec<u32>> {
+/// `forward_only` says every edge goes from a lower id to a higher one, which
+/// makes the ids a topological order and the cycle check unnecessary.
+pub(crate) fn compile<'a>(
+    bump: &'a Bump,
+    n: usize,
+    edges: &[(u32, u32)],
+    forward_only: bool,
+) -> Result<Csr<'a>, Vec<u32>> {
     // Successors, grouped by source with a counting sort.
     let succ_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
     for &(from, _) in edges {
@@ -130,8 +137,17 @@ pub(crate) fn compile<'a>(bump: &'a Bump, n: usize, edges: &[(u32, u32)]) -> Res
         }
     }
 
-    let csr = Csr { succ_off, targets, pred_off, preds, init_pending, sources_start: m as u32 };
-    check_acyclic(bump, &csr)?;
+    let csr = Csr {
+        succ_off,
+        targets,
+        pred_off,
+        preds,
+        init_pending,
+        sources_start: m as u32,
+    };
+    if !forward_only {
+        check_acyclic(bump, &csr)?;
+    }
     Ok(csr)
 }
 
@@ -147,8 +163,8 @@ fn prefix_sum(counts: &mut [u32]) {
 fn check_acyclic(bump: &Bump, csr: &Csr<'_>) -> Result<(), Vec<u32>> {
     let n = csr.task_count();
     let remaining = bump.alloc_slice_fill_copy(n, 0u32);
-    for v in 0..n {
-        remaining[v] = csr.pred_off[v + 1] - csr.pred_off[v];
+    for (v, r) in remaining.iter_mut().enumerate() {
+        *r = csr.pred_off[v + 1] - csr.pred_off[v];
     }
     let queue = bump.alloc_slice_fill_copy(n, 0u32);
     let sources = csr.sources();
@@ -171,7 +187,9 @@ fn check_acyclic(bump: &Bump, csr: &Csr<'_>) -> Result<(), Vec<u32>> {
     }
     // Every task Kahn could not reach waits on an unreached predecessor, so
     // walking unreached predecessors from one must come back on itself.
-    let start = (0..n).find(|&v| remaining[v] > 0).expect("an unreached task exists") as u32;
+    let start = (0..n)
+        .find(|&v| remaining[v] > 0)
+        .expect("an unreached task exists") as u32;
     let step_of = queue; // reused: 0 = not on the walk, else position + 1
     step_of.fill(0);
     let mut walk = Vec::new();

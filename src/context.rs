@@ -52,11 +52,23 @@ impl<'r, T> TaskContext<'r, T> {
         let task = task.into();
         let asker = || self.core.names.label(self.id()).to_string();
         let Some(id) = self.core.names.find(task) else {
-            return Err(InputError::UnknownTask { asker: asker(), missing: task.to_string() });
+            return Err(InputError::UnknownTask {
+                asker: asker(),
+                missing: task.to_string(),
+            });
         };
-        if self.core.csr.predecessors(self.node).binary_search(&id.raw()).is_err() {
+        if self
+            .core
+            .csr
+            .predecessors(self.node)
+            .binary_search(&id.raw())
+            .is_err()
+        {
             let task = self.core.names.label(id).to_string();
-            return Err(InputError::NotAPredecessor { asker: asker(), task });
+            return Err(InputError::NotAPredecessor {
+                asker: asker(),
+                task,
+            });
         }
         Ok(self.core.output_of_predecessor(id.raw()))
     }
@@ -64,7 +76,16 @@ impl<'r, T> TaskContext<'r, T> {
     /// The outputs of all direct predecessors, with their ids, in id order.
     pub fn inputs(&self) -> impl ExactSizeIterator<Item = (TaskId, &'r T)> + 'r {
         let core = self.core;
-        core.csr.predecessors(self.node).iter().map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
+        core.csr
+            .predecessors(self.node)
+            .iter()
+            .map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
+    }
+
+    /// The name of any task in the graph, e.g. of an id from
+    /// [`inputs`](Self::inputs); `None` for unnamed tasks and unknown ids.
+    pub fn name_of(&self, task: TaskId) -> Option<&'r str> {
+        self.core.names.name(task)
     }
 
     /// The number of direct predecessors.
@@ -86,6 +107,9 @@ impl<'r, T> TaskContext<'r, T> {
 
 impl<T> fmt::Debug for TaskContext<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskContext").field("task", &self.core.names.label(self.id())).field("worker", &self.worker).finish()
+        f.debug_struct("TaskContext")
+            .field("task", &self.core.names.label(self.id()))
+            .field("worker", &self.worker)
+            .finish()
     }
 }

@@ -22,7 +22,11 @@ pub struct Graph<'a, T = ()> {
 }
 
 impl<'a, T> Graph<'a, T> {
-    pub(crate) fn new(csr: Csr<'a>, names: Names<'a>, tasks: BumpBox<'a, [TaskBox<'a, T>]>) -> Self {
+    pub(crate) fn new(
+        csr: Csr<'a>,
+        names: Names<'a>,
+        tasks: BumpBox<'a, [TaskBox<'a, T>]>,
+    ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
         Graph { csr, names, tasks }
@@ -50,12 +54,18 @@ impl<'a, T> Graph<'a, T> {
 
     /// The tasks `id` waits for, in id order.
     pub fn predecessors(&self, id: TaskId) -> impl ExactSizeIterator<Item = TaskId> + '_ {
-        self.csr.predecessors(id.raw()).iter().map(|&p| TaskId::new(p))
+        self.csr
+            .predecessors(id.raw())
+            .iter()
+            .map(|&p| TaskId::new(p))
     }
 
     /// The tasks that wait for `id`.
     pub fn successors(&self, id: TaskId) -> impl ExactSizeIterator<Item = TaskId> + '_ {
-        self.csr.successors(id.raw()).iter().map(|&s| TaskId::new(s))
+        self.csr
+            .successors(id.raw())
+            .iter()
+            .map(|&s| TaskId::new(s))
     }
 
     /// The tasks with no predecessors: where every run starts.
@@ -66,6 +76,9 @@ impl<'a, T> Graph<'a, T> {
 
 impl<T> fmt::Debug for Graph<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Graph").field("tasks", &self.task_count()).field("edges", &self.edge_count()).finish()
+        f.debug_struct("Graph")
+            .field("tasks", &self.task_count())
+            .field("edges", &self.edge_count())
+            .finish()
     }
 }

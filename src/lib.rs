@@ -20,8 +20,8 @@ mod id;
 mod names;
 mod options;
 mod report;
-mod task;
 pub mod shapes;
+mod task;
 
 pub use arena::Arena;
 pub use builder::GraphBuilder;

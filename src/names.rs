@@ -20,8 +20,16 @@ pub(crate) struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    pub(crate) fn new(reader: &'a RodeoReader, keys: &'a [Option<Spur>], by_key: &'a [u32]) -> Self {
-        Names { reader, keys, by_key }
+    pub(crate) fn new(
+        reader: &'a RodeoReader,
+        keys: &'a [Option<Spur>],
+        by_key: &'a [u32],
+    ) -> Self {
+        Names {
+            reader,
+            keys,
+            by_key,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -48,7 +56,10 @@ impl<'a> Names<'a> {
 
     /// How to show task `id` in a message.
     pub(crate) fn label(&self, id: TaskId) -> TaskLabel<'a> {
-        TaskLabel { id, name: self.name(id) }
+        TaskLabel {
+            id,
+            name: self.name(id),
+        }
     }
 }
 
@@ -70,6 +81,9 @@ impl fmt::Display for TaskLabel<'_> {
 
 impl fmt::Debug for Names<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Names").field("tasks", &self.keys.len()).field("named", &self.reader.len()).finish()
+        f.debug_struct("Names")
+            .field("tasks", &self.keys.len())
+            .field("named", &self.reader.len())
+            .finish()
     }
 }

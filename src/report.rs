@@ -43,6 +43,18 @@ pub enum State {
     Cancelled,
 }
 
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+            State::Panicked => "panicked",
+            State::Skipped => "skipped",
+            State::Cancelled => "cancelled",
+        })
+    }
+}
+
 impl<T> Outcome<T> {
     /// The state, without payload.
     pub fn state(&self) -> State {
@@ -158,6 +170,12 @@ impl<'g, T> Report<'g, T> {
         self.outcome(task)?.output()
     }
 
+    /// The name of a task, e.g. of a `Skipped` task's `cause`; `None` for
+    /// unnamed tasks and unknown ids.
+    pub fn name(&self, task: TaskId) -> Option<&'g str> {
+        self.names.name(task)
+    }
+
     /// The state of a task, by name or id.
     pub fn state<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<State> {
         self.outcome(task).map(Outcome::state)
@@ -167,8 +185,11 @@ impl<'g, T> Report<'g, T> {
     pub fn timing<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<Timing> {
         let id = self.names.find(task.into())?;
         let timing = *self.timings.as_ref()?.get(id.index())?;
-        matches!(self.outcomes[id.index()], Outcome::Succeeded(_) | Outcome::Failed(_) | Outcome::Panicked(_))
-            .then_some(timing)
+        matches!(
+            self.outcomes[id.index()],
+            Outcome::Succeeded(_) | Outcome::Failed(_) | Outcome::Panicked(_)
+        )
+        .then_some(timing)
     }
 
     /// Every task, in id order.
@@ -176,15 +197,24 @@ impl<'g, T> Report<'g, T> {
         self.outcomes.iter().enumerate().map(move |(i, outcome)| {
             let id = TaskId::new(i as u32);
             let timing = self.timings.as_ref().map(|t| t[i]).filter(|_| {
-                matches!(outcome, Outcome::Succeeded(_) | Outcome::Failed(_) | Outcome::Panicked(_))
+                matches!(
+                    outcome,
+                    Outcome::Succeeded(_) | Outcome::Failed(_) | Outcome::Panicked(_)
+                )
             });
-            TaskReport { id, name: self.names.name(id), outcome, timing }
+            TaskReport {
+                id,
+                name: self.names.name(id),
+                outcome,
+                timing,
+            }
         })
     }
 
     /// The tasks that failed or panicked, in id order.
     pub fn failures(&self) -> impl Iterator<Item = TaskReport<'_, T>> + '_ {
-        self.tasks().filter(|t| matches!(t.outcome, Outcome::Failed(_) | Outcome::Panicked(_)))
+        self.tasks()
+            .filter(|t| matches!(t.outcome, Outcome::Failed(_) | Outcome::Panicked(_)))
     }
 
     /// How many tasks ended in each state.
@@ -228,7 +258,13 @@ impl<'g, T> Report<'g, T> {
         if self.is_success() {
             return Ok(self);
         }
-        let Report { names, outcomes, counts, stop, .. } = self;
+        let Report {
+            names,
+            outcomes,
+            counts,
+            stop,
+            ..
+        } = self;
         let failures = outcomes
             .into_iter()
             .enumerate()
@@ -285,7 +321,11 @@ impl<T> fmt::Display for Report<'_, T> {
             }
             shown += 1;
             if shown == MAX_LINES && c.failed + c.panicked > MAX_LINES {
-                write!(f, "\n  … and {} more failures", c.failed + c.panicked - MAX_LINES)?;
+                write!(
+                    f,
+                    "\n  … and {} more failures",
+                    c.failed + c.panicked - MAX_LINES
+                )?;
                 break;
             }
         }
@@ -293,7 +333,11 @@ impl<T> fmt::Display for Report<'_, T> {
         for (i, outcome) in self.outcomes.iter().enumerate() {
             if let Outcome::Skipped { cause } = outcome {
                 let label = self.label(TaskId::new(i as u32));
-                write!(f, "\n  skipped:  {label} (because {} did not succeed)", self.label(*cause))?;
+                write!(
+                    f,
+                    "\n  skipped:  {label} (because {} did not succeed)",
+                    self.label(*cause)
+                )?;
                 shown += 1;
                 if shown == MAX_LINES && c.skipped > MAX_LINES {
                     write!(f, "\n  … and {} more skipped", c.skipped - MAX_LINES)?;

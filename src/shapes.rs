@@ -33,7 +33,14 @@ pub const LAYERED_SEED: u64 = 0x6b61_686e_2d64_6167;
 
 impl Shape {
     /// All six shapes.
-    pub const ALL: [Shape; 6] = [Shape::Chain, Shape::Tree, Shape::Independent, Shape::Wavefront, Shape::Diamond, Shape::Layered];
+    pub const ALL: [Shape; 6] = [
+        Shape::Chain,
+        Shape::Tree,
+        Shape::Independent,
+        Shape::Wavefront,
+        Shape::Diamond,
+        Shape::Layered,
+    ];
 
     /// The shape's name, as accepted by `FromStr`.
     pub fn name(self) -> &'static str {
@@ -100,19 +107,27 @@ impl Shape {
                         let v = (layer * w + k) as u32;
                         let mut count = 0;
                         while count < parents {
-                            let p = (rng.next() % w as u64) as usize;
+                            let p = (rng.next_u64() % w as u64) as usize;
                             if !picked[..count].contains(&p) {
                                 picked[count] = p;
                                 count += 1;
                             }
                         }
-                        edges.extend(picked[..count].iter().map(|&p| (((layer - 1) * w + p) as u32, v)));
+                        edges.extend(
+                            picked[..count]
+                                .iter()
+                                .map(|&p| (((layer - 1) * w + p) as u32, v)),
+                        );
                     }
                 }
                 w * w
             }
         };
-        ShapeGraph { shape: self, tasks, edges }
+        ShapeGraph {
+            shape: self,
+            tasks,
+            edges,
+        }
     }
 }
 
@@ -167,7 +182,7 @@ pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -8,7 +8,8 @@ use crate::error::BoxError;
 
 /// What every task body looks like once erased: a shared closure that may run
 /// on any worker, and on several runs of the same graph at once.
-pub(crate) type TaskFn<'a, T> = dyn Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a;
+pub(crate) type TaskFn<'a, T> =
+    dyn Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a;
 
 /// A task body owned by the arena. Unlike a reference from `Bump::alloc`,
 /// dropping this box runs the closure's destructor, so captured `Arc`s,

@@ -44,22 +44,38 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 
 /// Builds `shape` at `n` tasks into `arena`, named or not, and runs it once.
 /// Every closure captures an `Arc`, so the closures own heap data (no copy of it).
-fn batch(arena: &mut Arena, executor: &Executor, shape: Shape, n: usize, named: bool, shared: &Arc<u64>) -> usize {
+fn batch(
+    arena: &mut Arena,
+    executor: &Executor,
+    shape: Shape,
+    n: usize,
+    named: bool,
+    shared: &Arc<u64>,
+) -> usize {
     let generated = shape.generate(n);
     // Names are made before counting starts: they are the caller's strings.
-    let names: Vec<String> = if named { (0..generated.tasks).map(|i| format!("task-{i}")).collect() } else { Vec::new() };
+    let names: Vec<String> = if named {
+        (0..generated.tasks).map(|i| format!("task-{i}")).collect()
+    } else {
+        Vec::new()
+    };
     allocations_during(|| {
         let mut b = arena.builder::<u64>();
         for i in 0..generated.tasks {
             let shared = Arc::clone(shared);
             let body = move |_: &kahn::TaskContext<'_, u64>| Ok(*shared + 1);
-            if named {
-                b.task(&names[i], body).expect("fresh name");
-            } else {
-                b.add_task(body).expect("under the limit");
-            }
+            match names.get(i) {
+                Some(name) => b.task(name, body).expect("fresh name"),
+                None => b.add_task(body).expect("under the limit"),
+            };
         }
-        b.edges(generated.edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))).expect("valid edges");
+        b.edges(
+            generated
+                .edges
+                .iter()
+                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+        )
+        .expect("valid edges");
         let graph = b.build().expect("acyclic");
         let report = executor.run(&graph);
         assert!(report.is_success());
@@ -70,7 +86,11 @@ fn batch(arena: &mut Arena, executor: &Executor, shape: Shape, n: usize, named: 
 fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
     let executor = Executor::with_threads(2).expect("threads");
     let shared = Arc::new(41u64);
-    let (small, large) = if cfg!(miri) { (20, 200) } else { (1_000, 100_000) };
+    let (small, large) = if cfg!(miri) {
+        (20, 200)
+    } else {
+        (1_000, 100_000)
+    };
 
     for shape in [Shape::Layered, Shape::Tree, Shape::Diamond] {
         for named in [false, true] {
@@ -94,7 +114,10 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
                 steady_large <= steady_small + 16,
                 "{shape} named={named}: {steady_large} allocations for {large} tasks vs {steady_small} for {small}"
             );
-            assert!(steady_small < 200, "{shape} named={named}: {steady_small} allocations for a {small}-task batch");
+            assert!(
+                steady_small < 200,
+                "{shape} named={named}: {steady_small} allocations for a {small}-task batch"
+            );
         }
     }
 
@@ -107,13 +130,26 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
         for _ in 0..generated.tasks {
             b.add_task(|_| Ok(1)).expect("under the limit");
         }
-        b.edges(generated.edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))).expect("valid edges");
+        b.edges(
+            generated
+                .edges
+                .iter()
+                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+        )
+        .expect("valid edges");
         let graph = b.build().expect("acyclic");
         executor.run(&graph);
         per_size.push(allocations_during(|| {
             assert!(executor.run(&graph).is_success());
         }));
     }
-    assert!(per_size[1] <= per_size[0] + 16, "rerun allocations grew with size: {per_size:?}");
-    assert_eq!(Arc::strong_count(&shared), 1, "every closure's captured Arc was dropped");
+    assert!(
+        per_size[1] <= per_size[0] + 16,
+        "rerun allocations grew with size: {per_size:?}"
+    );
+    assert_eq!(
+        Arc::strong_count(&shared),
+        1,
+        "every closure's captured Arc was dropped"
+    );
 }

@@ -82,8 +82,15 @@ impl Executor {
     /// Called from inside a task running on this same executor, the nested
     /// run uses only the calling thread (the other workers are busy with the
     /// outer run, and waiting for them would deadlock).
-    pub fn run_with<'g, T: Send + Sync>(&self, graph: &'g Graph<'_, T>, options: &RunOptions) -> Report<'g, T> {
-        let pool = self.pool.as_ref().filter(|pool| pool.current_thread_index().is_none());
+    pub fn run_with<'g, T: Send + Sync>(
+        &self,
+        graph: &'g Graph<'_, T>,
+        options: &RunOptions,
+    ) -> Report<'g, T> {
+        let pool = self
+            .pool
+            .as_ref()
+            .filter(|pool| pool.current_thread_index().is_none());
         let workers = pool.map_or(1, rayon::ThreadPool::current_num_threads);
         let deques: Vec<Worker<Job>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
@@ -92,9 +99,13 @@ impl Executor {
         if graph.task_count() > 0 {
             match pool {
                 Some(pool) => {
-                    let deques: Vec<Mutex<Option<Worker<Job>>>> = deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
+                    let deques: Vec<Mutex<Option<Worker<Job>>>> =
+                        deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
                     pool.broadcast(|ctx| {
-                        let deque = deques[ctx.index()].lock().unwrap_or_else(PoisonError::into_inner).take();
+                        let deque = deques[ctx.index()]
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .take();
                         if let Some(deque) = deque {
                             worker::work(graph, &core, ctx.index(), deque);
                         }
@@ -111,3 +122,6 @@ impl Executor {
 }
 
 use run::Job;
+
+#[cfg(test)]
+mod tests;

@@ -48,7 +48,11 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    pub(crate) const EMPTY: Job = Job { lo: 0, hi: 0, cause: TaskId::NONE };
+    pub(crate) const EMPTY: Job = Job {
+        lo: 0,
+        hi: 0,
+        cause: TaskId::NONE,
+    };
 
     pub(crate) fn len(&self) -> u32 {
         self.hi - self.lo
@@ -115,18 +119,35 @@ struct Watch {
 }
 
 impl<'r, T> RunCore<'r, T> {
-    pub(crate) fn new(graph: &'r Graph<'_, T>, options: &RunOptions, stealers: Vec<Stealer<Job>>) -> Self {
+    pub(crate) fn new(
+        graph: &'r Graph<'_, T>,
+        options: &RunOptions,
+        stealers: Vec<Stealer<Job>>,
+    ) -> Self {
         let n = graph.task_count();
         let start = Instant::now();
         let deadline = options.effective_deadline(start);
-        let watch = (options.cancel.is_some() || deadline.is_some())
-            .then(|| Watch { token: options.cancel.clone(), deadline });
+        let watch = (options.cancel.is_some() || deadline.is_some()).then(|| Watch {
+            token: options.cancel.clone(),
+            deadline,
+        });
         let core = RunCore {
             csr: graph.csr,
             names: graph.names,
-            slots: (0..n).map(|_| Slot(UnsafeCell::new(Outcome::Cancelled))).collect(),
-            timings: options.timings.then(|| (0..n).map(|_| TimingSlot(UnsafeCell::new(Timing::default()))).collect()),
-            pending: graph.csr.init_pending.iter().map(|&p| AtomicU32::new(p)).collect(),
+            slots: (0..n)
+                .map(|_| Slot(UnsafeCell::new(Outcome::Cancelled)))
+                .collect(),
+            timings: options.timings.then(|| {
+                (0..n)
+                    .map(|_| TimingSlot(UnsafeCell::new(Timing::default())))
+                    .collect()
+            }),
+            pending: graph
+                .csr
+                .init_pending
+                .iter()
+                .map(|&p| AtomicU32::new(p))
+                .collect(),
             causes: OnceLock::new(),
             signals: AtomicU32::new(0),
             stop_reason: AtomicU8::new(0),
@@ -139,7 +160,11 @@ impl<'r, T> RunCore<'r, T> {
             stealers,
             sleep: Sleep::new(),
         };
-        let sources = Job { lo: graph.csr.sources_start, hi: graph.csr.targets.len() as u32, cause: TaskId::NONE };
+        let sources = Job {
+            lo: graph.csr.sources_start,
+            hi: graph.csr.targets.len() as u32,
+            cause: TaskId::NONE,
+        };
         if sources.len() > 0 {
             core.injector.push(sources);
         }
@@ -163,12 +188,17 @@ impl<'r, T> RunCore<'r, T> {
         } else {
             self.causes()[v as usize].store(cause, Ordering::Relaxed);
             // Poison and decrement as one step, so the claimant sees both.
-            let Ok(before) = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| Some((p | POISONED) - 1)) else {
+            let Ok(before) = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                Some((p | POISONED) - 1)
+            }) else {
                 unreachable!("the update closure never refuses")
             };
             before
         };
-        debug_assert!(before & COUNT >= 1, "task {v} released more often than it has predecessors");
+        debug_assert!(
+            before & COUNT >= 1,
+            "task {v} released more often than it has predecessors"
+        );
         if before & COUNT != 1 {
             return None;
         }
@@ -180,7 +210,11 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     fn causes(&self) -> &[AtomicU32] {
-        self.causes.get_or_init(|| (0..self.pending.len()).map(|_| AtomicU32::new(TaskId::NONE)).collect())
+        self.causes.get_or_init(|| {
+            (0..self.pending.len())
+                .map(|_| AtomicU32::new(TaskId::NONE))
+                .collect()
+        })
     }
 
     /// Stores `v`'s outcome.
@@ -188,16 +222,21 @@ impl<'r, T> RunCore<'r, T> {
     /// # Safety
     /// The caller claimed `v` (`claim` returned `Some`) and has not written
     /// its outcome yet; no successor of `v` has been released.
+    #[inline]
     pub(crate) unsafe fn write_outcome(&self, v: u32, outcome: Outcome<T>) {
+        let slot = self.slots[v as usize].0.get();
         // SAFETY: by the caller's contract this worker owns `v` exclusively and
-        // nobody reads the slot until `v`'s successors are released.
-        unsafe { *self.slots[v as usize].0.get() = outcome }
+        // nobody reads the slot until `v`'s successors are released. The slot
+        // still holds its initial `Outcome::Cancelled`, which owns nothing, so
+        // overwriting it without dropping it leaks nothing.
+        unsafe { slot.write(outcome) }
     }
 
     /// Stores `v`'s timing, if this run records timings.
     ///
     /// # Safety
     /// As for `write_outcome`.
+    #[inline]
     pub(crate) unsafe fn write_timing(&self, v: u32, timing: Timing) {
         if let Some(timings) = &self.timings {
             // SAFETY: as in `write_outcome`; timing slots are read only after
@@ -230,8 +269,14 @@ impl<'r, T> RunCore<'r, T> {
         if self.signals.load(Ordering::Relaxed) & STOP != 0 {
             return true;
         }
-        let Some(watch) = &self.watch else { return false };
-        if watch.token.as_ref().is_some_and(crate::CancelToken::is_cancelled) {
+        let Some(watch) = &self.watch else {
+            return false;
+        };
+        if watch
+            .token
+            .as_ref()
+            .is_some_and(crate::CancelToken::is_cancelled)
+        {
             self.stop(StopReason::Cancelled);
             return true;
         }
@@ -248,7 +293,9 @@ impl<'r, T> RunCore<'r, T> {
             StopReason::DeadlineExceeded => 2,
             StopReason::FailFast => 3,
         };
-        let _ = self.stop_reason.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+        let _ = self
+            .stop_reason
+            .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
         self.signals.fetch_or(STOP, Ordering::Relaxed);
     }
 
@@ -271,19 +318,46 @@ impl<'r, T> RunCore<'r, T> {
     /// Turns the finished run into its report. Call only after every worker
     /// has returned.
     pub(crate) fn into_report(self, wall: Duration) -> Report<'r, T> {
-        debug_assert_eq!(self.remaining.load(Ordering::Relaxed), 0, "report of an unfinished run");
+        debug_assert_eq!(
+            self.remaining.load(Ordering::Relaxed),
+            0,
+            "report of an unfinished run"
+        );
         let [failed, panicked, skipped, cancelled] = self.tally.map(AtomicUsize::into_inner);
         let n = self.slots.len();
-        let counts = Counts { succeeded: n - failed - panicked - skipped - cancelled, failed, panicked, skipped, cancelled };
+        let counts = Counts {
+            succeeded: n - failed - panicked - skipped - cancelled,
+            failed,
+            panicked,
+            skipped,
+            cancelled,
+        };
         let stop = match self.stop_reason.into_inner() {
             1 => Some(StopReason::Cancelled),
             2 => Some(StopReason::DeadlineExceeded),
             3 => Some(StopReason::FailFast),
             _ => None,
         };
-        let outcomes = self.slots.into_vec().into_iter().map(|slot| slot.0.into_inner()).collect();
-        let timings = self.timings.map(|t| t.into_vec().into_iter().map(|slot| slot.0.into_inner()).collect());
-        Report { names: self.names, outcomes, timings, counts, wall, stop }
+        let outcomes = self
+            .slots
+            .into_vec()
+            .into_iter()
+            .map(|slot| slot.0.into_inner())
+            .collect();
+        let timings = self.timings.map(|t| {
+            t.into_vec()
+                .into_iter()
+                .map(|slot| slot.0.into_inner())
+                .collect()
+        });
+        Report {
+            names: self.names,
+            outcomes,
+            timings,
+            counts,
+            wall,
+            stop,
+        }
     }
 }
 

@@ -25,7 +25,11 @@ pub(crate) struct Sleep {
 
 impl Sleep {
     pub(crate) fn new() -> Sleep {
-        Sleep { lock: Mutex::new(()), wake: Condvar::new(), sleepers: AtomicUsize::new(0) }
+        Sleep {
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+            sleepers: AtomicUsize::new(0),
+        }
     }
 
     /// Sleeps until woken, unless `has_work()` (checked after announcing the
@@ -35,7 +39,11 @@ impl Sleep {
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if !has_work() {
-            drop(self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner));
+            drop(
+                self.wake
+                    .wait(guard)
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
         } else {
             drop(guard);
         }

@@ -47,11 +47,22 @@ struct Local {
 }
 
 /// Runs worker `me` until the run ends.
-pub(crate) fn work<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, me: usize, deque: Worker<Job>) {
+pub(crate) fn work<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    me: usize,
+    deque: Worker<Job>,
+) {
     // A panic here is a bug in kahn, not in a task (those are caught): abort
     // rather than leave other workers waiting for tasks that will never finish.
     let guard = AbortOnUnwind;
-    let mut local = Local { me, deque, stack: VecDeque::new(), finished: 0, tally: Tally::default() };
+    let mut local = Local {
+        me,
+        deque,
+        stack: VecDeque::new(),
+        finished: 0,
+        tally: Tally::default(),
+    };
     let targets = core.csr.targets;
     let mut cur = Job::EMPTY;
     loop {
@@ -61,7 +72,9 @@ pub(crate) fn work<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, 
             }
             let v = targets[cur.lo as usize];
             cur.lo += 1;
-            let Some(cause) = core.claim(v, cur.cause) else { continue };
+            let Some(cause) = core.claim(v, cur.cause) else {
+                continue;
+            };
             let next = finish(graph, core, &mut local, v, cause);
             if next.lo < next.hi {
                 if cur.lo < cur.hi {
@@ -85,19 +98,35 @@ pub(crate) fn work<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, 
 /// Runs, skips or cancels task `v`, which this worker has claimed, and
 /// returns the range that releases its successors.
 #[inline]
-fn finish<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, local: &mut Local, v: u32, cause: u32) -> Job {
+fn finish<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local,
+    v: u32,
+    cause: u32,
+) -> Job {
     let mut next_cause = TaskId::NONE;
     let outcome = if cause != TaskId::NONE {
         next_cause = cause;
-        Outcome::Skipped { cause: TaskId::new(cause) }
+        Outcome::Skipped {
+            cause: TaskId::new(cause),
+        }
     } else if core.should_stop() {
         Outcome::Cancelled
     } else {
         let started = core.records_timings().then(Instant::now);
-        let ctx = TaskContext { core, node: v, worker: local.me };
+        let ctx = TaskContext {
+            core,
+            node: v,
+            worker: local.me,
+        };
         let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
         if let Some(started) = started {
-            let timing = Timing { start: started - core.start, duration: started.elapsed(), worker: local.me };
+            let timing = Timing {
+                start: started - core.start,
+                duration: started.elapsed(),
+                worker: local.me,
+            };
             // SAFETY: this worker claimed `v` and has not released its successors.
             unsafe { core.write_timing(v, timing) };
         }
@@ -120,8 +149,15 @@ fn finish<T: Send + Sync>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, local: &m
     // its outcome once, here, and releases the successors only afterwards.
     unsafe { core.write_outcome(v, outcome) };
     local.finished += 1;
-    let (lo, hi) = (core.csr.succ_off[v as usize], core.csr.succ_off[v as usize + 1]);
-    Job { lo, hi, cause: next_cause }
+    let (lo, hi) = (
+        core.csr.succ_off[v as usize],
+        core.csr.succ_off[v as usize + 1],
+    );
+    Job {
+        lo,
+        hi,
+        cause: next_cause,
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -148,7 +184,11 @@ impl Local {
             job
         } else if cur.len() >= 2 {
             let mid = cur.lo + cur.len() / 2;
-            let upper = Job { lo: mid, hi: cur.hi, cause: cur.cause };
+            let upper = Job {
+                lo: mid,
+                hi: cur.hi,
+                cause: cur.cause,
+            };
             cur.hi = mid;
             upper
         } else {
@@ -164,7 +204,10 @@ impl Local {
 fn find_work<T: Send + Sync>(core: &RunCore<'_, T>, local: &mut Local) -> Option<Job> {
     if local.finished > 0 {
         let before = core.remaining.fetch_sub(local.finished, Ordering::AcqRel);
-        debug_assert!(before >= local.finished, "more tasks finished than the graph has");
+        debug_assert!(
+            before >= local.finished,
+            "more tasks finished than the graph has"
+        );
         let done = before == local.finished;
         local.finished = 0;
         if done {
@@ -182,7 +225,8 @@ fn find_work<T: Send + Sync>(core: &RunCore<'_, T>, local: &mut Local) -> Option
             break Some(job);
         }
         if backoff.is_completed() {
-            core.sleep.sleep(|| core.remaining.load(Ordering::Acquire) == 0 || has_visible_work(core));
+            core.sleep
+                .sleep(|| core.remaining.load(Ordering::Acquire) == 0 || has_visible_work(core));
             backoff.reset();
         } else {
             backoff.snooze();

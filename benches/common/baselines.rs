@@ -1,0 +1,75 @@
+//! Baselines kahn is measured against, shared by `benches/` and `examples/`.
+
+use std::hint::black_box;
+
+use kahn::shapes::ShapeGraph;
+
+/// A one-thread Kahn loop over CSR with the task body inlined: the
+/// bookkeeping floor that no executor can beat on one thread.
+pub struct SerialFloor {
+    off: Vec<u32>,
+    targets: Vec<u32>,
+    indegree: Vec<u32>,
+}
+
+impl SerialFloor {
+    pub fn new(g: &ShapeGraph) -> SerialFloor {
+        let mut off = vec![0u32; g.tasks + 1];
+        let mut indegree = vec![0u32; g.tasks];
+        for &(u, v) in &g.edges {
+            off[u as usize + 1] += 1;
+            indegree[v as usize] += 1;
+        }
+        for i in 0..g.tasks {
+            off[i + 1] += off[i];
+        }
+        let mut cursor = off.clone();
+        let mut targets = vec![0u32; g.edges.len()];
+        for &(u, v) in &g.edges {
+            targets[cursor[u as usize] as usize] = v;
+            cursor[u as usize] += 1;
+        }
+        SerialFloor {
+            off,
+            targets,
+            indegree,
+        }
+    }
+
+    /// Runs every task once, calling `body(task)`; returns how many ran.
+    #[inline]
+    pub fn run(&self, mut body: impl FnMut(u32)) -> usize {
+        let mut pending = self.indegree.clone();
+        let mut stack: Vec<u32> = (0..pending.len() as u32)
+            .rev()
+            .filter(|&v| pending[v as usize] == 0)
+            .collect();
+        let mut ran = 0;
+        while let Some(v) = stack.pop() {
+            body(black_box(v));
+            ran += 1;
+            for &s in
+                &self.targets[self.off[v as usize] as usize..self.off[v as usize + 1] as usize]
+            {
+                pending[s as usize] -= 1;
+                if pending[s as usize] == 0 {
+                    stack.push(s);
+                }
+            }
+        }
+        ran
+    }
+}
+
+/// A CPU-bound task body: `steps` dependent xorshift64 steps (about 1 ns
+/// each), so the work cannot be optimized away or vectorized.
+#[inline]
+pub fn spin(seed: u64, steps: u32) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..steps {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    black_box(x)
+}

@@ -1,0 +1,213 @@
+//! Measures kahn's scheduling overhead and parallel efficiency on the six
+//! standard shapes, against a one-thread Kahn loop (the bookkeeping floor).
+//!
+//! ```sh
+//! cargo run --release --example overhead -- [--threads 2] [--sizes 100000,1000000] [--reps 11] [--steps 330]
+//! ```
+//!
+//! For each shape and size it prints, as medians over `--reps` runs:
+//! - `build`: arena rewind + tasks + edges by id + `build()`, ns per task;
+//! - `empty`: a rerun of the compiled graph with empty task bodies, ns per task,
+//!   for kahn on `--threads` threads and for the floor;
+//! - `timed`: the same with `record_timings(true)`;
+//! - `eff`: with a CPU-bound body of `--steps` xorshift steps (about 1 µs),
+//!   floor time / (threads × kahn time): 100% is a perfect speedup.
+//!
+//! Every run is checked: every task ran exactly once.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use kahn::shapes::{Shape, ShapeGraph};
+use kahn::{Arena, Executor, Graph, RunOptions, TaskId};
+
+#[path = "../benches/common/baselines.rs"]
+mod baselines;
+use baselines::{spin, SerialFloor};
+
+struct Args {
+    threads: usize,
+    sizes: Vec<usize>,
+    reps: usize,
+    steps: u32,
+    shapes: Vec<Shape>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        threads: 2,
+        sizes: vec![100_000, 1_000_000],
+        reps: 11,
+        steps: 330,
+        shapes: Shape::ALL.to_vec(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--threads" => {
+                args.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?
+            }
+            "--reps" => args.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
+            "--steps" => args.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
+            "--sizes" => {
+                args.sizes = value()?
+                    .split(',')
+                    .map(|s| s.parse().map_err(|e| format!("--sizes: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--shapes" => {
+                args.shapes = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn build<'a, T>(
+    arena: &'a mut Arena,
+    g: &ShapeGraph,
+    body: impl Fn(&kahn::TaskContext<'_, T>) -> Result<T, kahn::BoxError> + Send + Sync + Copy + 'a,
+) -> Graph<'a, T> {
+    let mut b = arena.builder::<T>();
+    b.reserve(g.tasks, g.edges.len());
+    for _ in 0..g.tasks {
+        b.add_task(body).expect("under the limit");
+    }
+    b.edges(
+        g.edges
+            .iter()
+            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+    )
+    .expect("valid edges");
+    b.build().expect("acyclic")
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let executor = Executor::with_threads(args.threads)?;
+    println!(
+        "threads={} reps={} steps={} (ns per task, medians; eff = floor / (threads x kahn))",
+        args.threads, args.reps, args.steps
+    );
+    println!(
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
+        "shape", "tasks", "build", "empty", "floor", "timed", "ratio", "eff"
+    );
+    let mut arena = Arena::new();
+    for &n in &args.sizes {
+        for &shape in &args.shapes {
+            let g = shape.generate(n);
+            let tasks = g.tasks as f64;
+
+            let mut builds = Vec::new();
+            for _ in 0..args.reps.min(5) {
+                let t = Instant::now();
+                let graph = build::<()>(&mut arena, &g, |_| Ok(()));
+                builds.push(t.elapsed().as_secs_f64());
+                drop(black_box(graph));
+            }
+
+            let graph = build::<()>(&mut arena, &g, |_| Ok(()));
+            let time_runs = |options: &RunOptions| {
+                median(
+                    (0..args.reps)
+                        .map(|_| {
+                            let t = Instant::now();
+                            let report = executor.run_with(&graph, options);
+                            let elapsed = t.elapsed().as_secs_f64();
+                            assert_eq!(
+                                report.counts().succeeded,
+                                g.tasks,
+                                "every task succeeded once"
+                            );
+                            elapsed
+                        })
+                        .collect(),
+                )
+            };
+            let empty = time_runs(&RunOptions::new());
+            let timed = time_runs(&RunOptions::new().record_timings(true));
+            drop(graph);
+
+            let floor = SerialFloor::new(&g);
+            let floor_empty = median(
+                (0..args.reps)
+                    .map(|_| {
+                        let t = Instant::now();
+                        assert_eq!(
+                            floor.run(|v| {
+                                black_box(v);
+                            }),
+                            g.tasks
+                        );
+                        t.elapsed().as_secs_f64()
+                    })
+                    .collect(),
+            );
+
+            let steps = args.steps;
+            let ran = AtomicUsize::new(0);
+            let ran_ref = &ran;
+            let graph = build::<()>(&mut arena, &g, move |ctx| {
+                black_box(spin(ctx.id().index() as u64, steps));
+                ran_ref.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            });
+            let cpu_reps = args.reps.min(5);
+            let kahn_cpu = median(
+                (0..cpu_reps)
+                    .map(|_| {
+                        ran.store(0, Ordering::Relaxed);
+                        let t = Instant::now();
+                        let report = executor.run(&graph);
+                        let elapsed = t.elapsed().as_secs_f64();
+                        assert!(
+                            report.is_success() && ran.load(Ordering::Relaxed) == g.tasks,
+                            "every task ran once"
+                        );
+                        elapsed
+                    })
+                    .collect(),
+            );
+            drop(graph);
+            let floor_cpu = median(
+                (0..cpu_reps)
+                    .map(|_| {
+                        let t = Instant::now();
+                        assert_eq!(
+                            floor.run(|v| {
+                                black_box(spin(u64::from(v), steps));
+                            }),
+                            g.tasks
+                        );
+                        t.elapsed().as_secs_f64()
+                    })
+                    .collect(),
+            );
+            let ns = |secs: f64| secs * 1e9 / tasks;
+            println!(
+                "{:<12} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>5.1}%",
+                shape.name(),
+                g.tasks,
+                ns(median(builds)),
+                ns(empty),
+                ns(floor_empty),
+                ns(timed),
+                empty / floor_empty,
+                100.0 * floor_cpu / (args.threads as f64 * kahn_cpu)
+            );
+        }
+    }
+    Ok(())
+}

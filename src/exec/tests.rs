@@ -1,0 +1,166 @@
+//! Unit tests of the executor's unsafe paths (outcome slots, input reads,
+//! closures boxed in the bump); small enough to run under Miri.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
+
+fn executors() -> Vec<Executor> {
+    vec![
+        Executor::with_threads(1).unwrap(),
+        Executor::with_threads(2).unwrap(),
+    ]
+}
+
+#[test]
+fn outputs_flow_along_edges_on_every_worker_count() {
+    for executor in executors() {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<String>();
+        b.task("source", |_| Ok("s".to_owned())).unwrap();
+        for i in 0..6 {
+            let name = format!("mid{i}");
+            b.task(&name, move |ctx| Ok(format!("{}{i}", ctx.input("source")?)))
+                .unwrap();
+            b.edge("source", name.as_str()).unwrap();
+        }
+        b.task("sink", |ctx| {
+            Ok(ctx
+                .inputs()
+                .map(|(_, s)| s.as_str())
+                .collect::<Vec<_>>()
+                .join(","))
+        })
+        .unwrap();
+        for i in 0..6 {
+            b.edge(format!("mid{i}").as_str(), "sink").unwrap();
+        }
+        let graph = b.build().unwrap();
+        for _ in 0..3 {
+            let report = executor.run(&graph);
+            assert_eq!(
+                report.output("sink").map(String::as_str),
+                Some("s0,s1,s2,s3,s4,s5")
+            );
+        }
+    }
+}
+
+#[test]
+fn failures_and_panics_skip_only_their_descendants() {
+    for executor in executors() {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u32>();
+        let ok = b.task("ok", |_| Ok(1)).unwrap();
+        let bad = b.task("bad", |_| Err("no".into())).unwrap();
+        let boom = b.task("boom", |_| panic!("kaput")).unwrap();
+        let after_bad = b.task("after_bad", |_| Ok(2)).unwrap();
+        let after_both = b.task("after_both", |_| Ok(3)).unwrap();
+        let after_ok = b
+            .task("after_ok", |ctx| Ok(ctx.input(TaskId::new(0))? + 1))
+            .unwrap();
+        b.edges([
+            (bad, after_bad),
+            (after_bad, after_both),
+            (boom, after_both),
+            (ok, after_ok),
+        ])
+        .unwrap();
+        let graph = b.build().unwrap();
+        let report = executor.run(&graph);
+        assert_eq!(report.output(after_ok), Some(&2));
+        assert_eq!(report.state(bad), Some(State::Failed));
+        assert!(matches!(report.outcome(boom), Some(Outcome::Panicked(m)) if m == "kaput"));
+        assert!(
+            matches!(report.outcome(after_bad), Some(Outcome::Skipped { cause }) if *cause == bad)
+        );
+        assert!(
+            matches!(report.outcome(after_both), Some(Outcome::Skipped { cause }) if *cause == bad || *cause == boom)
+        );
+        let counts = report.counts();
+        assert_eq!(
+            (
+                counts.succeeded,
+                counts.failed,
+                counts.panicked,
+                counts.skipped
+            ),
+            (2, 1, 1, 2)
+        );
+    }
+}
+
+#[test]
+fn a_cancelled_run_starts_nothing_and_still_reports() {
+    for executor in executors() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        for _ in 0..8 {
+            let ran = Arc::clone(&ran);
+            b.add_task(move |_| {
+                ran.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+            .unwrap();
+        }
+        b.edges((1..8).map(|i| (TaskId::new(i - 1), TaskId::new(i))))
+            .unwrap();
+        let graph = b.build().unwrap();
+        let token = CancelToken::new();
+        token.cancel();
+        let report = executor.run_with(&graph, &RunOptions::new().cancel_token(token));
+        assert_eq!(ran.load(Ordering::Relaxed), 0);
+        assert_eq!(report.counts().cancelled, 8);
+        drop(report);
+        drop(graph);
+        assert_eq!(
+            Arc::strong_count(&ran),
+            1,
+            "closures dropped with the graph"
+        );
+    }
+}
+
+#[test]
+fn timings_are_recorded_for_tasks_that_ran() {
+    let executor = Executor::with_threads(2).unwrap();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    let a = b.task("a", |_| Ok(())).unwrap();
+    let c = b.task("c", |_| Ok(())).unwrap();
+    b.edge(a, c).unwrap();
+    let graph = b.build().unwrap();
+    let report = executor.run_with(&graph, &RunOptions::new().record_timings(true));
+    let (ta, tc) = (report.timing(a).unwrap(), report.timing(c).unwrap());
+    assert!(tc.start >= ta.start + ta.duration);
+    assert!(ta.worker < 2 && tc.worker < 2);
+    assert_eq!(executor.run(&graph).timing(a), None);
+}
+
+#[test]
+fn rebuilding_in_a_rewound_arena_drops_old_closures_once() {
+    let shared = Arc::new(());
+    let mut arena = Arena::new();
+    for round in 0..3 {
+        let mut b = arena.builder::<()>();
+        for _ in 0..5 {
+            let shared = Arc::clone(&shared);
+            b.add_task(move |_| {
+                let _keep = &shared;
+                Ok(())
+            })
+            .unwrap();
+        }
+        if round == 1 {
+            b.edge(TaskId::new(0), TaskId::new(1)).unwrap();
+            b.edge(TaskId::new(1), TaskId::new(0)).unwrap();
+            assert!(b.build().is_err());
+        } else {
+            let graph = b.build().unwrap();
+            assert!(Executor::with_threads(1).unwrap().run(&graph).is_success());
+        }
+        assert_eq!(Arc::strong_count(&shared), 1);
+    }
+}
