@@ -3,6 +3,8 @@
 //! Group ids are `<what>/<variant>/<shape>-<n>`:
 //! - `run/kahn-2t`: rerun of a compiled graph on a 2-thread executor (the
 //!   headline figure: scheduling overhead per task);
+//! - `run/rayon-scope-2t`: `rayon::scope` with one spawn per ready task, the
+//!   usual first attempt;
 //! - `run/floor-1t`: a one-thread Kahn loop over the same CSR with the body
 //!   inlined, the bookkeeping floor no executor can beat;
 //! - `build/by-id` and `build/by-name`: arena reset + tasks + edges + `build()`.
@@ -19,7 +21,7 @@ use kahn::{Arena, Executor, TaskId};
 
 #[path = "common/baselines.rs"]
 mod baselines;
-use baselines::{spin, SerialFloor};
+use baselines::{spin, RayonScope, SerialFloor};
 
 const SIZES: [usize; 2] = [1_000, 100_000];
 
@@ -75,6 +77,20 @@ fn bench_runs(c: &mut Criterion, executor: &Executor) {
                     bench.iter(|| {
                         let report = executor.run(&graph);
                         assert_eq!(report.counts().succeeded, g.tasks);
+                    })
+                },
+            );
+            let scope = RayonScope::new(&g, 2);
+            group.bench_function(
+                BenchmarkId::new("rayon-scope-2t", format!("{shape}-{n}")),
+                |bench| {
+                    bench.iter(|| {
+                        assert_eq!(
+                            scope.run(|v| {
+                                black_box(v);
+                            }),
+                            g.tasks
+                        )
                     })
                 },
             );
@@ -175,17 +191,22 @@ fn median_ns(id: &str) -> Option<f64> {
 fn print_table() {
     println!("\nmedian ns per task (criterion estimates):");
     println!(
-        "{:<20} {:>12} {:>12} {:>8}",
-        "shape-n", "kahn-2t", "floor-1t", "ratio"
+        "{:<20} {:>12} {:>12} {:>12} {:>10}",
+        "shape-n", "kahn-2t", "scope-2t", "floor-1t", "kahn/floor"
     );
     for shape in Shape::ALL {
         for n in SIZES {
             let tasks = shape.generate(n).tasks as f64;
             let id = format!("{shape}-{n}");
-            let kahn = median_ns(&format!("run/kahn-2t/{id}")).map(|t| t / tasks);
-            let floor = median_ns(&format!("run/floor-1t/{id}")).map(|t| t / tasks);
-            if let (Some(k), Some(f)) = (kahn, floor) {
-                println!("{id:<20} {k:>12.1} {f:>12.1} {:>8.2}", k / f);
+            let per_task =
+                |variant: &str| median_ns(&format!("run/{variant}/{id}")).map(|t| t / tasks);
+            let (kahn, scope, floor) = (
+                per_task("kahn-2t"),
+                per_task("rayon-scope-2t"),
+                per_task("floor-1t"),
+            );
+            if let (Some(k), Some(s), Some(f)) = (kahn, scope, floor) {
+                println!("{id:<20} {k:>12.1} {s:>12.1} {f:>12.1} {:>10.2}", k / f);
             }
         }
     }

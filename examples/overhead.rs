@@ -9,7 +9,8 @@
 //! - `build`: arena rewind + tasks + edges by id + `build()`, ns per task;
 //! - `empty`: a rerun of the compiled graph with empty task bodies, ns per task,
 //!   for kahn on `--threads` threads and for the floor;
-//! - `timed`: the same with `record_timings(true)`;
+//! - `scope`: the same graph with `rayon::scope`, one spawn per ready task;
+//! - `timed`: kahn with `record_timings(true)`;
 //! - `eff`: with a CPU-bound body of `--steps` xorshift steps (about 1 µs),
 //!   floor time / (threads × kahn time): 100% is a perfect speedup.
 //!
@@ -24,7 +25,7 @@ use kahn::{Arena, Executor, Graph, RunOptions, TaskId};
 
 #[path = "../benches/common/baselines.rs"]
 mod baselines;
-use baselines::{spin, SerialFloor};
+use baselines::{spin, RayonScope, SerialFloor};
 
 struct Args {
     threads: usize,
@@ -101,8 +102,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.threads, args.reps, args.steps
     );
     println!(
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
-        "shape", "tasks", "build", "empty", "floor", "timed", "ratio", "eff"
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
+        "shape", "tasks", "build", "empty", "floor", "scope", "timed", "ratio", "eff"
     );
     let mut arena = Arena::new();
     for &n in &args.sizes {
@@ -156,6 +157,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .collect(),
             );
 
+            let scope = RayonScope::new(&g, args.threads);
+            let scope_empty = median(
+                (0..args.reps)
+                    .map(|_| {
+                        let t = Instant::now();
+                        assert_eq!(
+                            scope.run(|v| {
+                                black_box(v);
+                            }),
+                            g.tasks
+                        );
+                        t.elapsed().as_secs_f64()
+                    })
+                    .collect(),
+            );
+            drop(scope);
+
             let steps = args.steps;
             let ran = AtomicUsize::new(0);
             let ran_ref = &ran;
@@ -197,12 +215,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             let ns = |secs: f64| secs * 1e9 / tasks;
             println!(
-                "{:<12} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>5.1}%",
+                "{:<12} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>5.1}%",
                 shape.name(),
                 g.tasks,
                 ns(median(builds)),
                 ns(empty),
                 ns(floor_empty),
+                ns(scope_empty),
                 ns(timed),
                 empty / floor_empty,
                 100.0 * floor_cpu / (args.threads as f64 * kahn_cpu)

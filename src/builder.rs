@@ -75,6 +75,8 @@ impl<'a, T> GraphBuilder<'a, T> {
     }
 
     /// Lowers the number of edges this builder accepts (never above `u32::MAX`).
+    /// Edges are counted as added, duplicates included, so the limit also
+    /// bounds the memory an edge list from untrusted input can take.
     pub fn max_edges(&mut self, limit: usize) -> &mut Self {
         self.max_edges = limit.min(EDGE_LIMIT);
         self
@@ -190,7 +192,9 @@ impl<'a, T> GraphBuilder<'a, T> {
         I: IntoIterator<Item = (TaskId, TaskId)>,
     {
         let edges = edges.into_iter();
-        self.edges.reserve(edges.size_hint().0);
+        // Trust the iterator's length only as far as the edge limit allows.
+        let room = self.max_edges.saturating_sub(self.edges.len());
+        self.edges.reserve(edges.size_hint().0.min(room));
         let n = self.tasks.len() as u32;
         for (from, to) in edges {
             let (u, v) = (from.raw(), to.raw());

@@ -16,7 +16,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Returned by [`GraphBuilder`](crate::GraphBuilder) methods at the call that
 /// introduced the problem, or by [`build`](crate::GraphBuilder::build) for the
 /// problems only the whole graph shows (cycles). A failed call leaves the
-/// builder as it was, so a caller may report the error and go on.
+/// builder as it was (except [`edges`](crate::GraphBuilder::edges), which
+/// keeps the edges before the bad one), so a caller may report the error and
+/// go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -32,9 +34,12 @@ pub enum BuildError {
         first: TaskId,
     },
     /// An edge names a task the builder does not have.
-    #[error("edge {from} -> {to} refers to unknown task {missing}: add the task before the edge")]
+    #[error(
+        "edge {from} -> {to} refers to {}: add the task before the edge",
+        Unknown(missing)
+    )]
     UnknownTask {
-        /// The task that does not exist.
+        /// The reference that matched no task: `` `name` `` or `task #id`.
         missing: String,
         /// The edge's upstream end, as written.
         from: String,
@@ -73,6 +78,19 @@ pub enum BuildError {
     },
 }
 
+/// Shows a task label that matched nothing as "unknown task `x`" or
+/// "unknown task #3" (labels of ids already start with "task").
+struct Unknown<'s>(&'s str);
+
+impl fmt::Display for Unknown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.strip_prefix("task ") {
+            Some(id) => write!(f, "unknown task {id}"),
+            None => write!(f, "unknown task {}", self.0),
+        }
+    }
+}
+
 struct CyclePath<'p>(&'p [String]);
 
 impl fmt::Display for CyclePath<'_> {
@@ -92,11 +110,11 @@ impl fmt::Display for CyclePath<'_> {
 #[non_exhaustive]
 pub enum InputError {
     /// The graph has no such task.
-    #[error("{asker} asked for the output of unknown task {missing}")]
+    #[error("{asker} asked for the output of {}", Unknown(missing))]
     UnknownTask {
         /// The task that asked.
         asker: String,
-        /// The reference that matched no task.
+        /// The reference that matched no task: `` `name` `` or `task #id`.
         missing: String,
     },
     /// The task exists but is not a direct predecessor, so its output is not

@@ -73,3 +73,60 @@ pub fn spin(seed: u64, steps: u32) -> u64 {
     }
     black_box(x)
 }
+
+/// What most people write first: `rayon::scope` with one spawn per ready
+/// task over an atomic in-degree array. Every spawn boxes a job.
+pub struct RayonScope {
+    floor: SerialFloor,
+    pool: rayon::ThreadPool,
+}
+
+impl RayonScope {
+    pub fn new(g: &ShapeGraph, threads: usize) -> RayonScope {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("threads");
+        RayonScope {
+            floor: SerialFloor::new(g),
+            pool,
+        }
+    }
+
+    /// Runs every task once, calling `body(task)`; returns how many ran.
+    pub fn run(&self, body: impl Fn(u32) + Sync) -> usize {
+        use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+        let pending: Vec<AtomicU32> = self
+            .floor
+            .indegree
+            .iter()
+            .map(|&d| AtomicU32::new(d))
+            .collect();
+        let ran = AtomicUsize::new(0);
+        fn visit<'s, F: Fn(u32) + Sync>(
+            s: &rayon::Scope<'s>,
+            v: u32,
+            me: &'s SerialFloor,
+            pending: &'s [AtomicU32],
+            ran: &'s AtomicUsize,
+            body: &'s F,
+        ) {
+            body(v);
+            ran.fetch_add(1, Ordering::Relaxed);
+            for &t in &me.targets[me.off[v as usize] as usize..me.off[v as usize + 1] as usize] {
+                if pending[t as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    s.spawn(move |s| visit(s, t, me, pending, ran, body));
+                }
+            }
+        }
+        let (me, pending_ref, ran_ref, body_ref) = (&self.floor, &pending[..], &ran, &body);
+        self.pool.scope(|s| {
+            for v in 0..pending_ref.len() as u32 {
+                if me.indegree[v as usize] == 0 {
+                    s.spawn(move |s| visit(s, v, me, pending_ref, ran_ref, body_ref));
+                }
+            }
+        });
+        ran.into_inner()
+    }
+}

@@ -5,8 +5,8 @@
 //! tests running in parallel.
 
 mod build;
-mod props;
-mod execution;
-mod failures;
 mod cancel;
 mod drops;
+mod execution;
+mod failures;
+mod props;
