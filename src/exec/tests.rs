@@ -164,3 +164,44 @@ fn rebuilding_in_a_rewound_arena_drops_old_closures_once() {
         assert_eq!(Arc::strong_count(&shared), 1);
     }
 }
+
+/// Waits until `count` tasks have arrived, or gives up after `limit`.
+fn rendezvous(arrived: &AtomicUsize, count: usize, limit: std::time::Duration) -> bool {
+    // Slow enough (well above the worker's 20 µs pace threshold) that the
+    // worker publishes ready work before each task.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    arrived.fetch_add(1, Ordering::SeqCst);
+    let start = std::time::Instant::now();
+    while arrived.load(Ordering::SeqCst) < count {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
+#[test]
+fn slow_ready_tasks_are_not_hidden_behind_a_running_one() {
+    // Two slow sources, and a slow fan-out: each pair can only meet if both
+    // run at once on the two workers, i.e. the worker that started the first
+    // did not keep the second to itself. (A worker whose recent tasks were
+    // fast may keep a sibling private while it runs one unexpectedly long
+    // task; see "Private work is published on demand" in ARCHITECTURE.md.)
+    let limit = std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+    let executor = Executor::with_threads(2).unwrap();
+    let sources = AtomicUsize::new(0);
+    let fanned = AtomicUsize::new(0);
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<bool>();
+    let s0 = b.task("s0", |_| Ok(rendezvous(&sources, 2, limit))).unwrap();
+    b.task("s1", |_| Ok(rendezvous(&sources, 2, limit))).unwrap();
+    let a = b.task("a", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
+    let c = b.task("c", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
+    b.edges([(s0, a), (s0, c)]).unwrap();
+    let graph = b.build().unwrap();
+    let report = executor.run(&graph);
+    for task in ["s0", "s1", "a", "c"] {
+        assert_eq!(report.output(task), Some(&true), "{task} never met its partner");
+    }
+}

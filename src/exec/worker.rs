@@ -9,7 +9,9 @@
 //! workers, which read `signals` before each task, then publish work to their
 //! crossbeam deque — the oldest range on their stack, or the upper half of the
 //! current one — for the hungry worker to steal. So the common case pays one
-//! relaxed load per task, and work moves only when someone needs it.
+//! relaxed load per task, and work moves only when someone needs it. Workers
+//! whose tasks are slow publish before every task instead (see [`Pace`]), so a
+//! long task does not hide ready work from a peer that turns hungry during it.
 //!
 //! # How a run ends
 //!
@@ -25,7 +27,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::Backoff;
@@ -44,6 +46,65 @@ struct Local {
     /// Tasks finished since the last subtraction from `remaining`.
     finished: usize,
     tally: Tally,
+    pace: Pace,
+}
+
+/// Whether this worker's tasks are slow enough to publish work eagerly.
+///
+/// Work is normally published only when a peer is hungry, which a worker can
+/// only notice between tasks. With fine-grained tasks that is within
+/// nanoseconds; with tasks of milliseconds, a worker that starts one while
+/// holding other ready tasks privately would keep a peer that turns hungry
+/// meanwhile idle for the whole task. So each worker measures its pace —
+/// after every task while its tasks are slow, after every [`Pace::LAZY_CHECK`]
+/// tasks while they are fast — and, while tasks average at least
+/// [`Pace::SLOW`], publishes before each task whenever its deque is empty. A
+/// worker starts in that mode, so the first (perhaps long) task of a run hides
+/// nothing; a deque push and pop cost well under 1% of a task that slow.
+struct Pace {
+    eager: bool,
+    check_every: u32,
+    since_check: u32,
+    check_start: Instant,
+}
+
+impl Pace {
+    const SLOW: Duration = Duration::from_micros(20);
+    const LAZY_CHECK: u32 = 64;
+
+    fn new() -> Pace {
+        Pace {
+            eager: true,
+            check_every: 1,
+            since_check: 0,
+            check_start: Instant::now(),
+        }
+    }
+
+    /// Counts one finished task and, when due, re-measures the pace.
+    #[inline]
+    fn tick(&mut self) {
+        self.since_check += 1;
+        if self.since_check >= self.check_every {
+            self.measure();
+        }
+    }
+
+    #[cold]
+    fn measure(&mut self) {
+        let now = Instant::now();
+        let slow = now - self.check_start >= Pace::SLOW * self.since_check;
+        self.eager = slow;
+        self.check_every = if slow { 1 } else { Pace::LAZY_CHECK };
+        self.since_check = 0;
+        self.check_start = now;
+    }
+
+    /// Time spent looking for work is not task time.
+    fn restart(&mut self) {
+        self.since_check = 0;
+        self.check_start = Instant::now();
+    }
 }
 
 /// Runs worker `me` until the run ends.
@@ -62,12 +123,13 @@ pub(crate) fn work<T: Send + Sync>(
         stack: VecDeque::new(),
         finished: 0,
         tally: Tally::default(),
+        pace: Pace::new(),
     };
     let targets = core.csr.targets;
     let mut cur = Job::EMPTY;
     loop {
         while cur.lo < cur.hi {
-            if core.signals.load(Ordering::Relaxed) != 0 {
+            if local.pace.eager || core.signals.load(Ordering::Relaxed) != 0 {
                 local.share(core, &mut cur);
             }
             let v = targets[cur.lo as usize];
@@ -76,6 +138,7 @@ pub(crate) fn work<T: Send + Sync>(
                 continue;
             };
             let next = finish(graph, core, &mut local, v, cause);
+            local.pace.tick();
             if next.lo < next.hi {
                 if cur.lo < cur.hi {
                     local.stack.push_back(cur);
@@ -86,7 +149,10 @@ pub(crate) fn work<T: Send + Sync>(
         cur = match local.stack.pop_back().or_else(|| local.deque.pop()) {
             Some(job) => job,
             None => match find_work(core, &mut local) {
-                Some(job) => job,
+                Some(job) => {
+                    local.pace.restart();
+                    job
+                }
                 None => break,
             },
         };
@@ -171,13 +237,14 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Local {
-    /// Called when `signals` is non-zero: if a worker is hungry and this one
-    /// has nothing published yet, publish the oldest set-aside range or the
-    /// upper half of the current one.
+    /// Called when `signals` is non-zero or tasks are slow: if a worker is
+    /// hungry (or may become so during a slow task) and this one has nothing
+    /// published yet, publish the oldest set-aside range or the upper half of
+    /// the current one.
     #[cold]
     fn share<T: Send + Sync>(&mut self, core: &RunCore<'_, T>, cur: &mut Job) {
-        let signals = core.signals.load(Ordering::Relaxed);
-        if signals & HUNGRY == 0 || !self.deque.is_empty() {
+        let hungry = core.signals.load(Ordering::Relaxed) & HUNGRY != 0;
+        if !(hungry || self.pace.eager) || !self.deque.is_empty() {
             return;
         }
         let gift = if let Some(job) = self.stack.pop_front() {
