@@ -57,6 +57,9 @@ impl<'r, T> TaskContext<'r, T> {
                 missing: task.to_string(),
             });
         };
+        if id == self.id() {
+            return Err(InputError::OwnOutput { task: asker() });
+        }
         if self
             .core
             .csr

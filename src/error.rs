@@ -117,6 +117,12 @@ pub enum InputError {
         /// The reference that matched no task: `` `name` `` or `task #id`.
         missing: String,
     },
+    /// A task asked for its own output, which does not exist while it runs.
+    #[error("{task} asked for its own output, which does not exist until it returns")]
+    OwnOutput {
+        /// The task that asked.
+        task: String,
+    },
     /// The task exists but is not a direct predecessor, so its output is not
     /// guaranteed to exist yet.
     #[error("{asker} asked for the output of {task}, which is not one of its direct predecessors: add the edge {task} -> {asker}")]

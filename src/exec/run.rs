@@ -20,6 +20,7 @@
 //!   orders all worker writes before the report is built.
 
 use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -69,7 +70,12 @@ pub(crate) const STOP: u32 = 1 << 31;
 pub(crate) const HUNGRY: u32 = STOP - 1;
 
 /// One task's outcome for one run, written once by the worker that ran it.
-pub(crate) struct Slot<T>(UnsafeCell<Outcome<T>>);
+///
+/// Uninitialized until then: a run does not pay to fill slots it will
+/// overwrite. `repr(transparent)` (as are `UnsafeCell` and `MaybeUninit`) so
+/// a finished run's slots can be reinterpreted as outcomes in place.
+#[repr(transparent)]
+pub(crate) struct Slot<T>(UnsafeCell<MaybeUninit<Outcome<T>>>);
 
 // SAFETY: a slot is written exactly once, by the worker that claimed its task
 // (claiming is exclusive: see `RunCore::claim`), and read only by tasks that
@@ -135,7 +141,7 @@ impl<'r, T> RunCore<'r, T> {
             csr: graph.csr,
             names: graph.names,
             slots: (0..n)
-                .map(|_| Slot(UnsafeCell::new(Outcome::Cancelled)))
+                .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
                 .collect(),
             timings: options.timings.then(|| {
                 (0..n)
@@ -200,9 +206,10 @@ impl<'r, T> RunCore<'r, T> {
             "task {v} released more often than it has predecessors"
         );
         if before & COUNT != 1 {
-            return None;
-        }
-        if before & POISONED == 0 {
+            None
+        } else if cause != TaskId::NONE {
+            Some(cause) // this release poisoned the task itself
+        } else if before & POISONED == 0 {
             Some(TaskId::NONE)
         } else {
             Some(self.causes()[v as usize].load(Ordering::Relaxed))
@@ -227,9 +234,8 @@ impl<'r, T> RunCore<'r, T> {
         let slot = self.slots[v as usize].0.get();
         // SAFETY: by the caller's contract this worker owns `v` exclusively and
         // nobody reads the slot until `v`'s successors are released. The slot
-        // still holds its initial `Outcome::Cancelled`, which owns nothing, so
-        // overwriting it without dropping it leaks nothing.
-        unsafe { slot.write(outcome) }
+        // is uninitialized (written once per run), so nothing is overwritten.
+        unsafe { (*slot).write(outcome) };
     }
 
     /// Stores `v`'s timing, if this run records timings.
@@ -255,7 +261,8 @@ impl<'r, T> RunCore<'r, T> {
         // SAFETY: `p` is a predecessor of a running task, so `p` was claimed,
         // its slot written, and the task released after that write (memory
         // ordering notes). No one writes the slot again in this run.
-        let outcome = unsafe { &*self.slots[p as usize].0.get() };
+        // The slot is initialized: `p` finished before its successors started.
+        let outcome = unsafe { (*self.slots[p as usize].0.get()).assume_init_ref() };
         match outcome {
             Outcome::Succeeded(output) => output,
             _ => unreachable!("a task runs only after all its predecessors succeeded"),
@@ -318,11 +325,6 @@ impl<'r, T> RunCore<'r, T> {
     /// Turns the finished run into its report. Call only after every worker
     /// has returned.
     pub(crate) fn into_report(self, wall: Duration) -> Report<'r, T> {
-        debug_assert_eq!(
-            self.remaining.load(Ordering::Relaxed),
-            0,
-            "report of an unfinished run"
-        );
         let [failed, panicked, skipped, cancelled] = self.tally.map(AtomicUsize::into_inner);
         let n = self.slots.len();
         let counts = Counts {
@@ -338,12 +340,19 @@ impl<'r, T> RunCore<'r, T> {
             3 => Some(StopReason::FailFast),
             _ => None,
         };
-        let outcomes = self
-            .slots
-            .into_vec()
-            .into_iter()
-            .map(|slot| slot.0.into_inner())
-            .collect();
+        assert_eq!(
+            self.remaining.load(Ordering::Acquire),
+            0,
+            "kahn: internal error: a report of a run that has not finished"
+        );
+        let slots = Box::into_raw(self.slots);
+        // SAFETY: `remaining` is zero, so every task was claimed and finished,
+        // and finishing writes the task's slot (see `write_outcome`): every
+        // slot is initialized. All workers have joined, so nothing else
+        // touches the slots. `Slot<T>`, `UnsafeCell` and `MaybeUninit` are
+        // `repr(transparent)`, so the slice has the layout of `[Outcome<T>]`,
+        // and the allocation is handed over unchanged.
+        let outcomes = unsafe { Box::from_raw(slots as *mut [Outcome<T>]) }.into_vec();
         let timings = self.timings.map(|t| {
             t.into_vec()
                 .into_iter()

@@ -194,14 +194,21 @@ fn slow_ready_tasks_are_not_hidden_behind_a_running_one() {
     let fanned = AtomicUsize::new(0);
     let mut arena = Arena::new();
     let mut b = arena.builder::<bool>();
-    let s0 = b.task("s0", |_| Ok(rendezvous(&sources, 2, limit))).unwrap();
-    b.task("s1", |_| Ok(rendezvous(&sources, 2, limit))).unwrap();
+    let s0 = b
+        .task("s0", |_| Ok(rendezvous(&sources, 2, limit)))
+        .unwrap();
+    b.task("s1", |_| Ok(rendezvous(&sources, 2, limit)))
+        .unwrap();
     let a = b.task("a", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
     let c = b.task("c", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
     b.edges([(s0, a), (s0, c)]).unwrap();
     let graph = b.build().unwrap();
     let report = executor.run(&graph);
     for task in ["s0", "s1", "a", "c"] {
-        assert_eq!(report.output(task), Some(&true), "{task} never met its partner");
+        assert_eq!(
+            report.output(task),
+            Some(&true),
+            "{task} never met its partner"
+        );
     }
 }

@@ -243,6 +243,9 @@ impl Local {
     /// the current one.
     #[cold]
     fn share<T: Send + Sync>(&mut self, core: &RunCore<'_, T>, cur: &mut Job) {
+        if self.stack.is_empty() && cur.len() < 2 {
+            return; // nothing to give
+        }
         let hungry = core.signals.load(Ordering::Relaxed) & HUNGRY != 0;
         if !(hungry || self.pace.eager) || !self.deque.is_empty() {
             return;

@@ -1,1 +1,482 @@
-//! (being written)
+//! Stopping a run: cancel tokens from other threads and from tasks, deadlines and timeouts.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, StopReason, TaskId};
+
+/// Generous limit for any one test: a deadlock fails the test instead of hanging CI.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs `body` on its own thread and fails if it does not finish within [`LIMIT`].
+fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, finished) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let result = body();
+        let _ = done.send(());
+        result
+    });
+    match finished.recv_timeout(LIMIT) {
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => match handle.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("the test did not finish within {LIMIT:?}: kahn deadlocked or hung")
+        }
+    }
+}
+
+#[test]
+fn cancelling_from_another_thread_stops_a_running_run() {
+    bounded(|| {
+        for threads in [1, 2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let token = CancelToken::new();
+            let (started_tx, started_rx) = mpsc::channel::<()>();
+            let ran: Vec<AtomicU32> = (0..6).map(|_| AtomicU32::new(0)).collect();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<&'static str>();
+            // `watcher` runs until it sees the cancel; a chain waits behind it.
+            let watcher = b
+                .task("watcher", |ctx| {
+                    ran[0].fetch_add(1, Ordering::SeqCst);
+                    assert!(!ctx.is_cancelled(), "not cancelled yet");
+                    started_tx.send(()).unwrap();
+                    let start = Instant::now();
+                    while !ctx.is_cancelled() {
+                        if start.elapsed() > Duration::from_secs(20) {
+                            return Err("never saw the cancel".into());
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok("returned early")
+                })
+                .unwrap();
+            let mut prev = watcher;
+            let mut chain = Vec::new();
+            for k in 1..6 {
+                let ran = &ran;
+                let next = b
+                    .add_task(move |_| {
+                        ran[k].fetch_add(1, Ordering::SeqCst);
+                        Ok("ran")
+                    })
+                    .unwrap();
+                b.edge(prev, next).unwrap();
+                chain.push(next);
+                prev = next;
+            }
+            let graph = b.build().unwrap();
+
+            let options = RunOptions::new().cancel_token(token.clone());
+            let canceller = token.clone();
+            let report = std::thread::scope(|s| {
+                s.spawn(move || {
+                    started_rx
+                        .recv_timeout(Duration::from_secs(20))
+                        .expect("the watcher started");
+                    canceller.cancel();
+                });
+                exec.run_with(&graph, &options)
+            });
+            let what = format!("{threads} threads: {report}");
+            assert!(token.is_cancelled());
+            assert_eq!(report.stop_reason(), Some(StopReason::Cancelled), "{what}");
+            assert_eq!(report.output(watcher), Some(&"returned early"), "{what}");
+            for &t in &chain {
+                assert_eq!(report.state(t), Some(State::Cancelled), "{what}");
+            }
+            assert_eq!(ran[0].load(Ordering::SeqCst), 1);
+            assert!(
+                ran[1..].iter().all(|r| r.load(Ordering::SeqCst) == 0),
+                "{what}: a cancelled task ran"
+            );
+            assert_eq!(report.counts().cancelled, 5);
+            assert!(!report.is_success());
+            assert!(
+                report
+                    .to_string()
+                    .contains("\n  stopped early: the run was cancelled"),
+                "{what}"
+            );
+        }
+    });
+}
+
+#[test]
+fn cancelling_many_independent_tasks_midway_cancels_the_rest() {
+    bounded(|| {
+        for threads in [1, 2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let n = if cfg!(miri) { 10 } else { 200 };
+            let token = CancelToken::new();
+            // When each task started, as 1, 2, 3, ...; 0 if it never did.
+            let clock = AtomicUsize::new(0);
+            let started: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<usize>();
+            for i in 0..n {
+                let (clock, started, token) = (&clock, &started, &token);
+                b.add_task(move |_| {
+                    started[i].store(clock.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    if i == n / 4 {
+                        // A clone cancels for everyone.
+                        token.clone().cancel();
+                    }
+                    Ok(i)
+                })
+                .unwrap();
+            }
+            let graph = b.build().unwrap();
+            let report = exec.run_with(&graph, &RunOptions::new().cancel_token(token.clone()));
+            let what = format!("{threads} threads: {report}");
+            assert_eq!(report.stop_reason(), Some(StopReason::Cancelled), "{what}");
+            assert_eq!(
+                report.state(TaskId::new(n as u32 / 4)),
+                Some(State::Succeeded),
+                "{what}"
+            );
+            let mut cancelled = 0;
+            for (i, started) in started.iter().enumerate() {
+                let started = started.load(Ordering::SeqCst);
+                match report.outcome(TaskId::new(i as u32)).unwrap() {
+                    Outcome::Succeeded(x) => assert!(*x == i && started > 0, "{what}"),
+                    Outcome::Cancelled => {
+                        assert_eq!(started, 0, "{what}: cancelled task {i} ran");
+                        cancelled += 1;
+                    }
+                    other => panic!("{what}: task {i} ended {:?}", other.state()),
+                }
+            }
+            assert_eq!(report.counts().cancelled, cancelled);
+            assert_eq!(report.counts().succeeded, n - cancelled);
+            if threads == 1 {
+                // One thread runs one task at a time: none started after the
+                // one that cancelled, whatever order the scheduler chose.
+                let canceller = started[n / 4].load(Ordering::SeqCst);
+                assert_eq!(n - cancelled, canceller, "{what}");
+            }
+        }
+    });
+}
+
+#[test]
+fn a_token_cancelled_before_the_run_cancels_every_task() {
+    bounded(|| {
+        for threads in [1, 2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let ran = AtomicU32::new(0);
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<u32>();
+            let mut prev = None;
+            for i in 0..20 {
+                let ran = &ran;
+                let t = b
+                    .add_task(move |_| {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        Ok(i)
+                    })
+                    .unwrap();
+                if let Some(p) = prev.filter(|_| i % 3 != 0) {
+                    b.edge(p, t).unwrap();
+                }
+                prev = Some(t);
+            }
+            let graph = b.build().unwrap();
+            let token = CancelToken::new();
+            token.cancel();
+            let options = RunOptions::new().cancel_token(token);
+            for _ in 0..2 {
+                // The token stays cancelled, so a second run is cancelled too.
+                let report = exec.run_with(&graph, &options);
+                assert!(
+                    report
+                        .tasks()
+                        .all(|t| t.outcome.state() == State::Cancelled),
+                    "{report}"
+                );
+                assert_eq!(report.counts().cancelled, 20);
+                assert_eq!(report.stop_reason(), Some(StopReason::Cancelled));
+                let error = report.into_result().unwrap_err();
+                assert_eq!(
+                    error.to_string(),
+                    "0 of 20 tasks succeeded; 20 cancelled; the run was cancelled"
+                );
+                assert!(error.failures().is_empty());
+            }
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                0,
+                "{threads} threads: a task ran"
+            );
+
+            // A fresh token does not stop the run.
+            let report = exec.run_with(&graph, &RunOptions::new().cancel_token(CancelToken::new()));
+            assert!(report.is_success(), "{report}");
+            assert_eq!(report.stop_reason(), None);
+        }
+    });
+}
+
+#[test]
+fn a_cancelled_run_keeps_the_outputs_of_finished_tasks() {
+    bounded(|| {
+        for threads in [1, 2] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let token = CancelToken::new();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<String>();
+            b.task("first", |_| Ok("first output".to_owned())).unwrap();
+            b.task("second", |ctx| {
+                token.cancel();
+                assert!(ctx.is_cancelled(), "a task sees the cancel it made");
+                Ok(format!("{} and second", ctx.input("first")?))
+            })
+            .unwrap();
+            b.task("third", |ctx| Ok(ctx.input("second")?.clone()))
+                .unwrap();
+            b.task("fourth", |ctx| Ok(ctx.input("third")?.clone()))
+                .unwrap();
+            b.edges([
+                (TaskId::new(0), TaskId::new(1)),
+                (TaskId::new(1), TaskId::new(2)),
+                (TaskId::new(2), TaskId::new(3)),
+            ])
+            .unwrap();
+            let graph = b.build().unwrap();
+            let report = exec.run_with(&graph, &RunOptions::new().cancel_token(token.clone()));
+            assert_eq!(
+                report.output("first").map(String::as_str),
+                Some("first output")
+            );
+            assert_eq!(
+                report.output("second").map(String::as_str),
+                Some("first output and second")
+            );
+            assert_eq!(report.state("third"), Some(State::Cancelled));
+            assert_eq!(report.state("fourth"), Some(State::Cancelled));
+            assert_eq!(report.stop_reason(), Some(StopReason::Cancelled));
+            let outcomes = report.into_outcomes();
+            assert!(
+                matches!(&outcomes[1], Outcome::Succeeded(s) if s == "first output and second")
+            );
+        }
+    });
+}
+
+#[test]
+fn in_a_cancelled_run_descendants_of_a_failure_are_still_skipped() {
+    // One thread: `bad` runs first, cancels, and fails; its child is skipped
+    // for it, and the tasks not started are cancelled.
+    let exec = Executor::with_threads(1).unwrap();
+    let token = CancelToken::new();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    let bad = b
+        .task("bad", |_| {
+            token.cancel();
+            Err("bad".into())
+        })
+        .unwrap();
+    let x = b.task("x", |_| Ok(())).unwrap();
+    let child = b.task("child", |_| Ok(())).unwrap();
+    b.edge(bad, child).unwrap();
+    let graph = b.build().unwrap();
+    let report = exec.run_with(&graph, &RunOptions::new().cancel_token(token.clone()));
+    assert_eq!(report.state(bad), Some(State::Failed));
+    assert!(
+        matches!(report.outcome(child), Some(Outcome::Skipped { cause }) if *cause == bad),
+        "{report}"
+    );
+    assert_eq!(report.state(x), Some(State::Cancelled));
+    assert_eq!(report.stop_reason(), Some(StopReason::Cancelled));
+}
+
+/// Builds a chain of `len` tasks that each sleep `step`, runs it with
+/// `options`, and checks the deadline semantics. Returns how many ran.
+fn check_deadline_chain(
+    exec: &Executor,
+    len: usize,
+    step: Duration,
+    limit: Duration,
+    options: &RunOptions,
+) -> usize {
+    let ran: Vec<AtomicU32> = (0..len).map(|_| AtomicU32::new(0)).collect();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<usize>();
+    for i in 0..len {
+        let ran = &ran;
+        let t = b
+            .add_task(move |_| {
+                ran[i].fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(step);
+                Ok(i)
+            })
+            .unwrap();
+        if i > 0 {
+            b.edge(TaskId::new(i as u32 - 1), t).unwrap();
+        }
+    }
+    let graph = b.build().unwrap();
+    let report = exec.run_with(&graph, &options.clone().record_timings(true));
+    let what = format!("{report}");
+    assert_eq!(
+        report.stop_reason(),
+        Some(StopReason::DeadlineExceeded),
+        "{what}"
+    );
+    // A prefix succeeded, the rest was cancelled.
+    let succeeded = report
+        .tasks()
+        .take_while(|t| t.outcome.state() == State::Succeeded)
+        .count();
+    for (i, task) in report.tasks().enumerate() {
+        let expected = if i < succeeded {
+            State::Succeeded
+        } else {
+            State::Cancelled
+        };
+        assert_eq!(task.outcome.state(), expected, "task {i}: {what}");
+        assert_eq!(
+            ran[i].load(Ordering::SeqCst),
+            u32::from(i < succeeded),
+            "task {i}: {what}"
+        );
+    }
+    // The chain is far longer than the limit, so its end was cancelled; the
+    // first task started long before the limit (a generous margin).
+    assert!(succeeded >= 1 && succeeded < len, "{what}");
+    // A task started only if its predecessor had ended before the limit:
+    // with each taking at least `step`, at most limit / step + 1 can start.
+    for i in 1..succeeded {
+        let before = report.timing(TaskId::new(i as u32 - 1)).unwrap();
+        assert!(
+            before.start + before.duration < limit,
+            "task {i} started after the limit: {what}"
+        );
+    }
+    assert!(
+        succeeded as u32 <= (limit.as_nanos() / step.as_nanos()) as u32 + 1,
+        "{what}"
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("\n  stopped early: the run passed its deadline"),
+        "{what}"
+    );
+    succeeded
+}
+
+#[test]
+fn a_timeout_cancels_the_tasks_that_would_start_after_it() {
+    bounded(|| {
+        let exec = Executor::with_threads(1).unwrap();
+        let (step, limit) = (Duration::from_millis(100), Duration::from_millis(350));
+        check_deadline_chain(&exec, 20, step, limit, &RunOptions::new().timeout(limit));
+    });
+}
+
+#[test]
+fn a_deadline_cancels_the_tasks_that_would_start_after_it() {
+    bounded(|| {
+        let exec = Executor::with_threads(2).unwrap();
+        let (step, limit) = (Duration::from_millis(100), Duration::from_millis(350));
+        // The run starts after `deadline` is computed, so its limit is a bit
+        // shorter than `limit` from the run's own start: still within bounds.
+        let options = RunOptions::new().deadline(Instant::now() + limit);
+        check_deadline_chain(&exec, 20, step, limit, &options);
+    });
+}
+
+#[test]
+fn a_deadline_in_the_past_cancels_every_task() {
+    bounded(|| {
+        for threads in [1, 2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let ran = AtomicU32::new(0);
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<()>();
+            for _ in 0..50 {
+                b.add_task(|_| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+                .unwrap();
+            }
+            b.edge(TaskId::new(0), TaskId::new(1)).unwrap();
+            let graph = b.build().unwrap();
+            let past = Instant::now()
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or_else(Instant::now);
+            for options in [
+                RunOptions::new().deadline(past),
+                RunOptions::new().timeout(Duration::ZERO),
+                // Whichever of deadline and timeout comes first wins.
+                RunOptions::new()
+                    .deadline(past)
+                    .timeout(Duration::from_secs(3600)),
+                RunOptions::new()
+                    .deadline(Instant::now() + Duration::from_secs(3600))
+                    .timeout(Duration::ZERO),
+            ] {
+                let report = exec.run_with(&graph, &options);
+                assert_eq!(report.counts().cancelled, 50, "{options:?}: {report}");
+                assert_eq!(report.stop_reason(), Some(StopReason::DeadlineExceeded));
+            }
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                0,
+                "{threads} threads: a task ran after the deadline"
+            );
+            // A far deadline does nothing.
+            let report = exec.run_with(
+                &graph,
+                &RunOptions::new().timeout(Duration::from_secs(3600)),
+            );
+            assert!(
+                report.is_success() && report.stop_reason().is_none(),
+                "{report}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_running_task_sees_the_deadline_pass() {
+    bounded(|| {
+        for threads in [1, 2] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<&'static str>();
+            b.task("long", |ctx| {
+                let start = Instant::now();
+                while !ctx.is_cancelled() {
+                    if start.elapsed() > Duration::from_secs(20) {
+                        return Err("never saw the deadline".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok("stopped at the deadline")
+            })
+            .unwrap();
+            b.task("next", |_| Ok("ran")).unwrap();
+            b.edge("long", "next").unwrap();
+            let graph = b.build().unwrap();
+            let report = exec.run_with(
+                &graph,
+                &RunOptions::new().timeout(Duration::from_millis(50)),
+            );
+            assert_eq!(
+                report.output("long"),
+                Some(&"stopped at the deadline"),
+                "{report}"
+            );
+            assert_eq!(report.state("next"), Some(State::Cancelled));
+            assert_eq!(report.stop_reason(), Some(StopReason::DeadlineExceeded));
+            assert!(report.wall_time() >= Duration::from_millis(40), "{report}");
+        }
+    });
+}

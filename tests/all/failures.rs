@@ -1,1 +1,837 @@
-//! (being written)
+//! Failure isolation: skipped descendants and their root cause, panics, fail-fast, `into_result`, checked against an oracle.
+
+use std::error::Error as _;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use kahn::{Arena, Counts, Executor, Outcome, RunOptions, State, StopReason, TaskFailure, TaskId};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+/// Generous limit for any one test: a deadlock fails the test instead of hanging CI.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs `body` on its own thread and fails if it does not finish within [`LIMIT`].
+fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, finished) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let result = body();
+        let _ = done.send(());
+        result
+    });
+    match finished.recv_timeout(LIMIT) {
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => match handle.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("the test did not finish within {LIMIT:?}: kahn deadlocked or hung")
+        }
+    }
+}
+
+fn skipped_for<T>(outcome: Option<&Outcome<T>>) -> Option<TaskId> {
+    match outcome {
+        Some(Outcome::Skipped { cause }) => Some(*cause),
+        _ => None,
+    }
+}
+
+#[test]
+fn descendants_of_a_failure_are_skipped_for_the_root_cause() {
+    bounded(|| {
+        for threads in [1, 2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let ran: Vec<AtomicU32> = (0..9).map(|_| AtomicU32::new(0)).collect();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<u64>();
+            let body = |k: usize, value: Option<u64>| {
+                let ran = &ran;
+                move |_: &kahn::TaskContext<'_, u64>| {
+                    ran[k].fetch_add(1, Ordering::Relaxed);
+                    value.ok_or_else(|| "root failed".into())
+                }
+            };
+            // root -> a -> c -> d, root -> b -> c (a diamond below the failure),
+            // and an independent branch other -> other2.
+            let root = b.task("root", body(0, None)).unwrap();
+            let a = b.task("a", body(1, Some(1))).unwrap();
+            let bb = b.task("b", body(2, Some(2))).unwrap();
+            let c = b.task("c", body(3, Some(3))).unwrap();
+            let d = b.task("d", body(4, Some(4))).unwrap();
+            let other = b.task("other", body(5, Some(5))).unwrap();
+            let other2 = b
+                .task("other2", |ctx| Ok(ctx.input("other")? * 10))
+                .unwrap();
+            b.edges([
+                (root, a),
+                (root, bb),
+                (a, c),
+                (bb, c),
+                (c, d),
+                (other, other2),
+            ])
+            .unwrap();
+            let graph = b.build().unwrap();
+            let report = exec.run(&graph);
+
+            let what = format!("{threads} threads: {report}");
+            assert!(
+                matches!(report.outcome(root), Some(Outcome::Failed(e)) if e.to_string() == "root failed"),
+                "{what}"
+            );
+            for task in [a, bb, c, d] {
+                assert_eq!(skipped_for(report.outcome(task)), Some(root), "{what}");
+                assert_eq!(
+                    ran[task.index()].load(Ordering::Relaxed),
+                    0,
+                    "{what}: a skipped task ran"
+                );
+            }
+            assert_eq!(report.output(other), Some(&5), "{what}");
+            assert_eq!(report.output(other2), Some(&50), "{what}");
+            assert_eq!(ran[0].load(Ordering::Relaxed), 1);
+            assert_eq!(ran[5].load(Ordering::Relaxed), 1);
+            assert_eq!(
+                report.counts(),
+                Counts {
+                    succeeded: 2,
+                    failed: 1,
+                    panicked: 0,
+                    skipped: 4,
+                    cancelled: 0
+                },
+                "{what}"
+            );
+            assert_eq!(
+                report.stop_reason(),
+                None,
+                "the default policy keeps going: {what}"
+            );
+            assert!(!report.is_success());
+            let failures: Vec<TaskId> = report.failures().map(|t| t.id).collect();
+            assert_eq!(failures, vec![root]);
+        }
+    });
+}
+
+#[test]
+fn skip_cause_is_the_root_even_below_a_later_failure() {
+    // first -> x -> second(fails if it ran) -> y: `second` never runs, so `y`
+    // is skipped for `first`; on one thread a task with two failed parents is
+    // skipped for one of them.
+    let exec = Executor::with_threads(1).unwrap();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    let first = b.task("first", |_| Err("first".into())).unwrap();
+    let x = b.task("x", |_| Ok(())).unwrap();
+    let second = b.task("second", |_| Err("second".into())).unwrap();
+    let y = b.task("y", |_| Ok(())).unwrap();
+    let lone = b.task("lone", |_| Err("lone".into())).unwrap();
+    let both = b.task("both", |_| Ok(())).unwrap();
+    b.edges([
+        (first, x),
+        (x, second),
+        (second, y),
+        (first, both),
+        (lone, both),
+    ])
+    .unwrap();
+    let graph = b.build().unwrap();
+    let report = exec.run(&graph);
+    assert_eq!(skipped_for(report.outcome(x)), Some(first));
+    assert_eq!(skipped_for(report.outcome(second)), Some(first));
+    assert_eq!(skipped_for(report.outcome(y)), Some(first));
+    assert_eq!(report.state(lone), Some(State::Failed));
+    assert!(matches!(skipped_for(report.outcome(both)), Some(c) if c == first || c == lone));
+    assert!(
+        report
+            .to_string()
+            .contains("skipped:  `y` (because `first` did not succeed)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn panics_become_outcomes_with_their_message() {
+    bounded(|| {
+        for threads in [1, 2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<u64>();
+            let literal = b
+                .task("literal", |_| panic!("a literal panic message"))
+                .unwrap();
+            let formatted = b
+                .task("formatted", |_| panic!("a formatted panic: {} + {}", 40, 2))
+                .unwrap();
+            let opaque = b.task("opaque", |_| std::panic::panic_any(42_u32)).unwrap();
+            let below = b.task("below", |ctx| Ok(*ctx.input("formatted")?)).unwrap();
+            let fine = b.task("fine", |_| Ok(7)).unwrap();
+            b.edge(formatted, below).unwrap();
+            let graph = b.build().unwrap();
+            // The process survives: run the panicking graph several times.
+            for _ in 0..3 {
+                let report = exec.run(&graph);
+                let what = format!("{threads} threads: {report}");
+                assert!(
+                    matches!(report.outcome(literal), Some(Outcome::Panicked(m)) if m == "a literal panic message"),
+                    "{what}"
+                );
+                assert!(
+                    matches!(report.outcome(formatted), Some(Outcome::Panicked(m)) if m == "a formatted panic: 40 + 2"),
+                    "{what}"
+                );
+                assert!(
+                    matches!(report.outcome(opaque), Some(Outcome::Panicked(m)) if m == "the task panicked with a value that is not a string"),
+                    "{what}"
+                );
+                assert_eq!(
+                    skipped_for(report.outcome(below)),
+                    Some(formatted),
+                    "{what}"
+                );
+                assert_eq!(report.output(fine), Some(&7), "{what}");
+                assert_eq!(
+                    report.counts(),
+                    Counts {
+                        succeeded: 1,
+                        failed: 0,
+                        panicked: 3,
+                        skipped: 1,
+                        cancelled: 0
+                    }
+                );
+                assert!(
+                    report
+                        .to_string()
+                        .contains("\n  panicked: `formatted`: a formatted panic: 40 + 2"),
+                    "{what}"
+                );
+            }
+        }
+    });
+}
+
+/// What a generated task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Succeed,
+    Fail,
+    Panic,
+}
+
+/// A random DAG: `n` tasks, edges by task id (ids are *not* a topological
+/// order), and what each task does.
+#[derive(Debug, Clone)]
+struct Case {
+    n: usize,
+    edges: Vec<(u32, u32)>,
+    kinds: Vec<Kind>,
+}
+
+fn random_cases() -> impl Strategy<Value = Case> {
+    (1usize..=200, 0u8..=40)
+        .prop_flat_map(|(n, fail_percent)| {
+            let pairs = proptest::collection::vec((0..n as u32, 0..n as u32), 0..=3 * n);
+            let order = Just((0..n as u32).collect::<Vec<u32>>()).prop_shuffle();
+            let rolls = proptest::collection::vec(0u8..100, n);
+            (Just(n), Just(fail_percent), pairs, order, rolls)
+        })
+        .prop_map(|(n, fail_percent, pairs, order, rolls)| {
+            // Orient each pair along a hidden topological order, so edges go
+            // both up and down in id order but never form a cycle.
+            let edges = pairs
+                .into_iter()
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| (order[a.min(b) as usize], order[a.max(b) as usize]))
+                .collect();
+            let kinds = rolls
+                .into_iter()
+                .map(|r| match r {
+                    r if r < fail_percent / 2 => Kind::Fail,
+                    r if r < fail_percent => Kind::Panic,
+                    _ => Kind::Succeed,
+                })
+                .collect();
+            Case { n, edges, kinds }
+        })
+}
+
+/// The oracle: expected state of every task, and every task's ancestors
+/// (found by a plain search up the edges from each task).
+fn oracle(case: &Case) -> (Vec<State>, Vec<Vec<bool>>) {
+    let n = case.n;
+    let mut preds = vec![Vec::new(); n];
+    for &(u, v) in &case.edges {
+        preds[v as usize].push(u as usize);
+    }
+    let ancestors: Vec<Vec<bool>> = (0..n)
+        .map(|v| {
+            let mut seen = vec![false; n];
+            let mut stack = preds[v].clone();
+            while let Some(u) = stack.pop() {
+                if !seen[u] {
+                    seen[u] = true;
+                    stack.extend(&preds[u]);
+                }
+            }
+            seen
+        })
+        .collect();
+    // Skipped iff something upstream would fail; else as the task itself does.
+    let states = (0..n)
+        .map(|v| {
+            if (0..n).any(|w| ancestors[v][w] && case.kinds[w] != Kind::Succeed) {
+                State::Skipped
+            } else {
+                match case.kinds[v] {
+                    Kind::Succeed => State::Succeeded,
+                    Kind::Fail => State::Failed,
+                    Kind::Panic => State::Panicked,
+                }
+            }
+        })
+        .collect();
+    (states, ancestors)
+}
+
+fn check_case(exec: &Executor, case: &Case) -> Result<(), TestCaseError> {
+    let (expected, ancestors) = oracle(case);
+    let ran: Vec<AtomicU32> = (0..case.n).map(|_| AtomicU32::new(0)).collect();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    for v in 0..case.n {
+        let (kind, ran) = (case.kinds[v], &ran);
+        b.add_task(move |_| {
+            ran[v].fetch_add(1, Ordering::Relaxed);
+            match kind {
+                Kind::Succeed => Ok(v as u32),
+                Kind::Fail => Err(format!("task {v} failed on purpose").into()),
+                // Unwinds like a panic, but without printing through the panic hook.
+                Kind::Panic => {
+                    std::panic::resume_unwind(Box::new(format!("task {v} panicked on purpose")))
+                }
+            }
+        })
+        .unwrap();
+    }
+    b.edges(
+        case.edges
+            .iter()
+            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+    )
+    .unwrap();
+    let graph = b.build().unwrap();
+    let report = exec.run(&graph);
+
+    let mut counts = Counts::default();
+    for v in 0..case.n {
+        let id = TaskId::new(v as u32);
+        let outcome = report.outcome(id).unwrap();
+        prop_assert_eq!(
+            outcome.state(),
+            expected[v],
+            "task {} on {} threads: {}",
+            v,
+            exec.threads(),
+            report
+        );
+        let runs = ran[v].load(Ordering::Relaxed);
+        match outcome {
+            Outcome::Succeeded(x) => {
+                prop_assert_eq!(*x, v as u32);
+                prop_assert_eq!(runs, 1);
+                counts.succeeded += 1;
+            }
+            Outcome::Failed(e) => {
+                prop_assert_eq!(e.to_string(), format!("task {v} failed on purpose"));
+                prop_assert_eq!(runs, 1);
+                counts.failed += 1;
+            }
+            Outcome::Panicked(m) => {
+                prop_assert_eq!(m, &format!("task {v} panicked on purpose"));
+                prop_assert_eq!(runs, 1);
+                counts.panicked += 1;
+            }
+            Outcome::Skipped { cause } => {
+                prop_assert_eq!(runs, 0, "skipped task {} ran", v);
+                prop_assert!(
+                    ancestors[v][cause.index()],
+                    "task {} skipped for {}, not an ancestor",
+                    v,
+                    cause
+                );
+                let cause_state = expected[cause.index()];
+                prop_assert!(
+                    matches!(cause_state, State::Failed | State::Panicked),
+                    "task {} skipped for {}, which is {:?}, not the failure itself",
+                    v,
+                    cause,
+                    cause_state
+                );
+                counts.skipped += 1;
+            }
+            Outcome::Cancelled => prop_assert!(
+                false,
+                "nothing cancels this run, yet task {} was cancelled",
+                v
+            ),
+        }
+    }
+    prop_assert_eq!(report.counts(), counts);
+    prop_assert_eq!(report.stop_reason(), None);
+    prop_assert_eq!(report.failures().count(), counts.failed + counts.panicked);
+    Ok(())
+}
+
+fn check_random_dags(threads: usize) {
+    let cases = if cfg!(miri) { 4 } else { 64 };
+    bounded(move || {
+        let exec = Executor::with_threads(threads).unwrap();
+        let mut config = Config::with_cases(cases);
+        config.failure_persistence = None;
+        let mut runner = TestRunner::new(config);
+        if let Err(error) = runner.run(&random_cases(), |case| check_case(&exec, &case)) {
+            panic!("{threads} threads: {error}");
+        }
+    });
+}
+
+#[test]
+fn random_dags_match_the_oracle_on_1_thread() {
+    check_random_dags(1);
+}
+
+#[test]
+fn random_dags_match_the_oracle_on_2_threads() {
+    check_random_dags(2);
+}
+
+#[test]
+fn random_dags_match_the_oracle_on_4_threads() {
+    check_random_dags(4);
+}
+
+/// Spins until `flag` is set or `limit` passes; says which.
+fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
+/// `join` waits for `bad` (fails) and `good` (succeeds), which run at the
+/// same time on two workers; `good` finishes a little after `bad`, sweeping
+/// the delay. Whatever the interleaving, `join` must be skipped for `bad`.
+///
+/// The bug: `RunCore::claim` reads the pending count, sees 2, and only then
+/// (after allocating the run's cause array, which takes long for a big graph)
+/// poisons and decrements it with `fetch_update`. If `good`'s clean release
+/// lands in between, the update finds a count of 1 with no poison bit, and
+/// `claim` returns `Some(TaskId::NONE)`: `join` runs as if both predecessors
+/// had succeeded (and its `ctx.input("bad")` hits an `unreachable!`).
+#[test]
+fn a_failed_predecessor_racing_a_clean_release_still_skips_the_join() {
+    let (trials, fillers) = if cfg!(miri) { (2, 10) } else { (100, 20_000) };
+    bounded(move || {
+        let exec = Executor::with_threads(2).unwrap();
+        let bad_done = AtomicBool::new(false);
+        let good_started = AtomicBool::new(false);
+        let delay = AtomicU32::new(0);
+        let join_ran = AtomicUsize::new(0);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u32>();
+        // While `warmup` runs, the second worker goes hungry, so the first one
+        // then hands it `good` and runs `bad` itself.
+        b.task("warmup", |_| {
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(0)
+        })
+        .unwrap();
+        let bad = b
+            .task("bad", |_| {
+                wait_for(&good_started, Duration::from_millis(100));
+                bad_done.store(true, Ordering::SeqCst);
+                Err("bad fails".into())
+            })
+            .unwrap();
+        let good = b
+            .task("good", |_| {
+                good_started.store(true, Ordering::SeqCst);
+                wait_for(&bad_done, Duration::from_millis(100));
+                let until =
+                    Instant::now() + Duration::from_micros(u64::from(delay.load(Ordering::SeqCst)));
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                Ok(1)
+            })
+            .unwrap();
+        let join = b
+            .task("join", |_| {
+                join_ran.fetch_add(1, Ordering::SeqCst);
+                Ok(2)
+            })
+            .unwrap();
+        b.edge(bad, join).unwrap();
+        b.edge(good, join).unwrap();
+        // Many tasks below `join`, so the run's per-task arrays are big.
+        for _ in 0..fillers {
+            let filler = b.add_task(|_| Ok(3)).unwrap();
+            b.edge(join, filler).unwrap();
+        }
+        let graph = b.build().unwrap();
+        for trial in 0..trials {
+            bad_done.store(false, Ordering::SeqCst);
+            good_started.store(false, Ordering::SeqCst);
+            delay.store(trial % 20 * 10, Ordering::SeqCst);
+            let report = exec.run(&graph);
+            assert_eq!(report.state(good), Some(State::Succeeded));
+            assert_eq!(report.state(bad), Some(State::Failed));
+            assert_eq!(
+                skipped_for(report.outcome(join)),
+                Some(bad),
+                "trial {trial}: `join` ran although `bad` failed ({} runs so far); its outcome: {:?}",
+                join_ran.load(Ordering::SeqCst),
+                report.outcome(join)
+            );
+            assert_eq!(report.counts().skipped, 1 + fillers);
+        }
+        assert_eq!(join_ran.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn fail_fast_on_one_thread_cancels_everything_not_started() {
+    // One thread runs the sources in id order and goes depth-first, so the
+    // failing first source runs first, its descendants are skipped, and every
+    // other task is then cancelled.
+    let exec = Executor::with_threads(1).unwrap();
+    let others = if cfg!(miri) { 5 } else { 50 };
+    for panics in [false, true] {
+        let ran = AtomicUsize::new(0);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<usize>();
+        let bad = if panics {
+            b.task("bad", |_| panic!("fail-fast panic")).unwrap()
+        } else {
+            b.task("bad", |_| Err("fail-fast error".into())).unwrap()
+        };
+        let independent: Vec<TaskId> = (0..others)
+            .map(|i| {
+                let ran = &ran;
+                b.add_task(move |_| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    Ok(i)
+                })
+                .unwrap()
+            })
+            .collect();
+        let child = b.task("child", |_| Ok(0)).unwrap();
+        let grandchild = b.task("grandchild", |_| Ok(0)).unwrap();
+        b.edges([(bad, child), (child, grandchild)]).unwrap();
+        let graph = b.build().unwrap();
+        let report = exec.run_with(&graph, &RunOptions::new().fail_fast());
+        assert_eq!(report.stop_reason(), Some(StopReason::FailFast), "{report}");
+        let expected = if panics {
+            State::Panicked
+        } else {
+            State::Failed
+        };
+        assert_eq!(report.state(bad), Some(expected));
+        assert_eq!(skipped_for(report.outcome(child)), Some(bad));
+        assert_eq!(skipped_for(report.outcome(grandchild)), Some(bad));
+        for &t in &independent {
+            assert_eq!(report.state(t), Some(State::Cancelled), "{report}");
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "a cancelled task ran");
+        let counts = report.counts();
+        assert_eq!(
+            (counts.succeeded, counts.skipped, counts.cancelled),
+            (0, 2, others)
+        );
+        assert_eq!(counts.failed + counts.panicked, 1);
+        assert!(
+            report
+                .to_string()
+                .contains("\n  stopped early: the run stopped at the first failure (fail-fast)"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn fail_fast_keeps_what_finished_before_the_failure() {
+    let exec = Executor::with_threads(1).unwrap();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    b.task("g0", |_| Ok(1)).unwrap();
+    b.task("g1", |_| Ok(2)).unwrap();
+    b.task("bad", |_| Err("no".into())).unwrap();
+    for i in 0..5 {
+        b.task(&format!("later{i}"), |_| Ok(3)).unwrap();
+    }
+    b.task("after_g0", |ctx| Ok(ctx.input("g0")? + 10)).unwrap();
+    b.edge("g0", "after_g0").unwrap();
+    let graph = b.build().unwrap();
+    let report = exec.run_with(&graph, &RunOptions::new().fail_fast());
+    assert_eq!(report.output("g0"), Some(&1));
+    assert_eq!(report.output("g1"), Some(&2));
+    assert_eq!(
+        report.output("after_g0"),
+        Some(&11),
+        "depth-first: g0's successor runs before g1"
+    );
+    assert_eq!(report.state("bad"), Some(State::Failed));
+    for i in 0..5 {
+        assert_eq!(
+            report.state(format!("later{i}").as_str()),
+            Some(State::Cancelled)
+        );
+    }
+    assert_eq!(report.stop_reason(), Some(StopReason::FailFast));
+}
+
+#[test]
+fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
+    let (others, sleep) = if cfg!(miri) {
+        (6, Duration::ZERO)
+    } else {
+        (100, Duration::from_millis(2))
+    };
+    bounded(move || {
+        for threads in [2, 4] {
+            let exec = Executor::with_threads(threads).unwrap();
+            let ran: Vec<AtomicU32> = (0..others).map(|_| AtomicU32::new(0)).collect();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<usize>();
+            let bad = b.task("bad", |_| Err("stop".into())).unwrap();
+            let independent: Vec<TaskId> = (0..others)
+                .map(|i| {
+                    let ran = &ran;
+                    b.add_task(move |_| {
+                        ran[i].fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(sleep);
+                        Ok(i)
+                    })
+                    .unwrap()
+                })
+                .collect();
+            let mut prev = bad;
+            let mut chain = Vec::new();
+            for _ in 0..3 {
+                let next = b.add_task(|_| Ok(0)).unwrap();
+                b.edge(prev, next).unwrap();
+                chain.push(next);
+                prev = next;
+            }
+            let graph = b.build().unwrap();
+            let report = exec.run_with(&graph, &RunOptions::new().fail_fast());
+            let what = format!("{threads} threads: {report}");
+            assert_eq!(report.stop_reason(), Some(StopReason::FailFast), "{what}");
+            assert_eq!(report.state(bad), Some(State::Failed), "{what}");
+            for &t in &chain {
+                assert_eq!(skipped_for(report.outcome(t)), Some(bad), "{what}");
+            }
+            let mut counts = Counts {
+                failed: 1,
+                skipped: 3,
+                ..Counts::default()
+            };
+            for (i, &t) in independent.iter().enumerate() {
+                let runs = ran[i].load(Ordering::SeqCst);
+                match report.outcome(t).unwrap() {
+                    Outcome::Succeeded(x) => {
+                        assert_eq!((*x, runs), (i, 1), "{what}");
+                        counts.succeeded += 1;
+                    }
+                    Outcome::Cancelled => {
+                        assert_eq!(runs, 0, "{what}: cancelled task {i} ran");
+                        counts.cancelled += 1;
+                    }
+                    other => panic!("{what}: independent task {i} ended {:?}", other.state()),
+                }
+            }
+            assert_eq!(report.counts(), counts, "{what}");
+        }
+    });
+}
+
+#[test]
+fn under_fail_fast_a_running_task_sees_the_stop() {
+    bounded(|| {
+        let exec = Executor::with_threads(2).unwrap();
+        let watching = AtomicBool::new(false);
+        let failing = AtomicBool::new(false);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<&'static str>();
+        // While `warmup` sleeps, the other worker goes hungry; the first then
+        // hands it half of `warmup`'s successors, so `watcher` and `bad` run
+        // at the same time on different workers.
+        b.task("warmup", |_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok("warm")
+        })
+        .unwrap();
+        b.task("watcher", |ctx| {
+            watching.store(true, Ordering::SeqCst);
+            let start = Instant::now();
+            while !ctx.is_cancelled() {
+                if start.elapsed() > Duration::from_secs(10) {
+                    let why = if failing.load(Ordering::SeqCst) {
+                        "never saw the stop"
+                    } else {
+                        "`bad` never ran"
+                    };
+                    return Err(why.into());
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok("saw the stop")
+        })
+        .unwrap();
+        b.task("bad", |ctx| {
+            if !wait_for(&watching, Duration::from_secs(10)) {
+                return Err("`watcher` did not run alongside".into());
+            }
+            assert!(!ctx.is_cancelled(), "nothing failed yet");
+            failing.store(true, Ordering::SeqCst);
+            Err("bad".into())
+        })
+        .unwrap();
+        b.edge("warmup", "watcher").unwrap();
+        b.edge("warmup", "bad").unwrap();
+        let graph = b.build().unwrap();
+        let report = exec.run_with(&graph, &RunOptions::new().fail_fast());
+        assert_eq!(report.output("watcher"), Some(&"saw the stop"), "{report}");
+        assert!(
+            matches!(report.outcome("bad"), Some(Outcome::Failed(e)) if e.to_string() == "bad"),
+            "{report}"
+        );
+        assert_eq!(report.stop_reason(), Some(StopReason::FailFast));
+    });
+}
+
+/// A task error with a type of its own, to find it again through `source()`.
+#[derive(Debug)]
+struct DiskFull {
+    device: &'static str,
+}
+
+impl fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "disk {} is full", self.device)
+    }
+}
+
+impl std::error::Error for DiskFull {}
+
+#[test]
+fn into_result_is_ok_for_a_clean_run() {
+    let exec = Executor::with_threads(2).unwrap();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u64>();
+    b.task("a", |_| Ok(1)).unwrap();
+    b.task("b", |ctx| Ok(ctx.input("a")? + 1)).unwrap();
+    b.edge("a", "b").unwrap();
+    let graph = b.build().unwrap();
+    let report = exec.run(&graph).into_result().expect("a clean run is Ok");
+    assert_eq!(report.output("b"), Some(&2));
+    let through_question_mark = || -> Result<u64, Box<dyn std::error::Error>> {
+        let report = exec.run(&graph).into_result()?;
+        Ok(*report.output("b").unwrap())
+    };
+    assert_eq!(through_question_mark().unwrap(), 2);
+}
+
+#[test]
+fn into_result_names_every_failure_and_sources_the_first_error() {
+    let exec = Executor::with_threads(2).unwrap();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u64>();
+    b.task("crash", |_| panic!("kaboom")).unwrap();
+    b.task("disk", |_| Err(Box::new(DiskFull { device: "sda" })))
+        .unwrap();
+    b.task("net", |_| Err("timeout".into())).unwrap();
+    b.task("ok", |_| Ok(1)).unwrap();
+    b.task("child", |ctx| Ok(*ctx.input("disk")?)).unwrap();
+    b.edge("disk", "child").unwrap();
+    let graph = b.build().unwrap();
+
+    let error = exec
+        .run(&graph)
+        .into_result()
+        .expect_err("the run had failures");
+    assert_eq!(
+        error.to_string(),
+        "1 of 5 tasks succeeded; 3 failed (`crash` panicked: kaboom; `disk` failed: disk sda is full; `net` failed: timeout); 1 skipped"
+    );
+    let failures = error.failures();
+    let names: Vec<&str> = failures.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["`crash`", "`disk`", "`net`"]);
+    assert!(matches!(&failures[0].1, TaskFailure::Panicked(m) if m == "kaboom"));
+    assert!(
+        matches!(&failures[1].1, TaskFailure::Failed(e) if e.to_string() == "disk sda is full")
+    );
+    assert_eq!(failures[2].1.to_string(), "failed: timeout");
+    assert_eq!(
+        (error.skipped(), error.cancelled(), error.stop_reason()),
+        (1, 0, None)
+    );
+    // The source is the first *error* (the panic before it has none).
+    let source = error.source().expect("a task returned an error");
+    assert_eq!(
+        source.downcast_ref::<DiskFull>().map(|d| d.device),
+        Some("sda")
+    );
+
+    // Through `?` into a boxed error, the message survives.
+    let boxed: Box<dyn std::error::Error + Send + Sync> =
+        exec.run(&graph).into_result().unwrap_err().into();
+    assert!(boxed
+        .to_string()
+        .starts_with("1 of 5 tasks succeeded; 3 failed"));
+}
+
+#[test]
+fn into_result_cuts_long_failure_lists_and_reports_panics_without_source() {
+    let exec = Executor::with_threads(1).unwrap();
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    for i in 0..5 {
+        b.task(&format!("p{i}"), move |_| panic!("p{i} panicked"))
+            .unwrap();
+    }
+    let graph = b.build().unwrap();
+    let error = exec.run(&graph).into_result().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "0 of 5 tasks succeeded; 5 failed (`p0` panicked: p0 panicked; `p1` panicked: p1 panicked; `p2` panicked: p2 panicked; and 2 more)"
+    );
+    assert_eq!(error.failures().len(), 5);
+    assert!(
+        error.source().is_none(),
+        "panics carry no error to be a source"
+    );
+
+    // Fail-fast: the cancelled tasks and the reason are in the message too.
+    let error = exec
+        .run_with(&graph, &RunOptions::new().fail_fast())
+        .into_result()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "0 of 5 tasks succeeded; 1 failed (`p0` panicked: p0 panicked); 4 cancelled; the run stopped at the first failure (fail-fast)"
+    );
+    assert_eq!(
+        (error.cancelled(), error.stop_reason()),
+        (4, Some(StopReason::FailFast))
+    );
+}
