@@ -734,7 +734,7 @@ fn print_results(ws: &Workspace, graph: &Graph<'_, Data>, report: &Report<'_, Da
         .map(|(region, _, _)| format!("report/{region}"));
     for name in reports.chain(["summary".to_owned()]) {
         if let Some(Outcome::Skipped { cause }) = report.outcome(&name) {
-            let cause = graph.name(*cause).unwrap_or("an unnamed task");
+            let cause = graph.name(cause).unwrap_or("an unnamed task");
             println!("  {name:<26} because {cause} failed");
         }
     }
@@ -812,7 +812,7 @@ fn check(
     // Exactly its dependents were skipped, each for that failure.
     let skipped: BTreeSet<&str> = report
         .tasks()
-        .filter(|t| matches!(t.outcome, Outcome::Skipped { cause } if *cause == bad_id))
+        .filter(|t| matches!(t.outcome, Outcome::Skipped { cause } if cause == bad_id))
         .filter_map(|t| t.name)
         .collect();
     let agg = format!("aggregate/{BAD_REGION}/{BAD_DAY}");

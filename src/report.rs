@@ -1,21 +1,22 @@
 //! What a run did: each task's outcome and output, timings, totals.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use crate::error::{BoxError, RunError, TaskFailure};
 use crate::id::{TaskId, TaskRef};
 use crate::names::{Names, TaskLabel};
 
-/// How one task ended in one run.
+/// How one task ended in one run, borrowed from its [`Report`].
 #[derive(Debug)]
-pub enum Outcome<T> {
+pub enum Outcome<'r, T> {
     /// The task returned `Ok` with this output.
-    Succeeded(T),
+    Succeeded(&'r T),
     /// The task returned this error.
-    Failed(BoxError),
+    Failed(&'r BoxError),
     /// The task panicked; this is its panic message.
-    Panicked(String),
+    Panicked(&'r str),
     /// The task did not run because an upstream task failed or panicked.
     Skipped {
         /// The task whose failure this one was skipped for (the root cause,
@@ -27,6 +28,14 @@ pub enum Outcome<T> {
     /// deadline, or fail-fast).
     Cancelled,
 }
+
+impl<T> Clone for Outcome<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Outcome<'_, T> {}
 
 /// An [`Outcome`] without its payload, for counting and matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +52,30 @@ pub enum State {
     Cancelled,
 }
 
+impl State {
+    /// The one-byte code a run records per task; 0 means "not finished".
+    pub(crate) const fn code(self) -> u8 {
+        match self {
+            State::Succeeded => 1,
+            State::Failed => 2,
+            State::Panicked => 3,
+            State::Skipped => 4,
+            State::Cancelled => 5,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> State {
+        match code {
+            1 => State::Succeeded,
+            2 => State::Failed,
+            3 => State::Panicked,
+            4 => State::Skipped,
+            5 => State::Cancelled,
+            _ => unreachable!("kahn: internal error: task state code {code} in a finished run"),
+        }
+    }
+}
+
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -55,7 +88,7 @@ impl fmt::Display for State {
     }
 }
 
-impl<T> Outcome<T> {
+impl<'r, T> Outcome<'r, T> {
     /// The state, without payload.
     pub fn state(&self) -> State {
         match self {
@@ -68,7 +101,7 @@ impl<T> Outcome<T> {
     }
 
     /// The output, if the task succeeded.
-    pub fn output(&self) -> Option<&T> {
+    pub fn output(&self) -> Option<&'r T> {
         match self {
             Outcome::Succeeded(output) => Some(output),
             _ => None,
@@ -134,10 +167,18 @@ impl Counts {
 /// The result of one run of a [`Graph`](crate::Graph).
 ///
 /// Borrows the graph for task names; take outputs out with
-/// [`into_outcomes`](Report::into_outcomes) to keep them past it.
+/// [`into_outputs`](Report::into_outputs) to keep them past it.
 pub struct Report<'g, T> {
     pub(crate) names: Names<'g>,
-    pub(crate) outcomes: Vec<Outcome<T>>,
+    /// `State::code` of each task, by id.
+    pub(crate) states: Box<[u8]>,
+    /// Each task's output, initialized exactly where `states` says Succeeded.
+    pub(crate) outputs: Box<[MaybeUninit<T>]>,
+    /// The tasks that failed or panicked, sorted by id.
+    pub(crate) failures: Vec<(TaskId, TaskFailure)>,
+    /// For each task, the failed task it was skipped for; only meaningful
+    /// where `states` says Skipped, and absent if nothing failed.
+    pub(crate) causes: Option<Box<[u32]>>,
     pub(crate) timings: Option<Vec<Timing>>,
     pub(crate) counts: Counts,
     pub(crate) wall: Duration,
@@ -152,16 +193,45 @@ pub struct TaskReport<'r, T> {
     /// The task's name, if it has one.
     pub name: Option<&'r str>,
     /// How it ended.
-    pub outcome: &'r Outcome<T>,
+    pub outcome: Outcome<'r, T>,
     /// When it ran, if timings were recorded and it ran.
     pub timing: Option<Timing>,
 }
 
 impl<'g, T> Report<'g, T> {
     /// The outcome of a task, by name or id; `None` if the graph has no such task.
-    pub fn outcome<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<&Outcome<T>> {
+    pub fn outcome<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<Outcome<'_, T>> {
         let id = self.names.find(task.into())?;
-        self.outcomes.get(id.index())
+        Some(self.outcome_of(id))
+    }
+
+    fn outcome_of(&self, id: TaskId) -> Outcome<'_, T> {
+        let i = id.index();
+        match State::from_code(self.states[i]) {
+            // SAFETY: `outputs[i]` is initialized wherever `states[i]` says
+            // Succeeded (see `RunCore::into_report`), and `into_outputs`,
+            // the only code that moves outputs out, consumes the report.
+            State::Succeeded => Outcome::Succeeded(unsafe { self.outputs[i].assume_init_ref() }),
+            State::Failed | State::Panicked => match self.failure(id) {
+                TaskFailure::Failed(error) => Outcome::Failed(error),
+                TaskFailure::Panicked(message) => Outcome::Panicked(message),
+            },
+            State::Skipped => {
+                let cause = self.causes.as_ref().map_or(TaskId::NONE, |c| c[i]);
+                Outcome::Skipped {
+                    cause: TaskId::new(cause),
+                }
+            }
+            State::Cancelled => Outcome::Cancelled,
+        }
+    }
+
+    fn failure(&self, id: TaskId) -> &TaskFailure {
+        let at = self
+            .failures
+            .binary_search_by_key(&id, |(failed, _)| *failed)
+            .expect("kahn: internal error: a failed task without its failure");
+        &self.failures[at].1
     }
 
     /// The output of a task that succeeded; `None` if it did not, or if there
@@ -178,43 +248,44 @@ impl<'g, T> Report<'g, T> {
 
     /// The state of a task, by name or id.
     pub fn state<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<State> {
-        self.outcome(task).map(Outcome::state)
+        let id = self.names.find(task.into())?;
+        Some(State::from_code(self.states[id.index()]))
     }
 
     /// When a task ran; `None` unless timings were recorded and it started.
     pub fn timing<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<Timing> {
         let id = self.names.find(task.into())?;
-        let timing = *self.timings.as_ref()?.get(id.index())?;
-        matches!(
-            self.outcomes[id.index()],
-            Outcome::Succeeded(_) | Outcome::Failed(_) | Outcome::Panicked(_)
-        )
-        .then_some(timing)
+        self.timing_of(id)
+    }
+
+    fn timing_of(&self, id: TaskId) -> Option<Timing> {
+        let ran = matches!(
+            State::from_code(self.states[id.index()]),
+            State::Succeeded | State::Failed | State::Panicked
+        );
+        ran.then(|| self.timings.as_ref().map(|t| t[id.index()]))
+            .flatten()
     }
 
     /// Every task, in id order.
     pub fn tasks(&self) -> impl ExactSizeIterator<Item = TaskReport<'_, T>> + '_ {
-        self.outcomes.iter().enumerate().map(move |(i, outcome)| {
-            let id = TaskId::new(i as u32);
-            let timing = self.timings.as_ref().map(|t| t[i]).filter(|_| {
-                matches!(
-                    outcome,
-                    Outcome::Succeeded(_) | Outcome::Failed(_) | Outcome::Panicked(_)
-                )
-            });
-            TaskReport {
-                id,
-                name: self.names.name(id),
-                outcome,
-                timing,
-            }
-        })
+        (0..self.states.len()).map(move |i| self.task_report(TaskId::new(i as u32)))
+    }
+
+    fn task_report(&self, id: TaskId) -> TaskReport<'_, T> {
+        TaskReport {
+            id,
+            name: self.names.name(id),
+            outcome: self.outcome_of(id),
+            timing: self.timing_of(id),
+        }
     }
 
     /// The tasks that failed or panicked, in id order.
-    pub fn failures(&self) -> impl Iterator<Item = TaskReport<'_, T>> + '_ {
-        self.tasks()
-            .filter(|t| matches!(t.outcome, Outcome::Failed(_) | Outcome::Panicked(_)))
+    pub fn failures(&self) -> impl ExactSizeIterator<Item = TaskReport<'_, T>> + '_ {
+        self.failures
+            .iter()
+            .map(move |(id, _)| self.task_report(*id))
     }
 
     /// How many tasks ended in each state.
@@ -224,7 +295,7 @@ impl<'g, T> Report<'g, T> {
 
     /// Whether every task succeeded.
     pub fn is_success(&self) -> bool {
-        self.counts.succeeded == self.outcomes.len()
+        self.counts.succeeded == self.states.len()
     }
 
     /// How long the run took, from first task to last.
@@ -239,50 +310,46 @@ impl<'g, T> Report<'g, T> {
 
     /// The number of tasks.
     pub fn len(&self) -> usize {
-        self.outcomes.len()
+        self.states.len()
     }
 
     /// Whether the graph had no tasks.
     pub fn is_empty(&self) -> bool {
-        self.outcomes.is_empty()
+        self.states.is_empty()
     }
 
-    /// The outcomes by task id, detached from the graph.
-    pub fn into_outcomes(self) -> Vec<Outcome<T>> {
-        self.outcomes
+    /// Moves the outputs out, by task id: `Some` for tasks that succeeded.
+    /// The result no longer borrows the graph.
+    pub fn into_outputs(mut self) -> Vec<Option<T>> {
+        let outputs = std::mem::take(&mut self.outputs);
+        outputs
+            .into_vec()
+            .into_iter()
+            .zip(self.states.iter())
+            .map(|(output, &state)| {
+                // SAFETY: initialized where the state says Succeeded; taken out
+                // of `self` above, so `Drop` will not drop it again.
+                (state == State::Succeeded.code()).then(|| unsafe { output.assume_init() })
+            })
+            .collect()
     }
 
     /// `Ok(self)` if every task succeeded, else a [`RunError`] that owns the
     /// failures, for `?`.
-    pub fn into_result(self) -> Result<Self, RunError> {
+    pub fn into_result(mut self) -> Result<Self, RunError> {
         if self.is_success() {
             return Ok(self);
         }
-        let Report {
-            names,
-            outcomes,
-            counts,
-            stop,
-            ..
-        } = self;
-        let failures = outcomes
+        let failures = std::mem::take(&mut self.failures)
             .into_iter()
-            .enumerate()
-            .filter_map(|(i, outcome)| {
-                let failure = match outcome {
-                    Outcome::Failed(error) => TaskFailure::Failed(error),
-                    Outcome::Panicked(message) => TaskFailure::Panicked(message),
-                    _ => return None,
-                };
-                Some((names.label(TaskId::new(i as u32)).to_string(), failure))
-            })
+            .map(|(id, failure)| (self.names.label(id).to_string(), failure))
             .collect();
         Err(RunError {
             failures,
-            skipped: counts.skipped,
-            cancelled: counts.cancelled,
-            total: counts.total(),
-            stop,
+            skipped: self.counts.skipped,
+            cancelled: self.counts.cancelled,
+            total: self.counts.total(),
+            stop: self.stop,
         })
     }
 
@@ -300,7 +367,7 @@ impl<T> fmt::Display for Report<'_, T> {
         write!(
             f,
             "ran {} tasks in {:.3?}: {} succeeded, {} failed, {} panicked, {} skipped, {} cancelled",
-            self.outcomes.len(),
+            self.len(),
             self.wall,
             c.succeeded,
             c.failed,
@@ -311,39 +378,30 @@ impl<T> fmt::Display for Report<'_, T> {
         if let Some(stop) = self.stop {
             write!(f, "\n  stopped early: {stop}")?;
         }
-        let mut shown = 0;
-        for (i, outcome) in self.outcomes.iter().enumerate() {
-            let label = self.label(TaskId::new(i as u32));
-            match outcome {
-                Outcome::Failed(error) => write!(f, "\n  failed:   {label}: {error}")?,
-                Outcome::Panicked(message) => write!(f, "\n  panicked: {label}: {message}")?,
-                _ => continue,
-            }
-            shown += 1;
-            if shown == MAX_LINES && c.failed + c.panicked > MAX_LINES {
-                write!(
-                    f,
-                    "\n  … and {} more failures",
-                    c.failed + c.panicked - MAX_LINES
-                )?;
-                break;
+        for (id, failure) in self.failures.iter().take(MAX_LINES) {
+            let label = self.label(*id);
+            match failure {
+                TaskFailure::Failed(error) => write!(f, "\n  failed:   {label}: {error}")?,
+                TaskFailure::Panicked(message) => write!(f, "\n  panicked: {label}: {message}")?,
             }
         }
-        let mut shown = 0;
-        for (i, outcome) in self.outcomes.iter().enumerate() {
-            if let Outcome::Skipped { cause } = outcome {
-                let label = self.label(TaskId::new(i as u32));
-                write!(
-                    f,
-                    "\n  skipped:  {label} (because {} did not succeed)",
-                    self.label(*cause)
-                )?;
-                shown += 1;
-                if shown == MAX_LINES && c.skipped > MAX_LINES {
-                    write!(f, "\n  … and {} more skipped", c.skipped - MAX_LINES)?;
-                    break;
-                }
-            }
+        if self.failures.len() > MAX_LINES {
+            write!(
+                f,
+                "\n  … and {} more failures",
+                self.failures.len() - MAX_LINES
+            )?;
+        }
+        let skipped = self.tasks().filter_map(|t| match t.outcome {
+            Outcome::Skipped { cause } => Some((t.id, cause)),
+            _ => None,
+        });
+        for (id, cause) in skipped.take(MAX_LINES) {
+            let (label, cause) = (self.label(id), self.label(cause));
+            write!(f, "\n  skipped:  {label} (because {cause} did not succeed)")?;
+        }
+        if c.skipped > MAX_LINES {
+            write!(f, "\n  … and {} more skipped", c.skipped - MAX_LINES)?;
         }
         Ok(())
     }
@@ -351,11 +409,27 @@ impl<T> fmt::Display for Report<'_, T> {
 
 impl<T: fmt::Debug> fmt::Debug for Report<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let outcomes: Vec<_> = self.tasks().map(|t| t.outcome).collect();
         f.debug_struct("Report")
             .field("counts", &self.counts)
             .field("wall", &self.wall)
             .field("stop", &self.stop)
-            .field("outcomes", &self.outcomes)
+            .field("outcomes", &outcomes)
             .finish()
+    }
+}
+
+impl<T> Drop for Report<'_, T> {
+    fn drop(&mut self) {
+        if !std::mem::needs_drop::<T>() {
+            return;
+        }
+        for (output, &state) in self.outputs.iter_mut().zip(self.states.iter()) {
+            if state == State::Succeeded.code() {
+                // SAFETY: initialized where the state says Succeeded, and
+                // dropped only here, once (`into_outputs` empties `outputs`).
+                unsafe { output.assume_init_drop() };
+            }
+        }
     }
 }

@@ -22,18 +22,19 @@
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Stealer};
 
 use crate::compile::Csr;
+use crate::error::TaskFailure;
 use crate::exec::sleep::Sleep;
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{FailurePolicy, RunOptions};
-use crate::report::{Counts, Outcome, Report, StopReason, Timing};
+use crate::report::{Counts, Report, State, StopReason, Timing};
 
 /// A range of `Csr::targets` whose tasks are each to be released once.
 ///
@@ -69,15 +70,16 @@ pub(crate) const STOP: u32 = 1 << 31;
 /// The low bits of `signals`: how many workers are looking for work.
 pub(crate) const HUNGRY: u32 = STOP - 1;
 
-/// One task's outcome for one run, written once by the worker that ran it.
+/// One task's output for one run, written once by the worker that ran it, if
+/// it succeeded.
 ///
-/// Uninitialized until then: a run does not pay to fill slots it will
-/// overwrite. `repr(transparent)` (as are `UnsafeCell` and `MaybeUninit`) so
-/// a finished run's slots can be reinterpreted as outcomes in place.
+/// Uninitialized until then: a run does not pay to fill slots it may never
+/// use. `repr(transparent)` (as are `UnsafeCell` and `MaybeUninit`) so a
+/// finished run's slots become the report's outputs in place.
 #[repr(transparent)]
-pub(crate) struct Slot<T>(UnsafeCell<MaybeUninit<Outcome<T>>>);
+pub(crate) struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 
-// SAFETY: a slot is written exactly once, by the worker that claimed its task
+// SAFETY: a slot is written at most once, by the worker that claimed its task
 // (claiming is exclusive: see `RunCore::claim`), and read only by tasks that
 // happen-after that write (its successors; see the module's memory-ordering
 // notes) or by the caller after every worker has joined. `T: Send` lets the
@@ -96,12 +98,17 @@ unsafe impl Sync for TimingSlot {}
 pub(crate) struct RunCore<'r, T> {
     pub(crate) csr: Csr<'r>,
     pub(crate) names: Names<'r>,
-    slots: Box<[Slot<T>]>,
+    /// `State::code` of each task once finished (0 before); one byte per
+    /// task, so a run of empty tasks writes little memory.
+    states: Box<[AtomicU8]>,
+    outputs: Box<[Slot<T>]>,
+    /// Failures, gathered from the workers as they leave the run.
+    failures: Mutex<Vec<(TaskId, TaskFailure)>>,
     timings: Option<Box<[TimingSlot]>>,
     /// Releases each task still waits for; `POISONED` once a failure reached it.
     pending: Box<[AtomicU32]>,
-    /// For a poisoned task, the failed task that caused it. Allocated by the
-    /// first failure, so a clean run pays nothing for it.
+    /// For a poisoned or skipped task, the failed task that caused it.
+    /// Allocated by the first failure, so a clean run pays nothing for it.
     causes: OnceLock<Box<[AtomicU32]>>,
     /// `STOP` bit and hungry-worker count; see `STOP` and `HUNGRY`.
     pub(crate) signals: AtomicU32,
@@ -109,7 +116,7 @@ pub(crate) struct RunCore<'r, T> {
     /// Tasks not yet accounted for; workers subtract what they finished when
     /// they run out of work, and the run ends at zero.
     pub(crate) remaining: AtomicUsize,
-    tally: [AtomicUsize; 4],
+    tally: [AtomicUsize; 6],
     policy: FailurePolicy,
     watch: Option<Watch>,
     pub(crate) start: Instant,
@@ -140,9 +147,11 @@ impl<'r, T> RunCore<'r, T> {
         let core = RunCore {
             csr: graph.csr,
             names: graph.names,
-            slots: (0..n)
+            states: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            outputs: (0..n)
                 .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
                 .collect(),
+            failures: Mutex::new(Vec::new()),
             timings: options.timings.then(|| {
                 (0..n)
                     .map(|_| TimingSlot(UnsafeCell::new(Timing::default())))
@@ -224,28 +233,65 @@ impl<'r, T> RunCore<'r, T> {
         })
     }
 
-    /// Stores `v`'s outcome.
+    /// Records how task `v` finished and returns its state; a failure goes
+    /// to the worker's own list, merged when the worker leaves the run.
     ///
     /// # Safety
-    /// The caller claimed `v` (`claim` returned `Some`) and has not written
-    /// its outcome yet; no successor of `v` has been released.
+    /// The caller claimed `v` (`claim` returned `Some`) and has not recorded
+    /// it yet; no successor of `v` has been released.
     #[inline]
-    pub(crate) unsafe fn write_outcome(&self, v: u32, outcome: Outcome<T>) {
-        let slot = self.slots[v as usize].0.get();
-        // SAFETY: by the caller's contract this worker owns `v` exclusively and
-        // nobody reads the slot until `v`'s successors are released. The slot
-        // is uninitialized (written once per run), so nothing is overwritten.
-        unsafe { (*slot).write(outcome) };
+    pub(crate) unsafe fn record(
+        &self,
+        v: u32,
+        finish: Finish<T>,
+        failures: &mut Vec<(TaskId, TaskFailure)>,
+    ) -> State {
+        let state = match finish {
+            Finish::Succeeded(output) => {
+                let slot = self.outputs[v as usize].0.get();
+                // SAFETY: by the caller's contract this worker owns `v`
+                // exclusively and nobody reads the slot until `v`'s successors
+                // are released. It is uninitialized (written at most once per
+                // run), so nothing is overwritten.
+                unsafe { (*slot).write(output) };
+                State::Succeeded
+            }
+            Finish::Failed(failure) => {
+                let state = match failure {
+                    TaskFailure::Failed(_) => State::Failed,
+                    TaskFailure::Panicked(_) => State::Panicked,
+                };
+                failures.push((TaskId::new(v), failure));
+                state
+            }
+            Finish::Skipped(cause) => {
+                self.causes()[v as usize].store(cause, Ordering::Relaxed);
+                State::Skipped
+            }
+            Finish::Cancelled => State::Cancelled,
+        };
+        self.states[v as usize].store(state.code(), Ordering::Relaxed);
+        state
+    }
+
+    /// Adds a leaving worker's failures.
+    pub(crate) fn add_failures(&self, failures: Vec<(TaskId, TaskFailure)>) {
+        if !failures.is_empty() {
+            self.failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(failures);
+        }
     }
 
     /// Stores `v`'s timing, if this run records timings.
     ///
     /// # Safety
-    /// As for `write_outcome`.
+    /// As for `record`.
     #[inline]
     pub(crate) unsafe fn write_timing(&self, v: u32, timing: Timing) {
         if let Some(timings) = &self.timings {
-            // SAFETY: as in `write_outcome`; timing slots are read only after
+            // SAFETY: as in `record`; timing slots are read only after
             // the run has joined.
             unsafe { *timings[v as usize].0.get() = timing }
         }
@@ -258,15 +304,16 @@ impl<'r, T> RunCore<'r, T> {
     /// The output of `p`, which must be a direct predecessor of a task that
     /// is running now.
     pub(crate) fn output_of_predecessor(&self, p: u32) -> &T {
+        debug_assert_eq!(
+            self.states[p as usize].load(Ordering::Relaxed),
+            State::Succeeded.code(),
+            "a task runs only after all its predecessors succeeded"
+        );
         // SAFETY: `p` is a predecessor of a running task, so `p` was claimed,
-        // its slot written, and the task released after that write (memory
-        // ordering notes). No one writes the slot again in this run.
-        // The slot is initialized: `p` finished before its successors started.
-        let outcome = unsafe { (*self.slots[p as usize].0.get()).assume_init_ref() };
-        match outcome {
-            Outcome::Succeeded(output) => output,
-            _ => unreachable!("a task runs only after all its predecessors succeeded"),
-        }
+        // succeeded (or the task would have been skipped), had its output
+        // written, and released the task after that write (memory ordering
+        // notes). Nobody writes the slot again in this run.
+        unsafe { (*self.outputs[p as usize].0.get()).assume_init_ref() }
     }
 
     /// Whether tasks should no longer start; checks the cancel token and the
@@ -325,14 +372,23 @@ impl<'r, T> RunCore<'r, T> {
     /// Turns the finished run into its report. Call only after every worker
     /// has returned.
     pub(crate) fn into_report(self, wall: Duration) -> Report<'r, T> {
-        let [failed, panicked, skipped, cancelled] = self.tally.map(AtomicUsize::into_inner);
-        let n = self.slots.len();
+        assert_eq!(
+            self.remaining.load(Ordering::Acquire),
+            0,
+            "kahn: internal error: a report of a run that has not finished"
+        );
+        let tally = self.tally.map(AtomicUsize::into_inner);
+        let count = |state: State| tally[usize::from(state.code())];
         let counts = Counts {
-            succeeded: n - failed - panicked - skipped - cancelled,
-            failed,
-            panicked,
-            skipped,
-            cancelled,
+            succeeded: self.states.len()
+                - count(State::Failed)
+                - count(State::Panicked)
+                - count(State::Skipped)
+                - count(State::Cancelled),
+            failed: count(State::Failed),
+            panicked: count(State::Panicked),
+            skipped: count(State::Skipped),
+            cancelled: count(State::Cancelled),
         };
         let stop = match self.stop_reason.into_inner() {
             1 => Some(StopReason::Cancelled),
@@ -340,19 +396,32 @@ impl<'r, T> RunCore<'r, T> {
             3 => Some(StopReason::FailFast),
             _ => None,
         };
-        assert_eq!(
-            self.remaining.load(Ordering::Acquire),
-            0,
-            "kahn: internal error: a report of a run that has not finished"
-        );
-        let slots = Box::into_raw(self.slots);
-        // SAFETY: `remaining` is zero, so every task was claimed and finished,
-        // and finishing writes the task's slot (see `write_outcome`): every
-        // slot is initialized. All workers have joined, so nothing else
-        // touches the slots. `Slot<T>`, `UnsafeCell` and `MaybeUninit` are
-        // `repr(transparent)`, so the slice has the layout of `[Outcome<T>]`,
-        // and the allocation is handed over unchanged.
-        let outcomes = unsafe { Box::from_raw(slots as *mut [Outcome<T>]) }.into_vec();
+        let outputs = Box::into_raw(self.outputs);
+        // SAFETY: `Slot<T>`, `UnsafeCell` and `MaybeUninit` are
+        // `repr(transparent)`, so the slice has the layout of
+        // `[MaybeUninit<T>]`, and the allocation is handed over unchanged.
+        // All workers have joined, so nothing else touches it; the report
+        // reads an output only where `states` says Succeeded, which is
+        // exactly where `record` wrote one.
+        let outputs = unsafe { Box::from_raw(outputs as *mut [MaybeUninit<T>]) };
+        let mut failures = self
+            .failures
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        failures.sort_unstable_by_key(|(id, _)| *id);
+        let causes = self.causes.into_inner().map(|causes| {
+            causes
+                .into_vec()
+                .into_iter()
+                .map(AtomicU32::into_inner)
+                .collect()
+        });
+        let states = self
+            .states
+            .into_vec()
+            .into_iter()
+            .map(AtomicU8::into_inner)
+            .collect();
         let timings = self.timings.map(|t| {
             t.into_vec()
                 .into_iter()
@@ -361,7 +430,10 @@ impl<'r, T> RunCore<'r, T> {
         });
         Report {
             names: self.names,
-            outcomes,
+            states,
+            outputs,
+            failures,
+            causes,
             timings,
             counts,
             wall,
@@ -370,20 +442,23 @@ impl<'r, T> RunCore<'r, T> {
     }
 }
 
-/// A worker's private count of tasks that failed, panicked, were skipped or
-/// were cancelled; merged once when the worker leaves the run.
+/// How a claimed task finished, on its way to being recorded.
+pub(crate) enum Finish<T> {
+    Succeeded(T),
+    Failed(TaskFailure),
+    /// Skipped for this failed task.
+    Skipped(u32),
+    Cancelled,
+}
+
+/// A worker's private count of tasks per state (indexed by `State::code`);
+/// merged once when the worker leaves the run.
 #[derive(Debug, Default)]
-pub(crate) struct Tally(pub(crate) [usize; 4]);
+pub(crate) struct Tally(pub(crate) [usize; 6]);
 
 impl Tally {
-    pub(crate) fn count<T>(&mut self, outcome: &Outcome<T>) {
-        let i = match outcome {
-            Outcome::Succeeded(_) => return,
-            Outcome::Failed(_) => 0,
-            Outcome::Panicked(_) => 1,
-            Outcome::Skipped { .. } => 2,
-            Outcome::Cancelled => 3,
-        };
-        self.0[i] += 1;
+    #[inline]
+    pub(crate) fn count(&mut self, state: State) {
+        self.0[usize::from(state.code())] += 1;
     }
 }

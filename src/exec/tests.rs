@@ -73,10 +73,10 @@ fn failures_and_panics_skip_only_their_descendants() {
         assert_eq!(report.state(bad), Some(State::Failed));
         assert!(matches!(report.outcome(boom), Some(Outcome::Panicked(m)) if m == "kaput"));
         assert!(
-            matches!(report.outcome(after_bad), Some(Outcome::Skipped { cause }) if *cause == bad)
+            matches!(report.outcome(after_bad), Some(Outcome::Skipped { cause }) if cause == bad)
         );
         assert!(
-            matches!(report.outcome(after_both), Some(Outcome::Skipped { cause }) if *cause == bad || *cause == boom)
+            matches!(report.outcome(after_both), Some(Outcome::Skipped { cause }) if cause == bad || cause == boom)
         );
         let counts = report.counts();
         assert_eq!(

@@ -33,10 +33,11 @@ use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::Backoff;
 
 use crate::context::TaskContext;
-use crate::exec::run::{Job, RunCore, Tally, HUNGRY};
+use crate::error::TaskFailure;
+use crate::exec::run::{Finish, Job, RunCore, Tally, HUNGRY};
 use crate::graph::Graph;
 use crate::id::TaskId;
-use crate::report::{Outcome, Timing};
+use crate::report::Timing;
 
 /// One worker's private state for one run.
 struct Local {
@@ -46,6 +47,8 @@ struct Local {
     /// Tasks finished since the last subtraction from `remaining`.
     finished: usize,
     tally: Tally,
+    /// Tasks that failed or panicked here, handed over when the worker leaves.
+    failures: Vec<(TaskId, TaskFailure)>,
     pace: Pace,
 }
 
@@ -123,6 +126,7 @@ pub(crate) fn work<T: Send + Sync>(
         stack: VecDeque::new(),
         finished: 0,
         tally: Tally::default(),
+        failures: Vec::new(),
         pace: Pace::new(),
     };
     let targets = core.csr.targets;
@@ -158,6 +162,7 @@ pub(crate) fn work<T: Send + Sync>(
         };
     }
     core.add_tally(&local.tally);
+    core.add_failures(std::mem::take(&mut local.failures));
     std::mem::forget(guard);
 }
 
@@ -172,13 +177,11 @@ fn finish<T: Send + Sync>(
     cause: u32,
 ) -> Job {
     let mut next_cause = TaskId::NONE;
-    let outcome = if cause != TaskId::NONE {
+    let finish = if cause != TaskId::NONE {
         next_cause = cause;
-        Outcome::Skipped {
-            cause: TaskId::new(cause),
-        }
+        Finish::Skipped(cause)
     } else if core.should_stop() {
-        Outcome::Cancelled
+        Finish::Cancelled
     } else {
         let started = core.records_timings().then(Instant::now);
         let ctx = TaskContext {
@@ -197,23 +200,23 @@ fn finish<T: Send + Sync>(
             unsafe { core.write_timing(v, timing) };
         }
         match result {
-            Ok(Ok(output)) => Outcome::Succeeded(output),
+            Ok(Ok(output)) => Finish::Succeeded(output),
             Ok(Err(error)) => {
                 next_cause = v;
                 core.on_failure();
-                Outcome::Failed(error)
+                Finish::Failed(TaskFailure::Failed(error))
             }
             Err(payload) => {
                 next_cause = v;
                 core.on_failure();
-                Outcome::Panicked(panic_message(payload))
+                Finish::Failed(TaskFailure::Panicked(panic_message(payload)))
             }
         }
     };
-    local.tally.count(&outcome);
-    // SAFETY: this worker claimed `v` (the caller got `Some` from `claim`), writes
-    // its outcome once, here, and releases the successors only afterwards.
-    unsafe { core.write_outcome(v, outcome) };
+    // SAFETY: this worker claimed `v` (the caller got `Some` from `claim`),
+    // records it once, here, and releases the successors only afterwards.
+    let state = unsafe { core.record(v, finish, &mut local.failures) };
+    local.tally.count(state);
     local.finished += 1;
     let (lo, hi) = (
         core.csr.succ_off[v as usize],

@@ -410,13 +410,13 @@ fn tracked_graph_run(
     // The next run makes new outputs and drops them with its own report.
     let report = exec.run(&graph);
     assert_eq!(ledger.created(), 2 * ran);
-    let outcomes = report.into_outcomes();
+    let outputs = report.into_outputs();
     assert_eq!(
         ledger.dropped(),
         2 * ran - succeeded,
-        "into_outcomes moves the outputs out"
+        "into_outputs moves the outputs out"
     );
-    drop(outcomes);
+    drop(outputs);
     ledger.assert_all_dropped_once();
 
     // A run with failures turned into an error drops its outputs on the way.

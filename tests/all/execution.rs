@@ -206,9 +206,7 @@ fn input_of_a_non_predecessor_is_an_error_naming_both_tasks() {
         )
     );
     let uses_x = graph.find("uses_x").unwrap();
-    assert!(
-        matches!(report.outcome("after"), Some(Outcome::Skipped { cause }) if *cause == uses_x)
-    );
+    assert!(matches!(report.outcome("after"), Some(Outcome::Skipped { cause }) if cause == uses_x));
     assert_eq!(report.counts().failed, 2);
 }
 

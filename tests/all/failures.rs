@@ -32,9 +32,9 @@ fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
     }
 }
 
-fn skipped_for<T>(outcome: Option<&Outcome<T>>) -> Option<TaskId> {
+fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {
-        Some(Outcome::Skipped { cause }) => Some(*cause),
+        Some(Outcome::Skipped { cause }) => Some(cause),
         _ => None,
     }
 }

@@ -336,7 +336,7 @@ proptest! {
             rec.reset();
             let report = executors()[run % 3].run(&graph);
             check_run(&report, &rec, &edges, &expected)?;
-            let outputs: Vec<u64> = report.into_outcomes().iter().map(|o| *o.output().unwrap()).collect();
+            let outputs: Vec<u64> = report.into_outputs().into_iter().map(|o| o.unwrap()).collect();
             match &first {
                 None => first = Some(outputs),
                 Some(first) => prop_assert_eq!(first, &outputs, "run {} differs from run 0", run),
