@@ -12,7 +12,9 @@
 //! - `scope`: the same graph with `rayon::scope`, one spawn per ready task;
 //! - `timed`: kahn with `record_timings(true)`;
 //! - `eff`: with a CPU-bound body of `--steps` xorshift steps (about 1 µs),
-//!   floor time / (threads × kahn time): 100% is a perfect speedup.
+//!   floor time / (threads × kahn time): 100% is a perfect speedup;
+//! - `scale`: the same against kahn on one thread, i.e. how well kahn's own
+//!   work spreads over the threads, apart from its per-task overhead.
 //!
 //! Every run is checked: every task ran exactly once.
 
@@ -96,13 +98,14 @@ fn build<'a, T>(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let executor = Executor::with_threads(args.threads)?;
+    let one_thread = Executor::with_threads(1)?;
     println!(
         "threads={} reps={} steps={} (ns per task, medians; eff = floor / (threads x kahn))",
         args.threads, args.reps, args.steps
     );
     println!(
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
-        "shape", "tasks", "build", "empty", "floor", "scope", "timed", "ratio", "eff"
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>6}",
+        "shape", "tasks", "build", "empty", "floor", "scope", "timed", "ratio", "eff", "scale"
     );
     let mut arena = Arena::new();
     for &n in &args.sizes {
@@ -180,17 +183,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok(spin(ctx.id().index() as u64, steps))
             });
             let cpu_reps = args.reps.min(5);
-            let kahn_cpu = median(
-                (0..cpu_reps)
-                    .map(|_| {
-                        let t = Instant::now();
-                        let report = executor.run(&graph);
-                        let elapsed = t.elapsed().as_secs_f64();
-                        assert_eq!(report.counts().succeeded, g.tasks, "every task ran once");
-                        elapsed
-                    })
-                    .collect(),
-            );
+            let time_cpu = |executor: &Executor| {
+                median(
+                    (0..cpu_reps)
+                        .map(|_| {
+                            let t = Instant::now();
+                            let report = executor.run(&graph);
+                            let elapsed = t.elapsed().as_secs_f64();
+                            assert_eq!(report.counts().succeeded, g.tasks, "every task ran once");
+                            elapsed
+                        })
+                        .collect(),
+                )
+            };
+            let kahn_cpu = time_cpu(&executor);
+            let kahn_cpu_one = time_cpu(&one_thread);
             drop(graph);
             let floor_cpu = median(
                 (0..cpu_reps)
@@ -208,7 +215,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             let ns = |secs: f64| secs * 1e9 / tasks;
             println!(
-                "{:<12} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>5.1}%",
+                "{:<12} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>5.1}% {:>5.1}%",
                 shape.name(),
                 g.tasks,
                 ns(median(builds)),
@@ -217,7 +224,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ns(scope_empty),
                 ns(timed),
                 empty / floor_empty,
-                100.0 * floor_cpu / (args.threads as f64 * kahn_cpu)
+                100.0 * floor_cpu / (args.threads as f64 * kahn_cpu),
+                100.0 * kahn_cpu_one / (args.threads as f64 * kahn_cpu)
             );
         }
     }

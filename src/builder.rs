@@ -207,6 +207,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         Ok(())
     }
 
+    #[inline]
     fn push_edge(&mut self, (u, v): (u32, u32)) -> Result<(), BuildError> {
         if u == v {
             return Err(BuildError::SelfLoop {

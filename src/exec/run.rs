@@ -1,22 +1,23 @@
-//! Per-run state: the counters, outcome slots and signals one run of a graph
+//! Per-run state: the counters, states, output slots and signals one run of a graph
 //! needs, kept out of the immutable graph so runs never interfere.
 //!
 //! # Memory ordering
 //!
-//! - A task's outcome is written into its slot by the one worker that claimed
-//!   it, *before* that worker releases the task's successors. A release is a
+//! - A task's state byte and (on success) output slot are written by the one
+//!   worker that claimed it, *before* that worker releases the task's
+//!   successors. A release is a
 //!   `fetch_sub(AcqRel)` on the successor's `pending` counter, or, when the
 //!   releaser is the last predecessor, only an `Acquire` load that sees 1 (the
 //!   other predecessors' `Release` decrements form one release sequence, so the
 //!   load synchronizes with all of them). Whoever claims a successor therefore
-//!   happens-after every predecessor's outcome write: that is what makes
+//!   happens-after every predecessor's output write: that is what makes
 //!   [`RunCore::output_of_predecessor`] sound.
 //! - Ready ranges that cross threads go through crossbeam's deque and
 //!   injector, which synchronize push with steal.
 //! - `signals` (stop bit, hungry-worker count) is read `Relaxed` on the hot
 //!   path: it is a hint about scheduling, never about data.
 //! - The run ends when `remaining` reaches zero (`AcqRel`); the caller reads
-//!   the slots only after rayon's broadcast has joined every worker, which
+//!   states and slots only after rayon's broadcast has joined every worker, which
 //!   orders all worker writes before the report is built.
 
 use std::cell::UnsafeCell;
