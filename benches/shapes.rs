@@ -17,27 +17,16 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kahn::shapes::{Shape, ShapeGraph};
-use kahn::{Arena, Executor, TaskId};
+use kahn::{Arena, Executor};
 
 #[path = "common/baselines.rs"]
 mod baselines;
-use baselines::{spin, RayonScope, SerialFloor};
+use baselines::{build_shape, spin, RayonScope, SerialFloor};
 
 const SIZES: [usize; 2] = [1_000, 100_000];
 
 fn build_by_id(arena: &mut Arena, g: &ShapeGraph) -> usize {
-    let mut b = arena.builder::<()>();
-    b.reserve(g.tasks, g.edges.len());
-    for _ in 0..g.tasks {
-        b.add_task(|_| Ok(())).expect("under the limit");
-    }
-    b.edges(
-        g.edges
-            .iter()
-            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-    )
-    .expect("valid edges");
-    b.build().expect("acyclic").task_count()
+    build_shape::<()>(arena, g, |_| Ok(())).task_count()
 }
 
 fn build_by_name(arena: &mut Arena, g: &ShapeGraph, names: &[String]) -> usize {
@@ -60,17 +49,7 @@ fn bench_runs(c: &mut Criterion, executor: &Executor) {
             let g = shape.generate(n);
             group.throughput(Throughput::Elements(g.tasks as u64));
             let mut arena = Arena::new();
-            let mut b = arena.builder::<()>();
-            for _ in 0..g.tasks {
-                b.add_task(|_| Ok(())).expect("under the limit");
-            }
-            b.edges(
-                g.edges
-                    .iter()
-                    .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-            )
-            .expect("valid edges");
-            let graph = b.build().expect("acyclic");
+            let graph = build_shape::<()>(&mut arena, &g, |_| Ok(()));
             group.bench_function(
                 BenchmarkId::new("kahn-2t", format!("{shape}-{n}")),
                 |bench| {
@@ -123,18 +102,9 @@ fn bench_cpu_bodies(c: &mut Criterion, one: &Executor, two: &Executor) {
         let g = shape.generate(n);
         group.throughput(Throughput::Elements(g.tasks as u64));
         let mut arena = Arena::new();
-        let mut b = arena.builder::<u64>();
-        for i in 0..g.tasks {
-            b.add_task(move |_| Ok(spin(i as u64, SPIN_STEPS)))
-                .expect("under the limit");
-        }
-        b.edges(
-            g.edges
-                .iter()
-                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-        )
-        .expect("valid edges");
-        let graph = b.build().expect("acyclic");
+        let graph = build_shape::<u64>(&mut arena, &g, |ctx| {
+            Ok(spin(ctx.id().index() as u64, SPIN_STEPS))
+        });
         for (variant, executor) in [("kahn-1t", one), ("kahn-2t", two)] {
             group.bench_function(BenchmarkId::new(variant, format!("{shape}-{n}")), |bench| {
                 bench.iter(|| assert!(executor.run(&graph).is_success()))

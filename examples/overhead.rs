@@ -21,12 +21,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use kahn::shapes::{Shape, ShapeGraph};
-use kahn::{Arena, Executor, Graph, RunOptions, TaskId};
+use kahn::shapes::Shape;
+use kahn::{Arena, Executor, RunOptions};
 
 #[path = "../benches/common/baselines.rs"]
 mod baselines;
-use baselines::{spin, RayonScope, SerialFloor};
+use baselines::{build_shape, spin, RayonScope, SerialFloor};
 
 struct Args {
     threads: usize,
@@ -76,25 +76,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn build<'a, T>(
-    arena: &'a mut Arena,
-    g: &ShapeGraph,
-    body: impl Fn(&kahn::TaskContext<'_, T>) -> Result<T, kahn::BoxError> + Send + Sync + Copy + 'a,
-) -> Graph<'a, T> {
-    let mut b = arena.builder::<T>();
-    b.reserve(g.tasks, g.edges.len());
-    for _ in 0..g.tasks {
-        b.add_task(body).expect("under the limit");
-    }
-    b.edges(
-        g.edges
-            .iter()
-            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-    )
-    .expect("valid edges");
-    b.build().expect("acyclic")
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let executor = Executor::with_threads(args.threads)?;
@@ -116,12 +97,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut builds = Vec::new();
             for _ in 0..args.reps.min(5) {
                 let t = Instant::now();
-                let graph = build::<()>(&mut arena, &g, |_| Ok(()));
+                let graph = build_shape::<()>(&mut arena, &g, |_| Ok(()));
                 builds.push(t.elapsed().as_secs_f64());
                 drop(black_box(graph));
             }
 
-            let graph = build::<()>(&mut arena, &g, |_| Ok(()));
+            let graph = build_shape::<()>(&mut arena, &g, |_| Ok(()));
             let time_runs = |options: &RunOptions| {
                 median(
                     (0..args.reps)
@@ -179,7 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // The report proves every task succeeded once; a shared counter in
             // the body would add a contended atomic the floor does not pay.
             let steps = args.steps;
-            let graph = build::<u64>(&mut arena, &g, move |ctx| {
+            let graph = build_shape::<u64>(&mut arena, &g, move |ctx| {
                 Ok(spin(ctx.id().index() as u64, steps))
             });
             let cpu_reps = args.reps.min(5);

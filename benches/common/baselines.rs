@@ -3,6 +3,27 @@
 use std::hint::black_box;
 
 use kahn::shapes::ShapeGraph;
+use kahn::{Arena, BoxError, Graph, TaskContext, TaskId};
+
+/// Builds `g` into `arena` with every task running `body`, edges by id.
+pub fn build_shape<'a, T>(
+    arena: &'a mut Arena,
+    g: &ShapeGraph,
+    body: impl Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + Copy + 'a,
+) -> Graph<'a, T> {
+    let mut b = arena.builder::<T>();
+    b.reserve(g.tasks, g.edges.len());
+    for _ in 0..g.tasks {
+        b.add_task(body).expect("under the limit");
+    }
+    b.edges(
+        g.edges
+            .iter()
+            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
+    )
+    .expect("valid edges");
+    b.build().expect("acyclic")
+}
 
 /// A one-thread Kahn loop over CSR with the task body inlined: the
 /// bookkeeping floor that no executor can beat on one thread.

@@ -1,32 +1,12 @@
 //! Stopping a run: cancel tokens from other threads and from tasks, deadlines and timeouts.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, StopReason, TaskId};
 
-/// Generous limit for any one test: a deadlock fails the test instead of hanging CI.
-const LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs `body` on its own thread and fails if it does not finish within [`LIMIT`].
-fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done, finished) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let result = body();
-        let _ = done.send(());
-        result
-    });
-    match finished.recv_timeout(LIMIT) {
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => match handle.join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("the test did not finish within {LIMIT:?}: kahn deadlocked or hung")
-        }
-    }
-}
+use crate::common::bounded;
 
 #[test]
 fn cancelling_from_another_thread_stops_a_running_run() {

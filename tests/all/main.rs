@@ -6,6 +6,7 @@
 
 mod build;
 mod cancel;
+mod common;
 mod drops;
 mod execution;
 mod failures;
