@@ -84,9 +84,11 @@ pub(crate) fn compile<'a>(
     }
 
     // Merge duplicate edges in place: `seen[t] == v` marks `v -> t` as kept.
-    // `cursor` is dead now and becomes the mark array.
+    // `cursor` is dead now and becomes the mark array. In-degrees are
+    // counted in the same pass, into `pred_off[t + 1]`.
     let seen = cursor;
     seen.fill(u32::MAX);
+    let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
     let mut kept = 0u32;
     let mut start = 0u32;
     for v in 0..n {
@@ -95,6 +97,7 @@ pub(crate) fn compile<'a>(
             let to = scratch[i as usize];
             if seen[to as usize] != v as u32 {
                 seen[to as usize] = v as u32;
+                pred_off[to as usize + 1] += 1;
                 scratch[kept as usize] = to;
                 kept += 1;
             }
@@ -104,11 +107,7 @@ pub(crate) fn compile<'a>(
     }
     let m = kept as usize;
 
-    // In-degrees, predecessor lists (sorted, since `v` ascends), sources.
-    let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
-    for &to in &scratch[..m] {
-        pred_off[to as usize + 1] += 1;
-    }
+    // Pending counts, predecessor lists (sorted, since `v` ascends), sources.
     let init_pending = bump.alloc_slice_fill_copy(n, 0u32);
     let mut source_count = 0usize;
     for v in 0..n {
