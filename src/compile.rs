@@ -1,4 +1,5 @@
-//! Compiles an edge list into the CSR form a run walks: O(V + E), all in the arena.
+//! Compiles an edge list into the CSR form a run walks: O(V + E), three passes
+//! over the edges, all in the arena.
 //!
 //! Layout, for `n` tasks and `m` distinct edges:
 //! - `succ_off[v]..succ_off[v + 1]` indexes the successors of `v` in `targets`;
@@ -69,72 +70,86 @@ pub(crate) fn compile<'a>(
     edges: &[(u32, u32)],
     forward_only: bool,
 ) -> Result<Csr<'a>, Vec<u32>> {
-    // Successors, grouped by source with a counting sort.
+    let e = edges.len();
+    // Pass 1: out- and in-degrees, duplicates still included. A task with no
+    // incoming edge is a source whatever duplicates are merged later.
     let succ_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
-    for &(from, _) in edges {
+    let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
+    for &(from, to) in edges {
         succ_off[from as usize + 1] += 1;
+        pred_off[to as usize + 1] += 1;
     }
+    let source_count = pred_off[1..].iter().filter(|&&d| d == 0).count();
     prefix_sum(succ_off);
-    let scratch = bump.alloc_slice_fill_copy(edges.len(), 0u32);
+    prefix_sum(pred_off);
+
+    // Pass 2: successors grouped by source (a counting sort), into an array
+    // with room for the sources after them.
+    let targets = bump.alloc_slice_fill_copy(e + source_count, 0u32);
     let cursor = bump.alloc_slice_copy(&succ_off[..n]);
     for &(from, to) in edges {
         let slot = &mut cursor[from as usize];
-        scratch[*slot as usize] = to;
+        targets[*slot as usize] = to;
         *slot += 1;
     }
 
-    // Merge duplicate edges in place: `seen[t] == v` marks `v -> t` as kept.
-    // `cursor` is dead now and becomes the mark array. In-degrees are
-    // counted in the same pass, into `pred_off[t + 1]`.
+    // Pass 3, by source in id order: merge duplicate edges in place
+    // (`seen[t] == v` marks `v -> t` as kept; `cursor` is dead and becomes
+    // the mark array) and append `v` to the predecessor list of each kept
+    // target, so every predecessor list comes out sorted.
     let seen = cursor;
     seen.fill(u32::MAX);
-    let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
+    let pred_end = bump.alloc_slice_copy(&pred_off[..n]);
+    let preds = bump.alloc_slice_fill_copy(e, 0u32);
     let mut kept = 0u32;
     let mut start = 0u32;
     for v in 0..n {
         let end = succ_off[v + 1];
         for i in start..end {
-            let to = scratch[i as usize];
+            let to = targets[i as usize];
             if seen[to as usize] != v as u32 {
                 seen[to as usize] = v as u32;
-                pred_off[to as usize + 1] += 1;
-                scratch[kept as usize] = to;
+                targets[kept as usize] = to;
                 kept += 1;
+                let slot = &mut pred_end[to as usize];
+                preds[*slot as usize] = v as u32;
+                *slot += 1;
             }
         }
         start = end;
         succ_off[v + 1] = kept;
     }
     let m = kept as usize;
-
-    // Pending counts, predecessor lists (sorted, since `v` ascends), sources.
-    let init_pending = bump.alloc_slice_fill_copy(n, 0u32);
-    let mut source_count = 0usize;
-    for v in 0..n {
-        let indegree = pred_off[v + 1];
-        init_pending[v] = indegree.max(1);
-        source_count += usize::from(indegree == 0);
-    }
-    prefix_sum(pred_off);
-    let preds = bump.alloc_slice_fill_copy(m, 0u32);
-    let cursor = seen;
-    cursor.copy_from_slice(&pred_off[..n]);
-    for v in 0..n {
-        for &to in &scratch[succ_off[v] as usize..succ_off[v + 1] as usize] {
-            let slot = &mut cursor[to as usize];
-            preds[*slot as usize] = v as u32;
-            *slot += 1;
+    if m < e {
+        // Merged duplicates left gaps at the ends of predecessor lists.
+        let mut write = 0u32;
+        for t in 0..n {
+            let (begin, end) = (pred_off[t], pred_end[t]);
+            preds.copy_within(begin as usize..end as usize, write as usize);
+            pred_off[t] = write;
+            write += end - begin;
         }
+        pred_off[n] = write;
     }
-    let targets = bump.alloc_slice_fill_copy(m + source_count, 0u32);
-    targets[..m].copy_from_slice(&scratch[..m]);
+    let preds = &preds[..m];
+
+    // Pending counts and the sources, after the successors.
+    let init_pending = bump.alloc_slice_fill_copy(n, 0u32);
     let mut next = m;
     for v in 0..n {
-        if pred_off[v] == pred_off[v + 1] {
+        let indegree = pred_off[v + 1] - pred_off[v];
+        init_pending[v] = indegree.max(1);
+        if indegree == 0 {
             targets[next] = v as u32;
             next += 1;
         }
     }
+    debug_assert_eq!(
+        next,
+        m + source_count,
+        "sources counted before and after merging agree"
+    );
+    let targets = &targets[..next];
 
     let csr = Csr {
         succ_off,
