@@ -95,6 +95,9 @@ impl Arena {
     }
 
     /// An arena with `bytes` of bump memory ready, for a known graph size.
+    ///
+    /// # Panics
+    /// If the allocator cannot provide `bytes`, as `Vec::with_capacity` does.
     pub fn with_capacity(bytes: usize) -> Arena {
         Arena {
             bump: Bump::with_capacity(bytes),

@@ -13,8 +13,10 @@ use crate::id::{TaskId, TaskRef};
 use crate::names::{Names, TaskLabel};
 use crate::task::{alloc_task, TaskBox};
 
-/// Hard limit on edges: CSR offsets are `u32`.
-const EDGE_LIMIT: usize = u32::MAX as usize;
+/// Hard limit on edges, as on tasks ([`TaskId::LIMIT`]): an in-degree must
+/// leave the pending counter's top bit free, and edges plus sources must fit
+/// the `u32` offsets of the compiled graph.
+const EDGE_LIMIT: usize = TaskId::LIMIT;
 
 /// Collects tasks and edges, validating each as it comes, and freezes them
 /// into a [`Graph`] with [`build`](GraphBuilder::build).
@@ -60,21 +62,26 @@ impl<'a, T> GraphBuilder<'a, T> {
     }
 
     /// Reserves room for `tasks` more tasks and `edges` more edges, so a large
-    /// graph does not regrow its arrays (and leave the old ones in the arena).
+    /// graph does not regrow its task and edge arrays (and leave the old ones
+    /// in the arena). Requests beyond the builder's limits are cut to them,
+    /// and a request the allocator cannot meet is ignored: the arrays then
+    /// grow as needed, and the limits are enforced as tasks and edges arrive.
     pub fn reserve(&mut self, tasks: usize, edges: usize) {
-        self.tasks.reserve(tasks);
-        self.keys.reserve(tasks);
-        self.edges.reserve(edges);
+        let tasks = tasks.min(self.max_tasks.saturating_sub(self.tasks.len()));
+        let edges = edges.min(self.max_edges.saturating_sub(self.edges.len()));
+        let _ = self.tasks.try_reserve(tasks);
+        let _ = self.keys.try_reserve(tasks);
+        let _ = self.edges.try_reserve(edges);
     }
 
-    /// Lowers the number of tasks this builder accepts (never above
+    /// Sets the number of tasks this builder accepts (never above
     /// [`TaskId::LIMIT`]); for graphs that come from input you do not control.
     pub fn max_tasks(&mut self, limit: usize) -> &mut Self {
         self.max_tasks = limit.min(TaskId::LIMIT);
         self
     }
 
-    /// Lowers the number of edges this builder accepts (never above `u32::MAX`).
+    /// Sets the number of edges this builder accepts (never above 2³¹ − 1).
     /// Edges are counted as added, duplicates included, so the limit also
     /// bounds the memory an edge list from untrusted input can take.
     pub fn max_edges(&mut self, limit: usize) -> &mut Self {
@@ -192,9 +199,12 @@ impl<'a, T> GraphBuilder<'a, T> {
         I: IntoIterator<Item = (TaskId, TaskId)>,
     {
         let edges = edges.into_iter();
-        // Trust the iterator's length only as far as the edge limit allows.
+        // Trust the iterator's length only as far as the edge limit allows,
+        // and reserve at most a million edges ahead of validating them.
         let room = self.max_edges.saturating_sub(self.edges.len());
-        self.edges.reserve(edges.size_hint().0.min(room));
+        let _ = self
+            .edges
+            .try_reserve(edges.size_hint().0.min(room).min(1 << 20));
         let n = self.tasks.len() as u32;
         for (from, to) in edges {
             let (u, v) = (from.raw(), to.raw());

@@ -102,7 +102,8 @@ impl<'r, T> TaskContext<'r, T> {
         self.core.should_stop()
     }
 
-    /// The index of the worker thread running this task, from 0.
+    /// The index of the worker running this task, from 0 (always 0 in a
+    /// one-thread or nested run).
     pub fn worker_index(&self) -> usize {
         self.worker
     }

@@ -73,7 +73,7 @@ pub enum BuildError {
     TooManyEdges {
         /// How many edges the graph would have had.
         given: usize,
-        /// The limit in force (`u32::MAX` unless lowered with `max_edges`).
+        /// The limit in force (2³¹ − 1 unless lowered with `max_edges`).
         limit: usize,
     },
 }

@@ -12,8 +12,10 @@ use std::fmt;
 pub struct TaskId(u32);
 
 impl TaskId {
-    /// The most tasks one graph can hold; `u32::MAX` itself is reserved.
-    pub const LIMIT: usize = u32::MAX as usize;
+    /// The most tasks one graph can hold: 2³¹ − 1. With edges under the same
+    /// limit, every per-run counter keeps its top bit free for the failure
+    /// flag, and every compiled range of tasks fits in a `u32`.
+    pub const LIMIT: usize = (1 << 31) - 1;
 
     /// Marks "no task" in per-run arrays; never a valid id.
     pub(crate) const NONE: u32 = u32::MAX;
@@ -47,8 +49,9 @@ impl fmt::Display for TaskId {
 
 /// A reference to a task, either by the name it was added with or by its id.
 ///
-/// Every API that takes a task (`edge`, `input`, `output`, …) accepts
-/// `impl Into<TaskRef>`, so `"load"`, `&String` and a [`TaskId`] all work.
+/// The APIs that look a task up (`edge`, `input`, `output`, `outcome`,
+/// `find`, …) accept `impl Into<TaskRef>`, so `"load"`, `&String` and a
+/// [`TaskId`] all work; those that walk a graph by id take a [`TaskId`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskRef<'n> {
     /// The task with this id.

@@ -134,7 +134,8 @@ impl fmt::Display for StopReason {
 /// When and where one task ran, if the run recorded timings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timing {
-    /// From the start of the run to the start of the task.
+    /// From the start of the run (see [`Report::wall_time`]) to the start of
+    /// the task.
     pub start: Duration,
     /// How long the task's body took.
     pub duration: Duration,
@@ -298,12 +299,17 @@ impl<'g, T> Report<'g, T> {
         self.counts.succeeded == self.states.len()
     }
 
-    /// How long the run took, from first task to last.
+    /// How long the run took, from its setup to the last worker leaving; the
+    /// same origin as [`Timing::start`].
     pub fn wall_time(&self) -> Duration {
         self.wall
     }
 
-    /// Why the run stopped early, if it did.
+    /// Why the run was told to stop, if it was: its token was cancelled, its
+    /// deadline passed, or a task failed under fail-fast, while it was
+    /// running. Set even when no task was left to cancel (running tasks may
+    /// still have seen it through `is_cancelled`); `counts().cancelled` says
+    /// how many tasks it kept from starting.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop
     }

@@ -55,7 +55,16 @@ impl Shape {
     }
 
     /// Generates the graph of this shape closest to `n` tasks.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`TaskId::LIMIT`](crate::TaskId::LIMIT), the most tasks
+    /// a graph can hold.
     pub fn generate(self, n: usize) -> ShapeGraph {
+        assert!(
+            n <= crate::TaskId::LIMIT,
+            "{n} tasks is more than a graph can hold ({})",
+            crate::TaskId::LIMIT
+        );
         let mut edges = Vec::new();
         let tasks = match self {
             Shape::Chain => {
@@ -192,12 +201,5 @@ impl SplitMix64 {
 }
 
 fn isqrt(n: usize) -> usize {
-    let mut r = (n as f64).sqrt() as usize;
-    while r * r > n {
-        r -= 1;
-    }
-    while (r + 1) * (r + 1) <= n {
-        r += 1;
-    }
-    r
+    n.isqrt()
 }

@@ -6,7 +6,6 @@ mod worker;
 
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
 
 use crossbeam_deque::Worker;
 
@@ -19,8 +18,13 @@ use run::RunCore;
 /// Runs graphs on a fixed set of worker threads.
 ///
 /// Create one and keep it: starting threads is the expensive part, and runs
-/// reuse them. An executor runs any number of graphs, one after another or
-/// several at once from different threads.
+/// reuse them. An executor runs any number of graphs. Runs started at once
+/// from different threads share its workers: a run gets a worker when that
+/// worker has finished the runs before it, so tasks of concurrent runs must
+/// not wait on each other (give independent pipelines their own executors).
+/// Parallel code inside a task (`rayon::join`, `par_iter`) runs on this pool
+/// too, whose other threads are busy with the graph: use a separate rayon
+/// pool for it.
 ///
 /// Each worker takes ready tasks, runs them, and continues with the tasks
 /// that became ready, stealing from other workers when it runs dry. See
@@ -95,7 +99,6 @@ impl Executor {
         let deques: Vec<Worker<Job>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
         let core = RunCore::new(graph, options, stealers);
-        let started = Instant::now();
         if graph.task_count() > 0 {
             match pool {
                 Some(pool) => {
@@ -117,7 +120,8 @@ impl Executor {
                 }
             }
         }
-        core.into_report(started.elapsed())
+        let wall = core.start.elapsed();
+        core.into_report(wall)
     }
 }
 

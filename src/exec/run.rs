@@ -15,7 +15,13 @@
 //! - Ready ranges that cross threads go through crossbeam's deque and
 //!   injector, which synchronize push with steal.
 //! - `signals` (stop bit, hungry-worker count) is read `Relaxed` on the hot
-//!   path: it is a hint about scheduling, never about data.
+//!   path. The hungry count is only a hint. The stop bit is sticky, and that
+//!   matters for data: a cancelled task releases its successors cleanly, and
+//!   they must be cancelled too, never run with a predecessor that has no
+//!   output. They are: the claimant synchronizes with the cancelled task's
+//!   release, which came after the stop bit was set, so coherence makes its
+//!   own load of `signals` see the bit. `output_of_predecessor` also checks
+//!   the predecessor's state in every build, as a second line of defence.
 //! - The run ends when `remaining` reaches zero (`AcqRel`); the caller reads
 //!   states and slots only after rayon's broadcast has joined every worker, which
 //!   orders all worker writes before the report is built.
@@ -305,15 +311,21 @@ impl<'r, T> RunCore<'r, T> {
     /// The output of `p`, which must be a direct predecessor of a task that
     /// is running now.
     pub(crate) fn output_of_predecessor(&self, p: u32) -> &T {
-        debug_assert_eq!(
+        // Checked in every build: this one byte load is what stands between a
+        // protocol bug and reading uninitialized memory. A failure panics
+        // inside the asking task, which records it as Panicked.
+        assert_eq!(
             self.states[p as usize].load(Ordering::Relaxed),
             State::Succeeded.code(),
-            "a task runs only after all its predecessors succeeded"
+            "kahn: internal error: a task ran before its predecessor {p} succeeded"
         );
-        // SAFETY: `p` is a predecessor of a running task, so `p` was claimed,
-        // succeeded (or the task would have been skipped), had its output
-        // written, and released the task after that write (memory ordering
-        // notes). Nobody writes the slot again in this run.
+        // SAFETY: `p` is a predecessor of a running task, and its state says
+        // Succeeded, which `record` stores only after writing the output. The
+        // running task was released by `p` (or by a later predecessor whose
+        // release sequence includes `p`'s) after that write, so the write
+        // happens-before this read (memory ordering notes); the state load
+        // above reads a value written before the same release. Nobody writes
+        // the slot again in this run.
         unsafe { (*self.outputs[p as usize].0.get()).assume_init_ref() }
     }
 

@@ -212,3 +212,38 @@ fn slow_ready_tasks_are_not_hidden_behind_a_running_one() {
         );
     }
 }
+
+#[test]
+fn a_panic_value_whose_destructor_panics_is_still_just_a_panicked_task() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the payload's destructor panicked too");
+        }
+    }
+    for executor in executors() {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        let bomb = b.task("bomb", |_| std::panic::panic_any(Bomb)).unwrap();
+        let fine = b.task("fine", |_| Ok(())).unwrap();
+        let graph = b.build().unwrap();
+        let report = executor.run(&graph);
+        assert_eq!(report.state(bomb), Some(State::Panicked));
+        assert_eq!(report.state(fine), Some(State::Succeeded));
+    }
+}
+
+#[test]
+fn reserving_beyond_the_limits_or_the_memory_is_not_an_error() {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    if !cfg!(miri) {
+        // Cut to the hard limits; the allocator may refuse, which is ignored.
+        b.reserve(usize::MAX, usize::MAX);
+    }
+    b.max_tasks(4).reserve(1 << 40, 1 << 40);
+    let a = b.add_task(|_| Ok(())).unwrap();
+    let c = b.add_task(|_| Ok(())).unwrap();
+    b.edges(std::iter::repeat_n((a, c), 3)).unwrap();
+    assert_eq!(b.build().unwrap().edge_count(), 1);
+}

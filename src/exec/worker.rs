@@ -130,10 +130,12 @@ pub(crate) fn work<T: Send + Sync>(
         pace: Pace::new(),
     };
     let targets = core.csr.targets;
+    // With no other worker there is nobody to publish work for.
+    let has_peers = core.stealers.len() > 1;
     let mut cur = Job::EMPTY;
     loop {
         while cur.lo < cur.hi {
-            if local.pace.eager || core.signals.load(Ordering::Relaxed) != 0 {
+            if (local.pace.eager && has_peers) || core.signals.load(Ordering::Relaxed) != 0 {
                 local.share(core, &mut cur);
             }
             let v = targets[cur.lo as usize];
@@ -230,13 +232,19 @@ fn finish<T: Send + Sync>(
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(message) => *message,
-        Err(payload) => match payload.downcast_ref::<&'static str>() {
-            Some(message) => (*message).to_owned(),
-            None => "the task panicked with a value that is not a string".to_owned(),
-        },
+    let message = if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else if let Some(message) = payload.downcast_ref::<&'static str>() {
+        (*message).to_owned()
+    } else {
+        "the task panicked with a value that is not a string".to_owned()
+    };
+    // The payload is the task's value: its destructor may panic too, and
+    // that must not escape into the scheduler (it would abort).
+    if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(nested);
     }
+    message
 }
 
 impl Local {

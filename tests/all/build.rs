@@ -570,7 +570,7 @@ fn edges_with_a_huge_iterator_stops_at_max_edges() {
     b.max_edges(4);
     // An honest, exact size_hint; the builder only ever needs to look at five items.
     let err = b
-        .edges(std::iter::repeat((x, y)).take(usize::MAX))
+        .edges(std::iter::repeat_n((x, y), usize::MAX))
         .unwrap_err();
     assert_eq!(err, BuildError::TooManyEdges { given: 5, limit: 4 });
 }
