@@ -208,16 +208,16 @@ impl<'a, T> GraphBuilder<'a, T> {
         let n = self.tasks.len() as u32;
         for (from, to) in edges {
             let (u, v) = (from.raw(), to.raw());
-            if u >= n || v >= n || u == v {
+            if u >= n || v >= n || u == v || self.edges.len() >= self.max_edges {
                 // Let the careful path build the right error.
                 return self.edge(from, to);
             }
-            self.push_edge((u, v))?;
+            self.forward_only &= u < v;
+            self.edges.push((u, v));
         }
         Ok(())
     }
 
-    #[inline]
     fn push_edge(&mut self, (u, v): (u32, u32)) -> Result<(), BuildError> {
         if u == v {
             return Err(BuildError::SelfLoop {
