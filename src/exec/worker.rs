@@ -135,7 +135,12 @@ pub(crate) fn work<T: Send + Sync>(
     let mut cur = Job::EMPTY;
     loop {
         while cur.lo < cur.hi {
-            if (local.pace.eager && has_peers) || core.signals.load(Ordering::Relaxed) != 0 {
+            // Only a worker with something to give looks at the signals: a
+            // chain never does.
+            let can_give = cur.len() >= 2 || !local.stack.is_empty();
+            if can_give
+                && ((local.pace.eager && has_peers) || core.signals.load(Ordering::Relaxed) != 0)
+            {
                 local.share(core, &mut cur);
             }
             let v = targets[cur.lo as usize];
@@ -248,15 +253,13 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Local {
-    /// Called when `signals` is non-zero or tasks are slow: if a worker is
+    /// Called when this worker has work to give and `signals` is non-zero or
+    /// tasks are slow: if a worker is
     /// hungry (or may become so during a slow task) and this one has nothing
     /// published yet, publish the oldest set-aside range or the upper half of
     /// the current one.
     #[cold]
     fn share<T: Send + Sync>(&mut self, core: &RunCore<'_, T>, cur: &mut Job) {
-        if self.stack.is_empty() && cur.len() < 2 {
-            return; // nothing to give
-        }
         let hungry = core.signals.load(Ordering::Relaxed) & HUNGRY != 0;
         if !(hungry || self.pace.eager) || !self.deque.is_empty() {
             return;
