@@ -6,12 +6,13 @@
 //! one worker with no queue operation at all; the rest of the current range
 //! goes on the private stack. Nothing private is visible to other workers:
 //! when a worker runs dry it raises the `HUNGRY` count in `signals`, and busy
-//! workers, which read `signals` before each task, then publish work to their
-//! crossbeam deque — the oldest range on their stack, or the upper half of the
-//! current one — for the hungry worker to steal. So the common case pays one
-//! relaxed load per task, and work moves only when someone needs it. Workers
-//! whose tasks are slow publish before every task instead (see [`Pace`]), so a
-//! long task does not hide ready work from a peer that turns hungry during it.
+//! workers that have something to give read `signals` before each release,
+//! then publish work to their crossbeam deque — the oldest range on their
+//! stack, or the upper half of the current one — for the hungry worker to
+//! steal. So the common case pays at most one relaxed load per release, and
+//! work moves only when someone needs it. Workers whose tasks are slow
+//! publish before every task instead (see [`Pace`]), so a long task does not
+//! hide ready work from a peer that turns hungry during it.
 //!
 //! # How a run ends
 //!
