@@ -23,9 +23,10 @@ where
 {
     let body: &'a mut F = bump.alloc(body);
     let erased: *mut TaskFn<'a, T> = body;
+    // bumpalo's `Box` drops the value in place and never frees the memory,
+    // which stays the bump's until it is rewound.
     // SAFETY: `erased` points at a value just moved into `bump`, alive for `'a`
-    // (the bump cannot be reset while `'a` borrows it), and the `&mut` it came
-    // from was consumed above, so this box is its only owner. bumpalo's `Box`
-    // drops the value in place and never frees the memory, which is the bump's.
+    // (the bump cannot be rewound while `'a` borrows it); the `&mut` it came
+    // from was consumed, so this box is its only owner.
     unsafe { BumpBox::from_raw(erased) }
 }

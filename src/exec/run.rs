@@ -256,10 +256,10 @@ impl<'r, T> RunCore<'r, T> {
         let state = match finish {
             Finish::Succeeded(output) => {
                 let slot = self.outputs[v as usize].0.get();
-                // SAFETY: by the caller's contract this worker owns `v`
-                // exclusively and nobody reads the slot until `v`'s successors
-                // are released. It is uninitialized (written at most once per
-                // run), so nothing is overwritten.
+                // By the caller's contract this worker owns `v` exclusively
+                // and nobody reads the slot until `v`'s successors are released.
+                // SAFETY: exclusive access; the slot is uninitialized (written
+                // at most once per run), so nothing is overwritten.
                 unsafe { (*slot).write(output) };
                 State::Succeeded
             }
@@ -319,13 +319,13 @@ impl<'r, T> RunCore<'r, T> {
             State::Succeeded.code(),
             "kahn: internal error: a task ran before its predecessor {p} succeeded"
         );
-        // SAFETY: `p` is a predecessor of a running task, and its state says
+        // `p` is a predecessor of a running task, and its state says
         // Succeeded, which `record` stores only after writing the output. The
         // running task was released by `p` (or by a later predecessor whose
         // release sequence includes `p`'s) after that write, so the write
-        // happens-before this read (memory ordering notes); the state load
-        // above reads a value written before the same release. Nobody writes
-        // the slot again in this run.
+        // happens-before this read (memory ordering notes).
+        // SAFETY: the slot is initialized, and nobody writes it again in this
+        // run, so a shared reference to it is valid for the run.
         unsafe { (*self.outputs[p as usize].0.get()).assume_init_ref() }
     }
 
@@ -410,12 +410,11 @@ impl<'r, T> RunCore<'r, T> {
             _ => None,
         };
         let outputs = Box::into_raw(self.outputs);
-        // SAFETY: `Slot<T>`, `UnsafeCell` and `MaybeUninit` are
-        // `repr(transparent)`, so the slice has the layout of
-        // `[MaybeUninit<T>]`, and the allocation is handed over unchanged.
-        // All workers have joined, so nothing else touches it; the report
-        // reads an output only where `states` says Succeeded, which is
+        // All workers have joined, so nothing else touches the slots; the
+        // report reads an output only where `states` says Succeeded, which is
         // exactly where `record` wrote one.
+        // SAFETY: `Slot<T>`, `UnsafeCell` and `MaybeUninit` are all
+        // `repr(transparent)`: same layout, allocation handed over unchanged.
         let outputs = unsafe { Box::from_raw(outputs as *mut [MaybeUninit<T>]) };
         let mut failures = self
             .failures
