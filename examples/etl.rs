@@ -715,7 +715,7 @@ fn print_slowest(report: &Report<'_, Data>, n: usize) {
         );
         println!(
             "  {name:<24} {:<10} {:>6} {start:>10} {took:>10}",
-            format!("{state:?}"),
+            state.to_string(),
             timing.worker
         );
     }
