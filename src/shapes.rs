@@ -169,6 +169,13 @@ pub struct ShapeGraph {
 }
 
 impl ShapeGraph {
+    /// The edges as task ids, ready for [`GraphBuilder::edges`](crate::GraphBuilder::edges).
+    pub fn task_edges(&self) -> impl ExactSizeIterator<Item = (crate::TaskId, crate::TaskId)> + '_ {
+        self.edges
+            .iter()
+            .map(|&(u, v)| (crate::TaskId::new(u), crate::TaskId::new(v)))
+    }
+
     /// FNV-1a over the task count and every edge, in order.
     pub fn edge_hash(&self) -> u64 {
         let mut hash = 0xcbf2_9ce4_8422_2325u64;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kahn::shapes::Shape;
-use kahn::{Arena, Executor, TaskId};
+use kahn::{Arena, Executor};
 
 struct Counting;
 
@@ -69,13 +69,7 @@ fn batch(
                 None => b.add_task(body).expect("under the limit"),
             };
         }
-        b.edges(
-            generated
-                .edges
-                .iter()
-                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-        )
-        .expect("valid edges");
+        b.edges(generated.task_edges()).expect("valid edges");
         let graph = b.build().expect("acyclic");
         let report = executor.run(&graph);
         assert!(report.is_success());
@@ -130,13 +124,7 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
         for _ in 0..generated.tasks {
             b.add_task(|_| Ok(1)).expect("under the limit");
         }
-        b.edges(
-            generated
-                .edges
-                .iter()
-                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-        )
-        .expect("valid edges");
+        b.edges(generated.task_edges()).expect("valid edges");
         let graph = b.build().expect("acyclic");
         executor.run(&graph);
         per_size.push(allocations_during(|| {

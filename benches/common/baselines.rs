@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use kahn::shapes::ShapeGraph;
-use kahn::{Arena, BoxError, Graph, TaskContext, TaskId};
+use kahn::{Arena, BoxError, Graph, TaskContext};
 
 /// Builds `g` into `arena` with every task running `body`, edges by id.
 pub fn build_shape<'a, T>(
@@ -16,12 +16,7 @@ pub fn build_shape<'a, T>(
     for _ in 0..g.tasks {
         b.add_task(body).expect("under the limit");
     }
-    b.edges(
-        g.edges
-            .iter()
-            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-    )
-    .expect("valid edges");
+    b.edges(g.task_edges()).expect("valid edges");
     b.build().expect("acyclic")
 }
 

@@ -278,12 +278,7 @@ fn check_shape(exec: &Executor, g: &ShapeGraph) {
         })
         .unwrap();
     }
-    b.edges(
-        g.edges
-            .iter()
-            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-    )
-    .unwrap();
+    b.edges(g.task_edges()).unwrap();
     let graph = b.build().unwrap();
     let report = exec.run(&graph);
 
@@ -368,12 +363,7 @@ fn a_thousand_reruns_give_identical_outputs_and_never_leak_between_runs() {
             })
             .unwrap();
         }
-        b.edges(
-            g.edges
-                .iter()
-                .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-        )
-        .unwrap();
+        b.edges(g.task_edges()).unwrap();
         let graph = b.build().unwrap();
 
         let mut first: Option<Vec<u64>> = None;
