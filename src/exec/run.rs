@@ -473,4 +473,9 @@ impl Tally {
     pub(crate) fn count(&mut self, state: State) {
         self.0[usize::from(state.code())] += 1;
     }
+
+    /// Tasks counted in every state.
+    pub(crate) fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
 }

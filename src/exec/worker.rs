@@ -45,8 +45,9 @@ struct Local {
     me: usize,
     deque: Worker<Job>,
     stack: VecDeque<Job>,
-    /// Tasks finished since the last subtraction from `remaining`.
-    finished: usize,
+    /// How many finished tasks (the sum of `tally`) were already subtracted
+    /// from `remaining`.
+    subtracted: usize,
     tally: Tally,
     /// Tasks that failed or panicked here, handed over when the worker leaves.
     failures: Vec<(TaskId, TaskFailure)>,
@@ -125,7 +126,7 @@ pub(crate) fn work<T: Send + Sync>(
         me,
         deque,
         stack: VecDeque::new(),
-        finished: 0,
+        subtracted: 0,
         tally: Tally::default(),
         failures: Vec::new(),
         pace: Pace::new(),
@@ -225,7 +226,6 @@ fn finish<T: Send + Sync>(
     // records it once, here, and releases the successors only afterwards.
     let state = unsafe { core.record(v, finish, &mut local.failures) };
     local.tally.count(state);
-    local.finished += 1;
     let (lo, hi) = (
         core.csr.succ_off[v as usize],
         core.csr.succ_off[v as usize + 1],
@@ -255,10 +255,9 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 impl Local {
     /// Called when this worker has work to give and `signals` is non-zero or
-    /// tasks are slow: if a worker is
-    /// hungry (or may become so during a slow task) and this one has nothing
-    /// published yet, publish the oldest set-aside range or the upper half of
-    /// the current one.
+    /// its tasks are slow: if a peer is hungry (or may become so during a slow
+    /// task) and nothing is published yet, publish the oldest set-aside range
+    /// or the upper half of the current one.
     #[cold]
     fn share<T: Send + Sync>(&mut self, core: &RunCore<'_, T>, cur: &mut Job) {
         let hungry = core.signals.load(Ordering::Relaxed) & HUNGRY != 0;
@@ -287,15 +286,12 @@ impl Local {
 /// Looks for work once this worker has none: steals, spins, then sleeps.
 /// Returns `None` when the run is over.
 fn find_work<T: Send + Sync>(core: &RunCore<'_, T>, local: &mut Local) -> Option<Job> {
-    if local.finished > 0 {
-        let before = core.remaining.fetch_sub(local.finished, Ordering::AcqRel);
-        debug_assert!(
-            before >= local.finished,
-            "more tasks finished than the graph has"
-        );
-        let done = before == local.finished;
-        local.finished = 0;
-        if done {
+    let finished = local.tally.total() - local.subtracted;
+    if finished > 0 {
+        local.subtracted += finished;
+        let before = core.remaining.fetch_sub(finished, Ordering::AcqRel);
+        debug_assert!(before >= finished, "more tasks finished than the graph has");
+        if before == finished {
             core.sleep.wake_all();
             return None;
         }
