@@ -34,6 +34,16 @@ impl<'a> Csr<'a> {
         self.sources_start as usize
     }
 
+    /// Bytes held by the compiled arrays.
+    pub(crate) fn bytes(&self) -> usize {
+        let words = self.succ_off.len()
+            + self.targets.len()
+            + self.pred_off.len()
+            + self.preds.len()
+            + self.init_pending.len();
+        words * std::mem::size_of::<u32>()
+    }
+
     /// Successors of `v`; empty for an id outside the graph.
     pub(crate) fn successors(&self, v: u32) -> &'a [u32] {
         let v = v as usize;

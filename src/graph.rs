@@ -42,6 +42,18 @@ impl<'a, T> Graph<'a, T> {
         self.csr.edge_count()
     }
 
+    /// Bytes of the compiled topology: the CSR arrays (offsets, successors,
+    /// sorted predecessors, pending counts) and the table of task pointers.
+    ///
+    /// About `12 + size_of::<usize>() * 2` bytes per task plus 8 per edge.
+    /// Task closures and their captures, names, and whatever the builder
+    /// left in the arena are not counted;
+    /// [`Arena::allocated_bytes`](crate::Arena::allocated_bytes) covers all
+    /// of those. Use it to size memory for very large graphs.
+    pub fn topology_bytes(&self) -> usize {
+        self.csr.bytes() + std::mem::size_of_val::<[TaskBox<'a, T>]>(&self.tasks)
+    }
+
     /// The id of a task, by name or id; `None` if the graph has no such task.
     pub fn find<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<TaskId> {
         self.names.find(task.into())

@@ -852,3 +852,23 @@ fn very_long_names_round_trip() {
         ]
     );
 }
+
+#[test]
+fn topology_bytes_count_each_task_and_each_merged_edge_once() {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    let ids: Vec<TaskId> = (0..4).map(|_| b.add_task(noop).unwrap()).collect();
+    // A diamond, with one duplicate edge that build merges.
+    for (from, to) in [(0, 1), (0, 2), (1, 3), (2, 3), (2, 3)] {
+        b.edge(ids[from], ids[to]).unwrap();
+    }
+    let graph = b.build().unwrap();
+    let word = std::mem::size_of::<u32>();
+    let per_task = 3 * word + 2 * std::mem::size_of::<usize>();
+    // Offsets have one entry more than tasks, twice; every edge is stored as
+    // a successor and as a predecessor; the one source is listed once.
+    let expected = 4 * per_task + 2 * word + 4 * 2 * word + word;
+    assert_eq!(graph.topology_bytes(), expected);
+    drop(graph);
+    assert!(arena.allocated_bytes() >= expected);
+}
