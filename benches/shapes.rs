@@ -1,219 +1,348 @@
-//! Criterion benches: the six standard shapes, empty task bodies, steady-state reruns.
+//! Criterion benches: the six standard shapes, arena against heap and kahn
+//! against the baselines, at sizes criterion can sample (up to 1e5 tasks).
 //!
-//! Group ids are `<what>/<variant>/<shape>-<n>`:
-//! - `run/kahn-2t`: rerun of a compiled graph on a 2-thread executor (the
-//!   headline figure: scheduling overhead per task);
-//! - `run/rayon-scope-2t`: `rayon::scope` with one spawn per ready task, the
-//!   usual first attempt;
-//! - `run/floor-1t`: a one-thread Kahn loop over the same CSR with the body
-//!   inlined, the bookkeeping floor no executor can beat;
-//! - `build/by-id` and `build/by-name`: arena reset + tasks + edges + `build()`.
+//! Ids are `<what>/<variant>/<shape>-<n>`:
+//! - `rerun/{kahn-2t, heap-2t, rayon-scope-2t, floor-1t}`: a rerun of a built
+//!   graph, empty bodies: scheduling overhead per task. `heap-2t` is the heap
+//!   variant (`common/heap.rs`), `rayon-scope-2t` one spawn per ready task over
+//!   CSR, `floor-1t` a one-thread Kahn loop with the body inlined;
+//! - `build/{arena, arena-by-id, heap}`: (arena rewind +) tasks + edges +
+//!   validation, by name from a configuration's strings unless `by-id`;
+//! - `batch/{arena, heap}`: build by name + run + drop, the ETL loop;
+//! - `cpu1us/{kahn-1t, kahn-2t, heap-2t, rayon-scope-2t, floor-1t}`: ~1 µs
+//!   bodies, for parallel efficiency.
 //!
-//! After criterion's own output, a table prints each median as ns per task.
-//! Run: `cargo bench --bench shapes` (add a filter such as `run/` to narrow).
+//! Build and batch bodies capture a counter, as real tasks capture data.
+//! After criterion's own output, tables print each median per task.
+//! Run: `cargo bench --bench shapes` (about 4 minutes; a filter such as
+//! `rerun/` narrows it). The full harness, up to 1e7 tasks with memory and
+//! allocation counts, is `cargo run --release --example bench`.
 
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use kahn::shapes::{Shape, ShapeGraph};
+use kahn::shapes::Shape;
 use kahn::{Arena, Executor};
 
 #[path = "common/baselines.rs"]
 mod baselines;
-use baselines::{build_shape, spin, RayonScope, SerialFloor};
+#[path = "common/heap.rs"]
+mod heap;
+use baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use heap::{task_names, HeapGraph};
 
+/// Rerun sizes; build, batch and cpu1us use one size each.
 const SIZES: [usize; 2] = [1_000, 100_000];
+const BUILD_SIZE: usize = 100_000;
+const CPU_SIZE: usize = 10_000;
+/// Steps of `spin` that take about 1 µs on the machines in BENCHMARKS.md.
+const SPIN_STEPS: u32 = 330;
 
-fn build_by_id(arena: &mut Arena, g: &ShapeGraph) -> usize {
-    build_shape::<()>(arena, g, |_| Ok(())).task_count()
+fn id(variant: &str, shape: Shape, n: usize) -> BenchmarkId {
+    BenchmarkId::new(variant, format!("{shape}-{n}"))
 }
 
-fn build_by_name(arena: &mut Arena, g: &ShapeGraph, names: &[String]) -> usize {
-    let mut b = arena.builder::<()>();
-    b.reserve(g.tasks, g.edges.len());
-    for name in names {
-        b.task(name, |_| Ok(())).expect("unique name");
-    }
-    for &(u, v) in &g.edges {
-        b.edge(names[u as usize].as_str(), names[v as usize].as_str())
-            .expect("valid edge");
-    }
-    b.build().expect("acyclic").task_count()
-}
-
-fn bench_runs(c: &mut Criterion, executor: &Executor) {
-    let mut group = c.benchmark_group("run");
+fn bench_reruns(c: &mut Criterion, executor: &Executor, pool: &rayon::ThreadPool) {
+    let mut group = c.benchmark_group("rerun");
     for shape in Shape::ALL {
         for n in SIZES {
             let g = shape.generate(n);
             group.throughput(Throughput::Elements(g.tasks as u64));
             let mut arena = Arena::new();
             let graph = build_shape::<()>(&mut arena, &g, |_| Ok(()));
-            group.bench_function(
-                BenchmarkId::new("kahn-2t", format!("{shape}-{n}")),
-                |bench| {
-                    bench.iter(|| {
-                        let report = executor.run(&graph);
-                        assert_eq!(report.counts().succeeded, g.tasks);
-                    })
-                },
-            );
-            let scope = RayonScope::new(&g, 2);
-            group.bench_function(
-                BenchmarkId::new("rayon-scope-2t", format!("{shape}-{n}")),
-                |bench| {
-                    bench.iter(|| {
-                        assert_eq!(
-                            scope.run(|v| {
-                                black_box(v);
-                            }),
-                            g.tasks
-                        )
-                    })
-                },
-            );
-            let floor = SerialFloor::new(&g);
-            group.bench_function(
-                BenchmarkId::new("floor-1t", format!("{shape}-{n}")),
-                |bench| {
-                    bench.iter(|| {
-                        assert_eq!(
-                            floor.run(|v| {
-                                black_box(v);
-                            }),
-                            g.tasks
-                        )
-                    })
-                },
-            );
-        }
-    }
-    group.finish();
-}
-
-/// Steps of `spin` that take about 1 µs on the machines in BENCHMARKS.md.
-const SPIN_STEPS: u32 = 330;
-
-fn bench_cpu_bodies(c: &mut Criterion, one: &Executor, two: &Executor) {
-    let mut group = c.benchmark_group("cpu1us");
-    let n = 10_000;
-    for shape in Shape::ALL {
-        let g = shape.generate(n);
-        group.throughput(Throughput::Elements(g.tasks as u64));
-        let mut arena = Arena::new();
-        let graph = build_shape::<u64>(&mut arena, &g, |ctx| {
-            Ok(spin(ctx.id().index() as u64, SPIN_STEPS))
-        });
-        for (variant, executor) in [("kahn-1t", one), ("kahn-2t", two)] {
-            group.bench_function(BenchmarkId::new(variant, format!("{shape}-{n}")), |bench| {
-                bench.iter(|| assert!(executor.run(&graph).is_success()))
+            group.bench_function(id("kahn-2t", shape, n), |bench| {
+                bench.iter(|| assert_eq!(executor.run(&graph).counts().succeeded, g.tasks))
             });
-        }
-        let floor = SerialFloor::new(&g);
-        group.bench_function(
-            BenchmarkId::new("floor-1t", format!("{shape}-{n}")),
-            |bench| {
+            let names = task_names(g.tasks);
+            let mut heap = HeapGraph::build(&g, &names, |_| Box::new(|_| {})).expect("valid");
+            assert_eq!(heap.name(0), names.first().map(String::as_str));
+            group.bench_function(id("heap-2t", shape, n), |bench| {
+                bench.iter(|| assert_eq!(heap.run(pool), g.tasks))
+            });
+            let scope = RayonScope::new(&g, 2);
+            group.bench_function(id("rayon-scope-2t", shape, n), |bench| {
                 bench.iter(|| {
                     assert_eq!(
-                        floor.run(|v| {
-                            black_box(spin(u64::from(v), SPIN_STEPS));
+                        scope.run(|v| {
+                            black_box(v);
                         }),
                         g.tasks
                     )
                 })
-            },
-        );
+            });
+            let floor = SerialFloor::new(&g);
+            group.bench_function(id("floor-1t", shape, n), |bench| {
+                bench.iter(|| {
+                    assert_eq!(
+                        floor.run(|v| {
+                            black_box(v);
+                        }),
+                        g.tasks
+                    )
+                })
+            });
+        }
     }
     group.finish();
 }
 
-fn bench_builds(c: &mut Criterion) {
-    let mut group = c.benchmark_group("build");
-    for shape in [Shape::Chain, Shape::Layered] {
-        let n = 100_000;
+fn bench_builds_and_batches(c: &mut Criterion, executor: &Executor, pool: &rayon::ThreadPool) {
+    let counter = AtomicUsize::new(0);
+    let count = &counter;
+    let body = move |_: &kahn::TaskContext<'_, ()>| {
+        count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    };
+    let heap_body = move |_: u32| -> heap::HeapBody<'_> {
+        Box::new(move |_| {
+            count.fetch_add(1, Ordering::Relaxed);
+        })
+    };
+    let n = BUILD_SIZE;
+    for shape in Shape::ALL {
+        let g = shape.generate(n);
+        let names = task_names(g.tasks);
+        let mut arena = Arena::new();
+
+        let mut group = c.benchmark_group("build");
+        group.throughput(Throughput::Elements(g.tasks as u64));
+        group.bench_function(id("arena", shape, n), |bench| {
+            bench.iter(|| build_named(&mut arena, &g, &names, body).task_count())
+        });
+        group.bench_function(id("arena-by-id", shape, n), |bench| {
+            bench.iter(|| build_shape(&mut arena, &g, body).task_count())
+        });
+        group.bench_function(id("heap", shape, n), |bench| {
+            bench.iter(|| {
+                HeapGraph::build(&g, &names, heap_body)
+                    .expect("valid")
+                    .task_count()
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("batch");
+        group.throughput(Throughput::Elements(g.tasks as u64));
+        group.bench_function(id("arena", shape, n), |bench| {
+            bench.iter(|| {
+                let graph = build_named(&mut arena, &g, &names, body);
+                assert!(executor.run(&graph).is_success());
+            })
+        });
+        group.bench_function(id("heap", shape, n), |bench| {
+            bench.iter(|| {
+                let mut graph = HeapGraph::build(&g, &names, heap_body).expect("valid");
+                assert_eq!(graph.run(pool), g.tasks);
+            })
+        });
+        group.finish();
+    }
+}
+
+fn bench_cpu_bodies(c: &mut Criterion, one: &Executor, two: &Executor, pool: &rayon::ThreadPool) {
+    let mut group = c.benchmark_group("cpu1us");
+    let n = CPU_SIZE;
+    for shape in Shape::ALL {
         let g = shape.generate(n);
         group.throughput(Throughput::Elements(g.tasks as u64));
         let mut arena = Arena::new();
-        group.bench_function(BenchmarkId::new("by-id", format!("{shape}-{n}")), |bench| {
-            bench.iter(|| build_by_id(&mut arena, &g))
+        let graph = build_shape::<()>(&mut arena, &g, |ctx| {
+            spin(ctx.id().index() as u64, SPIN_STEPS);
+            Ok(())
         });
-        let names: Vec<String> = (0..g.tasks).map(|i| format!("{shape}/task-{i}")).collect();
-        group.bench_function(
-            BenchmarkId::new("by-name", format!("{shape}-{n}")),
-            |bench| bench.iter(|| build_by_name(&mut arena, &g, &names)),
-        );
+        for (variant, executor) in [("kahn-1t", one), ("kahn-2t", two)] {
+            group.bench_function(id(variant, shape, n), |bench| {
+                bench.iter(|| assert!(executor.run(&graph).is_success()))
+            });
+        }
+        let names = task_names(g.tasks);
+        let mut heap = HeapGraph::build(&g, &names, |_| {
+            Box::new(|v| {
+                spin(u64::from(v), SPIN_STEPS);
+            })
+        })
+        .expect("valid");
+        group.bench_function(id("heap-2t", shape, n), |bench| {
+            bench.iter(|| assert_eq!(heap.run(pool), g.tasks))
+        });
+        let scope = RayonScope::new(&g, 2);
+        group.bench_function(id("rayon-scope-2t", shape, n), |bench| {
+            bench.iter(|| {
+                assert_eq!(
+                    scope.run(|v| {
+                        spin(u64::from(v), SPIN_STEPS);
+                    }),
+                    g.tasks
+                )
+            })
+        });
+        let floor = SerialFloor::new(&g);
+        group.bench_function(id("floor-1t", shape, n), |bench| {
+            bench.iter(|| {
+                assert_eq!(
+                    floor.run(|v| {
+                        spin(u64::from(v), SPIN_STEPS);
+                    }),
+                    g.tasks
+                )
+            })
+        });
     }
     group.finish();
 }
 
-/// Reads criterion's median estimate (ns per iteration) for one benchmark id.
-fn median_ns(id: &str) -> Option<f64> {
-    let path = format!("target/criterion/{id}/new/estimates.json");
-    let json = std::fs::read_to_string(path).ok()?;
-    let median = &json[json.find("\"median\"")?..];
-    let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = value
-        .find(|c: char| c != '.' && c != '-' && c != 'e' && c != '+' && !c.is_ascii_digit())?;
-    value[..end].parse().ok()
+/// Where criterion writes its estimates: `$CRITERION_HOME`, else
+/// `$CARGO_TARGET_DIR/criterion`, else `target/criterion`.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join("criterion")
 }
 
-fn print_table() {
-    println!("\nmedian ns per task (criterion estimates):");
+/// Criterion's median estimate for one benchmark id, in ns per task.
+fn per_task(what: &str, variant: &str, shape: Shape, n: usize) -> Option<f64> {
+    let path = criterion_home()
+        .join(what)
+        .join(variant)
+        .join(format!("{shape}-{n}"))
+        .join("new/estimates.json");
+    let json = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&json).ok()?;
+    let ns = value["median"]["point_estimate"].as_f64()?;
+    Some(ns / shape.generate(n).tasks as f64)
+}
+
+fn cell(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.1}"))
+}
+
+fn print_tables() {
+    println!("\nrerun, empty bodies: median ns per task (criterion estimates)");
     println!(
-        "{:<20} {:>12} {:>12} {:>12} {:>10}",
-        "shape-n", "kahn-2t", "scope-2t", "floor-1t", "kahn/floor"
+        "{:<18} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
+        "shape-n", "kahn-2t", "heap-2t", "scope-2t", "floor-1t", "kahn/floor", "kahn/scope"
     );
     for shape in Shape::ALL {
         for n in SIZES {
-            let tasks = shape.generate(n).tasks as f64;
-            let id = format!("{shape}-{n}");
-            let per_task =
-                |variant: &str| median_ns(&format!("run/{variant}/{id}")).map(|t| t / tasks);
-            let (kahn, scope, floor) = (
-                per_task("kahn-2t"),
-                per_task("rayon-scope-2t"),
-                per_task("floor-1t"),
+            let get = |variant| per_task("rerun", variant, shape, n);
+            let (k, h, s, f) = (
+                get("kahn-2t"),
+                get("heap-2t"),
+                get("rayon-scope-2t"),
+                get("floor-1t"),
             );
-            if let (Some(k), Some(s), Some(f)) = (kahn, scope, floor) {
-                println!("{id:<20} {k:>12.1} {s:>12.1} {f:>12.1} {:>10.2}", k / f);
+            if k.is_none() && h.is_none() && s.is_none() && f.is_none() {
+                continue;
             }
+            let r = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| format!("{:.2}", a / b));
+            println!(
+                "{:<18} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
+                format!("{shape}-{n}"),
+                cell(k),
+                cell(h),
+                cell(s),
+                cell(f),
+                r(k, f).unwrap_or_default(),
+                r(k, s).unwrap_or_default()
+            );
         }
     }
-    println!("\nparallel efficiency with ~1 us bodies, 10000 tasks: floor-1t / (2 x kahn-2t)");
+
+    let n = BUILD_SIZE;
+    println!("\nbuild and batch at {n} tasks: median ns per task");
+    println!(
+        "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        "shape",
+        "build arena",
+        "arena by-id",
+        "build heap",
+        "batch arena",
+        "batch heap",
+        "heap/arena"
+    );
     for shape in Shape::ALL {
-        let id = format!("{shape}-10000");
-        let kahn = median_ns(&format!("cpu1us/kahn-2t/{id}"));
-        let floor = median_ns(&format!("cpu1us/floor-1t/{id}"));
-        if let (Some(k), Some(f)) = (kahn, floor) {
-            println!("{id:<20} {:>7.1}%", 100.0 * f / (2.0 * k));
+        let (ba, bi, bh) = (
+            per_task("build", "arena", shape, n),
+            per_task("build", "arena-by-id", shape, n),
+            per_task("build", "heap", shape, n),
+        );
+        let (xa, xh) = (
+            per_task("batch", "arena", shape, n),
+            per_task("batch", "heap", shape, n),
+        );
+        if [ba, bi, bh, xa, xh].iter().all(Option::is_none) {
+            continue;
         }
+        println!(
+            "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+            shape.name(),
+            cell(ba),
+            cell(bi),
+            cell(bh),
+            cell(xa),
+            cell(xh),
+            xa.zip(xh)
+                .map(|(a, h)| format!("{:.2}x", h / a))
+                .unwrap_or_default()
+        );
     }
-    for shape in [Shape::Chain, Shape::Layered] {
-        let id = format!("{shape}-100000");
-        let tasks = shape.generate(100_000).tasks as f64;
-        for variant in ["by-id", "by-name"] {
-            if let Some(t) = median_ns(&format!("build/{variant}/{id}")) {
-                println!("build/{variant}/{id:<12} {:>8.1} ns per task", t / tasks);
-            }
+
+    let n = CPU_SIZE;
+    println!("\n~1 us bodies at {n} tasks: efficiency floor-1t / (2 x variant), scale kahn-1t / (2 x kahn-2t)");
+    println!(
+        "{:<12} {:>9} {:>9} {:>9} {:>9}",
+        "shape", "kahn-2t", "heap-2t", "scope-2t", "scale"
+    );
+    for shape in Shape::ALL {
+        let floor = per_task("cpu1us", "floor-1t", shape, n);
+        let eff = |variant| {
+            floor
+                .zip(per_task("cpu1us", variant, shape, n))
+                .map(|(f, t)| format!("{:.1}%", 100.0 * f / (2.0 * t)))
+                .unwrap_or_else(|| "-".into())
+        };
+        let scale = per_task("cpu1us", "kahn-1t", shape, n)
+            .zip(per_task("cpu1us", "kahn-2t", shape, n))
+            .map(|(one, two)| format!("{:.1}%", 100.0 * one / (2.0 * two)))
+            .unwrap_or_else(|| "-".into());
+        if floor.is_some() {
+            println!(
+                "{:<12} {:>9} {:>9} {:>9} {:>9}",
+                shape.name(),
+                eff("kahn-2t"),
+                eff("heap-2t"),
+                eff("rayon-scope-2t"),
+                scale
+            );
         }
     }
 }
 
 fn main() {
     let mut c = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
         .configure_from_args();
     let executor = Executor::with_threads(2).expect("threads");
-    bench_runs(&mut c, &executor);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("threads");
+    bench_reruns(&mut c, &executor, &pool);
+    bench_builds_and_batches(&mut c, &executor, &pool);
     bench_cpu_bodies(
         &mut c,
         &Executor::with_threads(1).expect("threads"),
         &executor,
+        &pool,
     );
-    bench_builds(&mut c);
     c.final_summary();
-    print_table();
+    print_tables();
 }

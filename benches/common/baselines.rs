@@ -20,6 +20,26 @@ pub fn build_shape<'a, T>(
     b.build().expect("acyclic")
 }
 
+/// Builds `g` into `arena` by name, as from a configuration: every task
+/// called `names[i]` and running `body`, every edge given by its two names.
+pub fn build_named<'a, T>(
+    arena: &'a mut Arena,
+    g: &ShapeGraph,
+    names: &[String],
+    body: impl Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + Copy + 'a,
+) -> Graph<'a, T> {
+    let mut b = arena.builder::<T>();
+    b.reserve(g.tasks, g.edges.len());
+    for name in &names[..g.tasks] {
+        b.task(name, body).expect("unique names");
+    }
+    for &(u, v) in &g.edges {
+        b.edge(names[u as usize].as_str(), names[v as usize].as_str())
+            .expect("known names");
+    }
+    b.build().expect("acyclic")
+}
+
 /// A one-thread Kahn loop over CSR with the task body inlined: the
 /// bookkeeping floor that no executor can beat on one thread.
 pub struct SerialFloor {

@@ -1,0 +1,187 @@
+//! The heap variant kahn's arena is measured against: the DAG a careful
+//! engineer writes without an arena, shared by `benches/` and `examples/`.
+//!
+//! One `Box<Node>` per task (its name as a `String`, its successors as a
+//! `Vec<u32>`, its body as a `Box<dyn Fn>`), a `HashMap<String, u32>` name
+//! index, built afresh for every batch. A run uses atomic in-degree counters
+//! in the nodes and `rayon::scope`, spawning each task when it becomes ready.
+//! It validates what kahn validates (unknown and duplicate names, self-loops,
+//! cycles) so that a build does the same job in both variants; it records no
+//! per-task outcome, which favours it over kahn.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use kahn::shapes::ShapeGraph;
+
+/// A task body of the heap variant; it gets the task's index.
+pub type HeapBody<'a> = Box<dyn Fn(u32) + Send + Sync + 'a>;
+
+/// One task, in its own heap allocation.
+pub struct Node<'a> {
+    /// The task's name, owned (the configuration it came from may be dropped).
+    pub name: String,
+    /// Indices of the tasks that wait for this one.
+    pub succs: Vec<u32>,
+    /// How many tasks this one waits for.
+    pub indegree: u32,
+    /// Reset to `indegree` at the start of every run.
+    pending: AtomicU32,
+    body: HeapBody<'a>,
+}
+
+/// Why a heap graph could not be built (the same cases kahn rejects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeapError {
+    /// Two tasks with one name.
+    Duplicate(String),
+    /// An edge names a task that does not exist.
+    Unknown(String),
+    /// An edge from a task to itself.
+    SelfLoop(String),
+    /// The edges form a cycle.
+    Cycle,
+}
+
+impl fmt::Display for HeapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeapError::Duplicate(name) => write!(f, "duplicate task `{name}`"),
+            HeapError::Unknown(name) => write!(f, "unknown task `{name}`"),
+            HeapError::SelfLoop(name) => write!(f, "self-loop on `{name}`"),
+            HeapError::Cycle => f.write_str("the tasks form a cycle"),
+        }
+    }
+}
+
+/// A validated task graph on the heap.
+pub struct HeapGraph<'a> {
+    // A box per node on purpose: it is how such graphs are usually written
+    // (nodes handed out, moved, or made polymorphic), and its cost is the
+    // representation this variant stands for.
+    #[allow(clippy::vec_box)]
+    nodes: Vec<Box<Node<'a>>>,
+    index: HashMap<String, u32>,
+}
+
+impl<'a> HeapGraph<'a> {
+    /// Builds `g` with the task names `names` (one per task) and edges by
+    /// name, giving every task the body `make_body(index)`.
+    pub fn build(
+        g: &ShapeGraph,
+        names: &[String],
+        mut make_body: impl FnMut(u32) -> HeapBody<'a>,
+    ) -> Result<HeapGraph<'a>, HeapError> {
+        let mut nodes = Vec::with_capacity(g.tasks);
+        let mut index = HashMap::with_capacity(g.tasks);
+        for (i, name) in names.iter().take(g.tasks).enumerate() {
+            if index.insert(name.clone(), i as u32).is_some() {
+                return Err(HeapError::Duplicate(name.clone()));
+            }
+            nodes.push(Box::new(Node {
+                name: name.clone(),
+                succs: Vec::new(),
+                indegree: 0,
+                pending: AtomicU32::new(0),
+                body: make_body(i as u32),
+            }));
+        }
+        let mut graph = HeapGraph { nodes, index };
+        for &(u, v) in &g.edges {
+            graph.edge(&names[u as usize], &names[v as usize])?;
+        }
+        graph.check_acyclic()?;
+        Ok(graph)
+    }
+
+    /// Adds the edge `from -> to`, by name.
+    fn edge(&mut self, from: &str, to: &str) -> Result<(), HeapError> {
+        let lookup = |name: &str| {
+            self.index
+                .get(name)
+                .copied()
+                .ok_or_else(|| HeapError::Unknown(name.to_owned()))
+        };
+        let (u, v) = (lookup(from)?, lookup(to)?);
+        if u == v {
+            return Err(HeapError::SelfLoop(from.to_owned()));
+        }
+        self.nodes[u as usize].succs.push(v);
+        self.nodes[v as usize].indegree += 1;
+        Ok(())
+    }
+
+    /// Kahn's algorithm without running anything: every task must be reached.
+    fn check_acyclic(&self) -> Result<(), HeapError> {
+        let mut pending: Vec<u32> = self.nodes.iter().map(|n| n.indegree).collect();
+        let mut stack: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&v| pending[v as usize] == 0)
+            .collect();
+        let mut reached = 0;
+        while let Some(v) = stack.pop() {
+            reached += 1;
+            for &s in &self.nodes[v as usize].succs {
+                pending[s as usize] -= 1;
+                if pending[s as usize] == 0 {
+                    stack.push(s);
+                }
+            }
+        }
+        if reached == self.nodes.len() {
+            Ok(())
+        } else {
+            Err(HeapError::Cycle)
+        }
+    }
+
+    /// The number of tasks.
+    pub fn task_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The name of task `v`, for messages.
+    pub fn name(&self, v: u32) -> Option<&str> {
+        self.nodes.get(v as usize).map(|node| node.name.as_str())
+    }
+
+    /// Runs every task once on `pool`, each after all its predecessors;
+    /// returns how many ran. `&mut self` because the counters live in the nodes.
+    pub fn run(&mut self, pool: &rayon::ThreadPool) -> usize {
+        for node in &mut self.nodes {
+            *node.pending.get_mut() = node.indegree;
+        }
+        let ran = AtomicUsize::new(0);
+        fn visit<'s>(
+            s: &rayon::Scope<'s>,
+            v: u32,
+            nodes: &'s [Box<Node<'_>>],
+            ran: &'s AtomicUsize,
+        ) {
+            let node = &nodes[v as usize];
+            (node.body)(v);
+            ran.fetch_add(1, Ordering::Relaxed);
+            for &t in &node.succs {
+                // AcqRel: the last release sees every predecessor's effects.
+                if nodes[t as usize].pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    s.spawn(move |s| visit(s, t, nodes, ran));
+                }
+            }
+        }
+        let (nodes, ran_ref) = (&self.nodes[..], &ran);
+        pool.scope(|s| {
+            for (v, node) in nodes.iter().enumerate() {
+                if node.indegree == 0 {
+                    s.spawn(move |s| visit(s, v as u32, nodes, ran_ref));
+                }
+            }
+        });
+        ran.into_inner()
+    }
+}
+
+/// The task names every named build uses, made once outside timed code as
+/// an ETL configuration would supply them.
+pub fn task_names(tasks: usize) -> Vec<String> {
+    (0..tasks).map(|i| format!("t{i}")).collect()
+}

@@ -1,0 +1,283 @@
+//! The benchmark harness: kahn's arena against a heap-built DAG, and kahn
+//! against a one-thread floor and `rayon::scope`, on the six standard shapes
+//! from 1e3 to 1e7 tasks, in one command.
+//!
+//! ```sh
+//! cargo run --release --example bench -- --quick               # under a minute
+//! cargo run --release --example bench                          # the full run, 1e3 … 1e7
+//! cargo run --release --example bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
+//! cargo run --release --example bench -- --from results --markdown BENCHMARKS.md
+//! ```
+//!
+//! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
+//! measures four variants:
+//! - `arena`: kahn — names interned into an [`kahn::Arena`], CSR, run by
+//!   [`kahn::Executor`]; `arena.builder()` rewinds the arena between batches;
+//! - `heap`: `Box<Node>`s, a `HashMap<String, u32>` and `rayon::scope`,
+//!   rebuilt for every batch (`benches/common/heap.rs`);
+//! - `rayon-scope` and `floor` (one thread): the baselines over CSR
+//!   (`benches/common/baselines.rs`).
+//!
+//! and reports build, first run, steady rerun (median and min) and batch loop
+//! (build + run + drop, after the first batch) in ns per task, heap
+//! allocations per task (a counting global allocator), peak heap and
+//! resident bytes per task, and for the `cpu` body parallel efficiency.
+//! Builds and batches are separate from runs because the heap variant also
+//! schedules differently: the split says which part of a ratio is the
+//! representation and which the scheduler.
+//!
+//! Every variant first runs once with order stamps (each task once, after
+//! all its predecessors), and every timed run is checked (every task ran
+//! once, and the `count` body counted them all). A wrong run records no
+//! number: the harness reports it and exits non-zero at the end.
+//!
+//! Output: a row per result on stdout, then summary tables; in `--out`
+//! (default `results/`), `results.jsonl` (one JSON object per result),
+//! `meta.json` (machine, date, command) and `bench.svg`. `--markdown FILE`
+//! rewrites FILE between `<!-- bench:begin -->` and `<!-- bench:end -->`
+//! with the summary tables and copies the plot to `benches/results.svg`
+//! beside it.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kahn::Executor;
+
+mod alloc;
+#[path = "../../benches/common/baselines.rs"]
+mod baselines;
+mod cli;
+#[path = "../../benches/common/heap.rs"]
+mod heap;
+mod measure;
+mod plot;
+mod record;
+mod report;
+
+use cli::{Args, Body};
+use measure::{Bench, Input};
+use record::{Meta, Record};
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match Args::parse(argv.clone()) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bench: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args, &argv) {
+        Ok(errors) if errors.is_empty() => ExitCode::SUCCESS,
+        Ok(errors) => {
+            eprintln!(
+                "\nbench: {} wrong run(s); no number was recorded for them:",
+                errors.len()
+            );
+            for e in &errors {
+                eprintln!("  {e}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Measures (or loads), then writes everything; returns the wrong runs.
+fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
+    let (records, meta, errors, dir) = match &args.from {
+        Some(dir) => {
+            let (records, meta) = load(dir)?;
+            (records, meta, Vec::new(), dir.clone())
+        }
+        None => {
+            let meta = Meta::now(argv);
+            std::fs::create_dir_all(&args.out)
+                .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
+            let (records, errors) = measure_all(args, &meta)?;
+            save(&args.out, &records, &meta)?;
+            (records, meta, errors, args.out.clone())
+        }
+    };
+    if records.is_empty() {
+        return Ok(errors);
+    }
+    let svg = dir.join("bench.svg");
+    plot::draw(&records, &svg)?;
+    let summary = report::summary(&records, &meta);
+    println!("\n{summary}");
+    println!(
+        "results: {}, {}, {}",
+        dir.join("results.jsonl").display(),
+        dir.join("meta.json").display(),
+        svg.display()
+    );
+    if let Some(file) = &args.markdown {
+        if !errors.is_empty() {
+            eprintln!("bench: not rewriting {} after wrong runs", file.display());
+            return Ok(errors);
+        }
+        let plot_copy = file
+            .parent()
+            .map_or_else(|| PathBuf::from("benches"), |p| p.join("benches"))
+            .join("results.svg");
+        if let Some(parent) = plot_copy.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::copy(&svg, &plot_copy)
+            .map_err(|e| format!("copying the plot to {}: {e}", plot_copy.display()))?;
+        let body =
+            format!("{summary}\n![ns per task against graph size, log-log](benches/results.svg)\n");
+        report::rewrite_markdown(file, &body)?;
+        println!("rewrote {} and {}", file.display(), plot_copy.display());
+    }
+    Ok(errors)
+}
+
+fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), String> {
+    let mut pools = Vec::new();
+    for &t in &args.threads {
+        let executor = Executor::with_threads(t).map_err(|e| format!("{t} threads: {e}"))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| format!("{t} threads: {e}"))?;
+        pools.push((t, executor, pool));
+    }
+    let bench = Bench {
+        args,
+        machine: meta.cpu.clone(),
+        cores: meta.cores,
+        pools,
+        one_thread: Executor::with_threads(1).map_err(|e| e.to_string())?,
+    };
+
+    let threads = args.threads.len() as u64;
+    let bodies_at = |n: usize| {
+        args.bodies
+            .iter()
+            .filter(move |&&b| b != Body::Cpu || n <= args.cpu_max)
+    };
+    let steps: u64 = args
+        .sizes
+        .iter()
+        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + 3 * threads))
+        .sum::<u64>()
+        * args.shapes.len() as u64;
+    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+
+    println!(
+        "{} on {} ({} cores); ns per task; allocs/t after the first batch",
+        meta.command, meta.cpu, meta.cores
+    );
+    println!("{}", report::row_header());
+    let (mut records, mut errors) = (Vec::new(), Vec::new());
+    for &n in &args.sizes {
+        for &shape in &args.shapes {
+            bar.set_message(format!("{shape}-{n}: generating"));
+            let input = Input::new(shape, n);
+            let mut group = Vec::new();
+            let mut wrong = false;
+            for &t in &args.threads {
+                bar.set_message(format!("{shape}-{n}: order check, {t}t"));
+                if let Err(e) = measure::verify(&bench, &input, t) {
+                    errors.push(e);
+                    wrong = true;
+                }
+                bar.inc(1);
+            }
+            for &body in bodies_at(n) {
+                if wrong {
+                    bar.inc(1 + 3 * threads);
+                    continue;
+                }
+                let what = |v: &str| format!("{shape}-{n}: {v}, {} body", body.name());
+                bar.set_message(what("floor"));
+                let floor = measure::baseline(&bench, &input, body, None, None);
+                bar.inc(1);
+                let floor_secs = floor.as_ref().ok().map(|(_, secs)| *secs);
+                let mut keep = |result: Result<Record, String>| match result {
+                    Ok(r) => group.push(r),
+                    Err(e) => errors.push(e),
+                };
+                keep(floor.map(|(r, _)| r));
+                for &t in &args.threads {
+                    bar.set_message(what(&format!("kahn {t}t")));
+                    keep(measure::arena(&bench, &input, body, t, floor_secs));
+                    bar.inc(1);
+                    bar.set_message(what(&format!("heap {t}t")));
+                    keep(measure::heap(&bench, &input, body, t, floor_secs));
+                    bar.inc(1);
+                    bar.set_message(what(&format!("rayon-scope {t}t")));
+                    keep(
+                        measure::baseline(&bench, &input, body, Some(t), floor_secs)
+                            .map(|(r, _)| r),
+                    );
+                    bar.inc(1);
+                }
+            }
+            bar.suspend(|| {
+                let mut out = std::io::stdout().lock();
+                for r in &group {
+                    let _ = writeln!(out, "{}", report::row(r));
+                }
+                let _ = out.flush();
+            });
+            records.extend(group);
+        }
+    }
+    bar.finish_and_clear();
+    Ok((records, errors))
+}
+
+fn save(dir: &Path, records: &[Record], meta: &Meta) -> Result<(), String> {
+    let mut jsonl = String::new();
+    for r in records {
+        jsonl.push_str(&serde_json::to_string(r).map_err(|e| e.to_string())?);
+        jsonl.push('\n');
+    }
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    };
+    write("results.jsonl", &jsonl)?;
+    write(
+        "meta.json",
+        &serde_json::to_string_pretty(meta).map_err(|e| e.to_string())?,
+    )
+}
+
+fn load(dir: &Path) -> Result<(Vec<Record>, Meta), String> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+    };
+    let meta = serde_json::from_str(&read("meta.json")?).map_err(|e| format!("meta.json: {e}"))?;
+    let records = read("results.jsonl")?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("results.jsonl line {}: {e}", i + 1))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((records, meta))
+}

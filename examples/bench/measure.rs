@@ -1,0 +1,626 @@
+//! The measurements: one function per variant, each checking every run it
+//! times and returning an error instead of a number when a run was wrong.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use kahn::shapes::ShapeGraph;
+use kahn::{Arena, BoxError, Counts, Executor, TaskContext};
+
+use crate::alloc;
+use crate::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use crate::cli::{Args, Body};
+use crate::heap::{HeapBody, HeapGraph};
+use crate::record::Record;
+
+/// One generated graph and the names a configuration would give its tasks.
+pub struct Input {
+    pub n: usize,
+    pub g: ShapeGraph,
+    pub names: Vec<String>,
+    pub hash: String,
+}
+
+impl Input {
+    pub fn new(shape: kahn::shapes::Shape, n: usize) -> Input {
+        let g = shape.generate(n);
+        let names = crate::heap::task_names(g.tasks);
+        let hash = format!("{:016x}", g.edge_hash());
+        Input { n, g, names, hash }
+    }
+
+    fn tasks(&self) -> usize {
+        self.g.tasks
+    }
+
+    fn what(&self) -> String {
+        format!("{}-{} (edge hash {})", self.g.shape, self.n, self.hash)
+    }
+}
+
+/// What every case shares: the flags, the machine, the thread pools.
+pub struct Bench<'a> {
+    pub args: &'a Args,
+    pub machine: String,
+    pub cores: usize,
+    /// A kahn executor and a rayon pool (for the heap variant) per thread count.
+    pub pools: Vec<(usize, Executor, rayon::ThreadPool)>,
+    pub one_thread: Executor,
+}
+
+impl Bench<'_> {
+    fn record(&self, input: &Input, variant: &str, body: Body, threads: usize) -> Record {
+        Record {
+            shape: input.g.shape.name().to_owned(),
+            n: input.n,
+            tasks: input.tasks(),
+            edges: input.g.edges.len(),
+            edge_hash: input.hash.clone(),
+            variant: variant.to_owned(),
+            body: body.name().to_owned(),
+            threads,
+            machine: self.machine.clone(),
+            cores: self.cores,
+            reps: self.args.reps_for(input.tasks()),
+            steps: (body == Body::Cpu).then_some(self.args.steps),
+            first_build_ns: None,
+            build_ns: None,
+            build_by_id_ns: None,
+            first_run_ns: None,
+            rerun_ns: f64::NAN,
+            rerun_min_ns: f64::NAN,
+            rerun_timings_ns: None,
+            batch_ns: None,
+            first_batch_allocs_per_task: None,
+            batch_allocs: None,
+            batch_allocs_per_task: None,
+            rerun_allocs_per_task: f64::NAN,
+            peak_heap_bytes_per_task: None,
+            peak_rss_bytes_per_task: None,
+            peak_rss_mib: None,
+            topology_bytes_per_task: None,
+            arena_bytes_per_task: None,
+            efficiency: None,
+            scaling: None,
+        }
+    }
+}
+
+/// Median and minimum of some durations, in seconds.
+fn stats(xs: &mut [f64]) -> (f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    (xs[xs.len() / 2], xs[0])
+}
+
+/// Memory high-water marks over a stretch of work.
+struct Peaks {
+    heap: usize,
+    rss: Option<usize>,
+}
+
+impl Peaks {
+    fn start() -> Peaks {
+        Peaks {
+            rss: alloc::rss::reset_peak(),
+            heap: alloc::reset_peak(),
+        }
+    }
+
+    /// Writes the peaks since [`Peaks::start`] into `rec`.
+    fn record(&self, rec: &mut Record) {
+        let tasks = rec.tasks as f64;
+        rec.peak_heap_bytes_per_task =
+            Some(alloc::peak_bytes().saturating_sub(self.heap) as f64 / tasks);
+        let peak = self.rss.and(alloc::rss::peak());
+        rec.peak_rss_bytes_per_task = self
+            .rss
+            .zip(peak)
+            .map(|(start, peak)| peak.saturating_sub(start) as f64 / tasks);
+        rec.peak_rss_mib = peak.map(|p| p as f64 / (1024.0 * 1024.0));
+    }
+}
+
+/// Checks that a run of `input` ran every task once: the ran count (or the
+/// report's succeeded count) and, for the count body, the shared counter.
+fn check(
+    input: &Input,
+    who: &str,
+    ran: usize,
+    counter: Option<&AtomicUsize>,
+) -> Result<(), String> {
+    let tasks = input.tasks();
+    if ran != tasks {
+        return Err(format!(
+            "{who} on {}: {ran} of {tasks} tasks ran",
+            input.what()
+        ));
+    }
+    if let Some(counter) = counter {
+        let counted = counter.swap(0, Ordering::Relaxed);
+        if counted != tasks {
+            return Err(format!(
+                "{who} on {}: the count body counted {counted} for {tasks} tasks",
+                input.what()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn kahn_ran(counts: Counts) -> usize {
+    if counts.total() == counts.succeeded {
+        counts.succeeded
+    } else {
+        usize::MAX // something failed, panicked, was skipped or cancelled
+    }
+}
+
+/// Order stamps for the untimed correctness run of each variant.
+struct Stamps {
+    next: AtomicU64,
+    at: Vec<AtomicU64>,
+    twice: AtomicBool,
+}
+
+impl Stamps {
+    fn new(tasks: usize) -> Stamps {
+        Stamps {
+            next: AtomicU64::new(0),
+            at: (0..tasks).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            twice: AtomicBool::new(false),
+        }
+    }
+
+    fn hit(&self, v: u32) {
+        let now = self.next.fetch_add(1, Ordering::SeqCst);
+        if self.at[v as usize].swap(now, Ordering::SeqCst) != u64::MAX {
+            self.twice.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Every task ran exactly once, and after every one of its predecessors.
+    fn verify(&self, input: &Input, who: &str) -> Result<(), String> {
+        let fail = |why: String| Err(format!("{who} on {}: {why}", input.what()));
+        if self.twice.load(Ordering::SeqCst) {
+            return fail("a task ran twice".into());
+        }
+        if let Some(v) = self
+            .at
+            .iter()
+            .position(|t| t.load(Ordering::SeqCst) == u64::MAX)
+        {
+            return fail(format!("task {v} never ran"));
+        }
+        for &(u, v) in &input.g.edges {
+            let (tu, tv) = (
+                self.at[u as usize].load(Ordering::SeqCst),
+                self.at[v as usize].load(Ordering::SeqCst),
+            );
+            if tu >= tv {
+                return fail(format!("task {v} started before its predecessor {u}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs each variant once with order stamps and checks the order: every
+/// task once, after all its predecessors. Untimed.
+pub fn verify(bench: &Bench<'_>, input: &Input, threads: usize) -> Result<(), String> {
+    let (_, executor, pool) = pool_for(bench, threads);
+    let stamps = Stamps::new(input.tasks());
+    let s = &stamps;
+    let mut arena = Arena::new();
+    let graph = build_shape::<()>(&mut arena, &input.g, move |ctx| {
+        s.hit(ctx.id().index() as u32);
+        Ok(())
+    });
+    let counts = executor.run(&graph).counts();
+    check(input, "kahn (order check)", kahn_ran(counts), None)?;
+    stamps.verify(input, &format!("kahn {threads}t"))?;
+    drop(graph);
+    drop(arena);
+
+    let stamps = Stamps::new(input.tasks());
+    let s = &stamps;
+    let mut heap = HeapGraph::build(&input.g, &input.names, |_| Box::new(move |v| s.hit(v)))
+        .map_err(|e| format!("heap on {}: {e}", input.what()))?;
+    let last = input.tasks().checked_sub(1).map(|v| v as u32);
+    if heap.task_count() != input.tasks()
+        || last.and_then(|v| heap.name(v)) != input.names.last().map(String::as_str)
+    {
+        return Err(format!(
+            "heap on {}: tasks or names lost in the build",
+            input.what()
+        ));
+    }
+    check(input, "heap (order check)", heap.run(pool), None)?;
+    stamps.verify(input, &format!("heap {threads}t"))?;
+    drop(heap);
+
+    let stamps = Stamps::new(input.tasks());
+    let scope = RayonScope::new(&input.g, threads);
+    check(
+        input,
+        "rayon-scope (order check)",
+        scope.run(|v| stamps.hit(v)),
+        None,
+    )?;
+    stamps.verify(input, &format!("rayon-scope {threads}t"))?;
+
+    let stamps = Stamps::new(input.tasks());
+    let floor = SerialFloor::new(&input.g);
+    check(
+        input,
+        "floor (order check)",
+        floor.run(|v| stamps.hit(v)),
+        None,
+    )?;
+    stamps.verify(input, "floor")
+}
+
+fn pool_for<'b>(bench: &'b Bench<'_>, threads: usize) -> &'b (usize, Executor, rayon::ThreadPool) {
+    bench
+        .pools
+        .iter()
+        .find(|(t, ..)| *t == threads)
+        .expect("a pool per thread count")
+}
+
+/// kahn: build by name into an arena, run on kahn's executor.
+pub fn arena(
+    bench: &Bench<'_>,
+    input: &Input,
+    body: Body,
+    threads: usize,
+    floor_secs: Option<f64>,
+) -> Result<Record, String> {
+    let counter = AtomicUsize::new(0);
+    let c = &counter;
+    let steps = bench.args.steps;
+    match body {
+        Body::Empty => arena_case(bench, input, body, threads, floor_secs, None, |_| Ok(())),
+        Body::Count => arena_case(
+            bench,
+            input,
+            body,
+            threads,
+            floor_secs,
+            Some(c),
+            move |_| {
+                c.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            },
+        ),
+        Body::Cpu => arena_case(bench, input, body, threads, floor_secs, None, move |ctx| {
+            spin(ctx.id().index() as u64, steps);
+            Ok(())
+        }),
+    }
+}
+
+fn arena_case<F>(
+    bench: &Bench<'_>,
+    input: &Input,
+    body_kind: Body,
+    threads: usize,
+    floor_secs: Option<f64>,
+    counter: Option<&AtomicUsize>,
+    body: F,
+) -> Result<Record, String>
+where
+    F: Fn(&TaskContext<'_, ()>) -> Result<(), BoxError> + Send + Sync + Copy,
+{
+    let (_, executor, _) = pool_for(bench, threads);
+    let mut rec = bench.record(input, "arena", body_kind, threads);
+    let (tasks, reps) = (input.tasks(), rec.reps);
+    let ns = |secs: f64| secs * 1e9 / tasks as f64;
+    let who = format!("kahn {threads}t, {} body", body_kind.name());
+    let (g, names) = (&input.g, &input.names);
+    let run = |graph: &kahn::Graph<'_, ()>| {
+        let counts = executor.run(graph).counts();
+        check(input, &who, kahn_ran(counts), counter)
+    };
+
+    let mut arena = Arena::new();
+    let mut first_run = None;
+    if body_kind != Body::Cpu {
+        // The batch loop, from a fresh arena: the first batch grows it.
+        let peaks = Peaks::start();
+        let before = alloc::allocations();
+        let t = Instant::now();
+        let graph = build_named(&mut arena, g, names, body);
+        rec.first_build_ns = Some(ns(t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        let result = run(&graph);
+        first_run = Some(ns(t.elapsed().as_secs_f64()));
+        result?;
+        drop(graph);
+        rec.first_batch_allocs_per_task =
+            Some((alloc::allocations() - before) as f64 / tasks as f64);
+        peaks.record(&mut rec);
+
+        let before = alloc::allocations();
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let graph = build_named(&mut arena, g, names, body);
+            let result = run(&graph);
+            drop(graph);
+            times.push(t.elapsed().as_secs_f64());
+            result?;
+        }
+        let per_batch = (alloc::allocations() - before) as f64 / reps as f64;
+        rec.batch_allocs = Some(per_batch);
+        rec.batch_allocs_per_task = Some(per_batch / tasks as f64);
+        rec.batch_ns = Some(ns(stats(&mut times).0));
+
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let graph = build_named(&mut arena, g, names, body);
+            times.push(t.elapsed().as_secs_f64());
+            drop(black_box(graph));
+        }
+        rec.build_ns = Some(ns(stats(&mut times).0));
+
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let graph = build_shape(&mut arena, g, body);
+            times.push(t.elapsed().as_secs_f64());
+            drop(black_box(graph));
+        }
+        rec.build_by_id_ns = Some(ns(stats(&mut times).0));
+    }
+
+    let graph = build_named(&mut arena, g, names, body);
+    rec.topology_bytes_per_task = Some(graph.topology_bytes() as f64 / tasks as f64);
+    if first_run.is_none() {
+        let t = Instant::now();
+        let result = run(&graph);
+        first_run = Some(ns(t.elapsed().as_secs_f64()));
+        result?;
+    }
+    rec.first_run_ns = first_run;
+    let before = alloc::allocations();
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let result = run(&graph);
+        times.push(t.elapsed().as_secs_f64());
+        result?;
+    }
+    rec.rerun_allocs_per_task = (alloc::allocations() - before) as f64 / (reps * tasks) as f64;
+    let (median, min) = stats(&mut times);
+    (rec.rerun_ns, rec.rerun_min_ns) = (ns(median), ns(min));
+
+    if body_kind == Body::Empty {
+        // What recording per-task timings costs.
+        let options = kahn::RunOptions::new().record_timings(true);
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let counts = executor.run_with(&graph, &options).counts();
+            times.push(t.elapsed().as_secs_f64());
+            check(input, &format!("{who}, timings on"), kahn_ran(counts), None)?;
+        }
+        rec.rerun_timings_ns = Some(ns(stats(&mut times).0));
+    }
+    if body_kind == Body::Cpu {
+        rec.efficiency = floor_secs.map(|f| f / (threads as f64 * median));
+        let mut one = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let counts = bench.one_thread.run(&graph).counts();
+            one.push(t.elapsed().as_secs_f64());
+            check(input, "kahn 1t, cpu body", kahn_ran(counts), None)?;
+        }
+        rec.scaling = Some(stats(&mut one).0 / (threads as f64 * median));
+    }
+    drop(graph);
+    rec.arena_bytes_per_task = Some(arena.allocated_bytes() as f64 / tasks as f64);
+    Ok(rec)
+}
+
+/// The heap variant: `Box<Node>`s and a `HashMap<String, u32>`, built fresh.
+pub fn heap(
+    bench: &Bench<'_>,
+    input: &Input,
+    body: Body,
+    threads: usize,
+    floor_secs: Option<f64>,
+) -> Result<Record, String> {
+    let counter = AtomicUsize::new(0);
+    let c = &counter;
+    let steps = bench.args.steps;
+    match body {
+        Body::Empty => heap_case(bench, input, body, threads, floor_secs, None, |_| {
+            Box::new(|_| {})
+        }),
+        Body::Count => heap_case(bench, input, body, threads, floor_secs, Some(c), |_| {
+            Box::new(move |_| {
+                c.fetch_add(1, Ordering::Relaxed);
+            })
+        }),
+        Body::Cpu => heap_case(bench, input, body, threads, floor_secs, None, |_| {
+            Box::new(move |v| {
+                spin(u64::from(v), steps);
+            })
+        }),
+    }
+}
+
+fn heap_case<'c>(
+    bench: &Bench<'_>,
+    input: &Input,
+    body_kind: Body,
+    threads: usize,
+    floor_secs: Option<f64>,
+    counter: Option<&AtomicUsize>,
+    make_body: impl Fn(u32) -> HeapBody<'c> + Copy,
+) -> Result<Record, String> {
+    let (_, _, pool) = pool_for(bench, threads);
+    let mut rec = bench.record(input, "heap", body_kind, threads);
+    let (tasks, reps) = (input.tasks(), rec.reps);
+    let ns = |secs: f64| secs * 1e9 / tasks as f64;
+    let who = format!("heap {threads}t, {} body", body_kind.name());
+    let build = || {
+        HeapGraph::build(&input.g, &input.names, make_body)
+            .map_err(|e| format!("heap on {}: {e}", input.what()))
+    };
+    let run = |graph: &mut HeapGraph<'_>| check(input, &who, graph.run(pool), counter);
+
+    let mut first_run = None;
+    if body_kind != Body::Cpu {
+        let peaks = Peaks::start();
+        let before = alloc::allocations();
+        let t = Instant::now();
+        let mut graph = build()?;
+        rec.first_build_ns = Some(ns(t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        let result = run(&mut graph);
+        first_run = Some(ns(t.elapsed().as_secs_f64()));
+        result?;
+        drop(graph);
+        rec.first_batch_allocs_per_task =
+            Some((alloc::allocations() - before) as f64 / tasks as f64);
+        peaks.record(&mut rec);
+
+        let before = alloc::allocations();
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let mut graph = build()?;
+            let result = run(&mut graph);
+            drop(graph);
+            times.push(t.elapsed().as_secs_f64());
+            result?;
+        }
+        let per_batch = (alloc::allocations() - before) as f64 / reps as f64;
+        rec.batch_allocs = Some(per_batch);
+        rec.batch_allocs_per_task = Some(per_batch / tasks as f64);
+        rec.batch_ns = Some(ns(stats(&mut times).0));
+
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            let graph = build()?;
+            times.push(t.elapsed().as_secs_f64());
+            drop(black_box(graph));
+        }
+        rec.build_ns = Some(ns(stats(&mut times).0));
+    }
+
+    let mut graph = build()?;
+    if first_run.is_none() {
+        let t = Instant::now();
+        let result = run(&mut graph);
+        first_run = Some(ns(t.elapsed().as_secs_f64()));
+        result?;
+    }
+    rec.first_run_ns = first_run;
+    let before = alloc::allocations();
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let result = run(&mut graph);
+        times.push(t.elapsed().as_secs_f64());
+        result?;
+    }
+    rec.rerun_allocs_per_task = (alloc::allocations() - before) as f64 / (reps * tasks) as f64;
+    let (median, min) = stats(&mut times);
+    (rec.rerun_ns, rec.rerun_min_ns) = (ns(median), ns(min));
+    if body_kind == Body::Cpu {
+        rec.efficiency = floor_secs.map(|f| f / (threads as f64 * median));
+    }
+    Ok(rec)
+}
+
+/// The baselines over CSR, which are not built from names: `rayon-scope` on
+/// `threads` threads, or the one-thread `floor` when `threads` is `None`.
+/// Returns the record and the median run in seconds (the floor's is the
+/// reference of parallel efficiency).
+pub fn baseline(
+    bench: &Bench<'_>,
+    input: &Input,
+    body: Body,
+    threads: Option<usize>,
+    floor_secs: Option<f64>,
+) -> Result<(Record, f64), String> {
+    let counter = AtomicUsize::new(0);
+    let c = &counter;
+    let steps = bench.args.steps;
+    // A macro, not a `dyn Fn`: the floor's body must be inlined into its loop.
+    macro_rules! with_body {
+        ($runner:expr) => {{
+            let runner = $runner;
+            match body {
+                Body::Empty => baseline_case(bench, input, body, threads, floor_secs, None, || {
+                    runner.run(|v| {
+                        black_box(v);
+                    })
+                }),
+                Body::Count => {
+                    baseline_case(bench, input, body, threads, floor_secs, Some(c), || {
+                        runner.run(|_| {
+                            c.fetch_add(1, Ordering::Relaxed);
+                        })
+                    })
+                }
+                Body::Cpu => baseline_case(bench, input, body, threads, floor_secs, None, || {
+                    runner.run(|v| {
+                        spin(u64::from(v), steps);
+                    })
+                }),
+            }
+        }};
+    }
+    match threads {
+        None => with_body!(SerialFloor::new(&input.g)),
+        Some(t) => with_body!(RayonScope::new(&input.g, t)),
+    }
+}
+
+/// Times `run`, which runs every task once with the chosen body.
+fn baseline_case(
+    bench: &Bench<'_>,
+    input: &Input,
+    body_kind: Body,
+    threads: Option<usize>,
+    floor_secs: Option<f64>,
+    counter: Option<&AtomicUsize>,
+    run: impl Fn() -> usize,
+) -> Result<(Record, f64), String> {
+    let (variant, t) = match threads {
+        None => ("floor", 1),
+        Some(t) => ("rayon-scope", t),
+    };
+    let mut rec = bench.record(input, variant, body_kind, t);
+    let (tasks, reps) = (input.tasks(), rec.reps);
+    let ns = |secs: f64| secs * 1e9 / tasks as f64;
+    let who = format!("{variant} {t}t, {} body", body_kind.name());
+    let timed = || {
+        let start = Instant::now();
+        let ran = run();
+        (start.elapsed().as_secs_f64(), ran)
+    };
+    let (first, ran) = timed();
+    check(input, &who, ran, counter)?;
+    rec.first_run_ns = Some(ns(first));
+    let before = alloc::allocations();
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let (secs, ran) = timed();
+        times.push(secs);
+        check(input, &who, ran, counter)?;
+    }
+    rec.rerun_allocs_per_task = (alloc::allocations() - before) as f64 / (reps * tasks) as f64;
+    let (median, min) = stats(&mut times);
+    (rec.rerun_ns, rec.rerun_min_ns) = (ns(median), ns(min));
+    if body_kind == Body::Cpu {
+        rec.efficiency = Some(floor_secs.unwrap_or(median) / (t as f64 * median));
+    }
+    Ok((rec, median))
+}

@@ -1,0 +1,171 @@
+//! One measured result per line of `results.jsonl`, and the run's metadata
+//! (machine, date, command) in `meta.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// The results of one (shape, size, variant, body, threads) case. Every
+/// time is in nanoseconds per task; a field is `None` where the variant does
+/// not have that stage (the baselines are not built from names) or the
+/// figure was not measured (the cpu body is only rerun).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub shape: String,
+    /// The size asked for; `tasks` may be smaller for the grid shapes.
+    pub n: usize,
+    pub tasks: usize,
+    pub edges: usize,
+    /// `ShapeGraph::edge_hash`, hex: two runs agree only on the same graph.
+    pub edge_hash: String,
+    /// `arena` (kahn), `heap`, `rayon-scope`, `floor`.
+    pub variant: String,
+    /// `empty`, `count`, `cpu`.
+    pub body: String,
+    pub threads: usize,
+    /// CPU model and logical cores of the machine.
+    pub machine: String,
+    pub cores: usize,
+    /// Timed repetitions behind each median.
+    pub reps: usize,
+    /// xorshift steps of the cpu body.
+    pub steps: Option<u32>,
+
+    /// The first build, into a fresh arena (or heap), by name.
+    pub first_build_ns: Option<f64>,
+    /// Median steady build by name (arena already grown to size).
+    pub build_ns: Option<f64>,
+    /// Median steady build by id, without names (arena only).
+    pub build_by_id_ns: Option<f64>,
+    /// The first run of a freshly built graph.
+    pub first_run_ns: Option<f64>,
+    /// Reruns of one built graph: median and fastest.
+    pub rerun_ns: f64,
+    pub rerun_min_ns: f64,
+    /// kahn, empty body: median rerun with `RunOptions::record_timings(true)`.
+    pub rerun_timings_ns: Option<f64>,
+    /// Median of the batch loop: (reset +) build by name + run + drop.
+    pub batch_ns: Option<f64>,
+
+    /// Heap allocations per task in the first batch.
+    pub first_batch_allocs_per_task: Option<f64>,
+    /// Heap allocations per batch after the first (mean), and per task.
+    pub batch_allocs: Option<f64>,
+    pub batch_allocs_per_task: Option<f64>,
+    /// Heap allocations per task of a rerun (mean).
+    pub rerun_allocs_per_task: f64,
+    /// Heap high-water mark of the first batch (build + run), bytes per
+    /// task, above what was allocated before (edge list and names excluded).
+    pub peak_heap_bytes_per_task: Option<f64>,
+    /// The same from the kernel's resident-set peak (`VmHWM`), when
+    /// resettable; memory the allocator kept from earlier cases is reused
+    /// without raising it, so it can read low (even 0).
+    pub peak_rss_bytes_per_task: Option<f64>,
+    /// The whole process's resident-set peak over the first batch, MiB
+    /// (input edge list and names included).
+    pub peak_rss_mib: Option<f64>,
+    /// kahn only: `Graph::topology_bytes` and `Arena::allocated_bytes` per task.
+    pub topology_bytes_per_task: Option<f64>,
+    pub arena_bytes_per_task: Option<f64>,
+
+    /// cpu body: floor time / (threads × this time); 1.0 is a perfect speedup.
+    pub efficiency: Option<f64>,
+    /// cpu body, kahn: kahn on one thread / (threads × this time).
+    pub scaling: Option<f64>,
+}
+
+/// What a results folder was measured on, and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub command: String,
+    pub date_utc: String,
+    pub cpu: String,
+    pub cores: usize,
+    pub memory: String,
+    pub kernel: String,
+    pub rustc: String,
+}
+
+impl Meta {
+    /// Describes this machine and this invocation.
+    pub fn now(args: &[String]) -> Meta {
+        let mut command = String::from("cargo run --release --example bench --");
+        for a in args {
+            command.push(' ');
+            command.push_str(a);
+        }
+        Meta {
+            command,
+            date_utc: date_utc(),
+            cpu: cpu_model(),
+            cores: cores(),
+            memory: memory(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| format!("Linux {}", s.trim()))
+                .unwrap_or_else(|_| std::env::consts::OS.to_owned()),
+            rustc: std::process::Command::new(std::env::var("RUSTC").unwrap_or("rustc".into()))
+                .arg("-V")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "unknown".into()),
+        }
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo`, or the architecture.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
+}
+
+/// Logical cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn memory() -> String {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: f64 = line["MemTotal:".len()..]
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(format!("{:.1} GiB", kib / (1024.0 * 1024.0)))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Today's date and time in UTC, `YYYY-MM-DD HH:MM`, without a date crate.
+fn date_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
