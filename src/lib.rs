@@ -21,6 +21,7 @@ mod names;
 mod options;
 mod report;
 pub mod shapes;
+mod sync;
 mod task;
 
 pub use arena::Arena;
@@ -32,3 +33,22 @@ pub use graph::Graph;
 pub use id::{TaskId, TaskRef};
 pub use options::{CancelToken, FailurePolicy, RunOptions};
 pub use report::{Counts, Outcome, Report, State, StopReason, TaskReport, Timing};
+
+/// Hooks for the loom models in `tests/loom.rs`; only in `--cfg loom` builds.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    use crate::{Graph, Report, RunOptions};
+
+    /// Runs `graph` on `threads` loom threads, the calling one included,
+    /// publishing work before every task (`eager`) or only to a hungry peer.
+    /// Call it inside `loom::model`, with a graph leaked outside it.
+    pub fn run<T: Send + Sync + 'static>(
+        graph: &'static Graph<'static, T>,
+        options: &RunOptions,
+        threads: usize,
+        eager: bool,
+    ) -> Report<'static, T> {
+        crate::exec::run_on_loom_threads(graph, options, threads, eager)
+    }
+}

@@ -1,6 +1,6 @@
 //! How one run behaves: failure policy, cancellation, deadline, timings.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

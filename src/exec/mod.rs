@@ -7,12 +7,11 @@ mod worker;
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
 
-use crossbeam_deque::Worker;
-
 use crate::error::ExecutorError;
 use crate::graph::Graph;
 use crate::options::RunOptions;
 use crate::report::Report;
+use crate::sync::deque::Worker;
 use run::RunCore;
 
 /// Runs graphs on a fixed set of worker threads.
@@ -127,5 +126,54 @@ impl Executor {
 
 use run::Job;
 
-#[cfg(test)]
+/// Runs every task of `graph` once on `threads` loom threads (the calling one
+/// and `threads - 1` spawned ones), each running the worker loop that rayon's
+/// broadcast runs in a normal build, and reports once all have returned.
+///
+/// Loom has no scoped threads, so the graph is `'static` (a model leaks it
+/// once, outside `loom::model`) and the run's state is shared by an `Arc`.
+/// `eager` fixes the workers' pace (see `worker::Pace`): publish work before
+/// every task, or only when a peer is hungry.
+#[cfg(loom)]
+pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
+    graph: &'static Graph<'static, T>,
+    options: &RunOptions,
+    threads: usize,
+    eager: bool,
+) -> Report<'static, T> {
+    use std::sync::Arc;
+
+    assert!(threads > 0, "a run needs a worker");
+    let deques: Vec<Worker<Job>> = (0..threads).map(|_| Worker::new_lifo()).collect();
+    let stealers = deques.iter().map(Worker::stealer).collect();
+    // A std `Arc`: its count is no part of the protocol, and joining the
+    // threads orders their work before the report is built.
+    let core = Arc::new(RunCore::new(graph, options, stealers));
+    if graph.task_count() > 0 {
+        let mut deques = deques.into_iter();
+        let mine = deques.next().expect("one deque per worker");
+        let others: Vec<_> = deques
+            .enumerate()
+            .map(|(i, deque)| {
+                let core = Arc::clone(&core);
+                crate::sync::thread::spawn(move || {
+                    worker::work_fixed_pace(graph, &core, i + 1, deque, eager);
+                })
+            })
+            .collect();
+        worker::work_fixed_pace(graph, &core, 0, mine, eager);
+        for other in others {
+            if let Err(panic) = other.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+    let Ok(core) = Arc::try_unwrap(core) else {
+        unreachable!("every worker has returned and dropped its handle")
+    };
+    let wall = core.start.elapsed();
+    core.into_report(wall)
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests;

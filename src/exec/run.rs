@@ -24,15 +24,16 @@
 //!   the predecessor's state in every build, as a second line of defence.
 //! - The run ends when `remaining` reaches zero (`AcqRel`); the caller reads
 //!   states and slots only after rayon's broadcast has joined every worker, which
-//!   orders all worker writes before the report is built.
+//!   orders all worker writes before the report is built (under loom,
+//!   joining the model's threads does).
+//!
+//! Built with `--cfg loom`, these atomics, the output slots, the deques and
+//! the sleep lock are loom's, and `tests/loom.rs` checks the claims above on
+//! small graphs (see `crate::sync` for what is and is not modelled).
 
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
-
-use crossbeam_deque::{Injector, Stealer};
 
 use crate::compile::Csr;
 use crate::error::TaskFailure;
@@ -42,6 +43,10 @@ use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{FailurePolicy, RunOptions};
 use crate::report::{Counts, Report, State, StopReason, Timing};
+use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::cell::UnsafeCell;
+use crate::sync::deque::{Injector, Stealer};
+use crate::sync::{Mutex, OnceLock};
 
 /// A range of `Csr::targets` whose tasks are each to be released once.
 ///
@@ -81,8 +86,9 @@ pub(crate) const HUNGRY: u32 = STOP - 1;
 /// it succeeded.
 ///
 /// Uninitialized until then: a run does not pay to fill slots it may never
-/// use. `repr(transparent)` (as are `UnsafeCell` and `MaybeUninit`) so a
-/// finished run's slots become the report's outputs in place.
+/// use. `repr(transparent)` (as are `sync::cell::UnsafeCell`, outside loom,
+/// and `MaybeUninit`) so a finished run's slots become the report's outputs
+/// in place.
 #[repr(transparent)]
 pub(crate) struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 
@@ -94,8 +100,33 @@ pub(crate) struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 // several successors read it at once.
 unsafe impl<T: Send + Sync> Sync for Slot<T> {}
 
+impl<T> Slot<T> {
+    /// The slots as the report's outputs: in place, without copying.
+    #[cfg(not(loom))]
+    fn into_outputs(slots: Box<[Slot<T>]>) -> Box<[MaybeUninit<T>]> {
+        let slots = Box::into_raw(slots);
+        // SAFETY: `Slot<T>`, `sync::cell::UnsafeCell` (outside loom) and
+        // `MaybeUninit` are all `repr(transparent)`: same layout, allocation
+        // handed over unchanged.
+        unsafe { Box::from_raw(slots as *mut [MaybeUninit<T>]) }
+    }
+
+    /// The slots as the report's outputs. Loom's cell carries its own
+    /// tracking state, so the values are moved out one by one.
+    #[cfg(loom)]
+    fn into_outputs(slots: Box<[Slot<T>]>) -> Box<[MaybeUninit<T>]> {
+        slots
+            .into_vec()
+            .into_iter()
+            .map(|slot| slot.0.into_inner())
+            .collect()
+    }
+}
+
 /// One task's timing for one run, written only by the worker that ran it.
-pub(crate) struct TimingSlot(UnsafeCell<Timing>);
+///
+/// A std cell even under loom: timings are off in the loom models.
+pub(crate) struct TimingSlot(std::cell::UnsafeCell<Timing>);
 
 // SAFETY: as for `Slot`: one writer, the claimant, and no reader until every
 // worker has joined.
@@ -161,7 +192,7 @@ impl<'r, T> RunCore<'r, T> {
             failures: Mutex::new(Vec::new()),
             timings: options.timings.then(|| {
                 (0..n)
-                    .map(|_| TimingSlot(UnsafeCell::new(Timing::default())))
+                    .map(|_| TimingSlot(std::cell::UnsafeCell::new(Timing::default())))
                     .collect()
             }),
             pending: graph
@@ -255,12 +286,13 @@ impl<'r, T> RunCore<'r, T> {
     ) -> State {
         let state = match finish {
             Finish::Succeeded(output) => {
-                let slot = self.outputs[v as usize].0.get();
                 // By the caller's contract this worker owns `v` exclusively
                 // and nobody reads the slot until `v`'s successors are released.
-                // SAFETY: exclusive access; the slot is uninitialized (written
-                // at most once per run), so nothing is overwritten.
-                unsafe { (*slot).write(output) };
+                self.outputs[v as usize].0.with_mut(|slot| {
+                    // SAFETY: exclusive access; the slot is uninitialized
+                    // (written at most once per run), so nothing is overwritten.
+                    unsafe { (*slot).write(output) };
+                });
                 State::Succeeded
             }
             Finish::Failed(failure) => {
@@ -324,9 +356,11 @@ impl<'r, T> RunCore<'r, T> {
         // running task was released by `p` (or by a later predecessor whose
         // release sequence includes `p`'s) after that write, so the write
         // happens-before this read (memory ordering notes).
-        // SAFETY: the slot is initialized, and nobody writes it again in this
-        // run, so a shared reference to it is valid for the run.
-        unsafe { (*self.outputs[p as usize].0.get()).assume_init_ref() }
+        self.outputs[p as usize].0.with(|slot| {
+            // SAFETY: the slot is initialized, and nobody writes it again in
+            // this run, so a shared reference to it is valid for the run.
+            unsafe { (*slot).assume_init_ref() }
+        })
     }
 
     /// Whether tasks should no longer start; checks the cancel token and the
@@ -409,13 +443,10 @@ impl<'r, T> RunCore<'r, T> {
             3 => Some(StopReason::FailFast),
             _ => None,
         };
-        let outputs = Box::into_raw(self.outputs);
         // All workers have joined, so nothing else touches the slots; the
         // report reads an output only where `states` says Succeeded, which is
         // exactly where `record` wrote one.
-        // SAFETY: `Slot<T>`, `UnsafeCell` and `MaybeUninit` are all
-        // `repr(transparent)`: same layout, allocation handed over unchanged.
-        let outputs = unsafe { Box::from_raw(outputs as *mut [MaybeUninit<T>]) };
+        let outputs = Slot::into_outputs(self.outputs);
         let mut failures = self
             .failures
             .into_inner()

@@ -13,8 +13,10 @@
 //! sure the notification cannot fall between the re-check and the wait. The
 //! end of the run is announced the same way, with `notify_all`.
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::PoisonError;
+
+use crate::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::{Condvar, Mutex};
 
 #[derive(Debug)]
 pub(crate) struct Sleep {

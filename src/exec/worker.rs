@@ -27,11 +27,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-use crossbeam_deque::{Steal, Worker};
-use crossbeam_utils::Backoff;
 
 use crate::context::TaskContext;
 use crate::error::TaskFailure;
@@ -39,6 +35,9 @@ use crate::exec::run::{Finish, Job, RunCore, Tally, HUNGRY};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
+use crate::sync::atomic::Ordering;
+use crate::sync::deque::{Steal, Worker};
+use crate::sync::Backoff;
 
 /// One worker's private state for one run.
 struct Local {
@@ -86,6 +85,16 @@ impl Pace {
         }
     }
 
+    /// A pace that never changes: under loom the model chooses it, since a
+    /// clock would make the executions loom replays differ.
+    #[cfg(loom)]
+    fn fixed(eager: bool) -> Pace {
+        Pace {
+            eager,
+            ..Pace::new()
+        }
+    }
+
     /// Counts one finished task and, when due, re-measures the pace.
     #[inline]
     fn tick(&mut self) {
@@ -97,6 +106,10 @@ impl Pace {
 
     #[cold]
     fn measure(&mut self) {
+        if cfg!(loom) {
+            self.since_check = 0;
+            return;
+        }
         let now = Instant::now();
         let slow = now - self.check_start >= Pace::SLOW * self.since_check;
         self.eager = slow;
@@ -119,6 +132,30 @@ pub(crate) fn work<T: Send + Sync>(
     me: usize,
     deque: Worker<Job>,
 ) {
+    work_at_pace(graph, core, me, deque, Pace::new());
+}
+
+/// Runs worker `me` until the run ends, publishing work eagerly or only on
+/// demand throughout, as a loom model asks.
+#[cfg(loom)]
+pub(crate) fn work_fixed_pace<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    me: usize,
+    deque: Worker<Job>,
+    eager: bool,
+) {
+    work_at_pace(graph, core, me, deque, Pace::fixed(eager));
+}
+
+#[inline]
+fn work_at_pace<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    me: usize,
+    deque: Worker<Job>,
+    pace: Pace,
+) {
     // A panic here is a bug in kahn, not in a task (those are caught): abort
     // rather than leave other workers waiting for tasks that will never finish.
     let guard = AbortOnUnwind;
@@ -129,7 +166,7 @@ pub(crate) fn work<T: Send + Sync>(
         subtracted: 0,
         tally: Tally::default(),
         failures: Vec::new(),
-        pace: Pace::new(),
+        pace,
     };
     let targets = core.csr.targets;
     // With no other worker there is nobody to publish work for.
@@ -348,6 +385,11 @@ struct AbortOnUnwind;
 
 impl Drop for AbortOnUnwind {
     fn drop(&mut self) {
+        // Under loom, a failed check (a deadlock, a data race on a slot)
+        // unwinds through the worker: let loom report it.
+        if cfg!(loom) {
+            return;
+        }
         eprintln!("kahn: internal error: a worker panicked outside a task; aborting");
         std::process::abort();
     }

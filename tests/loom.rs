@@ -1,0 +1,501 @@
+//! Loom models of the executor's concurrency protocol: pending counters,
+//! ready ranges and deques, sleeping and waking, and how a run ends.
+//!
+//! Built only with `--cfg loom`, which swaps the executor's atomics, locks,
+//! output slots and deques for loom's (see `src/sync.rs` for what is and is
+//! not modelled). Run it in release mode, in its own target directory so the
+//! different flags do not rebuild the normal one:
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom" cargo test --release --test loom
+//! ```
+//!
+//! Each model runs a small graph on two loom threads (the model's own and
+//! one spawned; three for one diamond), each running the real worker loop,
+//! and checks every execution loom explores: the whole report (each task's
+//! state, output and skip cause; the counts; the stop reason), how often
+//! each task body ran, and that the run ends: `__loom::run` returns only
+//! once every worker has returned and been joined, and a worker that never
+//! wakes is a deadlock loom reports. The pace of the workers is fixed per model, since it
+//! normally depends on the clock: `eager` publishes work before every task,
+//! `on demand` only when a peer is hungry.
+//!
+//! Loom bounds how often a thread is preempted: [`PREEMPTIONS`] (3) here,
+//! 2 for the three-worker diamond. The whole suite takes about half a
+//! minute on two cores. `LOOM_MAX_PREEMPTIONS=4` (which applies to every
+//! model) explores more: append `-- --skip three_workers` and the other
+//! models take about a minute and a half. `LOOM_LOG=1 LOOM_LOCATION=1`
+//! prints a failing execution.
+//!
+//! The models do catch protocol bugs: with the pending counter's
+//! `fetch_sub` weakened to `Relaxed`, the diamond's join reads a
+//! predecessor's state before it is visible (and panics on it); without the
+//! `SeqCst` fence in `Sleep::wake_all`, every model finds the lost
+//! end-of-run wake-up that leaves a worker asleep (loom: "deadlock").
+#![cfg(loom)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, Once, PoisonError};
+
+use kahn::{
+    Arena, BoxError, CancelToken, Counts, Graph, GraphBuilder, Outcome, Report, RunOptions,
+    StopReason, TaskContext, TaskId,
+};
+
+/// Loom's preemption bound unless `LOOM_MAX_PREEMPTIONS` says otherwise.
+const PREEMPTIONS: usize = 3;
+
+/// Worker threads per run.
+const THREADS: usize = 2;
+
+/// Panics whose message starts with this are the models' own, expected ones.
+const EXPECTED_PANIC: &str = "expected panic";
+
+/// Checks `f` in every execution loom explores, and says how many there were.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(PREEMPTIONS, f);
+}
+
+/// As [`model`], with preemptions bounded by `bound` unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise.
+fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    quiet_expected_panics();
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(bound);
+    }
+    let executions = std::sync::Arc::new(AtomicU32::new(0));
+    let counter = std::sync::Arc::clone(&executions);
+    let start = std::time::Instant::now();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    eprintln!(
+        "{} executions in {:.1?} (preemption bound {})",
+        executions.load(Ordering::Relaxed),
+        start.elapsed(),
+        builder.preemption_bound.unwrap_or(usize::MAX),
+    );
+}
+
+/// Keeps the expected task panics, one per execution, out of the output.
+fn quiet_expected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            if !message.is_some_and(|m| m.starts_with(EXPECTED_PANIC)) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Builds a graph in a leaked arena: loom threads need `'static` borrows,
+/// and the graph is built once, outside the model, for all its executions.
+fn leak_graph<T: 'static>(
+    build: impl FnOnce(&mut GraphBuilder<'static, T>),
+) -> &'static Graph<'static, T> {
+    let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+    let mut builder = arena.builder::<T>();
+    build(&mut builder);
+    Box::leak(Box::new(
+        builder.build().expect("the model's graph is valid"),
+    ))
+}
+
+/// Adds edges between named tasks.
+fn edges<T>(b: &mut GraphBuilder<'static, T>, edges: &[(&str, &str)]) {
+    for &(from, to) in edges {
+        b.edge(from, to)
+            .expect("an edge between tasks of the model");
+    }
+}
+
+/// How often each task body ran in the current execution; one static per
+/// test (tests run in parallel), reset at the start of each execution. (Loom runs its threads on
+/// the model's one OS thread, so plain std atomics count exactly.)
+struct Runs([AtomicU32; 8]);
+
+impl Runs {
+    const fn new() -> Runs {
+        Runs([const { AtomicU32::new(0) }; 8])
+    }
+
+    fn reset(&self) {
+        for count in &self.0 {
+            count.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn count(&self, task: TaskId) -> u32 {
+        self.0[task.index()].load(Ordering::Relaxed)
+    }
+
+    /// Adds a task whose body counts its runs, then does `body`.
+    fn task<T: 'static>(
+        &'static self,
+        b: &mut GraphBuilder<'static, T>,
+        name: &str,
+        body: impl Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'static,
+    ) {
+        b.task(name, move |ctx| {
+            self.0[ctx.id().index()].fetch_add(1, Ordering::Relaxed);
+            body(ctx)
+        })
+        .expect("a fresh task name");
+    }
+}
+
+/// What a model expects of one task.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Succeeded(u64),
+    Failed(&'static str),
+    Panicked(&'static str),
+    /// Skipped because this task failed.
+    Skipped(&'static str),
+    Cancelled,
+    /// Succeeded with this output if it started before the run stopped,
+    /// Cancelled otherwise.
+    SucceededOrCancelled(u64),
+}
+
+/// Checks the whole report against `expected` (every task of the graph, by
+/// name) and the run counts; returns the tasks that succeeded, as a bit set
+/// by id, for models whose outcome depends on the interleaving.
+fn check(
+    graph: &Graph<'static, u64>,
+    report: &Report<'static, u64>,
+    runs: &Runs,
+    expected: &[(&str, Expect)],
+    stop: Option<StopReason>,
+) -> u32 {
+    assert_eq!(report.len(), graph.task_count());
+    assert_eq!(
+        expected.len(),
+        graph.task_count(),
+        "the model names every task"
+    );
+    let mut counts = Counts::default();
+    let mut succeeded = 0u32;
+    for &(name, expect) in expected {
+        let id = graph.find(name).expect("a task of the graph");
+        let outcome = report.outcome(id).expect("a task of the report");
+        let ran = runs.count(id);
+        match (expect, outcome) {
+            (Expect::Succeeded(want), Outcome::Succeeded(&got))
+            | (Expect::SucceededOrCancelled(want), Outcome::Succeeded(&got)) => {
+                assert_eq!(got, want, "`{name}`'s output");
+                assert_eq!(ran, 1, "`{name}` succeeded, so it ran once");
+                for p in graph.predecessors(id) {
+                    assert!(
+                        matches!(report.outcome(p), Some(Outcome::Succeeded(_))),
+                        "`{name}` ran after a predecessor that did not succeed"
+                    );
+                }
+                counts.succeeded += 1;
+                succeeded |= 1 << id.index();
+            }
+            (Expect::Failed(want), Outcome::Failed(error)) => {
+                assert_eq!(error.to_string(), want, "`{name}`'s error");
+                assert_eq!(ran, 1, "`{name}` failed, so it ran once");
+                counts.failed += 1;
+            }
+            (Expect::Panicked(want), Outcome::Panicked(message)) => {
+                assert_eq!(message, want, "`{name}`'s panic");
+                assert_eq!(ran, 1, "`{name}` panicked, so it ran once");
+                counts.panicked += 1;
+            }
+            (Expect::Skipped(cause), Outcome::Skipped { cause: got }) => {
+                assert_eq!(graph.name(got), Some(cause), "`{name}`'s skip cause");
+                assert_eq!(ran, 0, "`{name}` was skipped, so it never ran");
+                counts.skipped += 1;
+            }
+            (Expect::Cancelled | Expect::SucceededOrCancelled(_), Outcome::Cancelled) => {
+                assert_eq!(ran, 0, "`{name}` was cancelled, so it never started");
+                counts.cancelled += 1;
+            }
+            (expect, outcome) => panic!("`{name}`: expected {expect:?}, got {outcome:?}"),
+        }
+    }
+    assert_eq!(report.counts(), counts);
+    assert_eq!(report.stop_reason(), stop);
+    succeeded
+}
+
+/// `a -> b -> c`, passing outputs along: a run that never leaves one worker
+/// unless the other steals the rest of the chain.
+fn chain_of_three(runs: &'static Runs, eager: bool) {
+    let graph = leak_graph(|b| {
+        runs.task(b, "a", |_| Ok(1));
+        runs.task(b, "b", |ctx| Ok(ctx.input("a")? + 1));
+        runs.task(b, "c", |ctx| Ok(ctx.input("b")? * 10));
+        b.edge("a", "b").unwrap();
+        b.edge("b", "c").unwrap();
+    });
+    model(move || {
+        runs.reset();
+        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, eager);
+        check(
+            graph,
+            &report,
+            runs,
+            &[
+                ("a", Expect::Succeeded(1)),
+                ("b", Expect::Succeeded(2)),
+                ("c", Expect::Succeeded(20)),
+            ],
+            None,
+        );
+    });
+}
+
+#[test]
+fn chain_of_three_eager() {
+    static RUNS: Runs = Runs::new();
+    chain_of_three(&RUNS, true);
+}
+
+#[test]
+fn chain_of_three_on_demand() {
+    static RUNS: Runs = Runs::new();
+    chain_of_three(&RUNS, false);
+}
+
+/// `a -> b, a -> c, b -> d, c -> d`: `b` and `c` may run on different
+/// workers, and `d` is claimed by whichever releases it last, and must see
+/// both outputs.
+fn diamond(runs: &'static Runs, threads: usize, bound: usize, eager: bool) {
+    let graph = leak_graph(|b| {
+        runs.task(b, "a", |_| Ok(1));
+        runs.task(b, "b", |ctx| Ok(ctx.input("a")? + 1));
+        runs.task(b, "c", |ctx| Ok(ctx.input("a")? + 2));
+        runs.task(b, "d", |ctx| Ok(ctx.input("b")? * 10 + ctx.input("c")?));
+        edges(b, &[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]);
+    });
+    model_bounded(bound, move || {
+        runs.reset();
+        let report = kahn::__loom::run(graph, &RunOptions::new(), threads, eager);
+        check(
+            graph,
+            &report,
+            runs,
+            &[
+                ("a", Expect::Succeeded(1)),
+                ("b", Expect::Succeeded(2)),
+                ("c", Expect::Succeeded(3)),
+                ("d", Expect::Succeeded(23)),
+            ],
+            None,
+        );
+    });
+}
+
+#[test]
+fn diamond_eager() {
+    static RUNS: Runs = Runs::new();
+    diamond(&RUNS, THREADS, PREEMPTIONS, true);
+}
+
+#[test]
+fn diamond_on_demand() {
+    static RUNS: Runs = Runs::new();
+    diamond(&RUNS, THREADS, PREEMPTIONS, false);
+}
+
+/// The diamond on three workers: two of them may be hungry at once, and
+/// the run must still end with every one of them woken and returned.
+/// (Fewer preemptions: a third thread multiplies the interleavings.)
+#[test]
+fn diamond_three_workers() {
+    static RUNS: Runs = Runs::new();
+    diamond(&RUNS, 3, 2, true);
+}
+
+/// `a -> bad -> lost`, `a -> good`, and `join` after both `bad` and `good`:
+/// `bad` fails, so `lost` and `join` are skipped because of it (`join` gets
+/// one poisoned and one clean release, in either order, possibly at once);
+/// `good` runs with `a`'s output.
+#[test]
+fn failing_branch() {
+    static RUNS: Runs = Runs::new();
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "a", |_| Ok(1));
+        RUNS.task(b, "bad", |ctx| {
+            ctx.input("a")?;
+            Err("bad failed".into())
+        });
+        RUNS.task(b, "good", |ctx| Ok(ctx.input("a")? + 1));
+        RUNS.task(b, "lost", |_| Ok(0));
+        RUNS.task(b, "join", |_| Ok(0));
+        edges(
+            b,
+            &[
+                ("a", "bad"),
+                ("a", "good"),
+                ("bad", "lost"),
+                ("bad", "join"),
+                ("good", "join"),
+            ],
+        );
+    });
+    model(move || {
+        RUNS.reset();
+        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, true);
+        check(
+            graph,
+            &report,
+            &RUNS,
+            &[
+                ("a", Expect::Succeeded(1)),
+                ("bad", Expect::Failed("bad failed")),
+                ("good", Expect::Succeeded(2)),
+                ("lost", Expect::Skipped("bad")),
+                ("join", Expect::Skipped("bad")),
+            ],
+            None,
+        );
+    });
+}
+
+/// Two sources: `boom` panics, `calm` succeeds; `join` after both is skipped
+/// because of `boom`, and `tail` after `calm` runs.
+#[test]
+fn panicking_task() {
+    static RUNS: Runs = Runs::new();
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "boom", |_| panic!("{EXPECTED_PANIC}: boom"));
+        RUNS.task(b, "calm", |_| Ok(7));
+        RUNS.task(b, "join", |_| Ok(0));
+        RUNS.task(b, "tail", |ctx| Ok(ctx.input("calm")? + 1));
+        edges(b, &[("boom", "join"), ("calm", "join"), ("calm", "tail")]);
+    });
+    model(move || {
+        RUNS.reset();
+        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, true);
+        check(
+            graph,
+            &report,
+            &RUNS,
+            &[
+                ("boom", Expect::Panicked("expected panic: boom")),
+                ("calm", Expect::Succeeded(7)),
+                ("join", Expect::Skipped("boom")),
+                ("tail", Expect::Succeeded(8)),
+            ],
+            None,
+        );
+    });
+}
+
+/// `stopper` cancels the run's token from inside and succeeds; its
+/// successors `x` and `y` are cancelled. The independent `other -> z` ran
+/// or was cancelled depending on the interleaving, and `z` never ran after a
+/// cancelled `other`. All three ways must occur among the executions.
+///
+/// (`other` comes first: the worker that takes both sources keeps `other`
+/// and publishes `stopper`. The other order, where `z` is cancelled between
+/// `other` and `z` on one worker while the peer runs `stopper`, is not
+/// reached by loom's search: its partial-order reduction keeps one last
+/// access per atomic, and the stopping worker's own loads of `signals`
+/// hide the race between its `fetch_or` and the peer's load.)
+#[test]
+fn cancellation_from_inside_a_task() {
+    static RUNS: Runs = Runs::new();
+    // The token of the current execution: the task closures are built once,
+    // outside the model, and a token stays cancelled.
+    static TOKEN: Mutex<Option<CancelToken>> = Mutex::new(None);
+    static SEEN: AtomicU32 = AtomicU32::new(0);
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "other", |_| Ok(5));
+        RUNS.task(b, "z", |ctx| Ok(ctx.input("other")? + 1));
+        RUNS.task(b, "stopper", |ctx| {
+            let token = TOKEN.lock().unwrap_or_else(PoisonError::into_inner);
+            token.as_ref().expect("set by the model").cancel();
+            drop(token);
+            // A task sees its own cancellation. This also sets the run's STOP
+            // bit here, a loom atomic: the token's own flag is a std one,
+            // which loom does not see (see `src/sync.rs`).
+            assert!(ctx.is_cancelled(), "the task that cancelled sees it");
+            Ok(1)
+        });
+        RUNS.task(b, "x", |ctx| Ok(ctx.input("stopper")? + 1));
+        RUNS.task(b, "y", |ctx| Ok(ctx.input("stopper")? + 2));
+        edges(b, &[("stopper", "x"), ("stopper", "y"), ("other", "z")]);
+    });
+    let other = graph.find("other").unwrap();
+    let z = graph.find("z").unwrap();
+    model(move || {
+        RUNS.reset();
+        let token = CancelToken::new();
+        *TOKEN.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        let options = RunOptions::new().cancel_token(token);
+        let report = kahn::__loom::run(graph, &options, THREADS, true);
+        let succeeded = check(
+            graph,
+            &report,
+            &RUNS,
+            &[
+                ("stopper", Expect::Succeeded(1)),
+                ("x", Expect::Cancelled),
+                ("y", Expect::Cancelled),
+                ("other", Expect::SucceededOrCancelled(5)),
+                ("z", Expect::SucceededOrCancelled(6)),
+            ],
+            Some(StopReason::Cancelled),
+        );
+        let mask = (1 << other.index()) | (1 << z.index());
+        SEEN.fetch_or(1 << (succeeded & mask).count_ones(), Ordering::Relaxed);
+    });
+    assert_eq!(
+        SEEN.load(Ordering::Relaxed),
+        0b111,
+        "executions where `other` and `z` were cancelled, where only `z` was, and where neither was"
+    );
+}
+
+/// Under fail-fast, `bad` fails: `after` is skipped because of it, and the
+/// independent `s1 -> s2` ran or was cancelled depending on the
+/// interleaving (never `s2` without `s1`).
+#[test]
+fn fail_fast() {
+    static RUNS: Runs = Runs::new();
+    static SEEN: AtomicU32 = AtomicU32::new(0);
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "bad", |_| Err("bad failed".into()));
+        RUNS.task(b, "after", |_| Ok(0));
+        RUNS.task(b, "s1", |_| Ok(1));
+        RUNS.task(b, "s2", |ctx| Ok(ctx.input("s1")? + 1));
+        edges(b, &[("bad", "after"), ("s1", "s2")]);
+    });
+    model(move || {
+        RUNS.reset();
+        let options = RunOptions::new().fail_fast();
+        let report = kahn::__loom::run(graph, &options, THREADS, true);
+        let succeeded = check(
+            graph,
+            &report,
+            &RUNS,
+            &[
+                ("bad", Expect::Failed("bad failed")),
+                ("after", Expect::Skipped("bad")),
+                ("s1", Expect::SucceededOrCancelled(1)),
+                ("s2", Expect::SucceededOrCancelled(2)),
+            ],
+            Some(StopReason::FailFast),
+        );
+        SEEN.fetch_or(1 << succeeded.count_ones(), Ordering::Relaxed);
+    });
+    assert_eq!(
+        SEEN.load(Ordering::Relaxed),
+        0b111,
+        "executions where `s1` and `s2` were cancelled, where only `s2` was, and where neither was"
+    );
+}
