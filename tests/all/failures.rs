@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::common::bounded;
+use crate::fuzzing::execute::{self, Behavior, ExecCase, Watch};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {
@@ -194,176 +195,35 @@ fn panics_become_outcomes_with_their_message() {
     });
 }
 
-/// What a generated task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Succeed,
-    Fail,
-    Panic,
-}
-
-/// A random DAG: `n` tasks, edges by task id (ids are *not* a topological
-/// order), and what each task does.
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    edges: Vec<(u32, u32)>,
-    kinds: Vec<Kind>,
-}
-
-fn random_cases() -> impl Strategy<Value = Case> {
+/// Random DAGs of up to 200 tasks in which up to 40% of the tasks fail or
+/// panic, as cases of the shared run oracle (`fuzzing::execute`), which the
+/// `execute` fuzz target and the stress test use too. Nothing stops these
+/// runs, so the oracle pins every outcome.
+fn random_cases() -> impl Strategy<Value = ExecCase> {
     (1usize..=200, 0u8..=40)
         .prop_flat_map(|(n, fail_percent)| {
-            let pairs = proptest::collection::vec((0..n as u32, 0..n as u32), 0..=3 * n);
-            let order = Just((0..n as u32).collect::<Vec<u32>>()).prop_shuffle();
+            let pairs = proptest::collection::vec((0..n as u16, 0..n as u16), 0..=3 * n);
             let rolls = proptest::collection::vec(0u8..100, n);
-            (Just(n), Just(fail_percent), pairs, order, rolls)
+            (Just(fail_percent), pairs, any::<u64>(), rolls)
         })
-        .prop_map(|(n, fail_percent, pairs, order, rolls)| {
-            // Orient each pair along a hidden topological order, so edges go
-            // both up and down in id order but never form a cycle.
-            let edges = pairs
-                .into_iter()
-                .filter(|(a, b)| a != b)
-                .map(|(a, b)| (order[a.min(b) as usize], order[a.max(b) as usize]))
-                .collect();
-            let kinds = rolls
+        .prop_map(|(fail_percent, edges, order_seed, rolls)| {
+            let tasks = rolls
                 .into_iter()
                 .map(|r| match r {
-                    r if r < fail_percent / 2 => Kind::Fail,
-                    r if r < fail_percent => Kind::Panic,
-                    _ => Kind::Succeed,
+                    r if r < fail_percent / 2 => Behavior::Fail,
+                    r if r < fail_percent => Behavior::Panic,
+                    _ => Behavior::Ok,
                 })
                 .collect();
-            Case { n, edges, kinds }
-        })
-}
-
-/// The oracle: expected state of every task, and every task's ancestors
-/// (found by a plain search up the edges from each task).
-fn oracle(case: &Case) -> (Vec<State>, Vec<Vec<bool>>) {
-    let n = case.n;
-    let mut preds = vec![Vec::new(); n];
-    for &(u, v) in &case.edges {
-        preds[v as usize].push(u as usize);
-    }
-    let ancestors: Vec<Vec<bool>> = (0..n)
-        .map(|v| {
-            let mut seen = vec![false; n];
-            let mut stack = preds[v].clone();
-            while let Some(u) = stack.pop() {
-                if !seen[u] {
-                    seen[u] = true;
-                    stack.extend(&preds[u]);
-                }
-            }
-            seen
-        })
-        .collect();
-    // Skipped iff something upstream would fail; else as the task itself does.
-    let states = (0..n)
-        .map(|v| {
-            if (0..n).any(|w| ancestors[v][w] && case.kinds[w] != Kind::Succeed) {
-                State::Skipped
-            } else {
-                match case.kinds[v] {
-                    Kind::Succeed => State::Succeeded,
-                    Kind::Fail => State::Failed,
-                    Kind::Panic => State::Panicked,
-                }
+            ExecCase {
+                fail_fast: false,
+                watch: Watch::Nothing,
+                threads: 0,
+                order_seed,
+                edges,
+                tasks,
             }
         })
-        .collect();
-    (states, ancestors)
-}
-
-fn check_case(exec: &Executor, case: &Case) -> Result<(), TestCaseError> {
-    let (expected, ancestors) = oracle(case);
-    let ran: Vec<AtomicU32> = (0..case.n).map(|_| AtomicU32::new(0)).collect();
-    let mut arena = Arena::new();
-    let mut b = arena.builder::<u32>();
-    for v in 0..case.n {
-        let (kind, ran) = (case.kinds[v], &ran);
-        b.add_task(move |_| {
-            ran[v].fetch_add(1, Ordering::Relaxed);
-            match kind {
-                Kind::Succeed => Ok(v as u32),
-                Kind::Fail => Err(format!("task {v} failed on purpose").into()),
-                // Unwinds like a panic, but without printing through the panic hook.
-                Kind::Panic => {
-                    std::panic::resume_unwind(Box::new(format!("task {v} panicked on purpose")))
-                }
-            }
-        })
-        .unwrap();
-    }
-    b.edges(
-        case.edges
-            .iter()
-            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-    )
-    .unwrap();
-    let graph = b.build().unwrap();
-    let report = exec.run(&graph);
-
-    let mut counts = Counts::default();
-    for v in 0..case.n {
-        let id = TaskId::new(v as u32);
-        let outcome = report.outcome(id).unwrap();
-        prop_assert_eq!(
-            outcome.state(),
-            expected[v],
-            "task {} on {} threads: {}",
-            v,
-            exec.threads(),
-            report
-        );
-        let runs = ran[v].load(Ordering::Relaxed);
-        match outcome {
-            Outcome::Succeeded(x) => {
-                prop_assert_eq!(*x, v as u32);
-                prop_assert_eq!(runs, 1);
-                counts.succeeded += 1;
-            }
-            Outcome::Failed(e) => {
-                prop_assert_eq!(e.to_string(), format!("task {v} failed on purpose"));
-                prop_assert_eq!(runs, 1);
-                counts.failed += 1;
-            }
-            Outcome::Panicked(m) => {
-                prop_assert_eq!(m, &format!("task {v} panicked on purpose"));
-                prop_assert_eq!(runs, 1);
-                counts.panicked += 1;
-            }
-            Outcome::Skipped { cause } => {
-                prop_assert_eq!(runs, 0, "skipped task {} ran", v);
-                prop_assert!(
-                    ancestors[v][cause.index()],
-                    "task {} skipped for {}, not an ancestor",
-                    v,
-                    cause
-                );
-                let cause_state = expected[cause.index()];
-                prop_assert!(
-                    matches!(cause_state, State::Failed | State::Panicked),
-                    "task {} skipped for {}, which is {:?}, not the failure itself",
-                    v,
-                    cause,
-                    cause_state
-                );
-                counts.skipped += 1;
-            }
-            Outcome::Cancelled => prop_assert!(
-                false,
-                "nothing cancels this run, yet task {} was cancelled",
-                v
-            ),
-        }
-    }
-    prop_assert_eq!(report.counts(), counts);
-    prop_assert_eq!(report.stop_reason(), None);
-    prop_assert_eq!(report.failures().count(), counts.failed + counts.panicked);
-    Ok(())
 }
 
 fn check_random_dags(threads: usize) {
@@ -373,7 +233,10 @@ fn check_random_dags(threads: usize) {
         let mut config = Config::with_cases(cases);
         config.failure_persistence = None;
         let mut runner = TestRunner::new(config);
-        if let Err(error) = runner.run(&random_cases(), |case| check_case(&exec, &case)) {
+        let outcome = runner.run(&random_cases(), |case| {
+            execute::check_on(&exec, &case).map_err(TestCaseError::fail)
+        });
+        if let Err(error) = outcome {
             panic!("{threads} threads: {error}");
         }
     });

@@ -10,4 +10,7 @@ mod common;
 mod drops;
 mod execution;
 mod failures;
+mod fuzz_regressions;
+mod fuzzing;
 mod props;
+mod stress;

@@ -1,0 +1,11 @@
+//! Fuzzes runs of small DAGs with failing, panicking, slow and cancelling tasks against the run oracle.
+#![no_main]
+
+use kahn_fuzz::fuzzing::execute::{check, ExecCase};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|case: ExecCase| {
+    if let Err(finding) = check(&case) {
+        panic!("{finding}\n{case:?}");
+    }
+});

@@ -1,0 +1,170 @@
+//! Replays every input under `fuzz/regressions/<target>/` through the fuzz target's own check, on stable, in `cargo test`.
+//!
+//! The files are raw fuzzer inputs (crashes found and minimized, and a few
+//! corpus entries that reach cycles, unknown names, limits, panics and
+//! cancellation). They are decoded exactly as `libfuzzer-sys` decodes them,
+//! so a regression fails here without a nightly toolchain. To add one:
+//! `cp fuzz/artifacts/<target>/crash-* fuzz/regressions/<target>/`; to see it
+//! as Rust, `cargo +nightly fuzz fmt <target> <file>`.
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+
+use arbitrary::{Arbitrary, Unstructured};
+
+use crate::fuzzing::{builder_ops, edge_list, execute, shapes};
+
+/// The inputs committed for `target`, in name order.
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a readable directory entry").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "{} holds no inputs: the replay would check nothing",
+        dir.display()
+    );
+    files
+}
+
+/// Decodes `bytes` as `libfuzzer-sys`'s `fuzz_target!` does; `None` where it
+/// would skip the input.
+fn decode<C: for<'a> Arbitrary<'a>>(bytes: &[u8]) -> Option<C> {
+    if bytes.len() < C::size_hint(0).0 {
+        return None;
+    }
+    C::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+}
+
+/// Runs `check` on every input of `target`; a failure names the file and
+/// prints the input as a Rust reproducer.
+fn replay<C>(target: &str, check: fn(&C) -> Result<(), String>)
+where
+    C: for<'a> Arbitrary<'a> + Debug,
+{
+    for file in inputs(target) {
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let case: C = decode(&bytes).unwrap_or_else(|| {
+            panic!(
+                "{}: the fuzz target skips this input, so it checks nothing",
+                file.display()
+            )
+        });
+        if let Err(finding) = check(&case) {
+            panic!("{}: {finding}\n{case:?}", file.display());
+        }
+    }
+}
+
+#[test]
+fn builder_ops_regressions_pass() {
+    replay("builder_ops", builder_ops::check);
+}
+
+#[test]
+fn edge_list_regressions_pass() {
+    replay("edge_list", edge_list::check);
+}
+
+#[test]
+fn execute_regressions_pass() {
+    crate::common::bounded(|| replay("execute", execute::check));
+}
+
+#[test]
+fn shapes_regressions_pass() {
+    replay("shapes", shapes::check);
+}
+
+/// The replay is not vacuous: a committed `execute` input passes, and the
+/// same run checked as if any one task behaved otherwise fails. The input's
+/// run is never stopped, so every outcome is pinned.
+#[test]
+fn a_wrong_expectation_fails_the_check() {
+    crate::common::bounded(|| {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/execute/panic-skips-descendants");
+        let case: execute::ExecCase = decode(&std::fs::read(file).unwrap()).unwrap();
+        let n = case.task_count();
+        assert!(
+            !case.fail_fast
+                && case.watch == execute::Watch::Nothing
+                && !case.tasks[..n].contains(&execute::Behavior::Cancel),
+            "the input must not stop its run: {case:?}"
+        );
+        let one = execute::executor(1);
+        assert_eq!(execute::check_on(one, &case), Ok(()), "{case:?}");
+        let states = execute::oracle(&case).states;
+        for v in (0..n).filter(|&v| states[v] != kahn::State::Skipped) {
+            let mut wrong = case.clone();
+            wrong.tasks[v] = match case.tasks[v] {
+                execute::Behavior::Fail => execute::Behavior::Ok,
+                _ => execute::Behavior::Fail,
+            };
+            assert!(
+                execute::check_against(one, &case, &wrong).is_err(),
+                "checked as {wrong:?}, {case:?} still passed"
+            );
+        }
+    });
+}
+
+/// Decoding is the fuzzer's: the same bytes give the same case here as in
+/// the fuzz target, which prints it with the same `Debug`.
+#[test]
+fn reproducers_are_rust() {
+    let case: builder_ops::BuilderCase = decode(&[7, 0, 0, 0, 1, 2, 3, 4, 5, 6]).unwrap();
+    let printed = format!("{case:?}");
+    assert!(
+        printed.starts_with("let case = BuilderCase { ops: vec!["),
+        "{printed}"
+    );
+    assert!(printed.ends_with("] };"), "{printed}");
+    let shape: shapes::ShapeCase = decode(b"\x10chain").unwrap();
+    assert_eq!(
+        format!("{shape:?}"),
+        "let case = ShapeCase { n: 16, name: \"chain\".into() };"
+    );
+    let list: edge_list::EdgeListCase = decode(&[0; 64]).unwrap();
+    assert!(format!("{list:?}").starts_with("let case = EdgeListCase { max_tasks: None,"));
+}
+
+/// A finding of `builder_ops` (inputs in `fuzz/regressions/builder_ops/reserve-*`):
+/// `reserve` trusted its hints up to the hard limits, 2³¹ − 1 tasks and
+/// edges, so one call with an untrusted hint asked the allocator for tens of
+/// gigabytes, and a second, larger call regrew the arrays in the bump,
+/// copying their whole old capacity (5.8 GB of RSS). Hints are now cut to
+/// `RESERVE_TASKS` and `RESERVE_EDGES` per call.
+#[test]
+fn an_untrusted_reserve_hint_takes_no_gigabytes() {
+    let mut arena = kahn::Arena::new();
+    let mut b = arena.builder::<()>();
+    b.reserve(usize::MAX, usize::MAX);
+    drop(b);
+    let bytes = arena.allocated_bytes();
+    assert!(
+        bytes <= 2 << 30,
+        "reserve(usize::MAX, usize::MAX) on a fresh builder took {bytes} bytes of address space"
+    );
+
+    // A second, larger hint after some tasks must not regrow (and copy) the
+    // arrays reserved by the first.
+    let mut b = arena.builder::<()>();
+    for _ in 0..5 {
+        b.add_task(|_| Ok(())).unwrap();
+    }
+    b.reserve(1_480_691_599, 1_480_691_599);
+    b.reserve(562_425_984_290_703, 562_425_984_290_703);
+    drop(b);
+    let bytes = arena.allocated_bytes();
+    assert!(
+        bytes <= 2 << 30,
+        "two growing reserve hints took {bytes} bytes of address space"
+    );
+}
