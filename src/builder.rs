@@ -67,31 +67,34 @@ impl<'a, T> GraphBuilder<'a, T> {
     ///
     /// The counts are hints, and may come from input you do not control: a
     /// request is cut to the builder's limits ([`max_tasks`](Self::max_tasks),
-    /// [`max_edges`](Self::max_edges)) and to [`RESERVE_TASKS`](Self::RESERVE_TASKS)
-    /// tasks and [`RESERVE_EDGES`](Self::RESERVE_EDGES) edges per call (room
-    /// for a 10-million-task graph with four edges per task), so a hint
-    /// alone never takes more than 2 GiB of address space, and memory is
-    /// touched only as tasks and edges fill it. A request the allocator
-    /// cannot meet is ignored. For input you do not control, set the limits
-    /// first: they cut the reservation too. Beyond that the arrays
-    /// grow as tasks and edges arrive, and the limits are enforced then.
+    /// [`max_edges`](Self::max_edges)) and so that reserving never makes room
+    /// for more than [`RESERVE_TASKS`](Self::RESERVE_TASKS) tasks and
+    /// [`RESERVE_EDGES`](Self::RESERVE_EDGES) edges in all (room for a
+    /// 10-million-task graph with four edges per task). So hints alone never
+    /// take more than 2 GiB of address space, however many calls make them,
+    /// a repeated hint never regrows (and copies) arrays an earlier one
+    /// reserved, and memory is touched only as tasks and edges fill it. A
+    /// request the allocator cannot meet is ignored. For input you do not
+    /// control, set the limits first: they cut the reservation too. Beyond
+    /// that the arrays grow as tasks and edges arrive, and the limits are
+    /// enforced then.
     pub fn reserve(&mut self, tasks: usize, edges: usize) {
         let tasks = tasks
-            .min(Self::RESERVE_TASKS)
+            .min(Self::RESERVE_TASKS.saturating_sub(self.tasks.len()))
             .min(self.max_tasks.saturating_sub(self.tasks.len()));
         let edges = edges
-            .min(Self::RESERVE_EDGES)
+            .min(Self::RESERVE_EDGES.saturating_sub(self.edges.len()))
             .min(self.max_edges.saturating_sub(self.edges.len()));
         let _ = self.tasks.try_reserve(tasks);
         let _ = self.keys.try_reserve(tasks);
         let _ = self.edges.try_reserve(edges);
     }
 
-    /// The most tasks one [`reserve`](Self::reserve) call makes room for
+    /// The most tasks [`reserve`](Self::reserve) makes room for, over all calls
     /// (2²⁴, about 16.8 million).
     pub const RESERVE_TASKS: usize = 1 << 24;
 
-    /// The most edges one [`reserve`](Self::reserve) call makes room for
+    /// The most edges [`reserve`](Self::reserve) makes room for, over all calls
     /// (2²⁶, about 67 million).
     pub const RESERVE_EDGES: usize = 1 << 26;
 
