@@ -257,6 +257,34 @@ fn chain_of_three(runs: &'static Runs, eager: bool) {
     });
 }
 
+/// Which ends a stopped run gave an independent two-task chain `first ->
+/// second`, over all executions: both cancelled, only `second`, or neither.
+/// A model asserts that loom reached all three, so the stop really races
+/// the chain.
+struct ChainEnds(AtomicU32);
+
+impl ChainEnds {
+    const fn new() -> ChainEnds {
+        ChainEnds(AtomicU32::new(0))
+    }
+
+    /// Records one execution from the bits [`check`] returns, a bit per
+    /// task that succeeded.
+    fn record(&self, succeeded: u32, first: TaskId, second: TaskId) {
+        let chain = succeeded & ((1 << first.index()) | (1 << second.index()));
+        self.0.fetch_or(1 << chain.count_ones(), Ordering::Relaxed);
+    }
+
+    fn assert_all_reached(&self, first: &str, second: &str) {
+        assert_eq!(
+            self.0.load(Ordering::Relaxed),
+            0b111,
+            "executions where `{first}` and `{second}` were cancelled, where only \
+             `{second}` was, and where neither was"
+        );
+    }
+}
+
 #[test]
 fn chain_of_three_eager() {
     static RUNS: Runs = Runs::new();
@@ -412,7 +440,7 @@ fn cancellation_from_inside_a_task() {
     // The token of the current execution: the task closures are built once,
     // outside the model, and a token stays cancelled.
     static TOKEN: Mutex<Option<CancelToken>> = Mutex::new(None);
-    static SEEN: AtomicU32 = AtomicU32::new(0);
+    static ENDS: ChainEnds = ChainEnds::new();
     let graph = leak_graph(|b| {
         RUNS.task(b, "other", |_| Ok(5));
         RUNS.task(b, "z", |ctx| Ok(ctx.input("other")? + 1));
@@ -451,14 +479,9 @@ fn cancellation_from_inside_a_task() {
             ],
             Some(StopReason::Cancelled),
         );
-        let mask = (1 << other.index()) | (1 << z.index());
-        SEEN.fetch_or(1 << (succeeded & mask).count_ones(), Ordering::Relaxed);
+        ENDS.record(succeeded, other, z);
     });
-    assert_eq!(
-        SEEN.load(Ordering::Relaxed),
-        0b111,
-        "executions where `other` and `z` were cancelled, where only `z` was, and where neither was"
-    );
+    ENDS.assert_all_reached("other", "z");
 }
 
 /// Under fail-fast, `bad` fails: `after` is skipped because of it, and the
@@ -467,7 +490,7 @@ fn cancellation_from_inside_a_task() {
 #[test]
 fn fail_fast() {
     static RUNS: Runs = Runs::new();
-    static SEEN: AtomicU32 = AtomicU32::new(0);
+    static ENDS: ChainEnds = ChainEnds::new();
     let graph = leak_graph(|b| {
         RUNS.task(b, "bad", |_| Err("bad failed".into()));
         RUNS.task(b, "after", |_| Ok(0));
@@ -475,6 +498,7 @@ fn fail_fast() {
         RUNS.task(b, "s2", |ctx| Ok(ctx.input("s1")? + 1));
         edges(b, &[("bad", "after"), ("s1", "s2")]);
     });
+    let (s1, s2) = (graph.find("s1").unwrap(), graph.find("s2").unwrap());
     model(move || {
         RUNS.reset();
         let options = RunOptions::new().fail_fast();
@@ -491,11 +515,7 @@ fn fail_fast() {
             ],
             Some(StopReason::FailFast),
         );
-        SEEN.fetch_or(1 << succeeded.count_ones(), Ordering::Relaxed);
+        ENDS.record(succeeded, s1, s2);
     });
-    assert_eq!(
-        SEEN.load(Ordering::Relaxed),
-        0b111,
-        "executions where `s1` and `s2` were cancelled, where only `s2` was, and where neither was"
-    );
+    ENDS.assert_all_reached("s1", "s2");
 }
