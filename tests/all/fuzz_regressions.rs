@@ -141,7 +141,7 @@ fn reproducers_are_rust() {
 /// edges, so one call with an untrusted hint asked the allocator for tens of
 /// gigabytes, and a second, larger call regrew the arrays in the bump,
 /// copying their whole old capacity (5.8 GB of RSS). Hints are now cut to
-/// `RESERVE_TASKS` and `RESERVE_EDGES` per call.
+/// `RESERVE_TASKS` and `RESERVE_EDGES` (see the next test for why in all).
 #[test]
 fn an_untrusted_reserve_hint_takes_no_gigabytes() {
     let mut arena = kahn::Arena::new();
