@@ -148,7 +148,6 @@ impl<'r> Index<'r> {
 /// The summary tables, in markdown.
 pub fn summary(records: &[Record], meta: &Meta) -> String {
     let ix = Index::new(records);
-    let t = ix.threads;
     let mut md = String::new();
     let w = &mut md;
     let _ = writeln!(
@@ -164,12 +163,50 @@ pub fn summary(records: &[Record], meta: &Meta) -> String {
     );
     let _ = writeln!(
         w,
-        "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and `rayon::scope` on {t} threads; the floor on one\n"
+        "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and `rayon::scope` on {} threads; the floor on one",
+        ix.threads
     );
+    graphs(w, &ix);
+    if let Some(body) = ix.batch_body() {
+        arena_against_heap(w, &ix, body);
+        allocations(w, &ix, body);
+        memory(w, &ix, body);
+    }
+    if records.iter().any(|r| r.body == "empty") {
+        baselines(w, &ix);
+    }
+    if records.iter().any(|r| r.body == "cpu") {
+        efficiency(w, &ix);
+    }
+    md
+}
 
-    let _ = writeln!(w, "#### Graphs\n");
-    let _ = writeln!(w, "| shape | n | tasks | edges | edge hash |");
-    let _ = writeln!(w, "|---|---:|---:|---:|---|");
+/// Starts a table: a blank line, the `####` heading, the paragraph that says
+/// what the table shows (if any), the header row, and the alignment row
+/// (`align` has an `l` or an `r` per column).
+fn table(w: &mut String, heading: &str, prose: &str, align: &str, columns: &[&str]) {
+    debug_assert_eq!(align.len(), columns.len(), "an alignment per column");
+    let _ = writeln!(w, "\n#### {heading}\n");
+    if !prose.is_empty() {
+        let _ = writeln!(w, "{prose}\n");
+    }
+    let _ = writeln!(w, "| {} |", columns.join(" | "));
+    let rule: String = align
+        .chars()
+        .map(|a| if a == 'l' { "---|" } else { "---:|" })
+        .collect();
+    let _ = writeln!(w, "|{rule}");
+}
+
+/// Each generated graph: its size and the hash that pins its edges.
+fn graphs(w: &mut String, ix: &Index<'_>) {
+    table(
+        w,
+        "Graphs",
+        "",
+        "lrrrl",
+        &["shape", "n", "tasks", "edges", "edge hash"],
+    );
     for (shape, n) in ix.cases() {
         if let Some(r) = ix.records.iter().find(|r| r.shape == shape && r.n == n) {
             let _ = writeln!(
@@ -179,234 +216,284 @@ pub fn summary(records: &[Record], meta: &Meta) -> String {
             );
         }
     }
+}
 
-    if let Some(body) = ix.batch_body() {
+/// Build, rerun and batch loop of the arena against the heap variant.
+fn arena_against_heap(w: &mut String, ix: &Index<'_>, body: &str) {
+    let t = ix.threads;
+    table(
+        w,
+        &format!("Arena against heap (`{body}` body)"),
+        "build: by name unless marked; batch: (reset +) build by name + run + drop. \
+         heap/arena > 1 means the arena is faster; the target is batch heap/arena ≥ 2 at 1e5 and 1e6.",
+        "lrrrrrrrrrrr",
+        &[
+            "shape",
+            "tasks",
+            "build arena",
+            "build arena by id",
+            "build heap",
+            "heap/arena",
+            "rerun arena",
+            "rerun heap",
+            "heap/arena",
+            "batch arena",
+            "batch heap",
+            "**batch heap/arena**",
+        ],
+    );
+    for (shape, n) in ix.cases() {
+        let (Some(a), Some(h)) = (
+            ix.get(shape, n, "arena", body, t),
+            ix.get(shape, n, "heap", body, t),
+        ) else {
+            continue;
+        };
+        let batch = ratio(h.batch_ns, a.batch_ns);
+        let flag = match batch {
+            Some(b) if b < 2.0 && (100_000..=1_000_000).contains(&n) => " (**under 2×**)",
+            _ => "",
+        };
         let _ = writeln!(
             w,
-            "\n#### Arena against heap (`{body}` body)\n\n\
-             build: by name unless marked; batch: (reset +) build by name + run + drop. \
-             heap/arena > 1 means the arena is faster; the target is batch heap/arena ≥ 2 at 1e5 and 1e6.\n"
+            "| {shape} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | **{}**{flag} |",
+            a.tasks,
+            opt(a.build_ns, 1),
+            opt(a.build_by_id_ns, 1),
+            opt(h.build_ns, 1),
+            x(ratio(h.build_ns, a.build_ns)),
+            a.rerun_ns,
+            h.rerun_ns,
+            x(Some(h.rerun_ns / a.rerun_ns)),
+            opt(a.batch_ns, 1),
+            opt(h.batch_ns, 1),
+            x(batch),
         );
-        let _ = writeln!(
-            w,
-            "| shape | tasks | build arena | build arena by id | build heap | heap/arena | rerun arena | rerun heap | heap/arena | batch arena | batch heap | **batch heap/arena** |"
-        );
-        let _ = writeln!(
-            w,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for (shape, n) in ix.cases() {
-            let (Some(a), Some(h)) = (
-                ix.get(shape, n, "arena", body, t),
-                ix.get(shape, n, "heap", body, t),
-            ) else {
-                continue;
-            };
-            let batch = ratio(h.batch_ns, a.batch_ns);
-            let flag = match batch {
-                Some(b) if b < 2.0 && (100_000..=1_000_000).contains(&n) => " (**under 2×**)",
-                _ => "",
-            };
-            let _ = writeln!(
-                w,
-                "| {shape} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | **{}**{flag} |",
-                a.tasks,
-                opt(a.build_ns, 1),
-                opt(a.build_by_id_ns, 1),
-                opt(h.build_ns, 1),
-                x(ratio(h.build_ns, a.build_ns)),
-                a.rerun_ns,
-                h.rerun_ns,
-                x(Some(h.rerun_ns / a.rerun_ns)),
-                opt(a.batch_ns, 1),
-                opt(h.batch_ns, 1),
-                x(batch),
-            );
-        }
-
-        let _ = writeln!(
-            w,
-            "\n#### Heap allocations (`{body}` body)\n\n\
-             Counted by the example's global allocator, all threads. After the first batch, \
-             the arena's allocations per batch should not grow with the graph (the target: no per-task allocation).\n"
-        );
-        let _ = writeln!(
-            w,
-            "| shape | tasks | 1st batch arena /task | 1st batch heap /task | arena /batch after | arena /task after | grows with n? | heap /task after | rerun arena /task | rerun heap /task |"
-        );
-        let _ = writeln!(w, "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
-        for (shape, n) in ix.cases() {
-            let (Some(a), Some(h)) = (
-                ix.get(shape, n, "arena", body, t),
-                ix.get(shape, n, "heap", body, t),
-            ) else {
-                continue;
-            };
-            // Compare with the smallest size of this shape: a fixed cost per
-            // batch stays flat, a per-task cost grows with the size.
-            let smallest = ix
-                .sizes
-                .iter()
-                .find_map(|&m| ix.get(shape, m, "arena", body, t))
-                .filter(|s| s.tasks < a.tasks);
-            let grows = match (smallest.and_then(|s| s.batch_allocs), a.batch_allocs) {
-                (Some(s), Some(b)) if b > 2.0 * s.max(16.0) => "**yes**",
-                (Some(_), Some(_)) => "no",
-                _ => "-",
-            };
-            let _ = writeln!(
-                w,
-                "| {shape} | {} | {} | {} | {} | {} | {grows} | {} | {:.4} | {:.4} |",
-                a.tasks,
-                opt(a.first_batch_allocs_per_task, 3),
-                opt(h.first_batch_allocs_per_task, 3),
-                opt(a.batch_allocs, 0),
-                opt(a.batch_allocs_per_task, 4),
-                opt(h.batch_allocs_per_task, 3),
-                a.rerun_allocs_per_task,
-                h.rerun_allocs_per_task,
-            );
-        }
-
-        let _ = writeln!(
-            w,
-            "\n#### Memory per task, largest size of each shape (`{body}` body)\n\n\
-             topology: `Graph::topology_bytes` (CSR and task table), target ≤ 64 B per task + 4 per edge; \
-             arena: `Arena::allocated_bytes` (also closures and builder scratch; names live in the interner, on the heap); \
-             peak heap: the allocator's high-water mark over the first batch (build + run, names and closures included), \
-             above the edge list and names the caller holds; peak RSS: the whole process's `VmHWM` over that batch, \
-             edge list and names included (the question is whether a graph fits in memory).\n"
-        );
-        let _ = writeln!(
-            w,
-            "| shape | tasks | edges/task | topology B/task | target B/task | met? | arena B/task | peak heap B/task arena | peak heap B/task heap | peak RSS MiB arena | peak RSS MiB heap |"
-        );
-        let _ = writeln!(w, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|");
-        for shape in &ix.shapes {
-            let Some(n) = ix
-                .sizes
-                .iter()
-                .rev()
-                .copied()
-                .find(|&n| ix.get(shape, n, "arena", body, t).is_some())
-            else {
-                continue;
-            };
-            let a = ix.get(shape, n, "arena", body, t).expect("found above");
-            let h = ix.get(shape, n, "heap", body, t);
-            let per_edge = a.edges as f64 / a.tasks as f64;
-            let target = 64.0 + 4.0 * per_edge;
-            let met = match a.topology_bytes_per_task {
-                Some(b) if b <= target => "yes",
-                Some(_) => "**no**",
-                None => "-",
-            };
-            let _ = writeln!(
-                w,
-                "| {shape} | {} | {per_edge:.2} | {} | {target:.1} | {met} | {} | {} | {} | {} | {} |",
-                a.tasks,
-                opt(a.topology_bytes_per_task, 1),
-                opt(a.arena_bytes_per_task, 1),
-                opt(a.peak_heap_bytes_per_task, 0),
-                opt(h.and_then(|h| h.peak_heap_bytes_per_task), 0),
-                opt(a.peak_rss_mib, 0),
-                opt(h.and_then(|h| h.peak_rss_mib), 0),
-            );
-        }
     }
+}
 
-    if records.iter().any(|r| r.body == "empty") {
+/// Heap allocations per batch and per task, and whether they grow with the graph.
+fn allocations(w: &mut String, ix: &Index<'_>, body: &str) {
+    let t = ix.threads;
+    table(
+        w,
+        &format!("Heap allocations (`{body}` body)"),
+        "Counted by the example's global allocator, all threads. After the first batch, \
+         the arena's allocations per batch should not grow with the graph (the target: no per-task allocation).",
+        "lrrrrrlrrr",
+        &[
+            "shape",
+            "tasks",
+            "1st batch arena /task",
+            "1st batch heap /task",
+            "arena /batch after",
+            "arena /task after",
+            "grows with n?",
+            "heap /task after",
+            "rerun arena /task",
+            "rerun heap /task",
+        ],
+    );
+    for (shape, n) in ix.cases() {
+        let (Some(a), Some(h)) = (
+            ix.get(shape, n, "arena", body, t),
+            ix.get(shape, n, "heap", body, t),
+        ) else {
+            continue;
+        };
+        // Compare with the smallest size of this shape: a fixed cost per
+        // batch stays flat, a per-task cost grows with the size.
+        let smallest = ix
+            .sizes
+            .iter()
+            .find_map(|&m| ix.get(shape, m, "arena", body, t))
+            .filter(|s| s.tasks < a.tasks);
+        let grows = match (smallest.and_then(|s| s.batch_allocs), a.batch_allocs) {
+            (Some(s), Some(b)) if b > 2.0 * s.max(16.0) => "**yes**",
+            (Some(_), Some(_)) => "no",
+            _ => "-",
+        };
         let _ = writeln!(
             w,
-            "\n#### kahn against the baselines (`empty` body, reruns of a built graph)\n\n\
-             Targets: kahn never slower than `rayon::scope`; on chain and tree within 2× of the floor. \
-             Misses are flagged in the last column.\n"
+            "| {shape} | {} | {} | {} | {} | {} | {grows} | {} | {:.4} | {:.4} |",
+            a.tasks,
+            opt(a.first_batch_allocs_per_task, 3),
+            opt(h.first_batch_allocs_per_task, 3),
+            opt(a.batch_allocs, 0),
+            opt(a.batch_allocs_per_task, 4),
+            opt(h.batch_allocs_per_task, 3),
+            a.rerun_allocs_per_task,
+            h.rerun_allocs_per_task,
         );
+    }
+}
+
+/// Topology, arena, peak heap and peak RSS per task at each shape's largest size.
+fn memory(w: &mut String, ix: &Index<'_>, body: &str) {
+    let t = ix.threads;
+    table(
+        w,
+        &format!("Memory per task, largest size of each shape (`{body}` body)"),
+        "topology: `Graph::topology_bytes` (CSR and task table), target ≤ 64 B per task + 4 per edge; \
+         arena: `Arena::allocated_bytes` (also closures and builder scratch; names live in the interner, on the heap); \
+         peak heap: the allocator's high-water mark over the first batch (build + run, names and closures included), \
+         above the edge list and names the caller holds; peak RSS: the whole process's `VmHWM` over that batch, \
+         edge list and names included (the question is whether a graph fits in memory).",
+        "lrrrrlrrrrr",
+        &[
+            "shape",
+            "tasks",
+            "edges/task",
+            "topology B/task",
+            "target B/task",
+            "met?",
+            "arena B/task",
+            "peak heap B/task arena",
+            "peak heap B/task heap",
+            "peak RSS MiB arena",
+            "peak RSS MiB heap",
+        ],
+    );
+    for shape in &ix.shapes {
+        let Some((n, a)) = ix
+            .sizes
+            .iter()
+            .rev()
+            .find_map(|&n| Some((n, ix.get(shape, n, "arena", body, t)?)))
+        else {
+            continue;
+        };
+        let h = ix.get(shape, n, "heap", body, t);
+        let per_edge = a.edges as f64 / a.tasks as f64;
+        let target = 64.0 + 4.0 * per_edge;
+        let met = match a.topology_bytes_per_task {
+            Some(b) if b <= target => "yes",
+            Some(_) => "**no**",
+            None => "-",
+        };
         let _ = writeln!(
             w,
-            "| shape | tasks | kahn | kahn min | kahn, timings on | heap | rayon-scope | floor-1t | kahn/scope | kahn/floor | flags |"
+            "| {shape} | {} | {per_edge:.2} | {} | {target:.1} | {met} | {} | {} | {} | {} | {} |",
+            a.tasks,
+            opt(a.topology_bytes_per_task, 1),
+            opt(a.arena_bytes_per_task, 1),
+            opt(a.peak_heap_bytes_per_task, 0),
+            opt(h.and_then(|h| h.peak_heap_bytes_per_task), 0),
+            opt(a.peak_rss_mib, 0),
+            opt(h.and_then(|h| h.peak_rss_mib), 0),
         );
-        let _ = writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-        for (shape, n) in ix.cases() {
-            let Some(k) = ix.get(shape, n, "arena", "empty", t) else {
+    }
+}
+
+/// kahn's rerun time against the heap variant, `rayon::scope` and the floor.
+fn baselines(w: &mut String, ix: &Index<'_>) {
+    let t = ix.threads;
+    table(
+        w,
+        "kahn against the baselines (`empty` body, reruns of a built graph)",
+        "Targets: kahn never slower than `rayon::scope`; on chain and tree within 2× of the floor. \
+         Misses are flagged in the last column.",
+        "lrrrrrrrrrl",
+        &[
+            "shape",
+            "tasks",
+            "kahn",
+            "kahn min",
+            "kahn, timings on",
+            "heap",
+            "rayon-scope",
+            "floor-1t",
+            "kahn/scope",
+            "kahn/floor",
+            "flags",
+        ],
+    );
+    for (shape, n) in ix.cases() {
+        let Some(k) = ix.get(shape, n, "arena", "empty", t) else {
+            continue;
+        };
+        let heap = ix.get(shape, n, "heap", "empty", t).map(|r| r.rerun_ns);
+        let scope = ix
+            .get(shape, n, "rayon-scope", "empty", t)
+            .map(|r| r.rerun_ns);
+        let floor = ix.get(shape, n, "floor", "empty", 1).map(|r| r.rerun_ns);
+        let (ks, kf) = (scope.map(|s| k.rerun_ns / s), floor.map(|f| k.rerun_ns / f));
+        let mut flags = Vec::new();
+        if ks.is_some_and(|r| r > 1.0) {
+            flags.push("**slower than rayon-scope**");
+        }
+        if heap.is_some_and(|h| k.rerun_ns > h) {
+            flags.push("**slower than heap**");
+        }
+        if (shape == "chain" || shape == "tree") && kf.is_some_and(|r| r > 2.0) {
+            flags.push("**over 2× the floor**");
+        }
+        let _ = writeln!(
+            w,
+            "| {shape} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            k.tasks,
+            k.rerun_ns,
+            k.rerun_min_ns,
+            opt(k.rerun_timings_ns, 1),
+            opt(heap, 1),
+            opt(scope, 1),
+            opt(floor, 1),
+            x(ks),
+            x(kf),
+            flags.join(", ")
+        );
+    }
+}
+
+/// Parallel efficiency of the `cpu` body, per thread count.
+fn efficiency(w: &mut String, ix: &Index<'_>) {
+    let steps = ix.records.iter().find_map(|r| r.steps).unwrap_or(0);
+    table(
+        w,
+        &format!("Parallel efficiency (`cpu` body, {steps} xorshift steps, about 1 µs)"),
+        "efficiency: floor-1t time / (threads × time), 100% is a perfect speedup over the floor \
+         (chain has no parallelism: 1/threads is its ideal); scale: kahn on one thread / (threads × kahn).",
+        "lrrrrrrr",
+        &[
+            "shape",
+            "tasks",
+            "threads",
+            "kahn ns/task",
+            "kahn eff",
+            "kahn scale",
+            "heap eff",
+            "rayon-scope eff",
+        ],
+    );
+    let mut threads: Vec<usize> = ix
+        .records
+        .iter()
+        .filter(|r| r.body == "cpu" && r.variant == "arena")
+        .map(|r| r.threads)
+        .collect();
+    threads.sort_unstable();
+    threads.dedup();
+    for (shape, n) in ix.cases() {
+        for &th in &threads {
+            let Some(k) = ix.get(shape, n, "arena", "cpu", th) else {
                 continue;
             };
-            let heap = ix.get(shape, n, "heap", "empty", t).map(|r| r.rerun_ns);
-            let scope = ix
-                .get(shape, n, "rayon-scope", "empty", t)
-                .map(|r| r.rerun_ns);
-            let floor = ix.get(shape, n, "floor", "empty", 1).map(|r| r.rerun_ns);
-            let (ks, kf) = (scope.map(|s| k.rerun_ns / s), floor.map(|f| k.rerun_ns / f));
-            let mut flags = Vec::new();
-            if ks.is_some_and(|r| r > 1.0) {
-                flags.push("**slower than rayon-scope**");
-            }
-            if heap.is_some_and(|h| k.rerun_ns > h) {
-                flags.push("**slower than heap**");
-            }
-            if (shape == "chain" || shape == "tree") && kf.is_some_and(|r| r > 2.0) {
-                flags.push("**over 2× the floor**");
-            }
+            let eff = |variant| {
+                ix.get(shape, n, variant, "cpu", th)
+                    .and_then(|r| r.efficiency)
+            };
             let _ = writeln!(
                 w,
-                "| {shape} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {shape} | {} | {th} | {:.1} | {} | {} | {} | {} |",
                 k.tasks,
                 k.rerun_ns,
-                k.rerun_min_ns,
-                opt(k.rerun_timings_ns, 1),
-                opt(heap, 1),
-                opt(scope, 1),
-                opt(floor, 1),
-                x(ks),
-                x(kf),
-                flags.join(", ")
+                pct(k.efficiency),
+                pct(k.scaling),
+                pct(eff("heap")),
+                pct(eff("rayon-scope")),
             );
         }
     }
-
-    if records.iter().any(|r| r.body == "cpu") {
-        let steps = records.iter().find_map(|r| r.steps).unwrap_or(0);
-        let _ = writeln!(
-            w,
-            "\n#### Parallel efficiency (`cpu` body, {steps} xorshift steps, about 1 µs)\n\n\
-             efficiency: floor-1t time / (threads × time), 100% is a perfect speedup over the floor \
-             (chain has no parallelism: 1/threads is its ideal); scale: kahn on one thread / (threads × kahn).\n"
-        );
-        let _ = writeln!(
-            w,
-            "| shape | tasks | threads | kahn ns/task | kahn eff | kahn scale | heap eff | rayon-scope eff |"
-        );
-        let _ = writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|");
-        let mut threads: Vec<usize> = records
-            .iter()
-            .filter(|r| r.body == "cpu" && r.variant == "arena")
-            .map(|r| r.threads)
-            .collect();
-        threads.sort_unstable();
-        threads.dedup();
-        for (shape, n) in ix.cases() {
-            for &th in &threads {
-                let Some(k) = ix.get(shape, n, "arena", "cpu", th) else {
-                    continue;
-                };
-                let _ = writeln!(
-                    w,
-                    "| {shape} | {} | {th} | {:.1} | {} | {} | {} | {} |",
-                    k.tasks,
-                    k.rerun_ns,
-                    pct(k.efficiency),
-                    pct(k.scaling),
-                    pct(ix
-                        .get(shape, n, "heap", "cpu", th)
-                        .and_then(|r| r.efficiency)),
-                    pct(ix
-                        .get(shape, n, "rayon-scope", "cpu", th)
-                        .and_then(|r| r.efficiency)),
-                );
-            }
-        }
-    }
-    md
 }
 
 /// Replaces the text between [`BEGIN`] and [`END`] in `file` with `body`,
