@@ -93,6 +93,41 @@ fn stats(xs: &mut [f64]) -> (f64, f64) {
     (xs[xs.len() / 2], xs[0])
 }
 
+/// The clock of one timed repetition: it runs from just before the
+/// repetition to its [`Lap::stop`], so checking and dropping can stay out.
+struct Lap {
+    start: Instant,
+    secs: Option<f64>,
+}
+
+impl Lap {
+    fn stop(&mut self) {
+        let start = self.start;
+        self.secs
+            .get_or_insert_with(|| start.elapsed().as_secs_f64());
+    }
+}
+
+/// Times `reps` calls of `rep`, each until it stops its [`Lap`] (or
+/// returns), and returns the times in seconds; the first failed check ends
+/// the loop.
+fn time_reps(
+    reps: usize,
+    mut rep: impl FnMut(&mut Lap) -> Result<(), String>,
+) -> Result<Vec<f64>, String> {
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let mut lap = Lap {
+            start: Instant::now(),
+            secs: None,
+        };
+        rep(&mut lap)?;
+        lap.stop();
+        times.extend(lap.secs);
+    }
+    Ok(times)
+}
+
 /// Memory high-water marks over a stretch of work.
 struct Peaks {
     heap: usize,
@@ -342,36 +377,32 @@ where
         peaks.record(&mut rec);
 
         let before = alloc::allocations();
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut times = time_reps(reps, |lap| {
             let graph = build_named(&mut arena, g, names, body);
             let result = run(&graph);
             drop(graph);
-            times.push(t.elapsed().as_secs_f64());
-            result?;
-        }
+            lap.stop();
+            result
+        })?;
         let per_batch = (alloc::allocations() - before) as f64 / reps as f64;
         rec.batch_allocs = Some(per_batch);
         rec.batch_allocs_per_task = Some(per_batch / tasks as f64);
         rec.batch_ns = Some(ns(stats(&mut times).0));
 
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut times = time_reps(reps, |lap| {
             let graph = build_named(&mut arena, g, names, body);
-            times.push(t.elapsed().as_secs_f64());
+            lap.stop();
             drop(black_box(graph));
-        }
+            Ok(())
+        })?;
         rec.build_ns = Some(ns(stats(&mut times).0));
 
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut times = time_reps(reps, |lap| {
             let graph = build_shape(&mut arena, g, body);
-            times.push(t.elapsed().as_secs_f64());
+            lap.stop();
             drop(black_box(graph));
-        }
+            Ok(())
+        })?;
         rec.build_by_id_ns = Some(ns(stats(&mut times).0));
     }
 
@@ -385,13 +416,11 @@ where
     }
     rec.first_run_ns = first_run;
     let before = alloc::allocations();
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
+    let mut times = time_reps(reps, |lap| {
         let result = run(&graph);
-        times.push(t.elapsed().as_secs_f64());
-        result?;
-    }
+        lap.stop();
+        result
+    })?;
     rec.rerun_allocs_per_task = (alloc::allocations() - before) as f64 / (reps * tasks) as f64;
     let (median, min) = stats(&mut times);
     (rec.rerun_ns, rec.rerun_min_ns) = (ns(median), ns(min));
@@ -399,24 +428,20 @@ where
     if body_kind == Body::Empty {
         // What recording per-task timings costs.
         let options = kahn::RunOptions::new().record_timings(true);
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut times = time_reps(reps, |lap| {
             let counts = executor.run_with(&graph, &options).counts();
-            times.push(t.elapsed().as_secs_f64());
-            check(input, &format!("{who}, timings on"), kahn_ran(counts), None)?;
-        }
+            lap.stop();
+            check(input, &format!("{who}, timings on"), kahn_ran(counts), None)
+        })?;
         rec.rerun_timings_ns = Some(ns(stats(&mut times).0));
     }
     if body_kind == Body::Cpu {
         rec.efficiency = floor_secs.map(|f| f / (threads as f64 * median));
-        let mut one = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut one = time_reps(reps, |lap| {
             let counts = bench.one_thread.run(&graph).counts();
-            one.push(t.elapsed().as_secs_f64());
-            check(input, "kahn 1t, cpu body", kahn_ran(counts), None)?;
-        }
+            lap.stop();
+            check(input, "kahn 1t, cpu body", kahn_ran(counts), None)
+        })?;
         rec.scaling = Some(stats(&mut one).0 / (threads as f64 * median));
     }
     drop(graph);
@@ -489,27 +514,24 @@ fn heap_case<'c>(
         peaks.record(&mut rec);
 
         let before = alloc::allocations();
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut times = time_reps(reps, |lap| {
             let mut graph = build()?;
             let result = run(&mut graph);
             drop(graph);
-            times.push(t.elapsed().as_secs_f64());
-            result?;
-        }
+            lap.stop();
+            result
+        })?;
         let per_batch = (alloc::allocations() - before) as f64 / reps as f64;
         rec.batch_allocs = Some(per_batch);
         rec.batch_allocs_per_task = Some(per_batch / tasks as f64);
         rec.batch_ns = Some(ns(stats(&mut times).0));
 
-        let mut times = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let t = Instant::now();
+        let mut times = time_reps(reps, |lap| {
             let graph = build()?;
-            times.push(t.elapsed().as_secs_f64());
+            lap.stop();
             drop(black_box(graph));
-        }
+            Ok(())
+        })?;
         rec.build_ns = Some(ns(stats(&mut times).0));
     }
 
@@ -522,13 +544,11 @@ fn heap_case<'c>(
     }
     rec.first_run_ns = first_run;
     let before = alloc::allocations();
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
+    let mut times = time_reps(reps, |lap| {
         let result = run(&mut graph);
-        times.push(t.elapsed().as_secs_f64());
-        result?;
-    }
+        lap.stop();
+        result
+    })?;
     rec.rerun_allocs_per_task = (alloc::allocations() - before) as f64 / (reps * tasks) as f64;
     let (median, min) = stats(&mut times);
     (rec.rerun_ns, rec.rerun_min_ns) = (ns(median), ns(min));
@@ -601,21 +621,14 @@ fn baseline_case(
     let (tasks, reps) = (input.tasks(), rec.reps);
     let ns = |secs: f64| secs * 1e9 / tasks as f64;
     let who = format!("{variant} {t}t, {} body", body_kind.name());
-    let timed = || {
-        let start = Instant::now();
+    let timed = |lap: &mut Lap| {
         let ran = run();
-        (start.elapsed().as_secs_f64(), ran)
+        lap.stop();
+        check(input, &who, ran, counter)
     };
-    let (first, ran) = timed();
-    check(input, &who, ran, counter)?;
-    rec.first_run_ns = Some(ns(first));
+    rec.first_run_ns = Some(ns(time_reps(1, timed)?[0]));
     let before = alloc::allocations();
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let (secs, ran) = timed();
-        times.push(secs);
-        check(input, &who, ran, counter)?;
-    }
+    let mut times = time_reps(reps, timed)?;
     rec.rerun_allocs_per_task = (alloc::allocations() - before) as f64 / (reps * tasks) as f64;
     let (median, min) = stats(&mut times);
     (rec.rerun_ns, rec.rerun_min_ns) = (ns(median), ns(min));
