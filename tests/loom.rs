@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 
 use kahn::{
-    Arena, BoxError, CancelToken, Counts, Graph, GraphBuilder, Outcome, Report, RunOptions,
-    StopReason, TaskContext, TaskId,
+    Arena, BoxError, CancelToken, Counts, Graph, GraphBuilder, Outcome, RunOptions, StopReason,
+    TaskContext, TaskId,
 };
 
 /// Loom's preemption bound unless `LOOM_MAX_PREEMPTIONS` says otherwise.
@@ -167,16 +167,21 @@ enum Expect {
     SucceededOrCancelled(u64),
 }
 
-/// Checks the whole report against `expected` (every task of the graph, by
-/// name) and the run counts; returns the tasks that succeeded, as a bit set
-/// by id, for models whose outcome depends on the interleaving.
-fn check(
-    graph: &Graph<'static, u64>,
-    report: &Report<'static, u64>,
+/// Runs `graph` once on `threads` workers (see `kahn::__loom::run` for
+/// `eager`), then checks the whole report against `expected` (every task of
+/// the graph, by name) and the run counts; returns the tasks that
+/// succeeded, as a bit set by id, for models whose outcome depends on the
+/// interleaving.
+fn run_and_check(
+    graph: &'static Graph<'static, u64>,
     runs: &Runs,
+    options: &RunOptions,
+    (threads, eager): (usize, bool),
     expected: &[(&str, Expect)],
     stop: Option<StopReason>,
 ) -> u32 {
+    runs.reset();
+    let report = &kahn::__loom::run(graph, options, threads, eager);
     assert_eq!(report.len(), graph.task_count());
     assert_eq!(
         expected.len(),
@@ -241,12 +246,11 @@ fn chain_of_three(runs: &'static Runs, eager: bool) {
         b.edge("b", "c").unwrap();
     });
     model(move || {
-        runs.reset();
-        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, eager);
-        check(
+        run_and_check(
             graph,
-            &report,
             runs,
+            &RunOptions::new(),
+            (THREADS, eager),
             &[
                 ("a", Expect::Succeeded(1)),
                 ("b", Expect::Succeeded(2)),
@@ -309,12 +313,11 @@ fn diamond(runs: &'static Runs, threads: usize, bound: usize, eager: bool) {
         edges(b, &[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]);
     });
     model_bounded(bound, move || {
-        runs.reset();
-        let report = kahn::__loom::run(graph, &RunOptions::new(), threads, eager);
-        check(
+        run_and_check(
             graph,
-            &report,
             runs,
+            &RunOptions::new(),
+            (threads, eager),
             &[
                 ("a", Expect::Succeeded(1)),
                 ("b", Expect::Succeeded(2)),
@@ -375,12 +378,11 @@ fn failing_branch() {
         );
     });
     model(move || {
-        RUNS.reset();
-        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, true);
-        check(
+        run_and_check(
             graph,
-            &report,
             &RUNS,
+            &RunOptions::new(),
+            (THREADS, true),
             &[
                 ("a", Expect::Succeeded(1)),
                 ("bad", Expect::Failed("bad failed")),
@@ -406,12 +408,11 @@ fn panicking_task() {
         edges(b, &[("boom", "join"), ("calm", "join"), ("calm", "tail")]);
     });
     model(move || {
-        RUNS.reset();
-        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, true);
-        check(
+        run_and_check(
             graph,
-            &report,
             &RUNS,
+            &RunOptions::new(),
+            (THREADS, true),
             &[
                 ("boom", Expect::Panicked("expected panic: boom")),
                 ("calm", Expect::Succeeded(7)),
@@ -461,15 +462,14 @@ fn cancellation_from_inside_a_task() {
     let other = graph.find("other").unwrap();
     let z = graph.find("z").unwrap();
     model(move || {
-        RUNS.reset();
         let token = CancelToken::new();
         *TOKEN.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
         let options = RunOptions::new().cancel_token(token);
-        let report = kahn::__loom::run(graph, &options, THREADS, true);
-        let succeeded = check(
+        let succeeded = run_and_check(
             graph,
-            &report,
             &RUNS,
+            &options,
+            (THREADS, true),
             &[
                 ("stopper", Expect::Succeeded(1)),
                 ("x", Expect::Cancelled),
@@ -500,13 +500,12 @@ fn fail_fast() {
     });
     let (s1, s2) = (graph.find("s1").unwrap(), graph.find("s2").unwrap());
     model(move || {
-        RUNS.reset();
         let options = RunOptions::new().fail_fast();
-        let report = kahn::__loom::run(graph, &options, THREADS, true);
-        let succeeded = check(
+        let succeeded = run_and_check(
             graph,
-            &report,
             &RUNS,
+            &options,
+            (THREADS, true),
             &[
                 ("bad", Expect::Failed("bad failed")),
                 ("after", Expect::Skipped("bad")),
