@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::record::Record;
+use crate::record::{self, Record};
 
 /// Picks a line's y value (ns per task) from a record, if it belongs to it.
 type Pick = Box<dyn Fn(&Record) -> Option<f64>>;
@@ -66,29 +66,12 @@ fn series(threads: usize, batch_body: &'static str) -> Vec<Series> {
 
 /// Draws `records` into an SVG at `path`.
 pub fn draw(records: &[Record], path: &Path) -> Result<(), String> {
-    let mut shapes: Vec<&str> = Vec::new();
-    for r in records {
-        if !shapes.contains(&r.shape.as_str()) {
-            shapes.push(&r.shape);
-        }
-    }
+    let shapes = record::shapes(records);
     if shapes.is_empty() {
         return Err("no results to plot".into());
     }
-    let threads = records
-        .iter()
-        .filter(|r| r.variant == "arena")
-        .map(|r| r.threads)
-        .max()
-        .unwrap_or(1);
-    let batch_body = if records
-        .iter()
-        .any(|r| r.body == "count" && r.batch_ns.is_some())
-    {
-        "count"
-    } else {
-        "empty"
-    };
+    let threads = record::kahn_threads(records);
+    let batch_body = record::batch_body(records).unwrap_or("empty");
     let lines = series(threads, batch_body);
 
     let cols = shapes.len().min(3);

@@ -169,3 +169,33 @@ fn date_utc() -> String {
         rem % 3600 / 60
     )
 }
+
+/// The shapes of `records`, in the order they were measured.
+pub fn shapes(records: &[Record]) -> Vec<&str> {
+    let mut shapes: Vec<&str> = Vec::new();
+    for r in records {
+        if !shapes.contains(&r.shape.as_str()) {
+            shapes.push(&r.shape);
+        }
+    }
+    shapes
+}
+
+/// The thread count the kahn (arena) figures are compared at: the largest
+/// one measured.
+pub fn kahn_threads(records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.variant == "arena")
+        .map(|r| r.threads)
+        .max()
+        .unwrap_or(1)
+}
+
+/// The body the batch-loop figures use: `count` (closures that own data, as
+/// real tasks do), else `empty`; `None` if no batch loop was measured.
+pub fn batch_body(records: &[Record]) -> Option<&'static str> {
+    ["count", "empty"]
+        .into_iter()
+        .find(|b| records.iter().any(|r| r.body == *b && r.batch_ns.is_some()))
+}

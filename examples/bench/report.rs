@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::record::{Meta, Record};
+use crate::record::{self, Meta, Record};
 
 /// The markers between which `--markdown` rewrites a file.
 pub const BEGIN: &str = "<!-- bench:begin -->";
@@ -77,35 +77,21 @@ fn pct(r: Option<f64>) -> String {
 /// Looks results up by what they measured.
 struct Index<'r> {
     records: &'r [Record],
-    shapes: Vec<String>,
+    shapes: Vec<&'r str>,
     sizes: Vec<usize>,
     threads: usize,
 }
 
 impl<'r> Index<'r> {
     fn new(records: &'r [Record]) -> Index<'r> {
-        let mut shapes: Vec<String> = Vec::new();
-        let mut sizes: Vec<usize> = Vec::new();
-        for r in records {
-            if !shapes.contains(&r.shape) {
-                shapes.push(r.shape.clone());
-            }
-            if !sizes.contains(&r.n) {
-                sizes.push(r.n);
-            }
-        }
+        let mut sizes: Vec<usize> = records.iter().map(|r| r.n).collect();
         sizes.sort_unstable();
-        let threads = records
-            .iter()
-            .filter(|r| r.variant == "arena")
-            .map(|r| r.threads)
-            .max()
-            .unwrap_or(1);
+        sizes.dedup();
         Index {
             records,
-            shapes,
+            shapes: record::shapes(records),
             sizes,
-            threads,
+            threads: record::kahn_threads(records),
         }
     }
 
@@ -126,21 +112,24 @@ impl<'r> Index<'r> {
         })
     }
 
-    /// The body the batch tables use: `count` (closures that own data, as
-    /// real tasks do), else `empty`.
-    fn batch_body(&self) -> Option<&'static str> {
-        ["count", "empty"].into_iter().find(|b| {
-            self.records
-                .iter()
-                .any(|r| r.body == *b && r.batch_ns.is_some())
+    /// The arena and heap results of each case with both, at kahn's thread
+    /// count.
+    fn arena_and_heap<'s>(
+        &'s self,
+        body: &'s str,
+    ) -> impl Iterator<Item = (&'r str, usize, &'r Record, &'r Record)> + 's {
+        self.cases().filter_map(move |(shape, n)| {
+            let arena = self.get(shape, n, "arena", body, self.threads)?;
+            let heap = self.get(shape, n, "heap", body, self.threads)?;
+            Some((shape, n, arena, heap))
         })
     }
 
     /// (shape, size) pairs that have results, in order.
-    fn cases(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+    fn cases(&self) -> impl Iterator<Item = (&'r str, usize)> + '_ {
         self.shapes
             .iter()
-            .flat_map(move |s| self.sizes.iter().map(move |&n| (s.as_str(), n)))
+            .flat_map(move |&s| self.sizes.iter().map(move |&n| (s, n)))
             .filter(|&(s, n)| self.records.iter().any(|r| r.shape == s && r.n == n))
     }
 }
@@ -167,7 +156,7 @@ pub fn summary(records: &[Record], meta: &Meta) -> String {
         ix.threads
     );
     graphs(w, &ix);
-    if let Some(body) = ix.batch_body() {
+    if let Some(body) = record::batch_body(records) {
         arena_against_heap(w, &ix, body);
         allocations(w, &ix, body);
         memory(w, &ix, body);
@@ -220,7 +209,6 @@ fn graphs(w: &mut String, ix: &Index<'_>) {
 
 /// Build, rerun and batch loop of the arena against the heap variant.
 fn arena_against_heap(w: &mut String, ix: &Index<'_>, body: &str) {
-    let t = ix.threads;
     table(
         w,
         &format!("Arena against heap (`{body}` body)"),
@@ -242,13 +230,7 @@ fn arena_against_heap(w: &mut String, ix: &Index<'_>, body: &str) {
             "**batch heap/arena**",
         ],
     );
-    for (shape, n) in ix.cases() {
-        let (Some(a), Some(h)) = (
-            ix.get(shape, n, "arena", body, t),
-            ix.get(shape, n, "heap", body, t),
-        ) else {
-            continue;
-        };
+    for (shape, n, a, h) in ix.arena_and_heap(body) {
         let batch = ratio(h.batch_ns, a.batch_ns);
         let flag = match batch {
             Some(b) if b < 2.0 && (100_000..=1_000_000).contains(&n) => " (**under 2×**)",
@@ -294,13 +276,7 @@ fn allocations(w: &mut String, ix: &Index<'_>, body: &str) {
             "rerun heap /task",
         ],
     );
-    for (shape, n) in ix.cases() {
-        let (Some(a), Some(h)) = (
-            ix.get(shape, n, "arena", body, t),
-            ix.get(shape, n, "heap", body, t),
-        ) else {
-            continue;
-        };
+    for (shape, _, a, h) in ix.arena_and_heap(body) {
         // Compare with the smallest size of this shape: a fixed cost per
         // batch stays flat, a per-task cost grows with the size.
         let smallest = ix
