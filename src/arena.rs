@@ -1,11 +1,9 @@
 //! The resettable arena a graph is built into: one bump allocator and one name interner.
 
-use std::num::NonZeroUsize;
-
 use bumpalo::Bump;
-use lasso::{Capacity, Rodeo, RodeoReader};
 
 use crate::builder::GraphBuilder;
+use crate::names::NameStore;
 
 /// Memory for building graphs, reused from one batch to the next.
 ///
@@ -29,63 +27,6 @@ use crate::builder::GraphBuilder;
 pub struct Arena {
     bump: Bump,
     names: NameStore,
-}
-
-/// The interner's stage: open while a builder adds names, frozen into a
-/// `Sync` reader once a graph is built.
-#[derive(Debug, Default)]
-pub(crate) enum NameStore {
-    #[default]
-    Empty,
-    Open(Rodeo),
-    Frozen(RodeoReader),
-}
-
-impl NameStore {
-    /// Makes the store an empty, open interner, keeping the memory of the
-    /// last one where lasso allows it (a frozen reader cannot be reopened, so
-    /// it is replaced by an interner sized for as many names).
-    fn reopen(&mut self) {
-        match self {
-            NameStore::Open(rodeo) => rodeo.clear(),
-            NameStore::Frozen(reader) => {
-                let strings = reader.len();
-                let bytes = reader.strings().map(str::len).sum::<usize>();
-                let capacity = Capacity::new(
-                    strings,
-                    NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN),
-                );
-                *self = NameStore::Open(Rodeo::with_capacity(capacity));
-            }
-            NameStore::Empty => *self = NameStore::Open(Rodeo::new()),
-        }
-    }
-
-    pub(crate) fn rodeo(&mut self) -> &mut Rodeo {
-        if !matches!(self, NameStore::Open(_)) {
-            self.reopen();
-        }
-        match self {
-            NameStore::Open(rodeo) => rodeo,
-            _ => unreachable!("reopen leaves the store open"),
-        }
-    }
-
-    /// Freezes the interner and hands out the read-only half.
-    pub(crate) fn freeze(&mut self) -> &RodeoReader {
-        if let NameStore::Open(_) = self {
-            let NameStore::Open(rodeo) = std::mem::take(self) else {
-                unreachable!()
-            };
-            *self = NameStore::Frozen(rodeo.into_reader());
-        } else if let NameStore::Empty = self {
-            *self = NameStore::Frozen(Rodeo::new().into_reader());
-        }
-        match self {
-            NameStore::Frozen(reader) => reader,
-            _ => unreachable!("the store was frozen above"),
-        }
-    }
 }
 
 impl Arena {

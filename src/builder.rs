@@ -4,13 +4,12 @@ use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
 use lasso::{Key, Spur};
 
-use crate::arena::NameStore;
 use crate::compile::compile;
 use crate::context::TaskContext;
 use crate::error::{BoxError, BuildError};
 use crate::graph::Graph;
-use crate::id::{TaskId, TaskRef};
-use crate::names::{Names, TaskLabel};
+use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
+use crate::names::{NameStore, Names};
 use crate::task::{alloc_task, TaskBox};
 
 /// Hard limit on edges, as on tasks ([`TaskId::LIMIT`]): an in-degree must
@@ -170,7 +169,7 @@ impl<'a, T> GraphBuilder<'a, T> {
     ///
     /// # Errors
     /// [`BuildError::TooManyTasks`].
-    pub fn add_task<F>(&mut self, body: F) -> Result<TaskId, BuildError>
+    pub fn unnamed_task<F>(&mut self, body: F) -> Result<TaskId, BuildError>
     where
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
     {
@@ -245,7 +244,7 @@ impl<'a, T> GraphBuilder<'a, T> {
     fn push_edge(&mut self, (u, v): (u32, u32)) -> Result<(), BuildError> {
         if u == v {
             return Err(BuildError::SelfLoop {
-                task: self.label(u).to_string(),
+                task: self.label(u),
             });
         }
         if self.edges.len() >= self.max_edges {
@@ -274,28 +273,26 @@ impl<'a, T> GraphBuilder<'a, T> {
                 .map(|key| self.by_key[key.into_usize()]),
         };
         found.ok_or_else(|| BuildError::UnknownTask {
-            missing: task.to_string(),
-            from: self.ref_label(from),
-            to: self.ref_label(to),
+            missing: task.to_owned_ref(),
+            from: self.as_written(from),
+            to: self.as_written(to),
         })
     }
 
-    /// Shows a reference as the user wrote it, preferring a known task's name.
-    fn ref_label(&mut self, task: TaskRef<'_>) -> String {
+    /// A reference as the user wrote it, but by name if it is a known task's id.
+    fn as_written(&mut self, task: TaskRef<'_>) -> OwnedTaskRef {
         match task {
-            TaskRef::Id(id) if id.index() < self.tasks.len() => self.label(id.raw()).to_string(),
-            other => other.to_string(),
+            TaskRef::Id(id) if id.index() < self.tasks.len() => {
+                self.label(id.raw()).as_task_ref().to_owned_ref()
+            }
+            other => other.to_owned_ref(),
         }
     }
 
-    fn label(&mut self, v: u32) -> String {
+    fn label(&mut self, v: u32) -> TaskLabel {
         let key = self.keys[v as usize];
         let name = key.map(|key| self.names.rodeo().resolve(&key));
-        TaskLabel {
-            id: TaskId::new(v),
-            name,
-        }
-        .to_string()
+        TaskLabel::new(TaskId::new(v), name)
     }
 
     /// Validates the whole graph and compiles it for running.
@@ -310,8 +307,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             Ok(csr) => csr,
             Err(cycle) => {
                 let path = cycle.iter().map(|&v| self.label(v)).collect();
-                let ids = cycle.into_iter().map(TaskId::new).collect();
-                return Err(BuildError::Cycle { path, ids });
+                return Err(BuildError::Cycle { path });
             }
         };
         let GraphBuilder {

@@ -1,71 +1,9 @@
-//! Compiles an edge list into the CSR form a run walks: O(V + E), three passes
-//! over the edges, all in the arena.
-//!
-//! Layout, for `n` tasks and `m` distinct edges:
-//! - `succ_off[v]..succ_off[v + 1]` indexes the successors of `v` in `targets`;
-//! - `targets[..m]` are those successors, `targets[m..]` the sources (tasks with
-//!   no predecessor), so every piece of ready-or-releasable work is one range of
-//!   one array;
-//! - `pred_off` / `preds` the same for predecessors, each list sorted by id so a
-//!   task's inputs can be binary-searched;
-//! - `init_pending[v]` is the number of releases `v` waits for: its in-degree,
-//!   or 1 for a source (released once, by the run's start).
+//! Compiles an edge list into the CSR form a run walks ([`Csr`]): O(V + E),
+//! three passes over the edges, all in the arena; finds and reports cycles.
 
 use bumpalo::Bump;
 
-/// The compiled adjacency of a graph. All slices live in the arena.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Csr<'a> {
-    pub(crate) succ_off: &'a [u32],
-    pub(crate) targets: &'a [u32],
-    pub(crate) pred_off: &'a [u32],
-    pub(crate) preds: &'a [u32],
-    pub(crate) init_pending: &'a [u32],
-    /// Where the sources start in `targets` (= the number of distinct edges).
-    pub(crate) sources_start: u32,
-}
-
-impl<'a> Csr<'a> {
-    pub(crate) fn task_count(&self) -> usize {
-        self.init_pending.len()
-    }
-
-    pub(crate) fn edge_count(&self) -> usize {
-        self.sources_start as usize
-    }
-
-    /// Bytes held by the compiled arrays.
-    pub(crate) fn bytes(&self) -> usize {
-        let words = self.succ_off.len()
-            + self.targets.len()
-            + self.pred_off.len()
-            + self.preds.len()
-            + self.init_pending.len();
-        words * std::mem::size_of::<u32>()
-    }
-
-    /// Successors of `v`; empty for an id outside the graph.
-    pub(crate) fn successors(&self, v: u32) -> &'a [u32] {
-        let v = v as usize;
-        if v >= self.task_count() {
-            return &[];
-        }
-        &self.targets[self.succ_off[v] as usize..self.succ_off[v + 1] as usize]
-    }
-
-    /// Predecessors of `v`, sorted; empty for an id outside the graph.
-    pub(crate) fn predecessors(&self, v: u32) -> &'a [u32] {
-        let v = v as usize;
-        if v >= self.task_count() {
-            return &[];
-        }
-        &self.preds[self.pred_off[v] as usize..self.pred_off[v + 1] as usize]
-    }
-
-    pub(crate) fn sources(&self) -> &'a [u32] {
-        &self.targets[self.sources_start as usize..]
-    }
-}
+use crate::csr::Csr;
 
 /// Compiles `edges` (each `(from, to)` with both ends `< n`, no self-loops) over
 /// `n` tasks. Duplicate edges are merged. On a cycle, returns the tasks on one

@@ -40,7 +40,7 @@ impl<'r, T> TaskContext<'r, T> {
 
     /// This task's name, if it was added with one.
     pub fn name(&self) -> Option<&'r str> {
-        self.core.names.name(self.id())
+        self.core.names().name(self.id())
     }
 
     /// The output of `task`, a direct predecessor of this one, by name or id.
@@ -50,11 +50,11 @@ impl<'r, T> TaskContext<'r, T> {
     /// predecessor. It converts into the task's error type, so `?` works.
     pub fn input<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<&'r T, InputError> {
         let task = task.into();
-        let asker = || self.core.names.label(self.id()).to_string();
-        let Some(id) = self.core.names.find(task) else {
+        let asker = || self.core.names().label(self.id());
+        let Some(id) = self.core.names().find(task) else {
             return Err(InputError::UnknownTask {
                 asker: asker(),
-                missing: task.to_string(),
+                missing: task.to_owned_ref(),
             });
         };
         if id == self.id() {
@@ -62,12 +62,12 @@ impl<'r, T> TaskContext<'r, T> {
         }
         if self
             .core
-            .csr
+            .csr()
             .predecessors(self.node)
             .binary_search(&id.raw())
             .is_err()
         {
-            let task = self.core.names.label(id).to_string();
+            let task = self.core.names().label(id);
             return Err(InputError::NotAPredecessor {
                 asker: asker(),
                 task,
@@ -79,7 +79,7 @@ impl<'r, T> TaskContext<'r, T> {
     /// The outputs of all direct predecessors, with their ids, in id order.
     pub fn inputs(&self) -> impl ExactSizeIterator<Item = (TaskId, &'r T)> + 'r {
         let core = self.core;
-        core.csr
+        core.csr()
             .predecessors(self.node)
             .iter()
             .map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
@@ -88,12 +88,12 @@ impl<'r, T> TaskContext<'r, T> {
     /// The name of any task in the graph, e.g. of an id from
     /// [`inputs`](Self::inputs); `None` for unnamed tasks and unknown ids.
     pub fn name_of(&self, task: TaskId) -> Option<&'r str> {
-        self.core.names.name(task)
+        self.core.names().name(task)
     }
 
     /// The number of direct predecessors.
     pub fn input_count(&self) -> usize {
-        self.core.csr.predecessors(self.node).len()
+        self.core.csr().predecessors(self.node).len()
     }
 
     /// Whether the run has been told to stop (cancel token, deadline, or a
@@ -112,7 +112,7 @@ impl<'r, T> TaskContext<'r, T> {
 impl<T> fmt::Debug for TaskContext<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskContext")
-            .field("task", &self.core.names.label(self.id()))
+            .field("task", &self.core.names().shown(self.id()))
             .field("worker", &self.worker)
             .finish()
     }

@@ -1,12 +1,14 @@
 //! Typed errors: every message names the task at fault and says what to do about it.
 //!
-//! Tasks in messages are shown as their name in backticks (`` `load` ``) or, when
-//! added without a name, as `task #17`; the `String` fields hold that same text.
+//! Errors keep the tasks they are about as data ([`TaskLabel`]: id and name;
+//! [`OwnedTaskRef`]: a reference that matched nothing, as written) and format
+//! them once, in `Display`: a name in backticks (`` `load` ``), or `task #17`
+//! for a task added without one.
 
 use std::fmt;
 
-use crate::id::TaskId;
-use crate::report::StopReason;
+use crate::id::{OwnedTaskRef, TaskId, TaskLabel};
+use crate::options::StopReason;
 
 /// The error type a task returns: any error, boxed, so `?` works on all of them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -23,7 +25,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum BuildError {
     /// A task was given an empty name.
-    #[error("a task name is empty: give the task a non-empty name, or add it without one with `add_task`")]
+    #[error("a task name is empty: give the task a non-empty name, or add it without one with `unnamed_task`")]
     EmptyName,
     /// Two tasks were given the same name.
     #[error("task name `{name}` is already taken by task {first}: task names must be unique")]
@@ -39,26 +41,25 @@ pub enum BuildError {
         Unknown(missing)
     )]
     UnknownTask {
-        /// The reference that matched no task: `` `name` `` or `task #id`.
-        missing: String,
-        /// The edge's upstream end, as written.
-        from: String,
-        /// The edge's downstream end, as written.
-        to: String,
+        /// The reference that matched no task, as written.
+        missing: OwnedTaskRef,
+        /// The edge's upstream end, as written (by name, if it is a known
+        /// task with a name).
+        from: OwnedTaskRef,
+        /// The edge's downstream end, likewise.
+        to: OwnedTaskRef,
     },
     /// An edge from a task to itself.
     #[error("edge {task} -> {task} would make {task} wait for itself: remove it")]
     SelfLoop {
         /// The task named at both ends.
-        task: String,
+        task: TaskLabel,
     },
     /// The edges form a cycle, so no task on it could ever start.
     #[error("tasks form a cycle: {}; remove one of these edges", CyclePath(.path))]
     Cycle {
         /// The tasks on the cycle in edge order; the first is repeated at the end.
-        path: Vec<String>,
-        /// The same tasks by id, also with the first repeated at the end.
-        ids: Vec<TaskId>,
+        path: Vec<TaskLabel>,
     },
     /// More tasks than the builder's limit.
     #[error("the graph would have {given} tasks, more than its limit of {limit}")]
@@ -78,20 +79,21 @@ pub enum BuildError {
     },
 }
 
-/// Shows a task label that matched nothing as "unknown task `x`" or
-/// "unknown task #3" (labels of ids already start with "task").
-struct Unknown<'s>(&'s str);
+/// Shows a reference that matched nothing as "unknown task `x`" or
+/// "unknown task #3".
+struct Unknown<'s>(&'s OwnedTaskRef);
 
 impl fmt::Display for Unknown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.strip_prefix("task ") {
-            Some(id) => write!(f, "unknown task {id}"),
-            None => write!(f, "unknown task {}", self.0),
+        match self.0 {
+            OwnedTaskRef::Id(id) => write!(f, "unknown task {id}"),
+            OwnedTaskRef::Name(name) => write!(f, "unknown task `{name}`"),
         }
     }
 }
 
-struct CyclePath<'p>(&'p [String]);
+/// Shows a cycle as `` `a` -> `b` -> `a` ``.
+struct CyclePath<'p>(&'p [TaskLabel]);
 
 impl fmt::Display for CyclePath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,7 +101,7 @@ impl fmt::Display for CyclePath<'_> {
             if i > 0 {
                 f.write_str(" -> ")?;
             }
-            f.write_str(task)?;
+            write!(f, "{task}")?;
         }
         Ok(())
     }
@@ -113,24 +115,24 @@ pub enum InputError {
     #[error("{asker} asked for the output of {}", Unknown(missing))]
     UnknownTask {
         /// The task that asked.
-        asker: String,
-        /// The reference that matched no task: `` `name` `` or `task #id`.
-        missing: String,
+        asker: TaskLabel,
+        /// The reference that matched no task, as written.
+        missing: OwnedTaskRef,
     },
     /// A task asked for its own output, which does not exist while it runs.
     #[error("{task} asked for its own output, which does not exist until it returns")]
     OwnOutput {
         /// The task that asked.
-        task: String,
+        task: TaskLabel,
     },
     /// The task exists but is not a direct predecessor, so its output is not
     /// guaranteed to exist yet.
     #[error("{asker} asked for the output of {task}, which is not one of its direct predecessors: add the edge {task} -> {asker}")]
     NotAPredecessor {
         /// The task that asked.
-        asker: String,
+        asker: TaskLabel,
         /// The task whose output was asked for.
-        task: String,
+        task: TaskLabel,
     },
 }
 
@@ -165,13 +167,25 @@ impl fmt::Display for TaskFailure {
     }
 }
 
+/// A failure shows the task's own error in its message, so, like
+/// `std::io::Error` wrapping a custom error, its `source` is that error's
+/// source: a chain printer shows each message once.
+impl std::error::Error for TaskFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TaskFailure::Failed(error) => error.source(),
+            TaskFailure::Panicked(_) => None,
+        }
+    }
+}
+
 /// A run that did not finish every task, as an error for `?`.
 ///
 /// Made by [`Report::into_result`](crate::Report::into_result). It owns its data,
 /// so it can be returned past the graph and the arena.
 #[derive(Debug)]
 pub struct RunError {
-    pub(crate) failures: Vec<(String, TaskFailure)>,
+    pub(crate) failures: Vec<(TaskLabel, TaskFailure)>,
     pub(crate) skipped: usize,
     pub(crate) cancelled: usize,
     pub(crate) total: usize,
@@ -179,8 +193,9 @@ pub struct RunError {
 }
 
 impl RunError {
-    /// The tasks that failed or panicked, as `(task, failure)`, in id order.
-    pub fn failures(&self) -> &[(String, TaskFailure)] {
+    /// The tasks that failed or panicked, as `(task, failure)`, in id order;
+    /// each task by id and, if it has one, by name.
+    pub fn failures(&self) -> &[(TaskLabel, TaskFailure)] {
         &self.failures
     }
 

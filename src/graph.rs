@@ -4,7 +4,7 @@ use std::fmt;
 
 use bumpalo::boxed::Box as BumpBox;
 
-use crate::compile::Csr;
+use crate::csr::Csr;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::task::TaskBox;
@@ -94,11 +94,3 @@ impl<T> fmt::Debug for Graph<'_, T> {
             .finish()
     }
 }
-
-// A compiled graph is shared by reference across worker threads and across
-// concurrent runs: it must stay `Send + Sync` whatever its output type.
-const _: () = {
-    const fn assert_send_sync<X: Send + Sync>() {}
-    assert_send_sync::<Graph<'static, std::cell::Cell<u8>>>();
-    assert_send_sync::<crate::Executor>();
-};

@@ -13,6 +13,7 @@ mod arena;
 mod builder;
 mod compile;
 mod context;
+mod csr;
 mod error;
 mod exec;
 mod graph;
@@ -30,9 +31,17 @@ pub use context::TaskContext;
 pub use error::{BoxError, BuildError, ExecutorError, InputError, RunError, TaskFailure};
 pub use exec::Executor;
 pub use graph::Graph;
-pub use id::{TaskId, TaskRef};
-pub use options::{CancelToken, FailurePolicy, RunOptions};
-pub use report::{Counts, Outcome, Report, State, StopReason, TaskReport, Timing};
+pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
+pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
+pub use report::{Counts, Outcome, Report, State, TaskReport, Timing};
+
+// A compiled graph is shared by reference across worker threads and across
+// concurrent runs: it must stay `Send + Sync` whatever its output type.
+const _: () = {
+    const fn assert_send_sync<X: Send + Sync>() {}
+    assert_send_sync::<Graph<'static, std::cell::Cell<u8>>>();
+    assert_send_sync::<crate::Executor>();
+};
 
 /// Hooks for the loom models in `tests/loom.rs`; only in `--cfg loom` builds.
 #[cfg(loom)]

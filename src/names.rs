@@ -1,10 +1,12 @@
-//! Task names: interned while building, looked up read-only once a graph is frozen.
+//! Task names: interned while building ([`NameStore`], open), looked up
+//! read-only once a graph is frozen ([`Names`]), and shown in messages.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 
-use lasso::{Key, RodeoReader, Spur};
+use lasso::{Capacity, Key, Rodeo, RodeoReader, Spur};
 
-use crate::id::{TaskId, TaskRef};
+use crate::id::{TaskId, TaskLabel, TaskRef};
 
 /// A read-only view of a frozen graph's task names.
 ///
@@ -54,28 +56,18 @@ impl<'a> Names<'a> {
         }
     }
 
-    /// How to show task `id` in a message.
-    pub(crate) fn label(&self, id: TaskId) -> TaskLabel<'a> {
-        TaskLabel {
-            id,
-            name: self.name(id),
+    /// How to show task `id` in a message: by name if it has one, else by
+    /// id (`TaskRef`'s `Display`), without copying the name.
+    pub(crate) fn shown(&self, id: TaskId) -> TaskRef<'a> {
+        match self.name(id) {
+            Some(name) => TaskRef::Name(name),
+            None => TaskRef::Id(id),
         }
     }
-}
 
-/// A task as shown to people: its name in backticks, or `task #id` when unnamed.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TaskLabel<'n> {
-    pub(crate) id: TaskId,
-    pub(crate) name: Option<&'n str>,
-}
-
-impl fmt::Display for TaskLabel<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name {
-            Some(name) => write!(f, "`{name}`"),
-            None => write!(f, "task {}", self.id),
-        }
+    /// Task `id` as errors carry it: id and name, owned.
+    pub(crate) fn label(&self, id: TaskId) -> TaskLabel {
+        TaskLabel::new(id, self.name(id))
     }
 }
 
@@ -85,5 +77,62 @@ impl fmt::Debug for Names<'_> {
             .field("tasks", &self.keys.len())
             .field("named", &self.reader.len())
             .finish()
+    }
+}
+
+/// The interner's stage: open while a builder adds names, frozen into a
+/// `Sync` reader once a graph is built.
+#[derive(Debug, Default)]
+pub(crate) enum NameStore {
+    #[default]
+    Empty,
+    Open(Rodeo),
+    Frozen(RodeoReader),
+}
+
+impl NameStore {
+    /// Makes the store an empty, open interner, keeping the memory of the
+    /// last one where lasso allows it (a frozen reader cannot be reopened, so
+    /// it is replaced by an interner sized for as many names).
+    pub(crate) fn reopen(&mut self) {
+        match self {
+            NameStore::Open(rodeo) => rodeo.clear(),
+            NameStore::Frozen(reader) => {
+                let strings = reader.len();
+                let bytes = reader.strings().map(str::len).sum::<usize>();
+                let capacity = Capacity::new(
+                    strings,
+                    NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN),
+                );
+                *self = NameStore::Open(Rodeo::with_capacity(capacity));
+            }
+            NameStore::Empty => *self = NameStore::Open(Rodeo::new()),
+        }
+    }
+
+    pub(crate) fn rodeo(&mut self) -> &mut Rodeo {
+        if !matches!(self, NameStore::Open(_)) {
+            self.reopen();
+        }
+        match self {
+            NameStore::Open(rodeo) => rodeo,
+            _ => unreachable!("reopen leaves the store open"),
+        }
+    }
+
+    /// Freezes the interner and hands out the read-only half.
+    pub(crate) fn freeze(&mut self) -> &RodeoReader {
+        if let NameStore::Open(_) = self {
+            let NameStore::Open(rodeo) = std::mem::take(self) else {
+                unreachable!()
+            };
+            *self = NameStore::Frozen(rodeo.into_reader());
+        } else if let NameStore::Empty = self {
+            *self = NameStore::Frozen(Rodeo::new().into_reader());
+        }
+        match self {
+            NameStore::Frozen(reader) => reader,
+            _ => unreachable!("the store was frozen above"),
+        }
     }
 }

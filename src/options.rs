@@ -1,8 +1,11 @@
-//! How one run behaves: failure policy, cancellation, deadline, timings.
+//! How one run behaves (failure policy, cancellation, deadline, timings),
+//! and why a run stopped early.
 
-use crate::sync::atomic::{AtomicBool, Ordering};
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::sync::atomic::{AtomicBool, Ordering};
 
 /// What a run does after a task fails or panics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,5 +119,44 @@ impl RunOptions {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// Why a run stopped starting tasks before it ran out of them.
+///
+/// A run records the first reason as one byte (its discriminant; 0 while
+/// the run has not stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum StopReason {
+    /// The run's [`CancelToken`] was cancelled.
+    Cancelled = 1,
+    /// The run's deadline or timeout passed.
+    DeadlineExceeded = 2,
+    /// A task failed under [`FailurePolicy::FailFast`].
+    FailFast = 3,
+}
+
+impl StopReason {
+    /// The reason a recorded byte stands for; `None` for 0 (not stopped).
+    pub(crate) fn from_code(code: u8) -> Option<StopReason> {
+        [
+            StopReason::Cancelled,
+            StopReason::DeadlineExceeded,
+            StopReason::FailFast,
+        ]
+        .into_iter()
+        .find(|reason| *reason as u8 == code)
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StopReason::Cancelled => "the run was cancelled",
+            StopReason::DeadlineExceeded => "the run passed its deadline",
+            StopReason::FailFast => "the run stopped at the first failure (fail-fast)",
+        })
     }
 }

@@ -6,10 +6,15 @@ use std::time::Duration;
 
 use crate::error::{BoxError, RunError, TaskFailure};
 use crate::id::{TaskId, TaskRef};
-use crate::names::{Names, TaskLabel};
+use crate::names::Names;
+use crate::options::StopReason;
 
 /// How one task ended in one run, borrowed from its [`Report`].
+///
+/// Non-exhaustive: later versions may add ways for a task to end, so a
+/// `match` needs a wildcard arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome<'r, T> {
     /// The task returned `Ok` with this output.
     Succeeded(&'r T),
@@ -38,40 +43,50 @@ impl<T> Clone for Outcome<'_, T> {
 impl<T> Copy for Outcome<'_, T> {}
 
 /// An [`Outcome`] without its payload, for counting and matching.
+///
+/// A run records one byte per task: the discriminant (0 while the task has
+/// not finished).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u8)]
 pub enum State {
     /// See [`Outcome::Succeeded`].
-    Succeeded,
+    Succeeded = 1,
     /// See [`Outcome::Failed`].
-    Failed,
+    Failed = 2,
     /// See [`Outcome::Panicked`].
-    Panicked,
+    Panicked = 3,
     /// See [`Outcome::Skipped`].
-    Skipped,
+    Skipped = 4,
     /// See [`Outcome::Cancelled`].
-    Cancelled,
+    Cancelled = 5,
 }
 
 impl State {
-    /// The one-byte code a run records per task; 0 means "not finished".
+    /// Every state, in discriminant order.
+    pub(crate) const ALL: [State; 5] = [
+        State::Succeeded,
+        State::Failed,
+        State::Panicked,
+        State::Skipped,
+        State::Cancelled,
+    ];
+
+    /// The byte a run records for a task that ended in this state.
     pub(crate) const fn code(self) -> u8 {
-        match self {
-            State::Succeeded => 1,
-            State::Failed => 2,
-            State::Panicked => 3,
-            State::Skipped => 4,
-            State::Cancelled => 5,
-        }
+        self as u8
     }
 
+    /// This state's place in [`State::ALL`], for per-state counts.
+    pub(crate) const fn index(self) -> usize {
+        self as usize - 1
+    }
+
+    /// The state a recorded byte stands for.
     pub(crate) fn from_code(code: u8) -> State {
-        match code {
-            1 => State::Succeeded,
-            2 => State::Failed,
-            3 => State::Panicked,
-            4 => State::Skipped,
-            5 => State::Cancelled,
-            _ => unreachable!("kahn: internal error: task state code {code} in a finished run"),
+        match State::ALL.get(usize::from(code).wrapping_sub(1)) {
+            Some(&state) => state,
+            None => unreachable!("kahn: internal error: task state code {code} in a finished run"),
         }
     }
 }
@@ -109,30 +124,9 @@ impl<'r, T> Outcome<'r, T> {
     }
 }
 
-/// Why a run stopped starting tasks before it ran out of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StopReason {
-    /// The run's [`CancelToken`](crate::CancelToken) was cancelled.
-    Cancelled,
-    /// The run's deadline or timeout passed.
-    DeadlineExceeded,
-    /// A task failed under [`FailurePolicy::FailFast`](crate::FailurePolicy::FailFast).
-    FailFast,
-}
-
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StopReason::Cancelled => "the run was cancelled",
-            StopReason::DeadlineExceeded => "the run passed its deadline",
-            StopReason::FailFast => "the run stopped at the first failure (fail-fast)",
-        })
-    }
-}
-
 /// When and where one task ran, if the run recorded timings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timing {
     /// From the start of the run (see [`Report::wall_time`]) to the start of
     /// the task.
@@ -145,6 +139,7 @@ pub struct Timing {
 
 /// How many tasks ended in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counts {
     /// Tasks that returned `Ok`.
     pub succeeded: usize,
@@ -159,6 +154,17 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// How many tasks ended in `state`.
+    pub fn of(&self, state: State) -> usize {
+        match state {
+            State::Succeeded => self.succeeded,
+            State::Failed => self.failed,
+            State::Panicked => self.panicked,
+            State::Skipped => self.skipped,
+            State::Cancelled => self.cancelled,
+        }
+    }
+
     /// All tasks counted.
     pub fn total(&self) -> usize {
         self.succeeded + self.failed + self.panicked + self.skipped + self.cancelled
@@ -188,6 +194,7 @@ pub struct Report<'g, T> {
 
 /// One task's line in a report: id, name, outcome, timing.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct TaskReport<'r, T> {
     /// The task's id.
     pub id: TaskId,
@@ -218,9 +225,12 @@ impl<'g, T> Report<'g, T> {
                 TaskFailure::Panicked(message) => Outcome::Panicked(message),
             },
             State::Skipped => {
-                let cause = self.causes.as_ref().map_or(TaskId::NONE, |c| c[i]);
+                let causes = self
+                    .causes
+                    .as_ref()
+                    .expect("kahn: internal error: a skipped task in a run without failures");
                 Outcome::Skipped {
-                    cause: TaskId::new(cause),
+                    cause: TaskId::new(causes[i]),
                 }
             }
             State::Cancelled => Outcome::Cancelled,
@@ -314,14 +324,9 @@ impl<'g, T> Report<'g, T> {
         self.stop
     }
 
-    /// The number of tasks.
-    pub fn len(&self) -> usize {
+    /// The number of tasks in the graph that ran.
+    pub fn task_count(&self) -> usize {
         self.states.len()
-    }
-
-    /// Whether the graph had no tasks.
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
     }
 
     /// Moves the outputs out, by task id: `Some` for tasks that succeeded.
@@ -348,7 +353,7 @@ impl<'g, T> Report<'g, T> {
         }
         let failures = std::mem::take(&mut self.failures)
             .into_iter()
-            .map(|(id, failure)| (self.names.label(id).to_string(), failure))
+            .map(|(id, failure)| (self.names.label(id), failure))
             .collect();
         Err(RunError {
             failures,
@@ -359,8 +364,9 @@ impl<'g, T> Report<'g, T> {
         })
     }
 
-    fn label(&self, id: TaskId) -> TaskLabel<'g> {
-        self.names.label(id)
+    /// How to show task `id` in the summary.
+    fn shown(&self, id: TaskId) -> TaskRef<'g> {
+        self.names.shown(id)
     }
 }
 
@@ -373,7 +379,7 @@ impl<T> fmt::Display for Report<'_, T> {
         write!(
             f,
             "ran {} tasks in {:.3?}: {} succeeded, {} failed, {} panicked, {} skipped, {} cancelled",
-            self.len(),
+            self.task_count(),
             self.wall,
             c.succeeded,
             c.failed,
@@ -385,7 +391,7 @@ impl<T> fmt::Display for Report<'_, T> {
             write!(f, "\n  stopped early: {stop}")?;
         }
         for (id, failure) in self.failures.iter().take(MAX_LINES) {
-            let label = self.label(*id);
+            let label = self.shown(*id);
             match failure {
                 TaskFailure::Failed(error) => write!(f, "\n  failed:   {label}: {error}")?,
                 TaskFailure::Panicked(message) => write!(f, "\n  panicked: {label}: {message}")?,
@@ -403,7 +409,7 @@ impl<T> fmt::Display for Report<'_, T> {
             _ => None,
         });
         for (id, cause) in skipped.take(MAX_LINES) {
-            let (label, cause) = (self.label(id), self.label(cause));
+            let (label, cause) = (self.shown(id), self.shown(cause));
             write!(f, "\n  skipped:  {label} (because {cause} did not succeed)")?;
         }
         if c.skipped > MAX_LINES {

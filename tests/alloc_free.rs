@@ -66,7 +66,7 @@ fn batch(
             let body = move |_: &kahn::TaskContext<'_, u64>| Ok(*shared + 1);
             match names.get(i) {
                 Some(name) => b.task(name, body).expect("fresh name"),
-                None => b.add_task(body).expect("under the limit"),
+                None => b.unnamed_task(body).expect("under the limit"),
             };
         }
         b.edges(generated.task_edges()).expect("valid edges");
@@ -122,7 +122,7 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<u64>();
         for _ in 0..generated.tasks {
-            b.add_task(|_| Ok(1)).expect("under the limit");
+            b.unnamed_task(|_| Ok(1)).expect("under the limit");
         }
         b.edges(generated.task_edges()).expect("valid edges");
         let graph = b.build().expect("acyclic");

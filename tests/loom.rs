@@ -28,8 +28,10 @@
 //! prints a failing execution.
 //!
 //! The models do catch protocol bugs: with the pending counter's
-//! `fetch_sub` weakened to `Relaxed`, the diamond's join reads a
-//! predecessor's state before it is visible (and panics on it); without the
+//! `fetch_sub` weakened to `Relaxed`, or the `Acquire` load by which the last
+//! release claims a task (`RunCore::claim`) weakened to `Relaxed`, the
+//! diamond's join reads a predecessor's state before it is visible (and
+//! panics on it; all three diamond models fail, checked 2026-12-01); without the
 //! `SeqCst` fence in `Sleep::wake_all`, every model finds the lost
 //! end-of-run wake-up that leaves a worker asleep (loom: "deadlock").
 #![cfg(loom)]
@@ -182,7 +184,7 @@ fn run_and_check(
 ) -> u32 {
     runs.reset();
     let report = &kahn::__loom::run(graph, options, threads, eager);
-    assert_eq!(report.len(), graph.task_count());
+    assert_eq!(report.task_count(), graph.task_count());
     assert_eq!(
         expected.len(),
         graph.task_count(),

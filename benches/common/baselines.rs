@@ -14,7 +14,7 @@ pub fn build_shape<'a, T>(
     let mut b = arena.builder::<T>();
     b.reserve(g.tasks, g.edges.len());
     for _ in 0..g.tasks {
-        b.add_task(body).expect("under the limit");
+        b.unnamed_task(body).expect("under the limit");
     }
     b.edges(g.task_edges()).expect("valid edges");
     b.build().expect("acyclic")

@@ -1,4 +1,4 @@
-//! Fuzzes the bulk constructor path: `add_task` × n, `edges` with raw ids, limits and reservations.
+//! Fuzzes the bulk constructor path: `unnamed_task` × n, `edges` with raw ids, limits and reservations.
 #![no_main]
 
 use kahn_fuzz::fuzzing::edge_list::{check, EdgeListCase};

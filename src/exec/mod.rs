@@ -1,6 +1,7 @@
 //! The executor: a pool of worker threads that runs compiled graphs.
 
 pub(crate) mod run;
+mod signals;
 mod sleep;
 mod worker;
 
@@ -11,7 +12,6 @@ use crate::error::ExecutorError;
 use crate::graph::Graph;
 use crate::options::RunOptions;
 use crate::report::Report;
-use crate::sync::deque::Worker;
 use run::RunCore;
 
 /// Runs graphs on a fixed set of worker threads.
@@ -95,13 +95,11 @@ impl Executor {
             .as_ref()
             .filter(|pool| pool.current_thread_index().is_none());
         let workers = pool.map_or(1, rayon::ThreadPool::current_num_threads);
-        let deques: Vec<Worker<Job>> = (0..workers).map(|_| Worker::new_lifo()).collect();
-        let stealers = deques.iter().map(Worker::stealer).collect();
-        let core = RunCore::new(graph, options, stealers);
+        let (core, deques) = RunCore::new(graph.csr, graph.names, options, workers);
         if graph.task_count() > 0 {
             match pool {
                 Some(pool) => {
-                    let deques: Vec<Mutex<Option<Worker<Job>>>> =
+                    let deques: Vec<Mutex<Option<_>>> =
                         deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
                     pool.broadcast(|ctx| {
                         let deque = deques[ctx.index()]
@@ -119,12 +117,10 @@ impl Executor {
                 }
             }
         }
-        let wall = core.start.elapsed();
+        let wall = core.start().elapsed();
         core.into_report(wall)
     }
 }
-
-use run::Job;
 
 /// Runs every task of `graph` once on `threads` loom threads (the calling one
 /// and `threads - 1` spawned ones), each running the worker loop that rayon's
@@ -144,11 +140,10 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
     use std::sync::Arc;
 
     assert!(threads > 0, "a run needs a worker");
-    let deques: Vec<Worker<Job>> = (0..threads).map(|_| Worker::new_lifo()).collect();
-    let stealers = deques.iter().map(Worker::stealer).collect();
+    let (core, deques) = RunCore::new(graph.csr, graph.names, options, threads);
     // A std `Arc`: its count is no part of the protocol, and joining the
     // threads orders their work before the report is built.
-    let core = Arc::new(RunCore::new(graph, options, stealers));
+    let core = Arc::new(core);
     if graph.task_count() > 0 {
         let mut deques = deques.into_iter();
         let mine = deques.next().expect("one deque per worker");
@@ -171,9 +166,6 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
     let Ok(core) = Arc::try_unwrap(core) else {
         unreachable!("every worker has returned and dropped its handle")
     };
-    let wall = core.start.elapsed();
+    let wall = core.start().elapsed();
     core.into_report(wall)
 }
-
-#[cfg(all(test, not(loom)))]
-mod tests;

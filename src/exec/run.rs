@@ -1,71 +1,68 @@
-//! Per-run state: the counters, states, output slots and signals one run of a graph
-//! needs, kept out of the immutable graph so runs never interfere.
+//! One run's shared state and the protocol that governs it: pending counters
+//! and claims, output slots, the stop, ready work crossing workers, idle
+//! workers sleeping, and the end of the run.
 //!
-//! # Memory ordering
+//! Everything here is private to [`RunCore`], which the workers drive through
+//! verbs (`claim`, `record`, `share`, `wait_for_work`, `leave`, ...): whether
+//! an ordering is load-bearing is answered in this file, next to the code
+//! that relies on it. The per-run state lives here, never in the immutable
+//! graph, so concurrent runs of one graph never interfere.
 //!
-//! - A task's state byte and (on success) output slot are written by the one
-//!   worker that claimed it, *before* that worker releases the task's
-//!   successors. A release is a
-//!   `fetch_sub(AcqRel)` on the successor's `pending` counter, or, when the
-//!   releaser is the last predecessor, only an `Acquire` load that sees 1 (the
-//!   other predecessors' `Release` decrements form one release sequence, so the
-//!   load synchronizes with all of them). Whoever claims a successor therefore
-//!   happens-after every predecessor's output write: that is what makes
+//! # Memory ordering, in brief
+//!
+//! - **Outputs along edges.** A task's state byte and (on success) output
+//!   slot are written by the one worker that claimed it, before it releases
+//!   the task's successors; whoever claims a successor happens-after every
+//!   predecessor's writes (see [`RunCore::claim`]). That is what makes
 //!   [`RunCore::output_of_predecessor`] sound.
-//! - Ready ranges that cross threads go through crossbeam's deque and
-//!   injector, which synchronize push with steal.
-//! - `signals` (stop bit, hungry-worker count) is read `Relaxed` on the hot
-//!   path. The hungry count is only a hint. The stop bit is sticky, and that
-//!   matters for data: a cancelled task releases its successors cleanly, and
-//!   they must be cancelled too, never run with a predecessor that has no
-//!   output. They are: the claimant synchronizes with the cancelled task's
-//!   release, which came after the stop bit was set, so coherence makes its
-//!   own load of `signals` see the bit. `output_of_predecessor` also checks
-//!   the predecessor's state in every build, as a second line of defence.
-//! - The run ends when `remaining` reaches zero (`AcqRel`); the caller reads
-//!   states and slots only after rayon's broadcast has joined every worker, which
-//!   orders all worker writes before the report is built (under loom,
-//!   joining the model's threads does).
+//! - **Work between workers** goes through crossbeam's deques and injector,
+//!   which synchronize a push with the steal that takes it.
+//! - **The stop and the hungry count** are hints read `Relaxed` on the hot
+//!   path (see `signals.rs` for why that is enough).
+//! - **The end.** The run ends when `remaining` reaches zero (`AcqRel`); the
+//!   caller reads states and slots only after every worker has returned and
+//!   been joined (rayon's broadcast, or loom's `join`), which orders all
+//!   worker writes before the report is built.
 //!
-//! Built with `--cfg loom`, these atomics, the output slots, the deques and
-//! the sleep lock are loom's, and `tests/loom.rs` checks the claims above on
-//! small graphs (see `crate::sync` for what is and is not modelled).
+//! Built with `--cfg loom`, the atomics, output slots, deques and the sleep
+//! lock are loom's, and `tests/loom.rs` checks these claims on small graphs
+//! (see `crate::sync` for what is and is not modelled).
 
 use std::mem::MaybeUninit;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use crate::compile::Csr;
+use crate::csr::Csr;
 use crate::error::TaskFailure;
+use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
-use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::names::Names;
-use crate::options::{FailurePolicy, RunOptions};
-use crate::report::{Counts, Report, State, StopReason, Timing};
+use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
+use crate::report::{Counts, Report, State, Timing};
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
-use crate::sync::deque::{Injector, Stealer};
-use crate::sync::{Mutex, OnceLock};
+use crate::sync::deque::{Injector, Steal, Stealer, Worker};
+use crate::sync::{Backoff, Mutex, OnceLock};
 
 /// A range of `Csr::targets` whose tasks are each to be released once.
 ///
 /// Successor ranges release tasks that may still wait on other predecessors;
 /// the source range releases tasks whose only "predecessor" is the run's start
-/// (their pending count is 1). `cause` is `TaskId::NONE` for a clean release,
-/// or the failed task that poisons every task in the range.
+/// (their pending count is 1). `poison` is the failed task that poisons every
+/// task in the range, if the releasing task did not succeed.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Job {
+pub(crate) struct Releases {
     pub(crate) lo: u32,
     pub(crate) hi: u32,
-    pub(crate) cause: u32,
+    pub(crate) poison: Option<TaskId>,
 }
 
-impl Job {
-    pub(crate) const EMPTY: Job = Job {
+impl Releases {
+    pub(crate) const EMPTY: Releases = Releases {
         lo: 0,
         hi: 0,
-        cause: TaskId::NONE,
+        poison: None,
     };
 
     pub(crate) fn len(&self) -> u32 {
@@ -73,14 +70,24 @@ impl Job {
     }
 }
 
+/// What one release did to a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Other releases are still due; someone else will claim the task.
+    Waiting,
+    /// This was the last release and none poisoned it: the caller runs it.
+    Clean,
+    /// This was the last release and a failure reached the task: the caller
+    /// records it skipped for this failed task.
+    Poisoned(TaskId),
+}
+
 /// Set in `pending` once a poisoned release reached the task.
 const POISONED: u32 = 1 << 31;
 const COUNT: u32 = POISONED - 1;
 
-/// Set in `signals` once the run stops starting tasks.
-pub(crate) const STOP: u32 = 1 << 31;
-/// The low bits of `signals`: how many workers are looking for work.
-pub(crate) const HUNGRY: u32 = STOP - 1;
+/// "No cause" in the lazily allocated `causes` array.
+const NO_CAUSE: u32 = u32::MAX;
 
 /// One task's output for one run, written once by the worker that ran it, if
 /// it succeeded.
@@ -90,7 +97,7 @@ pub(crate) const HUNGRY: u32 = STOP - 1;
 /// and `MaybeUninit`) so a finished run's slots become the report's outputs
 /// in place.
 #[repr(transparent)]
-pub(crate) struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
+struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 
 // SAFETY: a slot is written at most once, by the worker that claimed its task
 // (claiming is exclusive: see `RunCore::claim`), and read only by tasks that
@@ -126,166 +133,233 @@ impl<T> Slot<T> {
 /// One task's timing for one run, written only by the worker that ran it.
 ///
 /// A std cell even under loom: timings are off in the loom models.
-pub(crate) struct TimingSlot(std::cell::UnsafeCell<Timing>);
+struct TimingSlot(std::cell::UnsafeCell<Timing>);
 
 // SAFETY: as for `Slot`: one writer, the claimant, and no reader until every
 // worker has joined.
 unsafe impl Sync for TimingSlot {}
 
+/// How a claimed task ended, on its way to being recorded.
+pub(crate) enum TaskEnd<T> {
+    Succeeded(T),
+    Failed(TaskFailure),
+    /// Skipped for this failed task.
+    Skipped(TaskId),
+    Cancelled,
+}
+
+/// A worker's private count of the tasks it finished, per state; merged
+/// once, when the worker leaves the run.
+#[derive(Debug, Default)]
+pub(crate) struct Tally([usize; State::ALL.len()]);
+
+impl Tally {
+    #[inline]
+    pub(crate) fn count(&mut self, state: State) {
+        self.0[state.index()] += 1;
+    }
+
+    /// Tasks counted in every state.
+    pub(crate) fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+}
+
 /// Everything one run shares between its workers.
 pub(crate) struct RunCore<'r, T> {
-    pub(crate) csr: Csr<'r>,
-    pub(crate) names: Names<'r>,
+    csr: Csr<'r>,
+    names: Names<'r>,
     /// `State::code` of each task once finished (0 before); one byte per
     /// task, so a run of empty tasks writes little memory.
     states: Box<[AtomicU8]>,
     outputs: Box<[Slot<T>]>,
-    /// Failures, gathered from the workers as they leave the run.
-    failures: Mutex<Vec<(TaskId, TaskFailure)>>,
     timings: Option<Box<[TimingSlot]>>,
     /// Releases each task still waits for; `POISONED` once a failure reached it.
     pending: Box<[AtomicU32]>,
     /// For a poisoned or skipped task, the failed task that caused it.
     /// Allocated by the first failure, so a clean run pays nothing for it.
     causes: OnceLock<Box<[AtomicU32]>>,
-    /// `STOP` bit and hungry-worker count; see `STOP` and `HUNGRY`.
-    pub(crate) signals: AtomicU32,
+    /// Failures, gathered from the workers as they leave the run.
+    failures: Mutex<Vec<(TaskId, TaskFailure)>>,
+    /// Per-state totals, gathered from the workers as they leave the run.
+    tally: [AtomicUsize; State::ALL.len()],
+    signals: Signals,
+    /// `StopReason` of the first stop, as its discriminant; 0 until then.
     stop_reason: AtomicU8,
-    /// Tasks not yet accounted for; workers subtract what they finished when
-    /// they run out of work, and the run ends at zero.
-    pub(crate) remaining: AtomicUsize,
-    tally: [AtomicUsize; 6],
     policy: FailurePolicy,
     watch: Option<Watch>,
-    pub(crate) start: Instant,
-    pub(crate) injector: Injector<Job>,
-    pub(crate) stealers: Vec<Stealer<Job>>,
-    pub(crate) sleep: Sleep,
+    /// Tasks not yet accounted for; workers subtract what they finished when
+    /// they run out of work, and the run ends at zero.
+    remaining: AtomicUsize,
+    /// Where a run's first work (its sources) waits for a worker.
+    injector: Injector<Releases>,
+    /// The other end of each worker's deque, by worker index.
+    stealers: Vec<Stealer<Releases>>,
+    sleep: Sleep,
+    start: Instant,
 }
 
 /// External reasons to stop, checked before each task starts.
 struct Watch {
-    token: Option<crate::CancelToken>,
+    token: Option<CancelToken>,
     deadline: Option<Instant>,
 }
 
 impl<'r, T> RunCore<'r, T> {
+    /// Sets up a run of the graph compiled as `csr` on `workers` workers,
+    /// with its sources ready to be taken; returns the workers' deques, by
+    /// worker index.
     pub(crate) fn new(
-        graph: &'r Graph<'_, T>,
+        csr: Csr<'r>,
+        names: Names<'r>,
         options: &RunOptions,
-        stealers: Vec<Stealer<Job>>,
-    ) -> Self {
-        let n = graph.task_count();
+        workers: usize,
+    ) -> (Self, Vec<Worker<Releases>>) {
+        let n = csr.task_count();
         let start = Instant::now();
         let deadline = options.effective_deadline(start);
         let watch = (options.cancel.is_some() || deadline.is_some()).then(|| Watch {
             token: options.cancel.clone(),
             deadline,
         });
+        let deques: Vec<Worker<Releases>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let core = RunCore {
-            csr: graph.csr,
-            names: graph.names,
+            csr,
+            names,
             states: (0..n).map(|_| AtomicU8::new(0)).collect(),
             outputs: (0..n)
                 .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
                 .collect(),
-            failures: Mutex::new(Vec::new()),
             timings: options.timings.then(|| {
                 (0..n)
                     .map(|_| TimingSlot(std::cell::UnsafeCell::new(Timing::default())))
                     .collect()
             }),
-            pending: graph
-                .csr
+            pending: csr
                 .init_pending
                 .iter()
                 .map(|&p| AtomicU32::new(p))
                 .collect(),
             causes: OnceLock::new(),
-            signals: AtomicU32::new(0),
-            stop_reason: AtomicU8::new(0),
-            remaining: AtomicUsize::new(n),
+            failures: Mutex::new(Vec::new()),
             tally: Default::default(),
+            signals: Signals::new(),
+            stop_reason: AtomicU8::new(0),
             policy: options.policy,
             watch,
-            start,
+            remaining: AtomicUsize::new(n),
             injector: Injector::new(),
-            stealers,
+            stealers: deques.iter().map(Worker::stealer).collect(),
             sleep: Sleep::new(),
+            start,
         };
-        let sources = Job {
-            lo: graph.csr.sources_start,
-            hi: graph.csr.targets.len() as u32,
-            cause: TaskId::NONE,
+        let sources = Releases {
+            lo: csr.sources_start,
+            hi: csr.targets.len() as u32,
+            poison: None,
         };
         if sources.len() > 0 {
             core.injector.push(sources);
         }
-        core
+        (core, deques)
     }
 
-    /// Releases task `v` once, from a predecessor (or the run's start) whose
-    /// own failure, if any, is `cause`. Returns `Some(cause)` if this release
-    /// was the last one, so the caller now owns `v`; the cause is `NONE` unless
-    /// some release poisoned `v`.
+    /// The graph's topology.
     #[inline]
-    pub(crate) fn claim(&self, v: u32, cause: u32) -> Option<u32> {
+    pub(crate) fn csr(&self) -> &Csr<'r> {
+        &self.csr
+    }
+
+    /// The graph's task names.
+    #[inline]
+    pub(crate) fn names(&self) -> &Names<'r> {
+        &self.names
+    }
+
+    /// When the run was set up: the origin of its timings.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
+    // ---- Claiming and recording tasks ----
+
+    /// Releases task `v` once, from a predecessor (or the run's start) whose
+    /// failure, if it failed, is `poison`; says whether the caller now owns
+    /// `v`, and if so whether a failure reached it.
+    ///
+    /// Ordering: a clean release is a `fetch_sub(AcqRel)`; the last release
+    /// is only an `Acquire` load that sees 1 (nobody else touches the counter
+    /// again, and a poisoned counter is never exactly 1). The other
+    /// predecessors' `Release` decrements form one release sequence, so that
+    /// load synchronizes with all of them: the claimant happens-after every
+    /// predecessor's state and output writes.
+    #[inline]
+    pub(crate) fn claim(&self, v: u32, poison: Option<TaskId>) -> Claim {
         let pending = &self.pending[v as usize];
-        // The last release needs no read-modify-write: nobody else will touch
-        // the counter again. A poisoned counter is never exactly 1.
         if pending.load(Ordering::Acquire) == 1 {
-            return Some(cause);
-        }
-        let before = if cause == TaskId::NONE {
-            pending.fetch_sub(1, Ordering::AcqRel)
-        } else {
-            self.causes()[v as usize].store(cause, Ordering::Relaxed);
-            // Poison and decrement as one step, so the claimant sees both.
-            let Ok(before) = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
-                Some((p | POISONED) - 1)
-            }) else {
-                unreachable!("the update closure never refuses")
+            return match poison {
+                None => Claim::Clean,
+                Some(cause) => Claim::Poisoned(cause),
             };
-            before
+        }
+        let before = match poison {
+            None => pending.fetch_sub(1, Ordering::AcqRel),
+            Some(cause) => {
+                // The cause is stored before the poisoning decrement, which
+                // publishes it to the claimant (Relaxed store, AcqRel RMW).
+                self.causes()[v as usize].store(cause.raw(), Ordering::Relaxed);
+                // Poison and decrement as one step, so the claimant sees both.
+                let Ok(before) = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                    Some((p | POISONED) - 1)
+                }) else {
+                    unreachable!("the update closure never refuses")
+                };
+                before
+            }
         };
         debug_assert!(
             before & COUNT >= 1,
             "task {v} released more often than it has predecessors"
         );
         if before & COUNT != 1 {
-            None
-        } else if cause != TaskId::NONE {
-            Some(cause) // this release poisoned the task itself
+            Claim::Waiting
+        } else if let Some(cause) = poison {
+            Claim::Poisoned(cause) // this release poisoned the task itself
         } else if before & POISONED == 0 {
-            Some(TaskId::NONE)
+            Claim::Clean
         } else {
-            Some(self.causes()[v as usize].load(Ordering::Relaxed))
+            let cause = self.causes()[v as usize].load(Ordering::Relaxed);
+            Claim::Poisoned(TaskId::new(cause))
         }
     }
 
     fn causes(&self) -> &[AtomicU32] {
         self.causes.get_or_init(|| {
             (0..self.pending.len())
-                .map(|_| AtomicU32::new(TaskId::NONE))
+                .map(|_| AtomicU32::new(NO_CAUSE))
                 .collect()
         })
     }
 
-    /// Records how task `v` finished and returns its state; a failure goes
-    /// to the worker's own list, merged when the worker leaves the run.
+    /// Records how task `v` ended and returns its state; a failure goes to
+    /// the worker's own list, handed over when it leaves the run.
+    ///
+    /// The state byte is `Relaxed`: it is published to `v`'s successors by
+    /// the releases that follow (see [`claim`](Self::claim)), and to the
+    /// report by the join at the end of the run.
     ///
     /// # Safety
-    /// The caller claimed `v` (`claim` returned `Some`) and has not recorded
-    /// it yet; no successor of `v` has been released.
+    /// The caller claimed `v` (`claim` did not return `Waiting`) and has not
+    /// recorded it yet; no successor of `v` has been released.
     #[inline]
     pub(crate) unsafe fn record(
         &self,
         v: u32,
-        finish: Finish<T>,
+        end: TaskEnd<T>,
         failures: &mut Vec<(TaskId, TaskFailure)>,
     ) -> State {
-        let state = match finish {
-            Finish::Succeeded(output) => {
+        let state = match end {
+            TaskEnd::Succeeded(output) => {
                 // By the caller's contract this worker owns `v` exclusively
                 // and nobody reads the slot until `v`'s successors are released.
                 self.outputs[v as usize].0.with_mut(|slot| {
@@ -295,7 +369,7 @@ impl<'r, T> RunCore<'r, T> {
                 });
                 State::Succeeded
             }
-            Finish::Failed(failure) => {
+            TaskEnd::Failed(failure) => {
                 let state = match failure {
                     TaskFailure::Failed(_) => State::Failed,
                     TaskFailure::Panicked(_) => State::Panicked,
@@ -303,24 +377,14 @@ impl<'r, T> RunCore<'r, T> {
                 failures.push((TaskId::new(v), failure));
                 state
             }
-            Finish::Skipped(cause) => {
-                self.causes()[v as usize].store(cause, Ordering::Relaxed);
+            TaskEnd::Skipped(cause) => {
+                self.causes()[v as usize].store(cause.raw(), Ordering::Relaxed);
                 State::Skipped
             }
-            Finish::Cancelled => State::Cancelled,
+            TaskEnd::Cancelled => State::Cancelled,
         };
         self.states[v as usize].store(state.code(), Ordering::Relaxed);
         state
-    }
-
-    /// Adds a leaving worker's failures.
-    pub(crate) fn add_failures(&self, failures: Vec<(TaskId, TaskFailure)>) {
-        if !failures.is_empty() {
-            self.failures
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(failures);
-        }
     }
 
     /// Stores `v`'s timing, if this run records timings.
@@ -355,7 +419,7 @@ impl<'r, T> RunCore<'r, T> {
         // Succeeded, which `record` stores only after writing the output. The
         // running task was released by `p` (or by a later predecessor whose
         // release sequence includes `p`'s) after that write, so the write
-        // happens-before this read (memory ordering notes).
+        // happens-before this read (see `claim`).
         self.outputs[p as usize].0.with(|slot| {
             // SAFETY: the slot is initialized, and nobody writes it again in
             // this run, so a shared reference to it is valid for the run.
@@ -363,21 +427,25 @@ impl<'r, T> RunCore<'r, T> {
         })
     }
 
+    // ---- Stopping ----
+
     /// Whether tasks should no longer start; checks the cancel token and the
     /// deadline too, and records the reason on the first hit.
+    ///
+    /// A claimant of a task released after the stop always sees it: the
+    /// release came after the releaser saw (or set) the stop bit, and the
+    /// claimant synchronizes with the release, so coherence makes this load
+    /// see the bit too. So a cancelled task's successors are cancelled, never
+    /// run without its output (`output_of_predecessor` checks as well).
     #[inline]
     pub(crate) fn should_stop(&self) -> bool {
-        if self.signals.load(Ordering::Relaxed) & STOP != 0 {
+        if self.signals.stopped() {
             return true;
         }
         let Some(watch) = &self.watch else {
             return false;
         };
-        if watch
-            .token
-            .as_ref()
-            .is_some_and(crate::CancelToken::is_cancelled)
-        {
+        if watch.token.as_ref().is_some_and(CancelToken::is_cancelled) {
             self.stop(StopReason::Cancelled);
             return true;
         }
@@ -388,16 +456,15 @@ impl<'r, T> RunCore<'r, T> {
         false
     }
 
-    pub(crate) fn stop(&self, reason: StopReason) {
-        let code = match reason {
-            StopReason::Cancelled => 1,
-            StopReason::DeadlineExceeded => 2,
-            StopReason::FailFast => 3,
-        };
-        let _ = self
-            .stop_reason
-            .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
-        self.signals.fetch_or(STOP, Ordering::Relaxed);
+    /// Stops the run from starting tasks, keeping the first reason given.
+    fn stop(&self, reason: StopReason) {
+        let _ = self.stop_reason.compare_exchange(
+            0,
+            reason as u8,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        self.signals.stop();
     }
 
     /// Reacts to a task's failure according to the run's policy.
@@ -407,42 +474,140 @@ impl<'r, T> RunCore<'r, T> {
         }
     }
 
-    /// Adds one worker's counts of non-successes.
-    pub(crate) fn add_tally(&self, tally: &Tally) {
+    // ---- Work between workers ----
+
+    /// Whether a worker with work to give should look closer before its
+    /// next release: the run stopped or a peer is hungry. One relaxed load.
+    #[inline]
+    pub(crate) fn signals_raised(&self) -> bool {
+        self.signals.any()
+    }
+
+    /// Whether some worker is looking for work.
+    #[inline]
+    pub(crate) fn peer_hungry(&self) -> bool {
+        self.signals.someone_hungry()
+    }
+
+    /// Whether this run has peers to give work to at all.
+    pub(crate) fn has_peers(&self) -> bool {
+        self.stealers.len() > 1
+    }
+
+    /// Tells sleeping workers that work was just pushed to a deque.
+    pub(crate) fn shared(&self) {
+        self.sleep.wake_one();
+    }
+
+    /// Called by worker `me` once it has no work: accounts for the
+    /// `finished` tasks it has not reported yet, then steals, spins and
+    /// sleeps until it finds work (`Some`) or the run ends (`None`).
+    ///
+    /// # How a run ends
+    ///
+    /// Every task is claimed exactly once and then finished exactly once:
+    /// run, skipped or cancelled (a stopped run still walks the rest of the
+    /// graph, marking tasks cancelled). Workers subtract what they finished
+    /// from `remaining` only here, when they have no work. So only a worker
+    /// holding finished-but-unsubtracted tasks can bring `remaining` to zero,
+    /// and zero means every task is finished and no work exists anywhere.
+    /// That worker wakes all sleepers; every worker that sees zero leaves.
+    pub(crate) fn wait_for_work(&self, me: usize, finished: usize) -> Option<Releases> {
+        if finished > 0 {
+            let before = self.remaining.fetch_sub(finished, Ordering::AcqRel);
+            debug_assert!(before >= finished, "more tasks finished than the graph has");
+            if before == finished {
+                self.sleep.wake_all();
+                return None;
+            }
+        }
+        self.signals.hungry();
+        let backoff = Backoff::new();
+        let work = loop {
+            if self.is_over() {
+                break None;
+            }
+            if let Some(work) = self.steal(me) {
+                break Some(work);
+            }
+            if backoff.is_completed() {
+                self.sleep
+                    .sleep(|| self.is_over() || self.has_visible_work());
+                backoff.reset();
+            } else {
+                backoff.snooze();
+            }
+        };
+        self.signals.fed();
+        work
+    }
+
+    fn is_over(&self) -> bool {
+        self.remaining.load(Ordering::Acquire) == 0
+    }
+
+    /// Takes published work: the sources first, then the other workers'
+    /// deques, starting after `me`.
+    fn steal(&self, me: usize) -> Option<Releases> {
+        loop {
+            let mut retry = false;
+            match self.injector.steal() {
+                Steal::Success(work) => return Some(work),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let n = self.stealers.len();
+            for i in 1..n {
+                match self.stealers[(me + i) % n].steal() {
+                    Steal::Success(work) => return Some(work),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Hands over a leaving worker's counts and failures.
+    pub(crate) fn leave(&self, tally: &Tally, failures: Vec<(TaskId, TaskFailure)>) {
         for (total, &count) in self.tally.iter().zip(&tally.0) {
             if count > 0 {
                 total.fetch_add(count, Ordering::Relaxed);
             }
         }
+        if !failures.is_empty() {
+            self.failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(failures);
+        }
     }
+
+    // ---- The report ----
 
     /// Turns the finished run into its report. Call only after every worker
     /// has returned.
     pub(crate) fn into_report(self, wall: Duration) -> Report<'r, T> {
-        assert_eq!(
-            self.remaining.load(Ordering::Acquire),
-            0,
+        assert!(
+            self.is_over(),
             "kahn: internal error: a report of a run that has not finished"
         );
         let tally = self.tally.map(AtomicUsize::into_inner);
-        let count = |state: State| tally[usize::from(state.code())];
         let counts = Counts {
-            succeeded: self.states.len()
-                - count(State::Failed)
-                - count(State::Panicked)
-                - count(State::Skipped)
-                - count(State::Cancelled),
-            failed: count(State::Failed),
-            panicked: count(State::Panicked),
-            skipped: count(State::Skipped),
-            cancelled: count(State::Cancelled),
+            succeeded: tally[State::Succeeded.index()],
+            failed: tally[State::Failed.index()],
+            panicked: tally[State::Panicked.index()],
+            skipped: tally[State::Skipped.index()],
+            cancelled: tally[State::Cancelled.index()],
         };
-        let stop = match self.stop_reason.into_inner() {
-            1 => Some(StopReason::Cancelled),
-            2 => Some(StopReason::DeadlineExceeded),
-            3 => Some(StopReason::FailFast),
-            _ => None,
-        };
+        debug_assert_eq!(counts.total(), self.states.len(), "every task counted once");
+        let stop = StopReason::from_code(self.stop_reason.into_inner());
         // All workers have joined, so nothing else touches the slots; the
         // report reads an output only where `states` says Succeeded, which is
         // exactly where `record` wrote one.
@@ -482,31 +647,5 @@ impl<'r, T> RunCore<'r, T> {
             wall,
             stop,
         }
-    }
-}
-
-/// How a claimed task finished, on its way to being recorded.
-pub(crate) enum Finish<T> {
-    Succeeded(T),
-    Failed(TaskFailure),
-    /// Skipped for this failed task.
-    Skipped(u32),
-    Cancelled,
-}
-
-/// A worker's private count of tasks per state (indexed by `State::code`);
-/// merged once when the worker leaves the run.
-#[derive(Debug, Default)]
-pub(crate) struct Tally(pub(crate) [usize; 6]);
-
-impl Tally {
-    #[inline]
-    pub(crate) fn count(&mut self, state: State) {
-        self.0[usize::from(state.code())] += 1;
-    }
-
-    /// Tasks counted in every state.
-    pub(crate) fn total(&self) -> usize {
-        self.0.iter().sum()
     }
 }

@@ -1,12 +1,12 @@
 //! The scheduling loop each worker runs: claim, run, release, steal, sleep.
 //!
-//! A worker holds one *current* range of tasks to release ([`Job`]) and a
+//! A worker holds one *current* range of tasks to release ([`Releases`]) and a
 //! private stack of ranges it set aside. After running a task it continues
 //! depth-first with that task's successors, so a chain or a subtree runs on
 //! one worker with no queue operation at all; the rest of the current range
 //! goes on the private stack. Nothing private is visible to other workers:
-//! when a worker runs dry it raises the `HUNGRY` count in `signals`, and busy
-//! workers that have something to give read `signals` before each release,
+//! when a worker runs dry it counts itself hungry in the run's signals, and
+//! busy workers that have something to give read the signals before each release,
 //! then publish work to their crossbeam deque — the oldest range on their
 //! stack, or the upper half of the current one — for the hungry worker to
 //! steal. So the common case pays at most one relaxed load per release, and
@@ -14,16 +14,8 @@
 //! publish before every task instead (see [`Pace`]), so a long task does not
 //! hide ready work from a peer that turns hungry during it.
 //!
-//! # How a run ends
-//!
-//! Every task is claimed exactly once and then finished exactly once: run,
-//! skipped or cancelled (a stopped run still walks the rest of the graph,
-//! marking tasks cancelled without running them). Each worker counts what it
-//! finished and subtracts the count from `remaining` when it runs out of work.
-//! Only a worker holding finished-but-unsubtracted tasks can bring `remaining`
-//! to zero, so zero means every task is finished and no work exists anywhere.
-//! That worker wakes all sleepers; every worker that sees zero leaves, and the
-//! executor's broadcast returns when all have left.
+//! How a run ends, and the orderings all this relies on, are `RunCore`'s
+//! (`run.rs`): this loop only calls its verbs.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -31,19 +23,17 @@ use std::time::{Duration, Instant};
 
 use crate::context::TaskContext;
 use crate::error::TaskFailure;
-use crate::exec::run::{Finish, Job, RunCore, Tally, HUNGRY};
+use crate::exec::run::{Claim, Releases, RunCore, Tally, TaskEnd};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
-use crate::sync::atomic::Ordering;
-use crate::sync::deque::{Steal, Worker};
-use crate::sync::Backoff;
+use crate::sync::deque::Worker;
 
 /// One worker's private state for one run.
 struct Local {
     me: usize,
-    deque: Worker<Job>,
-    stack: VecDeque<Job>,
+    deque: Worker<Releases>,
+    stack: VecDeque<Releases>,
     /// How many finished tasks (the sum of `tally`) were already subtracted
     /// from `remaining`.
     subtracted: usize,
@@ -130,7 +120,7 @@ pub(crate) fn work<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
     me: usize,
-    deque: Worker<Job>,
+    deque: Worker<Releases>,
 ) {
     work_at_pace(graph, core, me, deque, Pace::new());
 }
@@ -142,7 +132,7 @@ pub(crate) fn work_fixed_pace<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
     me: usize,
-    deque: Worker<Job>,
+    deque: Worker<Releases>,
     eager: bool,
 ) {
     work_at_pace(graph, core, me, deque, Pace::fixed(eager));
@@ -153,7 +143,7 @@ fn work_at_pace<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
     me: usize,
-    deque: Worker<Job>,
+    deque: Worker<Releases>,
     pace: Pace,
 ) {
     // A panic here is a bug in kahn, not in a task (those are caught): abort
@@ -168,26 +158,25 @@ fn work_at_pace<T: Send + Sync>(
         failures: Vec::new(),
         pace,
     };
-    let targets = core.csr.targets;
+    let targets = core.csr().targets;
     // With no other worker there is nobody to publish work for.
-    let has_peers = core.stealers.len() > 1;
-    let mut cur = Job::EMPTY;
+    let has_peers = core.has_peers();
+    let mut cur = Releases::EMPTY;
     loop {
         while cur.lo < cur.hi {
             // Only a worker with something to give looks at the signals: a
             // chain never does.
             let can_give = cur.len() >= 2 || !local.stack.is_empty();
-            if can_give
-                && ((local.pace.eager && has_peers) || core.signals.load(Ordering::Relaxed) != 0)
-            {
+            if can_give && ((local.pace.eager && has_peers) || core.signals_raised()) {
                 local.share(core, &mut cur);
             }
             let v = targets[cur.lo as usize];
             cur.lo += 1;
-            let Some(cause) = core.claim(v, cur.cause) else {
-                continue;
+            let next = match core.claim(v, cur.poison) {
+                Claim::Waiting => continue,
+                Claim::Clean => run_claimed(graph, core, &mut local, v),
+                Claim::Poisoned(cause) => skip_claimed(core, &mut local, v, cause),
             };
-            let next = finish(graph, core, &mut local, v, cause);
             local.pace.tick();
             if next.lo < next.hi {
                 if cur.lo < cur.hi {
@@ -197,37 +186,36 @@ fn work_at_pace<T: Send + Sync>(
             }
         }
         cur = match local.stack.pop_back().or_else(|| local.deque.pop()) {
-            Some(job) => job,
-            None => match find_work(core, &mut local) {
-                Some(job) => {
-                    local.pace.restart();
-                    job
+            Some(work) => work,
+            None => {
+                let finished = local.tally.total() - local.subtracted;
+                local.subtracted += finished;
+                match core.wait_for_work(local.me, finished) {
+                    Some(work) => {
+                        local.pace.restart();
+                        work
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
         };
     }
-    core.add_tally(&local.tally);
-    core.add_failures(std::mem::take(&mut local.failures));
+    core.leave(&local.tally, std::mem::take(&mut local.failures));
     std::mem::forget(guard);
 }
 
-/// Runs, skips or cancels task `v`, which this worker has claimed, and
-/// returns the range that releases its successors.
+/// Runs task `v`, which this worker claimed cleanly — or, if the run has
+/// stopped, records it cancelled — and returns the releases of its successors.
 #[inline]
-fn finish<T: Send + Sync>(
+fn run_claimed<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
     local: &mut Local,
     v: u32,
-    cause: u32,
-) -> Job {
-    let mut next_cause = TaskId::NONE;
-    let finish = if cause != TaskId::NONE {
-        next_cause = cause;
-        Finish::Skipped(cause)
-    } else if core.should_stop() {
-        Finish::Cancelled
+) -> Releases {
+    let mut poison = None;
+    let end = if core.should_stop() {
+        TaskEnd::Cancelled
     } else {
         let started = core.records_timings().then(Instant::now);
         let ctx = TaskContext {
@@ -238,7 +226,7 @@ fn finish<T: Send + Sync>(
         let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
         if let Some(started) = started {
             let timing = Timing {
-                start: started - core.start,
+                start: started - core.start(),
                 duration: started.elapsed(),
                 worker: local.me,
             };
@@ -246,31 +234,47 @@ fn finish<T: Send + Sync>(
             unsafe { core.write_timing(v, timing) };
         }
         match result {
-            Ok(Ok(output)) => Finish::Succeeded(output),
+            Ok(Ok(output)) => TaskEnd::Succeeded(output),
             Ok(Err(error)) => {
-                next_cause = v;
+                poison = Some(TaskId::new(v));
                 core.on_failure();
-                Finish::Failed(TaskFailure::Failed(error))
+                TaskEnd::Failed(TaskFailure::Failed(error))
             }
             Err(payload) => {
-                next_cause = v;
+                poison = Some(TaskId::new(v));
                 core.on_failure();
-                Finish::Failed(TaskFailure::Panicked(panic_message(payload)))
+                TaskEnd::Failed(TaskFailure::Panicked(panic_message(payload)))
             }
         }
     };
-    // SAFETY: this worker claimed `v` (the caller got `Some` from `claim`),
+    settle(core, local, v, end, poison)
+}
+
+/// Records task `v`, which a failure reached, as skipped for `cause`, and
+/// returns the releases that pass the same cause to its successors.
+fn skip_claimed<T>(core: &RunCore<'_, T>, local: &mut Local, v: u32, cause: TaskId) -> Releases {
+    settle(core, local, v, TaskEnd::Skipped(cause), Some(cause))
+}
+
+/// Records how claimed task `v` ended and returns the releases of its
+/// successors, poisoned by `poison` if it did not succeed.
+#[inline]
+fn settle<T>(
+    core: &RunCore<'_, T>,
+    local: &mut Local,
+    v: u32,
+    end: TaskEnd<T>,
+    poison: Option<TaskId>,
+) -> Releases {
+    // SAFETY: this worker claimed `v` (`claim` did not say `Waiting`),
     // records it once, here, and releases the successors only afterwards.
-    let state = unsafe { core.record(v, finish, &mut local.failures) };
+    let state = unsafe { core.record(v, end, &mut local.failures) };
     local.tally.count(state);
-    let (lo, hi) = (
-        core.csr.succ_off[v as usize],
-        core.csr.succ_off[v as usize + 1],
-    );
-    Job {
-        lo,
-        hi,
-        cause: next_cause,
+    let succ_off = core.csr().succ_off;
+    Releases {
+        lo: succ_off[v as usize],
+        hi: succ_off[v as usize + 1],
+        poison,
     }
 }
 
@@ -291,24 +295,23 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Local {
-    /// Called when this worker has work to give and `signals` is non-zero or
-    /// its tasks are slow: if a peer is hungry (or may become so during a slow
-    /// task) and nothing is published yet, publish the oldest set-aside range
-    /// or the upper half of the current one.
+    /// Called when this worker has work to give and the run's signals are
+    /// raised or its tasks are slow: if a peer is hungry (or may become so
+    /// during a slow task) and nothing is published yet, publish the oldest
+    /// set-aside range or the upper half of the current one.
     #[cold]
-    fn share<T: Send + Sync>(&mut self, core: &RunCore<'_, T>, cur: &mut Job) {
-        let hungry = core.signals.load(Ordering::Relaxed) & HUNGRY != 0;
-        if !(hungry || self.pace.eager) || !self.deque.is_empty() {
+    fn share<T>(&mut self, core: &RunCore<'_, T>, cur: &mut Releases) {
+        if !(core.peer_hungry() || self.pace.eager) || !self.deque.is_empty() {
             return;
         }
-        let gift = if let Some(job) = self.stack.pop_front() {
-            job
+        let gift = if let Some(work) = self.stack.pop_front() {
+            work
         } else if cur.len() >= 2 {
             let mid = cur.lo + cur.len() / 2;
-            let upper = Job {
+            let upper = Releases {
                 lo: mid,
                 hi: cur.hi,
-                cause: cur.cause,
+                poison: cur.poison,
             };
             cur.hi = mid;
             upper
@@ -316,68 +319,8 @@ impl Local {
             return;
         };
         self.deque.push(gift);
-        core.sleep.wake_one();
+        core.shared();
     }
-}
-
-/// Looks for work once this worker has none: steals, spins, then sleeps.
-/// Returns `None` when the run is over.
-fn find_work<T: Send + Sync>(core: &RunCore<'_, T>, local: &mut Local) -> Option<Job> {
-    let finished = local.tally.total() - local.subtracted;
-    if finished > 0 {
-        local.subtracted += finished;
-        let before = core.remaining.fetch_sub(finished, Ordering::AcqRel);
-        debug_assert!(before >= finished, "more tasks finished than the graph has");
-        if before == finished {
-            core.sleep.wake_all();
-            return None;
-        }
-    }
-    core.signals.fetch_add(1, Ordering::SeqCst);
-    let backoff = Backoff::new();
-    let job = loop {
-        if core.remaining.load(Ordering::Acquire) == 0 {
-            break None;
-        }
-        if let Some(job) = steal(core, local.me) {
-            break Some(job);
-        }
-        if backoff.is_completed() {
-            core.sleep
-                .sleep(|| core.remaining.load(Ordering::Acquire) == 0 || has_visible_work(core));
-            backoff.reset();
-        } else {
-            backoff.snooze();
-        }
-    };
-    core.signals.fetch_sub(1, Ordering::SeqCst);
-    job
-}
-
-fn steal<T>(core: &RunCore<'_, T>, me: usize) -> Option<Job> {
-    loop {
-        let mut retry = false;
-        match core.injector.steal() {
-            Steal::Success(job) => return Some(job),
-            Steal::Retry => retry = true,
-            Steal::Empty => {}
-        }
-        let n = core.stealers.len();
-        for i in 1..n {
-            match core.stealers[(me + i) % n].steal() {
-                Steal::Success(job) => return Some(job),
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
-            }
-        }
-        if !retry {
-            return None;
-        }
-    }
-}
-
-fn has_visible_work<T>(core: &RunCore<'_, T>) -> bool {
-    !core.injector.is_empty() || core.stealers.iter().any(|s| !s.is_empty())
 }
 
 /// Aborts the process if dropped during a panic; `forget` it on success.

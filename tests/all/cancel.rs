@@ -39,7 +39,7 @@ fn cancelling_from_another_thread_stops_a_running_run() {
             for k in 1..6 {
                 let ran = &ran;
                 let next = b
-                    .add_task(move |_| {
+                    .unnamed_task(move |_| {
                         ran[k].fetch_add(1, Ordering::SeqCst);
                         Ok("ran")
                     })
@@ -99,7 +99,7 @@ fn cancelling_many_independent_tasks_midway_cancels_the_rest() {
             let mut b = arena.builder::<usize>();
             for i in 0..n {
                 let (clock, started, token) = (&clock, &started, &token);
-                b.add_task(move |_| {
+                b.unnamed_task(move |_| {
                     started[i].store(clock.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                     if i == n / 4 {
                         // A clone cancels for everyone.
@@ -154,7 +154,7 @@ fn a_token_cancelled_before_the_run_cancels_every_task() {
             for i in 0..20 {
                 let ran = &ran;
                 let t = b
-                    .add_task(move |_| {
+                    .unnamed_task(move |_| {
                         ran.fetch_add(1, Ordering::SeqCst);
                         Ok(i)
                     })
@@ -288,7 +288,7 @@ fn check_deadline_chain(
     for i in 0..len {
         let ran = &ran;
         let t = b
-            .add_task(move |_| {
+            .unnamed_task(move |_| {
                 ran[i].fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(step);
                 Ok(i)
@@ -385,7 +385,7 @@ fn a_deadline_in_the_past_cancels_every_task() {
             let mut arena = Arena::new();
             let mut b = arena.builder::<()>();
             for _ in 0..n {
-                b.add_task(|_| {
+                b.unnamed_task(|_| {
                     ran.fetch_add(1, Ordering::SeqCst);
                     Ok(())
                 })

@@ -3,6 +3,8 @@
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
+use kahn::Counts;
+
 /// How long any one bounded test may take before it counts as hung; Miri
 /// interprets the same tests hundreds of times slower.
 pub const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 900 } else { 60 });
@@ -25,4 +27,21 @@ pub fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> 
             panic!("the test did not finish within {LIMIT:?}: kahn deadlocked or hung")
         }
     }
+}
+
+/// The counts of a run, in the order `Counts` lists its fields.
+pub fn counts(
+    succeeded: usize,
+    failed: usize,
+    panicked: usize,
+    skipped: usize,
+    cancelled: usize,
+) -> Counts {
+    let mut counts = Counts::default();
+    counts.succeeded = succeeded;
+    counts.failed = failed;
+    counts.panicked = panicked;
+    counts.skipped = skipped;
+    counts.cancelled = cancelled;
+    counts
 }

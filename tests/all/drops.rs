@@ -85,7 +85,7 @@ fn closures_are_dropped_with_the_graph_and_not_before() {
             if i % 2 == 0 {
                 b.task(&format!("t{i}"), task).unwrap();
             } else {
-                b.add_task(task).unwrap();
+                b.unnamed_task(task).unwrap();
             }
         }
         assert_eq!(Arc::strong_count(&shared), n + 1);
@@ -142,7 +142,7 @@ fn closures_are_dropped_with_a_builder_that_never_builds() {
     let mut b = arena.builder::<u8>();
     for _ in 0..10 {
         let (shared, tracked) = (Arc::clone(&shared), ledger.track());
-        b.add_task(move |_| {
+        b.unnamed_task(move |_| {
             let _ = (&shared, &tracked);
             Ok(0)
         })
@@ -181,9 +181,9 @@ fn a_rejected_closure_is_dropped_at_once_and_the_rest_with_the_graph() {
     assert!(matches!(b.task("", make()), Err(BuildError::EmptyName)));
     assert!(ledger.is_dropped(2));
     b.task("b", make()).unwrap();
-    b.add_task(make()).unwrap();
+    b.unnamed_task(make()).unwrap();
     assert!(matches!(
-        b.add_task(make()),
+        b.unnamed_task(make()),
         Err(BuildError::TooManyTasks { .. })
     ));
     assert!(matches!(
@@ -226,7 +226,7 @@ fn reset_and_new_builders_never_drop_a_closure_twice() {
 
     let mut b = arena.builder::<usize>();
     for _ in 0..5 {
-        b.add_task(task(&ledger)).unwrap();
+        b.unnamed_task(task(&ledger)).unwrap();
     }
     let graph = b.build().unwrap();
     assert!(exec.run(&graph).is_success());
@@ -239,7 +239,7 @@ fn reset_and_new_builders_never_drop_a_closure_twice() {
     for round in 1..4 {
         let mut b = arena.builder::<usize>();
         for _ in 0..7 {
-            b.add_task(task(&ledger)).unwrap();
+            b.unnamed_task(task(&ledger)).unwrap();
         }
         if round == 2 {
             // This one is dropped unbuilt.
@@ -286,7 +286,7 @@ fn zero_sized_and_over_aligned_closures_are_dropped_once() {
     let mut b = arena.builder::<bool>();
     for _ in 0..3 {
         let zst = ZeroSized;
-        b.add_task(move |_| {
+        b.unnamed_task(move |_| {
             let _ = &zst;
             Ok(true)
         })
@@ -294,7 +294,7 @@ fn zero_sized_and_over_aligned_closures_are_dropped_once() {
         let aligned = OverAligned {
             tracked: ledger.track(),
         };
-        b.add_task(move |_| {
+        b.unnamed_task(move |_| {
             Ok(std::ptr::from_ref(&aligned) as usize % 256 == 0 && aligned.tracked.id < 3)
         })
         .unwrap();
@@ -333,7 +333,7 @@ fn tracked_graph_run(
     let mut b = arena.builder::<Tracked>();
     for i in 0..n {
         let (is_fail, is_panic) = (fail.contains(&i), panic.contains(&i));
-        b.add_task(move |ctx| {
+        b.unnamed_task(move |ctx| {
             // Reading inputs borrows them; it must not move or drop them.
             let inputs: Vec<usize> = ctx.inputs().map(|(_, t)| t.id).collect();
             assert_eq!(inputs.len(), ctx.input_count());
@@ -456,7 +456,7 @@ fn outputs_of_a_cancelled_run_are_dropped_once() {
             for i in 0..10 {
                 let (ledger, token) = (&ledger, &token);
                 let t = b
-                    .add_task(move |_| {
+                    .unnamed_task(move |_| {
                         if i == 3 {
                             token.cancel();
                         }

@@ -5,11 +5,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kahn::{Arena, Counts, Executor, Outcome, RunOptions, State, StopReason, TaskFailure, TaskId};
+use kahn::{Arena, Executor, Outcome, RunOptions, State, StopReason, TaskFailure, TaskId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::common::bounded;
+use crate::common::{bounded, counts};
 use crate::fuzzing::execute::{self, Behavior, ExecCase, Watch};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
@@ -74,17 +74,7 @@ fn descendants_of_a_failure_are_skipped_for_the_root_cause() {
             assert_eq!(report.output(other2), Some(&50), "{what}");
             assert_eq!(ran[0].load(Ordering::Relaxed), 1);
             assert_eq!(ran[5].load(Ordering::Relaxed), 1);
-            assert_eq!(
-                report.counts(),
-                Counts {
-                    succeeded: 2,
-                    failed: 1,
-                    panicked: 0,
-                    skipped: 4,
-                    cancelled: 0
-                },
-                "{what}"
-            );
+            assert_eq!(report.counts(), counts(2, 1, 0, 4, 0), "{what}");
             assert_eq!(
                 report.stop_reason(),
                 None,
@@ -174,16 +164,7 @@ fn panics_become_outcomes_with_their_message() {
                     "{what}"
                 );
                 assert_eq!(report.output(fine), Some(&7), "{what}");
-                assert_eq!(
-                    report.counts(),
-                    Counts {
-                        succeeded: 1,
-                        failed: 0,
-                        panicked: 3,
-                        skipped: 1,
-                        cancelled: 0
-                    }
-                );
+                assert_eq!(report.counts(), counts(1, 0, 3, 1, 0));
                 assert!(
                     report
                         .to_string()
@@ -326,7 +307,7 @@ fn a_failed_predecessor_racing_a_clean_release_still_skips_the_join() {
         b.edge(good, join).unwrap();
         // Many tasks below `join`, so the run's per-task arrays are big.
         for _ in 0..fillers {
-            let filler = b.add_task(|_| Ok(3)).unwrap();
+            let filler = b.unnamed_task(|_| Ok(3)).unwrap();
             b.edge(join, filler).unwrap();
         }
         let graph = b.build().unwrap();
@@ -369,7 +350,7 @@ fn fail_fast_on_one_thread_cancels_everything_not_started() {
         let independent: Vec<TaskId> = (0..others)
             .map(|i| {
                 let ran = &ran;
-                b.add_task(move |_| {
+                b.unnamed_task(move |_| {
                     ran.fetch_add(1, Ordering::SeqCst);
                     Ok(i)
                 })
@@ -458,7 +439,7 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
             let independent: Vec<TaskId> = (0..others)
                 .map(|i| {
                     let ran = &ran;
-                    b.add_task(move |_| {
+                    b.unnamed_task(move |_| {
                         ran[i].fetch_add(1, Ordering::SeqCst);
                         std::thread::sleep(sleep);
                         Ok(i)
@@ -469,7 +450,7 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
             let mut prev = bad;
             let mut chain = Vec::new();
             for _ in 0..3 {
-                let next = b.add_task(|_| Ok(0)).unwrap();
+                let next = b.unnamed_task(|_| Ok(0)).unwrap();
                 b.edge(prev, next).unwrap();
                 chain.push(next);
                 prev = next;
@@ -482,11 +463,7 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
             for &t in &chain {
                 assert_eq!(skipped_for(report.outcome(t)), Some(bad), "{what}");
             }
-            let mut counts = Counts {
-                failed: 1,
-                skipped: 3,
-                ..Counts::default()
-            };
+            let mut counts = counts(0, 1, 0, 3, 0);
             for (i, &t) in independent.iter().enumerate() {
                 let runs = ran[i].load(Ordering::SeqCst);
                 match report.outcome(t).unwrap() {
@@ -616,8 +593,13 @@ fn into_result_names_every_failure_and_sources_the_first_error() {
         "1 of 5 tasks succeeded; 3 failed (`crash` panicked: kaboom; `disk` failed: disk sda is full; `net` failed: timeout); 1 skipped"
     );
     let failures = error.failures();
-    let names: Vec<&str> = failures.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["`crash`", "`disk`", "`net`"]);
+    let names: Vec<Option<&str>> = failures.iter().map(|(task, _)| task.name()).collect();
+    assert_eq!(names, [Some("crash"), Some("disk"), Some("net")]);
+    let ids: Vec<TaskId> = failures.iter().map(|(task, _)| task.id()).collect();
+    let expected: Vec<TaskId> = ["crash", "disk", "net"]
+        .map(|name| graph.find(name).unwrap())
+        .into();
+    assert_eq!(ids, expected, "failures name their tasks by id too");
     assert!(matches!(&failures[0].1, TaskFailure::Panicked(m) if m == "kaboom"));
     assert!(
         matches!(&failures[1].1, TaskFailure::Failed(e) if e.to_string() == "disk sda is full")

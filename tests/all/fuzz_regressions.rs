@@ -158,7 +158,7 @@ fn an_untrusted_reserve_hint_takes_no_gigabytes() {
     // arrays reserved by the first.
     let mut b = arena.builder::<()>();
     for _ in 0..5 {
-        b.add_task(|_| Ok(())).unwrap();
+        b.unnamed_task(|_| Ok(())).unwrap();
     }
     b.reserve(1_480_691_599, 1_480_691_599);
     b.reserve(562_425_984_290_703, 562_425_984_290_703);
@@ -185,7 +185,7 @@ fn a_repeated_reserve_hint_regrows_nothing() {
     let mut b = arena.builder::<()>();
     b.reserve(usize::MAX, usize::MAX);
     for i in 0..4 {
-        b.add_task(|_| Ok(())).unwrap();
+        b.unnamed_task(|_| Ok(())).unwrap();
         if i > 0 {
             b.edge(TaskId::new(i - 1), TaskId::new(i)).unwrap();
         }

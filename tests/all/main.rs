@@ -14,3 +14,4 @@ mod fuzz_regressions;
 mod fuzzing;
 mod props;
 mod stress;
+mod unsafe_paths;

@@ -73,7 +73,7 @@ impl fmt::Debug for Name {
 pub enum Op {
     /// `task(name, body)`.
     Task(Name),
-    /// `add_task(body)`.
+    /// `unnamed_task(body)`.
     AddTask,
     /// `edge(from, to)` by names.
     EdgeByName(Name, Name),
@@ -209,8 +209,8 @@ fn apply<'a>(
             model.task(name).map(Some),
         ),
         Op::AddTask => (
-            b.add_task(record_order(order, clock)).map(Some),
-            model.add_task().map(Some),
+            b.unnamed_task(record_order(order, clock)).map(Some),
+            model.unnamed_task().map(Some),
         ),
         Op::EdgeByName(Name(u), Name(v)) => edge(b, model, u.as_str(), v.as_str()),
         Op::EdgeById(u, v) => edge(b, model, id(*u), id(*v)),

@@ -1,4 +1,4 @@
-//! The `edge_list` fuzz input: the bulk path for generated graphs, `add_task` × n then `edges` with raw `u32` pairs, under any limits and reservations.
+//! The `edge_list` fuzz input: the bulk path for generated graphs, `unnamed_task` × n then `edges` with raw `u32` pairs, under any limits and reservations.
 
 use std::fmt;
 use std::sync::atomic::AtomicU32;
@@ -59,11 +59,11 @@ pub fn check(case: &EdgeListCase) -> Result<(), String> {
         b.reserve(tasks, edges);
     }
     for i in 0..case.tasks {
-        let got = b.add_task(record_order(&order, &clock));
-        let expected = model.add_task();
+        let got = b.unnamed_task(record_order(&order, &clock));
+        let expected = model.unnamed_task();
         ensure!(
             got == expected,
-            "add_task #{i}: got {got:?}, expected {expected:?}"
+            "unnamed_task #{i}: got {got:?}, expected {expected:?}"
         );
         if got.is_err() {
             break;

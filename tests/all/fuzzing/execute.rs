@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use kahn::shapes::SplitMix64;
 use kahn::{
-    Arena, BoxError, CancelToken, Counts, Executor, InputError, Outcome, RunOptions, State,
-    StopReason, TaskContext, TaskId,
+    Arena, BoxError, CancelToken, Counts, Executor, InputError, Outcome, OwnedTaskRef, RunOptions,
+    State, StopReason, TaskContext, TaskId, TaskLabel,
 };
 
 use super::ensure;
@@ -299,7 +299,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
         let added = if v % 2 == 1 {
             b.task(&format!("t{v}"), body)
         } else {
-            b.add_task(body)
+            b.unnamed_task(body)
         };
         ensure!(
             added == Ok(TaskId::new(v as u32)),
@@ -332,9 +332,9 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
     let problems = std::mem::take(&mut *problems.lock().unwrap_or_else(PoisonError::into_inner));
     ensure!(problems.is_empty(), "tasks saw: {problems:?}\n{}", what());
     ensure!(
-        report.len() == n,
+        report.task_count() == n,
         "the report has {} tasks, not {n}",
-        report.len()
+        report.task_count()
     );
 
     let states: Vec<State> = (0..n)
@@ -410,6 +410,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
                 counts.skipped += 1;
             }
             Outcome::Cancelled => counts.cancelled += 1,
+            other => return Err(format!("task {v} ended in an unknown way: {other:?}")),
         }
         let started = matches!(
             outcome.state(),
@@ -648,7 +649,7 @@ fn check_inputs(
         };
         ensure!(by_ref == Ok(out), "input({p}) is {by_ref:?}");
     }
-    let label = name.map_or_else(|| format!("task #{v}"), |name| format!("`{name}`"));
+    let label = TaskLabel::new(me, name.as_deref());
     let own = ctx.input(me);
     ensure!(
         own == Err(InputError::OwnOutput {
@@ -661,7 +662,7 @@ fn check_inputs(
         beyond
             == Err(InputError::UnknownTask {
                 asker: label.clone(),
-                missing: format!("task #{n}"),
+                missing: OwnedTaskRef::Id(TaskId::new(n as u32)),
             }),
         "input(id past the last) is {beyond:?}"
     );
@@ -669,11 +670,11 @@ fn check_inputs(
         (0..n as u32).find(|&u| u as usize != v && preds.binary_search(&u).is_err())
     {
         let got = ctx.input(TaskId::new(other));
-        let other_label = if other % 2 == 1 {
-            format!("`t{other}`")
-        } else {
-            format!("task #{other}")
-        };
+        let other_name = format!("t{other}");
+        let other_label = TaskLabel::new(
+            TaskId::new(other),
+            (other % 2 == 1).then_some(other_name.as_str()),
+        );
         ensure!(
             got == Err(InputError::NotAPredecessor {
                 asker: label,

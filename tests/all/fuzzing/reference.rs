@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use kahn::{BuildError, Graph, TaskId, TaskRef};
+use kahn::{BuildError, Graph, OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -95,19 +95,16 @@ impl Model {
         Ok(id)
     }
 
-    /// `GraphBuilder::add_task`.
-    pub fn add_task(&mut self) -> Result<TaskId, BuildError> {
+    /// `GraphBuilder::unnamed_task`.
+    pub fn unnamed_task(&mut self) -> Result<TaskId, BuildError> {
         let id = self.next_id()?;
         self.names.push(None);
         Ok(id)
     }
 
-    /// How messages show task `v`: its name in backticks, or `task #v`.
-    pub fn label(&self, v: u32) -> String {
-        match &self.names[v as usize] {
-            Some(name) => format!("`{name}`"),
-            None => format!("task #{v}"),
-        }
+    /// How errors name task `v`: its id and its name, if any.
+    pub fn label(&self, v: u32) -> TaskLabel {
+        TaskLabel::new(TaskId::new(v), self.names[v as usize].as_deref())
     }
 
     fn find(&self, task: TaskRef<'_>) -> Option<u32> {
@@ -117,13 +114,16 @@ impl Model {
         }
     }
 
-    /// A reference as an error shows an edge's end: a known id by its label,
-    /// anything else as written.
-    fn ref_label(&self, task: TaskRef<'_>) -> String {
+    /// A reference as an error keeps an edge's end: a known task by name if
+    /// it has one, anything else as written.
+    fn ref_label(&self, task: TaskRef<'_>) -> OwnedTaskRef {
         match task {
-            TaskRef::Id(id) if id.index() < self.names.len() => self.label(id.index() as u32),
-            TaskRef::Id(id) => format!("task #{}", id.index()),
-            TaskRef::Name(name) => format!("`{name}`"),
+            TaskRef::Id(id) if id.index() < self.names.len() => match &self.names[id.index()] {
+                Some(name) => OwnedTaskRef::Name(name.clone()),
+                None => OwnedTaskRef::Id(id),
+            },
+            TaskRef::Id(id) => OwnedTaskRef::Id(id),
+            TaskRef::Name(name) => OwnedTaskRef::Name(name.to_owned()),
         }
     }
 
@@ -131,8 +131,8 @@ impl Model {
     pub fn edge(&mut self, from: TaskRef<'_>, to: TaskRef<'_>) -> Result<(), BuildError> {
         let unknown = |missing: TaskRef<'_>| BuildError::UnknownTask {
             missing: match missing {
-                TaskRef::Id(id) => format!("task #{}", id.index()),
-                TaskRef::Name(name) => format!("`{name}`"),
+                TaskRef::Id(id) => OwnedTaskRef::Id(id),
+                TaskRef::Name(name) => OwnedTaskRef::Name(name.to_owned()),
             },
             from: self.ref_label(from),
             to: self.ref_label(to),
@@ -306,11 +306,11 @@ impl Model {
     }
 
     fn check_cycle(&self, error: &BuildError) -> Result<(), String> {
-        let BuildError::Cycle { path, ids } = error else {
+        let BuildError::Cycle { path } = error else {
             return Err(format!("build failed with {error:?}, expected a cycle"));
         };
         let set = self.edge_set();
-        let ids: Vec<u32> = ids.iter().map(|id| id.index() as u32).collect();
+        let ids: Vec<u32> = path.iter().map(|task| task.id().index() as u32).collect();
         ensure!(
             ids.len() >= 3 && ids.first() == ids.last(),
             "a cycle is at least two tasks with the first repeated at the end: {ids:?}"
@@ -336,7 +336,7 @@ impl Model {
                 pair[1]
             );
         }
-        let labels: Vec<String> = ids.iter().map(|&v| self.label(v)).collect();
+        let labels: Vec<TaskLabel> = ids.iter().map(|&v| self.label(v)).collect();
         ensure!(
             *path == labels,
             "cycle path {path:?}, expected the labels {labels:?}"

@@ -91,11 +91,11 @@ pub fn check(case: &ShapeCase) -> Result<(), String> {
     let mut model = Model::new();
     b.reserve(tasks, edges);
     for _ in 0..tasks {
-        b.add_task(record_order(&order, &clock))
-            .map_err(|e| format!("add_task: {e}"))?;
+        b.unnamed_task(record_order(&order, &clock))
+            .map_err(|e| format!("unnamed_task: {e}"))?;
         model
-            .add_task()
-            .map_err(|e| format!("model add_task: {e}"))?;
+            .unnamed_task()
+            .map_err(|e| format!("model unnamed_task: {e}"))?;
     }
     b.edges(generated.task_edges())
         .map_err(|e| format!("edges: {e}"))?;

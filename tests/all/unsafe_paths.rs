@@ -1,10 +1,11 @@
-//! Unit tests of the executor's unsafe paths (outcome slots, input reads,
-//! closures boxed in the bump); small enough to run under Miri.
+//! The public API through the executor's unsafe paths (output slots written,
+//! read and dropped, input reads, closures boxed in the bump), at sizes small
+//! enough to run under Miri.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
+use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
 
 fn executors() -> Vec<Executor> {
     vec![
@@ -99,7 +100,7 @@ fn a_cancelled_run_starts_nothing_and_still_reports() {
         let mut b = arena.builder::<()>();
         for _ in 0..8 {
             let ran = Arc::clone(&ran);
-            b.add_task(move |_| {
+            b.unnamed_task(move |_| {
                 ran.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             })
@@ -147,7 +148,7 @@ fn rebuilding_in_a_rewound_arena_drops_old_closures_once() {
         let mut b = arena.builder::<()>();
         for _ in 0..5 {
             let shared = Arc::clone(&shared);
-            b.add_task(move |_| {
+            b.unnamed_task(move |_| {
                 let _keep = &shared;
                 Ok(())
             })
@@ -242,8 +243,8 @@ fn reserving_beyond_the_limits_or_the_memory_is_not_an_error() {
         b.reserve(usize::MAX, usize::MAX);
     }
     b.max_tasks(4).reserve(1 << 40, 1 << 40);
-    let a = b.add_task(|_| Ok(())).unwrap();
-    let c = b.add_task(|_| Ok(())).unwrap();
+    let a = b.unnamed_task(|_| Ok(())).unwrap();
+    let c = b.unnamed_task(|_| Ok(())).unwrap();
     b.edges(std::iter::repeat_n((a, c), 3)).unwrap();
     assert_eq!(b.build().unwrap().edge_count(), 1);
 }
