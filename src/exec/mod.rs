@@ -17,13 +17,14 @@ use run::RunCore;
 /// Runs graphs on a fixed set of worker threads.
 ///
 /// Create one and keep it: starting threads is the expensive part, and runs
-/// reuse them. An executor runs any number of graphs. Runs started at once
-/// from different threads share its workers: a run gets a worker when that
-/// worker has finished the runs before it, so tasks of concurrent runs must
-/// not wait on each other (give independent pipelines their own executors).
-/// Parallel code inside a task (`rayon::join`, `par_iter`) runs on this pool
-/// too, whose other threads are busy with the graph: use a separate rayon
-/// pool for it.
+/// reuse them. An executor runs any number of graphs. A run holds every
+/// worker until its last task ends, so runs started at once from different
+/// threads take turns: the second starts when the first has finished. Tasks
+/// of concurrent runs must therefore never wait on each other (give
+/// independent pipelines their own executors). Parallel code inside a task
+/// (`rayon::join`, `par_iter`) runs on this pool too, but the other workers
+/// stay in the run's own loop and do not take rayon jobs, so it runs on the
+/// task's thread alone: use a separate rayon pool for it.
 ///
 /// Each worker takes ready tasks, runs them, and continues with the tasks
 /// that became ready, stealing from other workers when it runs dry. See
