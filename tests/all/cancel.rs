@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, StopReason, TaskId};
 
-use crate::common::bounded;
+use kahn_test_support::bounded;
 
 #[test]
 fn cancelling_from_another_thread_stops_a_running_run() {

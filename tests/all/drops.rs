@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use kahn::{Arena, BuildError, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
 
-use crate::common::bounded;
+use kahn_test_support::bounded;
 
 /// Records how often each [`Tracked`] value was dropped.
 #[derive(Debug, Default)]

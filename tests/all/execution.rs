@@ -8,7 +8,7 @@ use std::time::Duration;
 use kahn::shapes::{Shape, ShapeGraph};
 use kahn::{Arena, Executor, InputError, Outcome, RunOptions, State, TaskId, TaskLabel};
 
-use crate::common::{bounded, counts};
+use kahn_test_support::{bounded, counts};
 
 fn ids(raw: &[u32]) -> Vec<TaskId> {
     raw.iter().map(|&i| TaskId::new(i)).collect()

@@ -9,8 +9,8 @@ use kahn::{Arena, Executor, Outcome, RunOptions, State, StopReason, TaskFailure,
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::common::{bounded, counts};
-use crate::fuzzing::execute::{self, Behavior, ExecCase, Watch};
+use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
+use kahn_test_support::{bounded, counts};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {

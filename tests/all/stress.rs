@@ -14,7 +14,7 @@
 use kahn::shapes::SplitMix64;
 use kahn::Executor;
 
-use crate::fuzzing::execute::{self, Behavior, ExecCase, Watch};
+use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
 
 /// The default first seed.
 const SEED: u64 = 0x5eed_6b61_686e;
@@ -101,7 +101,7 @@ fn stress_cases_replay_from_their_seed() {
     let (a, b) = (random_case(SEED + 7), random_case(SEED + 7));
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
     assert_ne!(format!("{a:?}"), format!("{:?}", random_case(SEED + 8)));
-    crate::common::bounded(|| {
+    kahn_test_support::bounded(|| {
         for seed in SEED..SEED + 20 {
             let case = random_case(seed);
             if let Err(finding) = execute::check(&case) {

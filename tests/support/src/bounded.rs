@@ -1,4 +1,4 @@
-//! Helpers shared by the integration-test modules.
+//! Test bodies with a time limit, so a deadlock fails a test instead of hanging CI; and the counts of a run, spelled out.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;

@@ -1,0 +1,16 @@
+//! kahn's test-support layer: what the integration tests (`tests/all/`), the loom models (`tests/loom.rs`) and the fuzz targets (`fuzz/`) share, defined once.
+//!
+//! A `publish = false` crate of the workspace, so none of it is kahn's
+//! public API, and a dev-dependency of kahn and a dependency of the fuzz
+//! crate, so every caller compiles the same code:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`fuzzing`] | the fuzz inputs (each deriving `Arbitrary`, with a `Debug` that prints a Rust reproducer) and their checks, replayed by `cargo test` from `fuzz/regressions/` |
+//! | [`bounded`] | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod bounded;
+pub mod fuzzing;
+
+pub use bounded::{bounded, counts, LIMIT};
