@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
-use kahn_test_support::{bounded, counts};
+use kahn_test_support::{bounded, counts, executor, executors};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {
@@ -22,8 +22,8 @@ fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
 #[test]
 fn descendants_of_a_failure_are_skipped_for_the_root_cause() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let ran: Vec<AtomicU32> = (0..9).map(|_| AtomicU32::new(0)).collect();
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
@@ -92,7 +92,7 @@ fn skip_cause_is_the_root_even_below_a_later_failure() {
     // first -> x -> second(fails if it ran) -> y: `second` never runs, so `y`
     // is skipped for `first`; on one thread a task with two failed parents is
     // skipped for one of them.
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     let first = b.task("first", |_| Err("first".into())).unwrap();
@@ -127,8 +127,8 @@ fn skip_cause_is_the_root_even_below_a_later_failure() {
 #[test]
 fn panics_become_outcomes_with_their_message() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
             let literal = b
@@ -210,12 +210,12 @@ fn random_cases() -> impl Strategy<Value = ExecCase> {
 fn check_random_dags(threads: usize) {
     let cases = if cfg!(miri) { 4 } else { 64 };
     bounded(move || {
-        let exec = Executor::with_threads(threads).unwrap();
+        let exec = executor(threads);
         let mut config = Config::with_cases(cases);
         config.failure_persistence = None;
         let mut runner = TestRunner::new(config);
         let outcome = runner.run(&random_cases(), |case| {
-            execute::check_on(&exec, &case).map_err(TestCaseError::fail)
+            execute::check_on(exec, &case).map_err(TestCaseError::fail)
         });
         if let Err(error) = outcome {
             panic!("{threads} threads: {error}");
@@ -264,6 +264,9 @@ fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
 fn a_failed_predecessor_racing_a_clean_release_still_skips_the_join() {
     let (trials, fillers) = if cfg!(miri) { (2, 10) } else { (100, 20_000) };
     bounded(move || {
+        // An executor of its own: the race needs this test's `good` and
+        // `bad` on two idle workers at once, which another test's run on
+        // a shared executor could hold.
         let exec = Executor::with_threads(2).unwrap();
         let bad_done = AtomicBool::new(false);
         let good_started = AtomicBool::new(false);
@@ -336,7 +339,7 @@ fn fail_fast_on_one_thread_cancels_everything_not_started() {
     // One thread runs the sources in id order and goes depth-first, so the
     // failing first source runs first, its descendants are skipped, and every
     // other task is then cancelled.
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let others = if cfg!(miri) { 5 } else { 50 };
     for panics in [false, true] {
         let ran = AtomicUsize::new(0);
@@ -392,7 +395,7 @@ fn fail_fast_on_one_thread_cancels_everything_not_started() {
 
 #[test]
 fn fail_fast_keeps_what_finished_before_the_failure() {
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u32>();
     b.task("g0", |_| Ok(1)).unwrap();
@@ -430,8 +433,8 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
         (100, Duration::from_millis(2))
     };
     bounded(move || {
-        for threads in [2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in [2, 4].map(executor) {
+            let threads = exec.threads();
             let ran: Vec<AtomicU32> = (0..others).map(|_| AtomicU32::new(0)).collect();
             let mut arena = Arena::new();
             let mut b = arena.builder::<usize>();
@@ -486,6 +489,9 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
 #[test]
 fn under_fail_fast_a_running_task_sees_the_stop() {
     bounded(|| {
+        // An executor of its own: `watcher` and `bad` wait for each other on
+        // two workers, which another test's run on a shared executor could
+        // hold (and runs that wait across workers can deadlock each other).
         let exec = Executor::with_threads(2).unwrap();
         let watching = AtomicBool::new(false);
         let failing = AtomicBool::new(false);
@@ -554,7 +560,7 @@ impl std::error::Error for DiskFull {}
 
 #[test]
 fn into_result_is_ok_for_a_clean_run() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
     b.task("a", |_| Ok(1)).unwrap();
@@ -572,7 +578,7 @@ fn into_result_is_ok_for_a_clean_run() {
 
 #[test]
 fn into_result_names_every_failure_and_sources_the_first_error() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
     b.task("crash", |_| panic!("kaboom")).unwrap();
@@ -626,7 +632,7 @@ fn into_result_names_every_failure_and_sources_the_first_error() {
 
 #[test]
 fn into_result_cuts_long_failure_lists_and_reports_panics_without_source() {
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     for i in 0..5 {

@@ -94,7 +94,7 @@ fn a_wrong_expectation_fails_the_check() {
                 && !case.tasks[..n].contains(&execute::Behavior::Cancel),
             "the input must not stop its run: {case:?}"
         );
-        let one = execute::executor(1);
+        let one = kahn_test_support::executor(1);
         assert_eq!(execute::check_on(one, &case), Ok(()), "{case:?}");
         let states = execute::oracle(&case).states;
         for v in (0..n).filter(|&v| states[v] != kahn::State::Skipped) {

@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use kahn::{
-    Arena, BoxError, BuildError, Counts, Executor, Graph, Outcome, Report, RunOptions, StopReason,
+    Arena, BoxError, BuildError, Counts, Graph, Outcome, Report, RunOptions, StopReason,
     TaskContext, TaskId,
 };
+use kahn_test_support::executors;
 use petgraph::algo::{is_cyclic_directed, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
@@ -33,12 +34,6 @@ fn config(cases: u32, miri_cases: u32) -> ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::default()
     }
-}
-
-/// One executor per thread count, started once for the whole binary.
-fn executors() -> &'static [Executor; 3] {
-    static EXECUTORS: OnceLock<[Executor; 3]> = OnceLock::new();
-    EXECUTORS.get_or_init(|| [1, 2, 4].map(|threads| Executor::with_threads(threads).unwrap()))
 }
 
 /// Graphs that may have cycles: `n` tasks and edges without self-loops
@@ -583,7 +578,7 @@ fn check_runs(case: &Case) -> Result<(), TestCaseError> {
     let oracle = Oracle::new(case);
     let mut arena = Arena::new();
     let graph = build_case(&mut arena, case, &rec);
-    for (k, executor) in executors().iter().enumerate() {
+    for (k, executor) in executors().into_iter().enumerate() {
         let timed = k != 1;
         rec.reset();
         let report = executor.run_with(&graph, &RunOptions::new().record_timings(timed));
@@ -731,7 +726,7 @@ fn check_reruns_and_rebuilds(case: &Case) -> Result<(), TestCaseError> {
     let mut arena = Arena::new();
     let graph = build_case(&mut arena, case, &rec);
     for run in 0..if cfg!(miri) { 3 } else { 6 } {
-        let executor = &executors()[run % 3];
+        let executor = executors()[run % 3];
         let timed = run % 2 == 1;
         rec.reset();
         let report = executor.run_with(&graph, &RunOptions::new().record_timings(timed));
@@ -768,7 +763,7 @@ fn check_reruns_and_rebuilds(case: &Case) -> Result<(), TestCaseError> {
 
     // `builder` rewinds the arena again before the rebuild.
     let graph = build_case(&mut arena, case, &rec);
-    for (k, executor) in executors().iter().enumerate() {
+    for (k, executor) in executors().into_iter().enumerate() {
         rec.reset();
         let report = executor.run(&graph);
         check_run(&report, &rec, case, &oracle, executor.threads(), false)?;

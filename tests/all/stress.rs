@@ -78,6 +78,7 @@ fn stress_random_graphs_on_all_workers() {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
+    // An executor of its own, on every core: not one of the shared sizes.
     let exec = Executor::with_threads(threads).expect("worker threads");
     let start = std::time::Instant::now();
     for i in 0..graphs {

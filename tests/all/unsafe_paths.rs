@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
+use kahn_test_support::executor;
 
-fn executors() -> Vec<Executor> {
-    vec![
-        Executor::with_threads(1).unwrap(),
-        Executor::with_threads(2).unwrap(),
-    ]
+/// The shared executors these tests run on: one and two threads, which
+/// reach every unsafe path at the sizes Miri can afford.
+fn executors() -> [&'static Executor; 2] {
+    [1, 2].map(executor)
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn a_cancelled_run_starts_nothing_and_still_reports() {
 
 #[test]
 fn timings_are_recorded_for_tasks_that_ran() {
-    let executor = Executor::with_threads(2).unwrap();
+    let executor = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     let a = b.task("a", |_| Ok(())).unwrap();
@@ -160,7 +160,7 @@ fn rebuilding_in_a_rewound_arena_drops_old_closures_once() {
             assert!(b.build().is_err());
         } else {
             let graph = b.build().unwrap();
-            assert!(Executor::with_threads(1).unwrap().run(&graph).is_success());
+            assert!(executor(1).run(&graph).is_success());
         }
         assert_eq!(Arc::strong_count(&shared), 1);
     }
@@ -190,6 +190,8 @@ fn slow_ready_tasks_are_not_hidden_behind_a_running_one() {
     // fast may keep a sibling private while it runs one unexpectedly long
     // task; see "Private work is published on demand" in ARCHITECTURE.md.)
     let limit = std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+    // An executor of its own: the tasks meet across its two workers, which
+    // another test's run on a shared executor could hold.
     let executor = Executor::with_threads(2).unwrap();
     let sources = AtomicUsize::new(0);
     let fanned = AtomicUsize::new(0);

@@ -7,10 +7,13 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`fuzzing`] | the fuzz inputs (each deriving `Arbitrary`, with a `Debug` that prints a Rust reproducer) and their checks, replayed by `cargo test` from `fuzz/regressions/` |
+//! | [`executors`] | [`executor()`] and [`executors()`]: one executor per thread count, started once per process |
 //! | [`bounded`] | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod bounded;
+pub mod executors;
 pub mod fuzzing;
 
 pub use bounded::{bounded, counts, LIMIT};
+pub use executors::{executor, executors};

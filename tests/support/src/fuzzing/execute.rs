@@ -27,7 +27,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
@@ -38,6 +38,7 @@ use kahn::{
 };
 
 use super::ensure;
+use crate::executor;
 
 /// The most tasks a case builds; tasks past it are ignored.
 pub const MAX_TASKS: usize = 256;
@@ -229,15 +230,8 @@ pub fn oracle(case: &ExecCase) -> Expected {
     }
 }
 
-/// The executor with `threads` workers (1 to 4), started once per process.
-pub fn executor(threads: usize) -> &'static Executor {
-    static EXECUTORS: [OnceLock<Executor>; 4] = [const { OnceLock::new() }; 4];
-    EXECUTORS[threads - 1].get_or_init(|| {
-        Executor::with_threads(threads).expect("the test machine can start 4 threads")
-    })
-}
-
-/// Runs the case on one thread and on `case.threads()`, checking both.
+/// Runs the case on one thread and on `case.threads()`, checking both, on
+/// the shared executors.
 pub fn check(case: &ExecCase) -> Result<(), String> {
     check_on(executor(1), case)?;
     check_on(executor(case.threads()), case)
