@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
-use kahn_test_support::{bounded, counts, executor, executors};
+use kahn_test_support::{bounded, counts, executor, executors, intend_panic};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {
@@ -132,12 +132,23 @@ fn panics_become_outcomes_with_their_message() {
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
             let literal = b
-                .task("literal", |_| panic!("a literal panic message"))
+                .task("literal", |_| {
+                    intend_panic();
+                    panic!("a literal panic message")
+                })
                 .unwrap();
             let formatted = b
-                .task("formatted", |_| panic!("a formatted panic: {} + {}", 40, 2))
+                .task("formatted", |_| {
+                    intend_panic();
+                    panic!("a formatted panic: {} + {}", 40, 2)
+                })
                 .unwrap();
-            let opaque = b.task("opaque", |_| std::panic::panic_any(42_u32)).unwrap();
+            let opaque = b
+                .task("opaque", |_| {
+                    intend_panic();
+                    std::panic::panic_any(42_u32)
+                })
+                .unwrap();
             let below = b.task("below", |ctx| Ok(*ctx.input("formatted")?)).unwrap();
             let fine = b.task("fine", |_| Ok(7)).unwrap();
             b.edge(formatted, below).unwrap();
@@ -346,7 +357,11 @@ fn fail_fast_on_one_thread_cancels_everything_not_started() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<usize>();
         let bad = if panics {
-            b.task("bad", |_| panic!("fail-fast panic")).unwrap()
+            b.task("bad", |_| {
+                intend_panic();
+                panic!("fail-fast panic")
+            })
+            .unwrap()
         } else {
             b.task("bad", |_| Err("fail-fast error".into())).unwrap()
         };
@@ -581,7 +596,11 @@ fn into_result_names_every_failure_and_sources_the_first_error() {
     let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
-    b.task("crash", |_| panic!("kaboom")).unwrap();
+    b.task("crash", |_| {
+        intend_panic();
+        panic!("kaboom")
+    })
+    .unwrap();
     b.task("disk", |_| Err(Box::new(DiskFull { device: "sda" })))
         .unwrap();
     b.task("net", |_| Err("timeout".into())).unwrap();
@@ -636,8 +655,11 @@ fn into_result_cuts_long_failure_lists_and_reports_panics_without_source() {
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     for i in 0..5 {
-        b.task(&format!("p{i}"), move |_| panic!("p{i} panicked"))
-            .unwrap();
+        b.task(&format!("p{i}"), move |_| {
+            intend_panic();
+            panic!("p{i} panicked")
+        })
+        .unwrap();
     }
     let graph = b.build().unwrap();
     let error = exec.run(&graph).into_result().unwrap_err();

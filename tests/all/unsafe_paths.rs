@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
-use kahn_test_support::executor;
+use kahn_test_support::{executor, intend_panic};
 
 /// The shared executors these tests run on: one and two threads, which
 /// reach every unsafe path at the sizes Miri can afford.
@@ -55,7 +55,12 @@ fn failures_and_panics_skip_only_their_descendants() {
         let mut b = arena.builder::<u32>();
         let ok = b.task("ok", |_| Ok(1)).unwrap();
         let bad = b.task("bad", |_| Err("no".into())).unwrap();
-        let boom = b.task("boom", |_| panic!("kaput")).unwrap();
+        let boom = b
+            .task("boom", |_| {
+                intend_panic();
+                panic!("kaput")
+            })
+            .unwrap();
         let after_bad = b.task("after_bad", |_| Ok(2)).unwrap();
         let after_both = b.task("after_both", |_| Ok(3)).unwrap();
         let after_ok = b
@@ -221,13 +226,19 @@ fn a_panic_value_whose_destructor_panics_is_still_just_a_panicked_task() {
     struct Bomb;
     impl Drop for Bomb {
         fn drop(&mut self) {
+            intend_panic();
             panic!("the payload's destructor panicked too");
         }
     }
     for executor in executors() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<()>();
-        let bomb = b.task("bomb", |_| std::panic::panic_any(Bomb)).unwrap();
+        let bomb = b
+            .task("bomb", |_| {
+                intend_panic();
+                std::panic::panic_any(Bomb)
+            })
+            .unwrap();
         let fine = b.task("fine", |_| Ok(())).unwrap();
         let graph = b.build().unwrap();
         let report = executor.run(&graph);

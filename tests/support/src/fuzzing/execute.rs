@@ -265,7 +265,6 @@ pub fn check_against(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result
 }
 
 fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), String> {
-    super::quiet_intended_panics();
     let n = case.task_count();
     ensure!(
         run.task_count() == n && run.dag_edges() == case.dag_edges(),
@@ -572,12 +571,12 @@ fn task_body<'s>(
             }
             Behavior::Panic => {
                 end();
-                super::intend_panic();
+                crate::intend_panic();
                 panic!("task {v} panicked on purpose");
             }
             Behavior::PanicAny => {
                 end();
-                super::intend_panic();
+                crate::intend_panic();
                 std::panic::panic_any(v);
             }
             Behavior::Sleep(us) => std::thread::sleep(Duration::from_micros(u64::from(us))),

@@ -15,37 +15,6 @@ pub mod edge_list;
 pub mod execute;
 pub mod reference;
 
-use std::cell::Cell;
-use std::sync::Once;
-
-thread_local! {
-    /// Set by a task just before it panics on purpose; read (and cleared) by
-    /// the panic hook that [`quiet_intended_panics`] installs.
-    static INTENDED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the next panic on this thread as intended, so it is not printed and
-/// does not count as a fuzzer crash; kahn catches it at the task boundary.
-pub fn intend_panic() {
-    INTENDED.with(|intended| intended.set(true));
-}
-
-/// Installs, once per process, a panic hook that ignores intended panics and
-/// hands every other one to the hook that was there before. libFuzzer's hook
-/// aborts on any panic, even one kahn catches; a panic that escapes `run` or
-/// the builder is not intended and still aborts the fuzzer.
-pub fn quiet_intended_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !INTENDED.with(|intended| intended.replace(false)) {
-                previous(info);
-            }
-        }));
-    });
-}
-
 /// `Err(message)` unless `condition`; the checks' `assert!`.
 macro_rules! ensure {
     ($condition:expr, $($message:tt)+) => {
