@@ -96,7 +96,8 @@ fn a_wrong_expectation_fails_the_check() {
         );
         let one = kahn_test_support::executor(1);
         assert_eq!(execute::check_on(one, &case), Ok(()), "{case:?}");
-        let states = execute::oracle(&case).states;
+        let oracle = case.oracle();
+        let states = oracle.states();
         for v in (0..n).filter(|&v| states[v] != kahn::State::Skipped) {
             let mut wrong = case.clone();
             wrong.tasks[v] = match case.tasks[v] {

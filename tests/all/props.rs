@@ -6,15 +6,15 @@
 //! along edges intact and end as the oracle says under random failures; and
 //! reruns, and rebuilds in a reset arena, give identical reports.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use kahn::{
-    Arena, BoxError, BuildError, Counts, Graph, Outcome, Report, RunOptions, StopReason,
+    Arena, BoxError, BuildError, Counts, Graph, Outcome, Report, RunOptions, State, StopReason,
     TaskContext, TaskId,
 };
-use kahn_test_support::executors;
+use kahn_test_support::{executors, Oracle};
 use petgraph::algo::{is_cyclic_directed, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
@@ -404,79 +404,36 @@ fn build_case<'a>(arena: &'a mut Arena, case: &Case, rec: &Arc<Recorder>) -> Gra
     b.build().unwrap()
 }
 
-/// How a task should end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Succeeded(u64),
-    Failed,
-    Panicked,
-    Skipped,
+/// What a run of a [`Case`] must report: the shared run oracle (a task with
+/// a predecessor that did not succeed is skipped, any other ends as its fate
+/// says), and the output of each task that succeeds, the [`digest`] of its
+/// predecessors' outputs, worked out in the oracle's topological order.
+struct Expected {
+    oracle: Oracle,
+    outputs: Vec<Option<u64>>,
 }
 
-/// The oracle, computed sequentially in petgraph's topological order: a task
-/// with a predecessor that did not succeed is skipped, any other ends as its
-/// fate says, and its output is the [`digest`] of its predecessors' outputs.
-struct Oracle {
-    expected: Vec<Expect>,
-    counts: Counts,
-    succs: Vec<Vec<u32>>,
-}
-
-impl Oracle {
-    fn new(case: &Case) -> Oracle {
-        let g = petgraph_of(case.n, &case.edges);
-        let order = toposort(&g, None).expect("a DAG");
-        let mut expected = vec![Expect::Skipped; case.n];
-        let mut counts = Counts::default();
-        for node in order {
-            let v = node.index();
-            let mut h = Some(mix(0, v as u64));
-            for p in neighbours(&g, v, Direction::Incoming) {
-                h = match (h, expected[p.index()]) {
-                    (Some(h), Expect::Succeeded(x)) => Some(mix(mix(h, p.index() as u64), x)),
-                    _ => None,
-                };
-            }
-            expected[v] = match (h, case.fates[v]) {
-                (None, _) => Expect::Skipped,
-                (Some(h), Fate::Succeed) => Expect::Succeeded(h),
-                (Some(_), Fate::Fail) => Expect::Failed,
-                (Some(_), Fate::Panic) => Expect::Panicked,
-            };
-            match expected[v] {
-                Expect::Succeeded(_) => counts.succeeded += 1,
-                Expect::Failed => counts.failed += 1,
-                Expect::Panicked => counts.panicked += 1,
-                Expect::Skipped => counts.skipped += 1,
-            }
-        }
-        let mut succs = vec![Vec::new(); case.n];
-        for &(u, v) in &case.edges {
-            succs[u as usize].push(v);
-        }
-        Oracle {
-            expected,
-            counts,
-            succs,
-        }
-    }
-
-    fn ran(&self, v: usize) -> bool {
-        self.expected[v] != Expect::Skipped
-    }
-
-    /// Every task reachable from `from`, by a search down the edges.
-    fn descendants(&self, from: usize) -> Vec<bool> {
-        let mut seen = vec![false; self.succs.len()];
-        let mut stack = vec![from as u32];
-        while let Some(u) = stack.pop() {
-            for &v in &self.succs[u as usize] {
-                if !std::mem::replace(&mut seen[v as usize], true) {
-                    stack.push(v);
+impl Expected {
+    fn new(case: &Case) -> Expected {
+        let oracle = Oracle::new(case.n, &case.edges, |v| match case.fates[v] {
+            Fate::Succeed => State::Succeeded,
+            Fate::Fail => State::Failed,
+            Fate::Panic => State::Panicked,
+        });
+        let mut outputs: Vec<Option<u64>> = vec![None; case.n];
+        for &v in oracle.order() {
+            let v = v as usize;
+            if oracle.states()[v] == State::Succeeded {
+                let mut h = mix(0, v as u64);
+                for &p in oracle.predecessors(v) {
+                    let x =
+                        outputs[p as usize].expect("the predecessors of a task that ran succeeded");
+                    h = mix(mix(h, u64::from(p)), x);
                 }
+                outputs[v] = Some(h);
             }
         }
-        seen
+        Expected { oracle, outputs }
     }
 }
 
@@ -489,47 +446,44 @@ fn check_run(
     report: &Report<'_, u64>,
     rec: &Recorder,
     case: &Case,
-    oracle: &Oracle,
+    expected: &Expected,
     threads: usize,
     timed: bool,
 ) -> Result<(), TestCaseError> {
     let what = format!("{threads} threads");
+    let oracle = &expected.oracle;
+    let counts = oracle.counts();
     prop_assert_eq!(report.task_count(), case.n, "{}", what);
-    prop_assert_eq!(report.counts(), oracle.counts, "{}: {}", what, report);
+    prop_assert_eq!(report.counts(), counts, "{}: {}", what, report);
     prop_assert_eq!(report.stop_reason(), None, "{}", what);
-    prop_assert_eq!(report.is_success(), oracle.counts.succeeded == case.n);
-    let mut below: HashMap<usize, Vec<bool>> = HashMap::new();
-    for (v, want) in oracle.expected.iter().enumerate() {
+    prop_assert_eq!(report.is_success(), counts.succeeded == case.n);
+    for (v, &want) in oracle.states().iter().enumerate() {
         let id = TaskId::new(v as u32);
         let outcome = report.outcome(id).unwrap();
         let ok = match (want, outcome) {
-            (Expect::Succeeded(x), Outcome::Succeeded(y)) => x == y,
-            (Expect::Failed, Outcome::Failed(e)) => e.to_string() == format!("task {v} fails"),
-            (Expect::Panicked, Outcome::Panicked(m)) => m == format!("task {v} panics"),
-            (Expect::Skipped, Outcome::Skipped { cause }) => {
-                let c = cause.index();
-                let failed = matches!(
-                    oracle.expected.get(c),
-                    Some(Expect::Failed | Expect::Panicked)
-                );
-                failed && below.entry(c).or_insert_with(|| oracle.descendants(c))[v]
+            (State::Succeeded, Outcome::Succeeded(y)) => expected.outputs[v] == Some(*y),
+            (State::Failed, Outcome::Failed(e)) => e.to_string() == format!("task {v} fails"),
+            (State::Panicked, Outcome::Panicked(m)) => m == format!("task {v} panics"),
+            (State::Skipped, Outcome::Skipped { cause }) => {
+                oracle.is_skip_cause(cause.index(), v, oracle.states())
             }
             _ => false,
         };
         prop_assert!(
             ok,
-            "{}: task {} should be {:?}, is {:?}",
+            "{}: task {} should be {} (output {:?}), is {:?}",
             what,
             v,
             want,
+            expected.outputs[v],
             outcome
         );
         let runs = rec.runs[v].load(Ordering::SeqCst);
-        prop_assert_eq!(runs, u64::from(oracle.ran(v)), "{}: task {} runs", what, v);
+        prop_assert_eq!(runs, u64::from(oracle.runs(v)), "{}: task {} runs", what, v);
         let timing = report.timing(id);
         prop_assert_eq!(
             timing.is_some(),
-            timed && oracle.ran(v),
+            timed && oracle.runs(v),
             "{}: timing of {}",
             what,
             v
@@ -539,7 +493,7 @@ fn check_run(
         }
     }
     for &(u, v) in &case.edges {
-        if !oracle.ran(v as usize) {
+        if !oracle.runs(v as usize) {
             continue;
         }
         let end_u = rec.end[u as usize].load(Ordering::SeqCst);
@@ -575,14 +529,14 @@ fn check_run(
 /// each run.
 fn check_runs(case: &Case) -> Result<(), TestCaseError> {
     let rec = Arc::new(Recorder::new(case.n));
-    let oracle = Oracle::new(case);
+    let expected = Expected::new(case);
     let mut arena = Arena::new();
     let graph = build_case(&mut arena, case, &rec);
     for (k, executor) in executors().into_iter().enumerate() {
         let timed = k != 1;
         rec.reset();
         let report = executor.run_with(&graph, &RunOptions::new().record_timings(timed));
-        check_run(&report, &rec, case, &oracle, executor.threads(), timed)?;
+        check_run(&report, &rec, case, &expected, executor.threads(), timed)?;
     }
     Ok(())
 }
@@ -705,7 +659,7 @@ fn check_consumed(
 /// is deterministic.
 fn check_reruns_and_rebuilds(case: &Case) -> Result<(), TestCaseError> {
     let rec = Arc::new(Recorder::new(case.n));
-    let oracle = Oracle::new(case);
+    let expected = Expected::new(case);
     let mut first: Option<Summary> = None;
     let mut one_thread_causes: Option<Vec<Option<TaskId>>> = None;
     let mut compare = |report: Report<'_, u64>, threads: usize, run: usize| {
@@ -730,7 +684,7 @@ fn check_reruns_and_rebuilds(case: &Case) -> Result<(), TestCaseError> {
         let timed = run % 2 == 1;
         rec.reset();
         let report = executor.run_with(&graph, &RunOptions::new().record_timings(timed));
-        check_run(&report, &rec, case, &oracle, executor.threads(), timed)?;
+        check_run(&report, &rec, case, &expected, executor.threads(), timed)?;
         compare(report, executor.threads(), run)?;
     }
     drop(graph);
@@ -766,7 +720,7 @@ fn check_reruns_and_rebuilds(case: &Case) -> Result<(), TestCaseError> {
     for (k, executor) in executors().into_iter().enumerate() {
         rec.reset();
         let report = executor.run(&graph);
-        check_run(&report, &rec, case, &oracle, executor.threads(), false)?;
+        check_run(&report, &rec, case, &expected, executor.threads(), false)?;
         compare(report, executor.threads(), 6 + k)?;
     }
     Ok(())
@@ -878,7 +832,7 @@ fn case_strategy_mixes_failures_skips_and_successes() {
     let (mut clean, mut mixed) = (0, 0);
     for _ in 0..samples {
         let case = strategy.new_tree(&mut runner).unwrap().current();
-        let c = Oracle::new(&case).counts;
+        let c = Expected::new(&case).oracle.counts();
         clean += usize::from(c.succeeded == case.n);
         mixed += usize::from(c.succeeded > 0 && c.skipped > 0 && c.failed + c.panicked > 0);
     }

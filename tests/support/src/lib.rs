@@ -9,14 +9,17 @@
 //! | [`fuzzing`] | the fuzz inputs (each deriving `Arbitrary`, with a `Debug` that prints a Rust reproducer) and their checks, replayed by `cargo test` from `fuzz/regressions/` |
 //! | [`executors`] | [`executor()`] and [`executors()`]: one executor per thread count, started once per process |
 //! | [`panics`] | [`intend_panic()`]: the one panic silencer, for tasks that panic on purpose |
+//! | [`oracle`] | [`Oracle`]: the one run oracle, how each task of a DAG with failures ends; [`counts()`] |
 //! | [`bounded`] | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod bounded;
 pub mod executors;
 pub mod fuzzing;
+pub mod oracle;
 pub mod panics;
 
-pub use bounded::{bounded, counts, LIMIT};
+pub use bounded::{bounded, LIMIT};
 pub use executors::{executor, executors};
+pub use oracle::{counts, Oracle};
 pub use panics::intend_panic;
