@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, StopReason, TaskId};
 
-use kahn_test_support::{bounded, executor, executors};
+use kahn_test_support::{bounded, executor, executors, wait_until};
 
 #[test]
 fn cancelling_from_another_thread_stops_a_running_run() {
@@ -24,12 +24,8 @@ fn cancelling_from_another_thread_stops_a_running_run() {
                     ran[0].fetch_add(1, Ordering::SeqCst);
                     assert!(!ctx.is_cancelled(), "not cancelled yet");
                     started_tx.send(()).unwrap();
-                    let start = Instant::now();
-                    while !ctx.is_cancelled() {
-                        if start.elapsed() > Duration::from_secs(20) {
-                            return Err("never saw the cancel".into());
-                        }
-                        std::thread::sleep(Duration::from_millis(1));
+                    if !wait_until(Duration::from_secs(20), || ctx.is_cancelled()) {
+                        return Err("never saw the cancel".into());
                     }
                     Ok("returned early")
                 })
@@ -445,12 +441,8 @@ fn a_running_task_sees_the_deadline_pass() {
             let mut arena = Arena::new();
             let mut b = arena.builder::<&'static str>();
             b.task("long", |ctx| {
-                let start = Instant::now();
-                while !ctx.is_cancelled() {
-                    if start.elapsed() > Duration::from_secs(20) {
-                        return Err("never saw the deadline".into());
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
+                if !wait_until(Duration::from_secs(20), || ctx.is_cancelled()) {
+                    return Err("never saw the deadline".into());
                 }
                 Ok("stopped at the deadline")
             })

@@ -3,14 +3,16 @@
 use std::error::Error as _;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kahn::{Arena, Executor, Outcome, RunOptions, State, StopReason, TaskFailure, TaskId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
-use kahn_test_support::{bounded, counts, executor, executors, intend_panic};
+use kahn_test_support::{
+    bounded, counts, executor, executors, intend_panic, spin_for, wait_for, wait_until,
+};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {
@@ -249,18 +251,6 @@ fn random_dags_match_the_oracle_on_4_threads() {
     check_random_dags(4);
 }
 
-/// Spins until `flag` is set or `limit` passes; says which.
-fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
-    let start = Instant::now();
-    while !flag.load(Ordering::SeqCst) {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
-}
-
 /// `join` waits for `bad` (fails) and `good` (succeeds), which run at the
 /// same time on two workers; `good` finishes a little after `bad`, sweeping
 /// the delay. Whatever the interleaving, `join` must be skipped for `bad`.
@@ -303,11 +293,9 @@ fn a_failed_predecessor_racing_a_clean_release_still_skips_the_join() {
             .task("good", |_| {
                 good_started.store(true, Ordering::SeqCst);
                 wait_for(&bad_done, Duration::from_millis(100));
-                let until =
-                    Instant::now() + Duration::from_micros(u64::from(delay.load(Ordering::SeqCst)));
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
+                spin_for(Duration::from_micros(u64::from(
+                    delay.load(Ordering::SeqCst),
+                )));
                 Ok(1)
             })
             .unwrap();
@@ -522,17 +510,13 @@ fn under_fail_fast_a_running_task_sees_the_stop() {
         .unwrap();
         b.task("watcher", |ctx| {
             watching.store(true, Ordering::SeqCst);
-            let start = Instant::now();
-            while !ctx.is_cancelled() {
-                if start.elapsed() > Duration::from_secs(10) {
-                    let why = if failing.load(Ordering::SeqCst) {
-                        "never saw the stop"
-                    } else {
-                        "`bad` never ran"
-                    };
-                    return Err(why.into());
-                }
-                std::thread::sleep(Duration::from_millis(1));
+            if !wait_until(Duration::from_secs(10), || ctx.is_cancelled()) {
+                let why = if failing.load(Ordering::SeqCst) {
+                    "never saw the stop"
+                } else {
+                    "`bad` never ran"
+                };
+                return Err(why.into());
             }
             Ok("saw the stop")
         })

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
-use kahn_test_support::{executor, intend_panic};
+use kahn_test_support::{executor, intend_panic, rendezvous};
 
 /// The shared executors these tests run on: one and two threads, which
 /// reach every unsafe path at the sizes Miri can afford.
@@ -171,20 +171,13 @@ fn rebuilding_in_a_rewound_arena_drops_old_closures_once() {
     }
 }
 
-/// Waits until `count` tasks have arrived, or gives up after `limit`.
-fn rendezvous(arrived: &AtomicUsize, count: usize, limit: std::time::Duration) -> bool {
-    // Slow enough (well above the worker's 20 µs pace threshold) that the
-    // worker publishes ready work before each task.
+/// After 2 ms, meets the other `count - 1` tasks of `arrived`, or gives up
+/// after `limit`. The 2 ms make each task slow enough (well above the
+/// worker's 20 µs pace threshold) that the worker publishes ready work
+/// before each task.
+fn slow_rendezvous(arrived: &AtomicUsize, count: usize, limit: std::time::Duration) -> bool {
     std::thread::sleep(std::time::Duration::from_millis(2));
-    arrived.fetch_add(1, Ordering::SeqCst);
-    let start = std::time::Instant::now();
-    while arrived.load(Ordering::SeqCst) < count {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
+    rendezvous(arrived, count, limit)
 }
 
 #[test]
@@ -203,12 +196,16 @@ fn slow_ready_tasks_are_not_hidden_behind_a_running_one() {
     let mut arena = Arena::new();
     let mut b = arena.builder::<bool>();
     let s0 = b
-        .task("s0", |_| Ok(rendezvous(&sources, 2, limit)))
+        .task("s0", |_| Ok(slow_rendezvous(&sources, 2, limit)))
         .unwrap();
-    b.task("s1", |_| Ok(rendezvous(&sources, 2, limit)))
+    b.task("s1", |_| Ok(slow_rendezvous(&sources, 2, limit)))
         .unwrap();
-    let a = b.task("a", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
-    let c = b.task("c", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
+    let a = b
+        .task("a", |_| Ok(slow_rendezvous(&fanned, 2, limit)))
+        .unwrap();
+    let c = b
+        .task("c", |_| Ok(slow_rendezvous(&fanned, 2, limit)))
+        .unwrap();
     b.edges([(s0, a), (s0, c)]).unwrap();
     let graph = b.build().unwrap();
     let report = executor.run(&graph);

@@ -10,6 +10,7 @@
 //! | [`executors`] | [`executor()`] and [`executors()`]: one executor per thread count, started once per process |
 //! | [`panics`] | [`intend_panic()`]: the one panic silencer, for tasks that panic on purpose |
 //! | [`oracle`] | [`Oracle`]: the one run oracle, how each task of a DAG with failures ends; [`counts()`] |
+//! | [`wait`] | [`wait_until()`] and the waits built on it: flags, rendezvous, spinning for a while |
 //! | [`bounded`] | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -18,8 +19,10 @@ pub mod executors;
 pub mod fuzzing;
 pub mod oracle;
 pub mod panics;
+pub mod wait;
 
 pub use bounded::{bounded, LIMIT};
 pub use executors::{executor, executors};
 pub use oracle::{counts, Oracle};
 pub use panics::intend_panic;
+pub use wait::{rendezvous, spin_for, wait_for, wait_until};

@@ -28,7 +28,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use kahn::shapes::SplitMix64;
@@ -531,12 +531,7 @@ fn task_body<'s>(
                 std::panic::panic_any(v);
             }
             Behavior::Sleep(us) => std::thread::sleep(Duration::from_micros(u64::from(us))),
-            Behavior::Spin(us) => {
-                let until = Instant::now() + Duration::from_micros(u64::from(us));
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
-            }
+            Behavior::Spin(us) => crate::spin_for(Duration::from_micros(u64::from(us))),
             Behavior::Cancel => {
                 token.cancel();
                 if !ctx.is_cancelled() {
