@@ -7,11 +7,12 @@
 //! crate in `tests/support/`.
 
 mod build;
+mod build_props;
 mod cancel;
 mod drops;
 mod execution;
 mod failures;
 mod fuzz_regressions;
-mod props;
+mod run_props;
 mod stress;
 mod unsafe_paths;
