@@ -7,12 +7,12 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`fuzzing`] | the fuzz inputs (each deriving `Arbitrary`, with a `Debug` that prints a Rust reproducer) and their checks, replayed by `cargo test` from `fuzz/regressions/` |
-//! | [`executors`] | [`executor()`] and [`executors()`]: one executor per thread count, started once per process |
+//! | [`executors`](mod@executors) | [`executor()`] and [`executors()`]: one executor per thread count, started once per process |
 //! | [`panics`] | [`intend_panic()`]: the one panic silencer, for tasks that panic on purpose |
 //! | [`oracle`] | [`Oracle`]: the one run oracle, how each task of a DAG with failures ends; [`counts()`] |
 //! | [`wait`] | [`wait_until()`] and the waits built on it: flags, rendezvous, spinning for a while |
 //! | [`dags`] | random DAGs and task names for the property tests (with the default `proptest` feature) |
-//! | [`bounded`] | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
+//! | [`bounded`](mod@bounded) | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod bounded;
