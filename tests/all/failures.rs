@@ -190,9 +190,10 @@ fn panics_become_outcomes_with_their_message() {
 }
 
 /// Random DAGs of up to 200 tasks in which up to 40% of the tasks fail or
-/// panic, as cases of the shared run oracle (`fuzzing::execute`), which the
-/// `execute` fuzz target and the stress test use too. Nothing stops these
-/// runs, so the oracle pins every outcome.
+/// panic, as cases of the `execute` fuzz check
+/// (`kahn_test_support::fuzzing::execute`, against the shared run oracle),
+/// which the `execute` fuzz target and the stress test use too. Nothing
+/// stops these runs, so the oracle pins every outcome.
 fn random_cases() -> impl Strategy<Value = ExecCase> {
     (1usize..=200, 0u8..=40)
         .prop_flat_map(|(n, fail_percent)| {
