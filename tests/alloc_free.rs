@@ -78,6 +78,8 @@ fn batch(
 
 #[test]
 fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
+    // Its own executor: this binary has a single test, so nothing to share
+    // it with, and it is started before any counting.
     let executor = Executor::with_threads(2).expect("threads");
     let shared = Arc::new(41u64);
     let (small, large) = if cfg!(miri) {

@@ -37,21 +37,19 @@
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use kahn::{
     Arena, BoxError, CancelToken, Counts, Graph, GraphBuilder, Outcome, RunOptions, StopReason,
     TaskContext, TaskId,
 };
+use kahn_test_support::intend_panic;
 
 /// Loom's preemption bound unless `LOOM_MAX_PREEMPTIONS` says otherwise.
 const PREEMPTIONS: usize = 3;
 
 /// Worker threads per run.
 const THREADS: usize = 2;
-
-/// Panics whose message starts with this are the models' own, expected ones.
-const EXPECTED_PANIC: &str = "expected panic";
 
 /// Checks `f` in every execution loom explores, and says how many there were.
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -61,7 +59,6 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// As [`model`], with preemptions bounded by `bound` unless
 /// `LOOM_MAX_PREEMPTIONS` says otherwise.
 fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
-    quiet_expected_panics();
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(bound);
@@ -79,24 +76,6 @@ fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
         start.elapsed(),
         builder.preemption_bound.unwrap_or(usize::MAX),
     );
-}
-
-/// Keeps the expected task panics, one per execution, out of the output.
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            if !message.is_some_and(|m| m.starts_with(EXPECTED_PANIC)) {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// Builds a graph in a leaked arena: loom threads need `'static` borrows,
@@ -403,7 +382,12 @@ fn failing_branch() {
 fn panicking_task() {
     static RUNS: Runs = Runs::new();
     let graph = leak_graph(|b| {
-        RUNS.task(b, "boom", |_| panic!("{EXPECTED_PANIC}: boom"));
+        // Marked, so the shared silencer keeps it (one per execution) out
+        // of the output.
+        RUNS.task(b, "boom", |_| {
+            intend_panic();
+            panic!("expected panic: boom")
+        });
         RUNS.task(b, "calm", |_| Ok(7));
         RUNS.task(b, "join", |_| Ok(0));
         RUNS.task(b, "tail", |ctx| Ok(ctx.input("calm")? + 1));

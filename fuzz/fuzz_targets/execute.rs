@@ -1,7 +1,7 @@
 //! Fuzzes runs of small DAGs with failing, panicking, slow and cancelling tasks against the run oracle.
 #![no_main]
 
-use kahn_fuzz::fuzzing::execute::{check, ExecCase};
+use kahn_test_support::fuzzing::execute::{check, ExecCase};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|case: ExecCase| {

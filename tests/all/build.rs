@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kahn::{
-    Arena, BoxError, BuildError, Counts, Executor, Outcome, OwnedTaskRef, State, TaskContext,
-    TaskId, TaskLabel,
+    Arena, BoxError, BuildError, Counts, Outcome, OwnedTaskRef, State, TaskContext, TaskId,
+    TaskLabel,
 };
+use kahn_test_support::executor;
 
 /// A task body that does nothing.
 fn noop(_: &TaskContext<'_, ()>) -> Result<(), BoxError> {
@@ -628,7 +629,7 @@ fn every_failed_call_leaves_the_builder_usable() {
 
     let graph = b.build().unwrap();
     assert_eq!((graph.task_count(), graph.edge_count()), (3, 2));
-    let report = Executor::with_threads(2).unwrap().run(&graph);
+    let report = executor(2).run(&graph);
     assert!(report.is_success(), "{report}");
     assert_eq!(report.output("a"), Some(&1));
     assert_eq!(report.output("b"), Some(&3));
@@ -670,9 +671,8 @@ fn duplicate_edges_are_merged() {
     assert_eq!(graph.successors(bb).len(), 1);
     assert_eq!(graph.sources().collect::<Vec<_>>(), [a]);
 
-    let executor = Executor::with_threads(2).unwrap();
     for round in 1..=3 {
-        let report = executor.run(&graph);
+        let report = executor(2).run(&graph);
         assert!(report.is_success(), "{report}");
         assert_eq!(
             report.output("b"),
@@ -759,8 +759,8 @@ fn empty_graph_builds_and_runs() {
     assert_eq!(graph.sources().len(), 0);
     assert_eq!(graph.find(id(0)), None);
 
-    for threads in [1, 2] {
-        let report = Executor::with_threads(threads).unwrap().run(&graph);
+    for exec in [1, 2].map(executor) {
+        let report = exec.run(&graph);
         assert_eq!(report.task_count(), 0);
         assert_eq!(report.task_count(), 0);
         assert!(report.is_success());
@@ -809,7 +809,7 @@ fn non_ascii_names_round_trip() {
     );
     let graph = b.build().unwrap();
 
-    let report = Executor::with_threads(2).unwrap().run(&graph);
+    let report = executor(2).run(&graph);
     assert!(report.is_success(), "{report}");
     for (i, name) in names.iter().enumerate() {
         let t = id(i as u32);
@@ -853,7 +853,7 @@ fn very_long_names_round_trip() {
     assert_eq!(graph.find(&prefix), Some(id(2)));
     assert_eq!(graph.predecessors(id(1)).collect::<Vec<_>>(), [id(0)]);
 
-    let report = Executor::with_threads(2).unwrap().run(&graph);
+    let report = executor(2).run(&graph);
     for name in [&long_a, &long_b, &prefix] {
         match report.outcome(name) {
             Some(Outcome::Succeeded(seen)) => assert_eq!(*seen, name.len()),

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, StopReason, TaskId};
 
-use crate::common::bounded;
+use kahn_test_support::{bounded, executor, executors, wait_until};
 
 #[test]
 fn cancelling_from_another_thread_stops_a_running_run() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let token = CancelToken::new();
             let (started_tx, started_rx) = mpsc::channel::<()>();
             let ran: Vec<AtomicU32> = (0..6).map(|_| AtomicU32::new(0)).collect();
@@ -24,12 +24,8 @@ fn cancelling_from_another_thread_stops_a_running_run() {
                     ran[0].fetch_add(1, Ordering::SeqCst);
                     assert!(!ctx.is_cancelled(), "not cancelled yet");
                     started_tx.send(()).unwrap();
-                    let start = Instant::now();
-                    while !ctx.is_cancelled() {
-                        if start.elapsed() > Duration::from_secs(20) {
-                            return Err("never saw the cancel".into());
-                        }
-                        std::thread::sleep(Duration::from_millis(1));
+                    if !wait_until(Duration::from_secs(20), || ctx.is_cancelled()) {
+                        return Err("never saw the cancel".into());
                     }
                     Ok("returned early")
                 })
@@ -88,8 +84,8 @@ fn cancelling_from_another_thread_stops_a_running_run() {
 #[test]
 fn cancelling_many_independent_tasks_midway_cancels_the_rest() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let n = if cfg!(miri) { 10 } else { 200 };
             let token = CancelToken::new();
             // When each task started, as 1, 2, 3, ...; 0 if it never did.
@@ -145,8 +141,8 @@ fn cancelling_many_independent_tasks_midway_cancels_the_rest() {
 #[test]
 fn a_token_cancelled_before_the_run_cancels_every_task() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let ran = AtomicU32::new(0);
             let mut arena = Arena::new();
             let mut b = arena.builder::<u32>();
@@ -203,8 +199,7 @@ fn a_token_cancelled_before_the_run_cancels_every_task() {
 #[test]
 fn a_cancelled_run_keeps_the_outputs_of_finished_tasks() {
     bounded(|| {
-        for threads in [1, 2] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in [1, 2].map(executor) {
             let token = CancelToken::new();
             let mut arena = Arena::new();
             let mut b = arena.builder::<String>();
@@ -249,7 +244,7 @@ fn a_cancelled_run_keeps_the_outputs_of_finished_tasks() {
 fn in_a_cancelled_run_descendants_of_a_failure_are_still_skipped() {
     // One thread: `bad` runs first, cancels, and fails; its child is skipped
     // for it, and the tasks not started are cancelled.
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let token = CancelToken::new();
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
@@ -355,9 +350,10 @@ fn check_deadline_chain(
 #[cfg_attr(miri, ignore)]
 fn a_timeout_cancels_the_tasks_that_would_start_after_it() {
     bounded(|| {
-        let exec = Executor::with_threads(1).unwrap();
+        // One thread runs on the calling thread: no pool to share.
+        let exec = executor(1);
         let (step, limit) = (Duration::from_millis(100), Duration::from_millis(350));
-        check_deadline_chain(&exec, 20, step, limit, &RunOptions::new().timeout(limit));
+        check_deadline_chain(exec, 20, step, limit, &RunOptions::new().timeout(limit));
     });
 }
 
@@ -366,6 +362,9 @@ fn a_timeout_cancels_the_tasks_that_would_start_after_it() {
 #[cfg_attr(miri, ignore)]
 fn a_deadline_cancels_the_tasks_that_would_start_after_it() {
     bounded(|| {
+        // An executor of its own: the chain must start well before the
+        // deadline, and another test's run on a shared executor could hold
+        // its workers past it.
         let exec = Executor::with_threads(2).unwrap();
         let (step, limit) = (Duration::from_millis(100), Duration::from_millis(350));
         // The run starts after `deadline` is computed, so its limit is a bit
@@ -378,8 +377,8 @@ fn a_deadline_cancels_the_tasks_that_would_start_after_it() {
 #[test]
 fn a_deadline_in_the_past_cancels_every_task() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let n = if cfg!(miri) { 10 } else { 50 };
             let ran = AtomicU32::new(0);
             let mut arena = Arena::new();
@@ -435,16 +434,15 @@ fn a_deadline_in_the_past_cancels_every_task() {
 fn a_running_task_sees_the_deadline_pass() {
     bounded(|| {
         for threads in [1, 2] {
+            // An executor of its own: `long` must start well before the
+            // 50 ms deadline, and another test's run on a shared executor
+            // could hold its workers past it.
             let exec = Executor::with_threads(threads).unwrap();
             let mut arena = Arena::new();
             let mut b = arena.builder::<&'static str>();
             b.task("long", |ctx| {
-                let start = Instant::now();
-                while !ctx.is_cancelled() {
-                    if start.elapsed() > Duration::from_secs(20) {
-                        return Err("never saw the deadline".into());
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
+                if !wait_until(Duration::from_secs(20), || ctx.is_cancelled()) {
+                    return Err("never saw the deadline".into());
                 }
                 Ok("stopped at the deadline")
             })

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use kahn::{Arena, BuildError, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
 
-use crate::common::bounded;
+use kahn_test_support::{bounded, executor, executors};
 
 /// Records how often each [`Tracked`] value was dropped.
 #[derive(Debug, Default)]
@@ -70,7 +70,7 @@ impl Drop for Tracked {
 fn closures_are_dropped_with_the_graph_and_not_before() {
     bounded(|| {
         let n = if cfg!(miri) { 8 } else { 200 };
-        let exec = Executor::with_threads(2).unwrap();
+        let exec = executor(2);
         let shared = Arc::new(String::from("shared"));
         let ledger = Ledger::new();
         let mut arena = Arena::new();
@@ -129,7 +129,7 @@ fn closures_are_dropped_when_build_finds_a_cycle() {
     let mut b = arena.builder::<()>();
     b.task("a", |_| Ok(())).unwrap();
     let graph = b.build().unwrap();
-    assert!(Executor::with_threads(1).unwrap().run(&graph).is_success());
+    assert!(executor(1).run(&graph).is_success());
     drop(graph);
     ledger.assert_all_dropped_once();
 }
@@ -201,7 +201,7 @@ fn a_rejected_closure_is_dropped_at_once_and_the_rest_with_the_graph() {
     );
     b.edge("a", "b").unwrap();
     let graph = b.build().unwrap();
-    let report = Executor::with_threads(2).unwrap().run(&graph);
+    let report = executor(2).run(&graph);
     assert_eq!(report.counts().succeeded, 3);
     drop(report);
     assert_eq!(ledger.dropped(), 4);
@@ -212,7 +212,7 @@ fn a_rejected_closure_is_dropped_at_once_and_the_rest_with_the_graph() {
 
 #[test]
 fn reset_and_new_builders_never_drop_a_closure_twice() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let shared = Arc::new(());
     let ledger = Ledger::new();
     let mut arena = Arena::new();
@@ -300,7 +300,7 @@ fn zero_sized_and_over_aligned_closures_are_dropped_once() {
         .unwrap();
     }
     let graph = b.build().unwrap();
-    let report = Executor::with_threads(2).unwrap().run(&graph);
+    let report = executor(2).run(&graph);
     assert!(
         report.tasks().all(|t| t.outcome.output() == Some(&true)),
         "{report}"
@@ -318,7 +318,7 @@ fn zero_sized_and_over_aligned_closures_are_dropped_once() {
 /// (after making a tracked value of their own, which the unwind must drop).
 /// Failing tasks must be leaves (`>= n/2`), so no task is skipped.
 fn tracked_graph_run(
-    threads: usize,
+    exec: &Executor,
     n: usize,
     fail: &[usize],
     panic: &[usize],
@@ -328,7 +328,6 @@ fn tracked_graph_run(
         fail.iter().chain(panic).all(|&i| 2 * i >= n),
         "failing tasks must be leaves"
     );
-    let exec = Executor::with_threads(threads).unwrap();
     let mut arena = Arena::new();
     let mut b = arena.builder::<Tracked>();
     for i in 0..n {
@@ -417,8 +416,8 @@ fn tracked_graph_run(
 fn outputs_are_dropped_with_the_report() {
     bounded(|| {
         let n = if cfg!(miri) { 12 } else { 300 };
-        for threads in [1, 2, 4] {
-            tracked_graph_run(threads, n, &[], &[], &Ledger::new());
+        for exec in executors() {
+            tracked_graph_run(exec, n, &[], &[], &Ledger::new());
         }
     });
 }
@@ -427,8 +426,8 @@ fn outputs_are_dropped_with_the_report() {
 fn outputs_are_dropped_even_when_other_tasks_failed() {
     bounded(|| {
         let n = if cfg!(miri) { 12 } else { 300 };
-        for threads in [1, 2, 4] {
-            tracked_graph_run(threads, n, &[n - 1, n - 5, n / 2], &[], &Ledger::new());
+        for exec in executors() {
+            tracked_graph_run(exec, n, &[n - 1, n - 5, n / 2], &[], &Ledger::new());
         }
     });
 }
@@ -437,8 +436,8 @@ fn outputs_are_dropped_even_when_other_tasks_failed() {
 fn a_panicking_task_neither_leaks_nor_double_drops_outputs() {
     bounded(|| {
         let n = if cfg!(miri) { 12 } else { 300 };
-        for threads in [1, 2, 4] {
-            tracked_graph_run(threads, n, &[n - 3], &[n - 2, n / 2 + 1], &Ledger::new());
+        for exec in executors() {
+            tracked_graph_run(exec, n, &[n - 3], &[n - 2, n / 2 + 1], &Ledger::new());
         }
     });
 }
@@ -446,8 +445,7 @@ fn a_panicking_task_neither_leaks_nor_double_drops_outputs() {
 #[test]
 fn outputs_of_a_cancelled_run_are_dropped_once() {
     bounded(|| {
-        for threads in [1, 2] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in [1, 2].map(executor) {
             let ledger = Ledger::new();
             let token = CancelToken::new();
             let mut arena = Arena::new();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use kahn::shapes::{Shape, ShapeGraph};
 use kahn::{Arena, Executor, InputError, Outcome, RunOptions, State, TaskId, TaskLabel};
 
-use crate::common::{bounded, counts};
+use kahn_test_support::{bounded, counts, executor, executors};
 
 fn ids(raw: &[u32]) -> Vec<TaskId> {
     raw.iter().map(|&i| TaskId::new(i)).collect()
@@ -17,8 +17,8 @@ fn ids(raw: &[u32]) -> Vec<TaskId> {
 #[test]
 fn outputs_flow_along_edges_by_name_and_by_handle() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
             let load = b.task("load", |_| Ok(40)).unwrap();
@@ -50,8 +50,7 @@ fn outputs_flow_along_edges_by_name_and_by_handle() {
 #[test]
 fn inputs_come_in_id_order_whatever_the_edge_order() {
     bounded(|| {
-        for threads in [1, 2] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in [1, 2].map(executor) {
             let seen = Mutex::new(Vec::new());
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
@@ -82,7 +81,7 @@ fn inputs_come_in_id_order_whatever_the_edge_order() {
 
 #[test]
 fn context_knows_its_task() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<(TaskId, Option<String>, usize, bool)>();
     for i in 0..20 {
@@ -115,7 +114,7 @@ fn context_knows_its_task() {
 
 #[test]
 fn input_of_a_non_predecessor_is_an_error_naming_both_tasks() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let caught = Mutex::new(Vec::new());
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
@@ -191,7 +190,7 @@ fn input_of_a_non_predecessor_is_an_error_naming_both_tasks() {
 
 #[test]
 fn unknown_task_id_message_names_the_id_once() {
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
     b.task("asker", |ctx| Ok(*ctx.input(TaskId::new(99))?))
@@ -306,12 +305,11 @@ fn every_shape_runs_each_task_once_after_its_predecessors() {
     // 16 still gives the grid and layered shapes four rows of four.
     let n = if cfg!(miri) { 16 } else { 3_000 };
     bounded(move || {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
             for shape in Shape::ALL {
                 let g = shape.generate(n);
                 assert!(g.tasks > n / 2, "{shape} generated only {} tasks", g.tasks);
-                check_shape(&exec, &g);
+                check_shape(exec, &g);
             }
         }
     });
@@ -319,8 +317,7 @@ fn every_shape_runs_each_task_once_after_its_predecessors() {
 
 #[test]
 fn small_and_empty_graphs() {
-    for threads in [1, 2] {
-        let exec = Executor::with_threads(threads).unwrap();
+    for exec in [1, 2].map(executor) {
         let mut arena = Arena::new();
         let graph = arena.builder::<u8>().build().unwrap();
         let report = exec.run(&graph);
@@ -340,7 +337,7 @@ fn small_and_empty_graphs() {
 fn a_thousand_reruns_give_identical_outputs_and_never_leak_between_runs() {
     let reruns = if cfg!(miri) { 5 } else { 1_000 };
     bounded(move || {
-        let exec = Executor::with_threads(2).unwrap();
+        let exec = executor(2);
         let g = Shape::Layered.generate(36);
         let n = g.tasks;
         let epoch = AtomicU64::new(0);
@@ -402,7 +399,9 @@ fn a_thousand_reruns_give_identical_outputs_and_never_leak_between_runs() {
 fn one_graph_run_concurrently_from_several_threads_gives_independent_reports() {
     let (callers, runs_each, width) = if cfg!(miri) { (2, 2, 8) } else { (4, 25, 200) };
     bounded(move || {
-        let exec = Executor::with_threads(2).unwrap();
+        // Runs started at once share the executor's workers: the shared one
+        // may be running other tests' graphs too, which is all the better.
+        let exec = executor(2);
         let tickets = AtomicU64::new(0);
         let mixed = AtomicUsize::new(0);
         let mut arena = Arena::new();
@@ -479,8 +478,8 @@ fn one_graph_run_concurrently_from_several_threads_gives_independent_reports() {
 #[test]
 fn a_task_can_run_another_graph_on_the_same_executor() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let inner_runs = AtomicUsize::new(0);
             let mut inner_arena = Arena::new();
             let mut b = inner_arena.builder::<u64>();
@@ -501,11 +500,11 @@ fn a_task_can_run_another_graph_on_the_same_executor() {
 
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
-            let (exec_ref, inner_ref) = (&exec, &inner);
+            let inner_ref = &inner;
             let outer_tasks: Vec<TaskId> = (0..6u64)
                 .map(|k| {
                     b.unnamed_task(move |_| {
-                        let report = exec_ref.run(inner_ref);
+                        let report = exec.run(inner_ref);
                         let report = report.into_result()?;
                         Ok(report
                             .output(inner_last)
@@ -538,7 +537,7 @@ fn a_task_can_run_another_graph_on_the_same_executor() {
 fn recorded_timings_are_consistent_with_edges() {
     bounded(|| {
         let threads = 2;
-        let exec = Executor::with_threads(threads).unwrap();
+        let exec = executor(threads);
         let sleeps = [30u64, 20, 10, 5, 15];
         let mut arena = Arena::new();
         let mut b = arena.builder::<u64>();
@@ -601,7 +600,7 @@ fn recorded_timings_are_consistent_with_edges() {
 
 #[test]
 fn report_display_starts_with_the_counts_line() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
     b.task("load", |_| Ok(40)).unwrap();
@@ -643,7 +642,7 @@ fn report_display_starts_with_the_counts_line() {
 
 #[test]
 fn report_display_cuts_long_lists_at_ten_lines() {
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     for i in 0..12 {
@@ -687,6 +686,7 @@ fn report_display_cuts_long_lists_at_ten_lines() {
     assert_eq!(lines.len(), 1 + 11 + 11, "{text}");
 }
 
+/// Executor creation itself, so fresh executors rather than the shared ones.
 #[test]
 fn an_executor_needs_a_thread() {
     assert!(matches!(

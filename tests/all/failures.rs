@@ -3,14 +3,16 @@
 use std::error::Error as _;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kahn::{Arena, Executor, Outcome, RunOptions, State, StopReason, TaskFailure, TaskId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::common::{bounded, counts};
-use crate::fuzzing::execute::{self, Behavior, ExecCase, Watch};
+use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
+use kahn_test_support::{
+    bounded, counts, executor, executors, intend_panic, spin_for, wait_for, wait_until,
+};
 
 fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
     match outcome {
@@ -22,8 +24,8 @@ fn skipped_for<T>(outcome: Option<Outcome<'_, T>>) -> Option<TaskId> {
 #[test]
 fn descendants_of_a_failure_are_skipped_for_the_root_cause() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let ran: Vec<AtomicU32> = (0..9).map(|_| AtomicU32::new(0)).collect();
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
@@ -92,7 +94,7 @@ fn skip_cause_is_the_root_even_below_a_later_failure() {
     // first -> x -> second(fails if it ran) -> y: `second` never runs, so `y`
     // is skipped for `first`; on one thread a task with two failed parents is
     // skipped for one of them.
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     let first = b.task("first", |_| Err("first".into())).unwrap();
@@ -127,17 +129,28 @@ fn skip_cause_is_the_root_even_below_a_later_failure() {
 #[test]
 fn panics_become_outcomes_with_their_message() {
     bounded(|| {
-        for threads in [1, 2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in executors() {
+            let threads = exec.threads();
             let mut arena = Arena::new();
             let mut b = arena.builder::<u64>();
             let literal = b
-                .task("literal", |_| panic!("a literal panic message"))
+                .task("literal", |_| {
+                    intend_panic();
+                    panic!("a literal panic message")
+                })
                 .unwrap();
             let formatted = b
-                .task("formatted", |_| panic!("a formatted panic: {} + {}", 40, 2))
+                .task("formatted", |_| {
+                    intend_panic();
+                    panic!("a formatted panic: {} + {}", 40, 2)
+                })
                 .unwrap();
-            let opaque = b.task("opaque", |_| std::panic::panic_any(42_u32)).unwrap();
+            let opaque = b
+                .task("opaque", |_| {
+                    intend_panic();
+                    std::panic::panic_any(42_u32)
+                })
+                .unwrap();
             let below = b.task("below", |ctx| Ok(*ctx.input("formatted")?)).unwrap();
             let fine = b.task("fine", |_| Ok(7)).unwrap();
             b.edge(formatted, below).unwrap();
@@ -177,9 +190,10 @@ fn panics_become_outcomes_with_their_message() {
 }
 
 /// Random DAGs of up to 200 tasks in which up to 40% of the tasks fail or
-/// panic, as cases of the shared run oracle (`fuzzing::execute`), which the
-/// `execute` fuzz target and the stress test use too. Nothing stops these
-/// runs, so the oracle pins every outcome.
+/// panic, as cases of the `execute` fuzz check
+/// (`kahn_test_support::fuzzing::execute`, against the shared run oracle),
+/// which the `execute` fuzz target and the stress test use too. Nothing
+/// stops these runs, so the oracle pins every outcome.
 fn random_cases() -> impl Strategy<Value = ExecCase> {
     (1usize..=200, 0u8..=40)
         .prop_flat_map(|(n, fail_percent)| {
@@ -210,12 +224,12 @@ fn random_cases() -> impl Strategy<Value = ExecCase> {
 fn check_random_dags(threads: usize) {
     let cases = if cfg!(miri) { 4 } else { 64 };
     bounded(move || {
-        let exec = Executor::with_threads(threads).unwrap();
+        let exec = executor(threads);
         let mut config = Config::with_cases(cases);
         config.failure_persistence = None;
         let mut runner = TestRunner::new(config);
         let outcome = runner.run(&random_cases(), |case| {
-            execute::check_on(&exec, &case).map_err(TestCaseError::fail)
+            execute::check_on(exec, &case).map_err(TestCaseError::fail)
         });
         if let Err(error) = outcome {
             panic!("{threads} threads: {error}");
@@ -238,18 +252,6 @@ fn random_dags_match_the_oracle_on_4_threads() {
     check_random_dags(4);
 }
 
-/// Spins until `flag` is set or `limit` passes; says which.
-fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
-    let start = Instant::now();
-    while !flag.load(Ordering::SeqCst) {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
-}
-
 /// `join` waits for `bad` (fails) and `good` (succeeds), which run at the
 /// same time on two workers; `good` finishes a little after `bad`, sweeping
 /// the delay. Whatever the interleaving, `join` must be skipped for `bad`.
@@ -264,6 +266,9 @@ fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
 fn a_failed_predecessor_racing_a_clean_release_still_skips_the_join() {
     let (trials, fillers) = if cfg!(miri) { (2, 10) } else { (100, 20_000) };
     bounded(move || {
+        // An executor of its own: the race needs this test's `good` and
+        // `bad` on two idle workers at once, which another test's run on
+        // a shared executor could hold.
         let exec = Executor::with_threads(2).unwrap();
         let bad_done = AtomicBool::new(false);
         let good_started = AtomicBool::new(false);
@@ -289,11 +294,9 @@ fn a_failed_predecessor_racing_a_clean_release_still_skips_the_join() {
             .task("good", |_| {
                 good_started.store(true, Ordering::SeqCst);
                 wait_for(&bad_done, Duration::from_millis(100));
-                let until =
-                    Instant::now() + Duration::from_micros(u64::from(delay.load(Ordering::SeqCst)));
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
+                spin_for(Duration::from_micros(u64::from(
+                    delay.load(Ordering::SeqCst),
+                )));
                 Ok(1)
             })
             .unwrap();
@@ -336,14 +339,18 @@ fn fail_fast_on_one_thread_cancels_everything_not_started() {
     // One thread runs the sources in id order and goes depth-first, so the
     // failing first source runs first, its descendants are skipped, and every
     // other task is then cancelled.
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let others = if cfg!(miri) { 5 } else { 50 };
     for panics in [false, true] {
         let ran = AtomicUsize::new(0);
         let mut arena = Arena::new();
         let mut b = arena.builder::<usize>();
         let bad = if panics {
-            b.task("bad", |_| panic!("fail-fast panic")).unwrap()
+            b.task("bad", |_| {
+                intend_panic();
+                panic!("fail-fast panic")
+            })
+            .unwrap()
         } else {
             b.task("bad", |_| Err("fail-fast error".into())).unwrap()
         };
@@ -392,7 +399,7 @@ fn fail_fast_on_one_thread_cancels_everything_not_started() {
 
 #[test]
 fn fail_fast_keeps_what_finished_before_the_failure() {
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u32>();
     b.task("g0", |_| Ok(1)).unwrap();
@@ -430,8 +437,8 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
         (100, Duration::from_millis(2))
     };
     bounded(move || {
-        for threads in [2, 4] {
-            let exec = Executor::with_threads(threads).unwrap();
+        for exec in [2, 4].map(executor) {
+            let threads = exec.threads();
             let ran: Vec<AtomicU32> = (0..others).map(|_| AtomicU32::new(0)).collect();
             let mut arena = Arena::new();
             let mut b = arena.builder::<usize>();
@@ -486,6 +493,9 @@ fn fail_fast_on_many_threads_never_runs_a_cancelled_task() {
 #[test]
 fn under_fail_fast_a_running_task_sees_the_stop() {
     bounded(|| {
+        // An executor of its own: `watcher` and `bad` wait for each other on
+        // two workers, which another test's run on a shared executor could
+        // hold (and runs that wait across workers can deadlock each other).
         let exec = Executor::with_threads(2).unwrap();
         let watching = AtomicBool::new(false);
         let failing = AtomicBool::new(false);
@@ -501,17 +511,13 @@ fn under_fail_fast_a_running_task_sees_the_stop() {
         .unwrap();
         b.task("watcher", |ctx| {
             watching.store(true, Ordering::SeqCst);
-            let start = Instant::now();
-            while !ctx.is_cancelled() {
-                if start.elapsed() > Duration::from_secs(10) {
-                    let why = if failing.load(Ordering::SeqCst) {
-                        "never saw the stop"
-                    } else {
-                        "`bad` never ran"
-                    };
-                    return Err(why.into());
-                }
-                std::thread::sleep(Duration::from_millis(1));
+            if !wait_until(Duration::from_secs(10), || ctx.is_cancelled()) {
+                let why = if failing.load(Ordering::SeqCst) {
+                    "never saw the stop"
+                } else {
+                    "`bad` never ran"
+                };
+                return Err(why.into());
             }
             Ok("saw the stop")
         })
@@ -554,7 +560,7 @@ impl std::error::Error for DiskFull {}
 
 #[test]
 fn into_result_is_ok_for_a_clean_run() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
     b.task("a", |_| Ok(1)).unwrap();
@@ -572,10 +578,14 @@ fn into_result_is_ok_for_a_clean_run() {
 
 #[test]
 fn into_result_names_every_failure_and_sources_the_first_error() {
-    let exec = Executor::with_threads(2).unwrap();
+    let exec = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
-    b.task("crash", |_| panic!("kaboom")).unwrap();
+    b.task("crash", |_| {
+        intend_panic();
+        panic!("kaboom")
+    })
+    .unwrap();
     b.task("disk", |_| Err(Box::new(DiskFull { device: "sda" })))
         .unwrap();
     b.task("net", |_| Err("timeout".into())).unwrap();
@@ -626,12 +636,15 @@ fn into_result_names_every_failure_and_sources_the_first_error() {
 
 #[test]
 fn into_result_cuts_long_failure_lists_and_reports_panics_without_source() {
-    let exec = Executor::with_threads(1).unwrap();
+    let exec = executor(1);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     for i in 0..5 {
-        b.task(&format!("p{i}"), move |_| panic!("p{i} panicked"))
-            .unwrap();
+        b.task(&format!("p{i}"), move |_| {
+            intend_panic();
+            panic!("p{i} panicked")
+        })
+        .unwrap();
     }
     let graph = b.build().unwrap();
     let error = exec.run(&graph).into_result().unwrap_err();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use arbitrary::{Arbitrary, Unstructured};
 use kahn::{GraphBuilder, TaskId};
 
-use crate::fuzzing::{builder_ops, edge_list, execute, shapes};
+use kahn_test_support::fuzzing::{builder_ops, edge_list, execute};
 
 /// The inputs committed for `target`, in name order.
 fn inputs(target: &str) -> Vec<PathBuf> {
@@ -75,12 +75,7 @@ fn edge_list_regressions_pass() {
 
 #[test]
 fn execute_regressions_pass() {
-    crate::common::bounded(|| replay("execute", execute::check));
-}
-
-#[test]
-fn shapes_regressions_pass() {
-    replay("shapes", shapes::check);
+    kahn_test_support::bounded(|| replay("execute", execute::check));
 }
 
 /// The replay is not vacuous: a committed `execute` input passes, and the
@@ -88,7 +83,7 @@ fn shapes_regressions_pass() {
 /// run is never stopped, so every outcome is pinned.
 #[test]
 fn a_wrong_expectation_fails_the_check() {
-    crate::common::bounded(|| {
+    kahn_test_support::bounded(|| {
         let file = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fuzz/regressions/execute/panic-skips-descendants");
         let case: execute::ExecCase = decode(&std::fs::read(file).unwrap()).unwrap();
@@ -99,9 +94,10 @@ fn a_wrong_expectation_fails_the_check() {
                 && !case.tasks[..n].contains(&execute::Behavior::Cancel),
             "the input must not stop its run: {case:?}"
         );
-        let one = execute::executor(1);
+        let one = kahn_test_support::executor(1);
         assert_eq!(execute::check_on(one, &case), Ok(()), "{case:?}");
-        let states = execute::oracle(&case).states;
+        let oracle = case.oracle();
+        let states = oracle.states();
         for v in (0..n).filter(|&v| states[v] != kahn::State::Skipped) {
             let mut wrong = case.clone();
             wrong.tasks[v] = match case.tasks[v] {
@@ -127,11 +123,6 @@ fn reproducers_are_rust() {
         "{printed}"
     );
     assert!(printed.ends_with("] };"), "{printed}");
-    let shape: shapes::ShapeCase = decode(b"\x10chain").unwrap();
-    assert_eq!(
-        format!("{shape:?}"),
-        "let case = ShapeCase { n: 16, name: \"chain\".into() };"
-    );
     let list: edge_list::EdgeListCase = decode(&[0; 64]).unwrap();
     assert!(format!("{list:?}").starts_with("let case = EdgeListCase { max_tasks: None,"));
 }

@@ -2,16 +2,17 @@
 //!
 //! The allocation-counting test lives in its own binary, `tests/alloc_free.rs`,
 //! because it installs a global allocator and must not share the process with
-//! tests running in parallel.
+//! tests running in parallel. What the modules share (fuzz inputs and
+//! checks, the run oracle, executors, helpers) is the `kahn-test-support`
+//! crate in `tests/support/`.
 
 mod build;
+mod build_props;
 mod cancel;
-mod common;
 mod drops;
 mod execution;
 mod failures;
 mod fuzz_regressions;
-mod fuzzing;
-mod props;
+mod run_props;
 mod stress;
 mod unsafe_paths;

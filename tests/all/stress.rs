@@ -14,7 +14,7 @@
 use kahn::shapes::SplitMix64;
 use kahn::Executor;
 
-use crate::fuzzing::execute::{self, Behavior, ExecCase, Watch};
+use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
 
 /// The default first seed.
 const SEED: u64 = 0x5eed_6b61_686e;
@@ -78,6 +78,7 @@ fn stress_random_graphs_on_all_workers() {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
+    // An executor of its own, on every core: not one of the shared sizes.
     let exec = Executor::with_threads(threads).expect("worker threads");
     let start = std::time::Instant::now();
     for i in 0..graphs {
@@ -101,7 +102,7 @@ fn stress_cases_replay_from_their_seed() {
     let (a, b) = (random_case(SEED + 7), random_case(SEED + 7));
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
     assert_ne!(format!("{a:?}"), format!("{:?}", random_case(SEED + 8)));
-    crate::common::bounded(|| {
+    kahn_test_support::bounded(|| {
         for seed in SEED..SEED + 20 {
             let case = random_case(seed);
             if let Err(finding) = execute::check(&case) {

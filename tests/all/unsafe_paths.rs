@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, TaskId};
+use kahn_test_support::{executor, intend_panic, rendezvous};
 
-fn executors() -> Vec<Executor> {
-    vec![
-        Executor::with_threads(1).unwrap(),
-        Executor::with_threads(2).unwrap(),
-    ]
+/// The shared executors these tests run on: one and two threads, which
+/// reach every unsafe path at the sizes Miri can afford.
+fn executors() -> [&'static Executor; 2] {
+    [1, 2].map(executor)
 }
 
 #[test]
@@ -55,7 +55,12 @@ fn failures_and_panics_skip_only_their_descendants() {
         let mut b = arena.builder::<u32>();
         let ok = b.task("ok", |_| Ok(1)).unwrap();
         let bad = b.task("bad", |_| Err("no".into())).unwrap();
-        let boom = b.task("boom", |_| panic!("kaput")).unwrap();
+        let boom = b
+            .task("boom", |_| {
+                intend_panic();
+                panic!("kaput")
+            })
+            .unwrap();
         let after_bad = b.task("after_bad", |_| Ok(2)).unwrap();
         let after_both = b.task("after_both", |_| Ok(3)).unwrap();
         let after_ok = b
@@ -126,7 +131,7 @@ fn a_cancelled_run_starts_nothing_and_still_reports() {
 
 #[test]
 fn timings_are_recorded_for_tasks_that_ran() {
-    let executor = Executor::with_threads(2).unwrap();
+    let executor = executor(2);
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     let a = b.task("a", |_| Ok(())).unwrap();
@@ -160,26 +165,19 @@ fn rebuilding_in_a_rewound_arena_drops_old_closures_once() {
             assert!(b.build().is_err());
         } else {
             let graph = b.build().unwrap();
-            assert!(Executor::with_threads(1).unwrap().run(&graph).is_success());
+            assert!(executor(1).run(&graph).is_success());
         }
         assert_eq!(Arc::strong_count(&shared), 1);
     }
 }
 
-/// Waits until `count` tasks have arrived, or gives up after `limit`.
-fn rendezvous(arrived: &AtomicUsize, count: usize, limit: std::time::Duration) -> bool {
-    // Slow enough (well above the worker's 20 µs pace threshold) that the
-    // worker publishes ready work before each task.
+/// After 2 ms, meets the other `count - 1` tasks of `arrived`, or gives up
+/// after `limit`. The 2 ms make each task slow enough (well above the
+/// worker's 20 µs pace threshold) that the worker publishes ready work
+/// before each task.
+fn slow_rendezvous(arrived: &AtomicUsize, count: usize, limit: std::time::Duration) -> bool {
     std::thread::sleep(std::time::Duration::from_millis(2));
-    arrived.fetch_add(1, Ordering::SeqCst);
-    let start = std::time::Instant::now();
-    while arrived.load(Ordering::SeqCst) < count {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
+    rendezvous(arrived, count, limit)
 }
 
 #[test]
@@ -190,18 +188,24 @@ fn slow_ready_tasks_are_not_hidden_behind_a_running_one() {
     // fast may keep a sibling private while it runs one unexpectedly long
     // task; see "Private work is published on demand" in ARCHITECTURE.md.)
     let limit = std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+    // An executor of its own: the tasks meet across its two workers, which
+    // another test's run on a shared executor could hold.
     let executor = Executor::with_threads(2).unwrap();
     let sources = AtomicUsize::new(0);
     let fanned = AtomicUsize::new(0);
     let mut arena = Arena::new();
     let mut b = arena.builder::<bool>();
     let s0 = b
-        .task("s0", |_| Ok(rendezvous(&sources, 2, limit)))
+        .task("s0", |_| Ok(slow_rendezvous(&sources, 2, limit)))
         .unwrap();
-    b.task("s1", |_| Ok(rendezvous(&sources, 2, limit)))
+    b.task("s1", |_| Ok(slow_rendezvous(&sources, 2, limit)))
         .unwrap();
-    let a = b.task("a", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
-    let c = b.task("c", |_| Ok(rendezvous(&fanned, 2, limit))).unwrap();
+    let a = b
+        .task("a", |_| Ok(slow_rendezvous(&fanned, 2, limit)))
+        .unwrap();
+    let c = b
+        .task("c", |_| Ok(slow_rendezvous(&fanned, 2, limit)))
+        .unwrap();
     b.edges([(s0, a), (s0, c)]).unwrap();
     let graph = b.build().unwrap();
     let report = executor.run(&graph);
@@ -219,13 +223,19 @@ fn a_panic_value_whose_destructor_panics_is_still_just_a_panicked_task() {
     struct Bomb;
     impl Drop for Bomb {
         fn drop(&mut self) {
+            intend_panic();
             panic!("the payload's destructor panicked too");
         }
     }
     for executor in executors() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<()>();
-        let bomb = b.task("bomb", |_| std::panic::panic_any(Bomb)).unwrap();
+        let bomb = b
+            .task("bomb", |_| {
+                intend_panic();
+                std::panic::panic_any(Bomb)
+            })
+            .unwrap();
         let fine = b.task("fine", |_| Ok(())).unwrap();
         let graph = b.build().unwrap();
         let report = executor.run(&graph);

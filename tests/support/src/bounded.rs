@@ -1,9 +1,7 @@
-//! Helpers shared by the integration-test modules.
+//! Test bodies with a time limit, so a deadlock fails a test instead of hanging CI.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
-
-use kahn::Counts;
 
 /// How long any one bounded test may take before it counts as hung; Miri
 /// interprets the same tests hundreds of times slower.
@@ -27,21 +25,4 @@ pub fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> 
             panic!("the test did not finish within {LIMIT:?}: kahn deadlocked or hung")
         }
     }
-}
-
-/// The counts of a run, in the order `Counts` lists its fields.
-pub fn counts(
-    succeeded: usize,
-    failed: usize,
-    panicked: usize,
-    skipped: usize,
-    cancelled: usize,
-) -> Counts {
-    let mut counts = Counts::default();
-    counts.succeeded = succeeded;
-    counts.failed = failed;
-    counts.panicked = panicked;
-    counts.skipped = skipped;
-    counts.cancelled = cancelled;
-    counts
 }

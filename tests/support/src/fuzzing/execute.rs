@@ -1,9 +1,9 @@
-//! The `execute` fuzz input and the run oracle: a small DAG whose tasks succeed, fail, panic, dawdle or cancel the run, checked outcome by outcome.
+//! The `execute` fuzz input and its check: a small DAG whose tasks succeed, fail, panic, dawdle or cancel the run, checked outcome by outcome against the run oracle.
 //!
-//! One oracle for every test that runs random graphs with failures (the fuzz
-//! target, the failure proptest, the stress test). [`oracle`] says how each
-//! task ends when nothing stops the run: Skipped if any ancestor fails or
-//! panics, else as its own body says. A run that is stopped (a task cancels
+//! The fuzz target, the failure proptest and the stress test all check runs
+//! here. The run oracle ([`crate::Oracle`], through [`ExecCase::oracle`])
+//! says how each task ends when nothing stops the run: Skipped if any
+//! ancestor fails or panics, else as its own body says. A run that is stopped (a task cancels
 //! the token, a failure under fail-fast, a token cancelled or a deadline
 //! passed before the start) has several right answers, depending on which
 //! tasks had started when the stop landed; [`check_on`] then checks what must
@@ -27,8 +27,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use kahn::shapes::SplitMix64;
@@ -38,6 +38,7 @@ use kahn::{
 };
 
 use super::ensure;
+use crate::{executor, Oracle};
 
 /// The most tasks a case builds; tasks past it are ignored.
 pub const MAX_TASKS: usize = 256;
@@ -174,70 +175,16 @@ impl ExecCase {
             })
             .collect()
     }
-}
 
-/// What the oracle knows about a case without running it.
-#[derive(Debug, Clone)]
-pub struct Expected {
-    /// How each task ends if nothing stops the run.
-    pub states: Vec<State>,
-    /// `ancestors[v][u]`: whether `u` is upstream of `v`.
-    pub ancestors: Vec<Vec<bool>>,
-    /// Each task's direct predecessors, sorted, without repeats.
-    pub preds: Vec<Vec<u32>>,
-}
-
-/// The oracle: every task's ancestors (a plain search up the edges), and its
-/// outcome in a run nothing stops.
-pub fn oracle(case: &ExecCase) -> Expected {
-    let n = case.task_count();
-    let mut preds = vec![Vec::new(); n];
-    for (u, v) in case.dag_edges() {
-        preds[v as usize].push(u);
-    }
-    for list in &mut preds {
-        list.sort_unstable();
-        list.dedup();
-    }
-    let ancestors: Vec<Vec<bool>> = (0..n)
-        .map(|v| {
-            let mut seen = vec![false; n];
-            let mut stack = preds[v].clone();
-            while let Some(u) = stack.pop() {
-                if !std::mem::replace(&mut seen[u as usize], true) {
-                    stack.extend(&preds[u as usize]);
-                }
-            }
-            seen
-        })
-        .collect();
-    let states = (0..n)
-        .map(|v| {
-            let doomed =
-                (0..n).any(|u| ancestors[v][u] && case.tasks[u].state() != State::Succeeded);
-            if doomed {
-                State::Skipped
-            } else {
-                case.tasks[v].state()
-            }
-        })
-        .collect();
-    Expected {
-        states,
-        ancestors,
-        preds,
+    /// The run oracle of this case: its graph, and each task's body.
+    pub fn oracle(&self) -> Oracle {
+        let n = self.task_count();
+        Oracle::new(n, &self.dag_edges(), |v| self.tasks[v].state())
     }
 }
 
-/// The executor with `threads` workers (1 to 4), started once per process.
-pub fn executor(threads: usize) -> &'static Executor {
-    static EXECUTORS: [OnceLock<Executor>; 4] = [const { OnceLock::new() }; 4];
-    EXECUTORS[threads - 1].get_or_init(|| {
-        Executor::with_threads(threads).expect("the test machine can start 4 threads")
-    })
-}
-
-/// Runs the case on one thread and on `case.threads()`, checking both.
+/// Runs the case on one thread and on `case.threads()`, checking both, on
+/// the shared executors.
 pub fn check(case: &ExecCase) -> Result<(), String> {
     check_on(executor(1), case)?;
     check_on(executor(case.threads()), case)
@@ -271,13 +218,12 @@ pub fn check_against(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result
 }
 
 fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), String> {
-    super::quiet_intended_panics();
     let n = case.task_count();
     ensure!(
         run.task_count() == n && run.dag_edges() == case.dag_edges(),
         "the run and the expectation have different graphs"
     );
-    let expected = oracle(case);
+    let oracle = case.oracle();
     let probes: Vec<Probe> = (0..n).map(|_| Probe::default()).collect();
     let clock = AtomicU32::new(1);
     let problems = Mutex::new(Vec::<String>::new());
@@ -288,7 +234,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
         let body = task_body(
             v,
             run.tasks[v],
-            &expected.preds[v],
+            oracle.predecessors(v),
             &probes,
             &clock,
             &problems,
@@ -361,10 +307,10 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
         ensure!(runs[v] <= 1, "task {v} ran {} times\n{}", runs[v], what());
         let ran = runs[v] == 1;
         ensure!(
-            outcome.state() == expected.states[v] || outcome.state() == State::Cancelled,
+            outcome.state() == oracle.states()[v] || outcome.state() == State::Cancelled,
             "task {v} ({behavior:?}) {}, the oracle says {} (or cancelled)\n{}",
             outcome.state(),
-            expected.states[v],
+            oracle.states()[v],
             what()
         );
         if v % 2 == 1 {
@@ -397,7 +343,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
             Outcome::Skipped { cause } => {
                 let c = cause.index();
                 ensure!(
-                    c < n && expected.ancestors[v][c],
+                    oracle.is_ancestor(c, v),
                     "task {v} skipped for {cause:?}, not one of its ancestors\n{}",
                     what()
                 );
@@ -430,7 +376,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
         );
         if ran {
             let (start, _) = tick(v);
-            for &p in &expected.preds[v] {
+            for &p in oracle.predecessors(v) {
                 let (_, end) = tick(p as usize);
                 ensure!(
                     states[p as usize] == State::Succeeded && end != 0 && end < start,
@@ -440,9 +386,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
                 );
             }
         }
-        let doomed = (0..n).any(|u| {
-            expected.ancestors[v][u] && matches!(states[u], State::Failed | State::Panicked)
-        });
+        let doomed = oracle.is_doomed(v, &states);
         ensure!(
             doomed == (outcome.state() == State::Skipped),
             "task {v} is {}, yet {} of its ancestors failed\n{}",
@@ -506,9 +450,9 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
                 what()
             );
             ensure!(
-                states == expected.states,
+                states == oracle.states(),
                 "nothing stopped the run, yet it differs from the oracle {:?}\n{}",
-                expected.states,
+                oracle.states(),
                 what()
             );
         }
@@ -578,21 +522,16 @@ fn task_body<'s>(
             }
             Behavior::Panic => {
                 end();
-                super::intend_panic();
+                crate::intend_panic();
                 panic!("task {v} panicked on purpose");
             }
             Behavior::PanicAny => {
                 end();
-                super::intend_panic();
+                crate::intend_panic();
                 std::panic::panic_any(v);
             }
             Behavior::Sleep(us) => std::thread::sleep(Duration::from_micros(u64::from(us))),
-            Behavior::Spin(us) => {
-                let until = Instant::now() + Duration::from_micros(u64::from(us));
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
-            }
+            Behavior::Spin(us) => crate::spin_for(Duration::from_micros(u64::from(us))),
             Behavior::Cancel => {
                 token.cancel();
                 if !ctx.is_cancelled() {

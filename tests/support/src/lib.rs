@@ -1,0 +1,31 @@
+//! kahn's test-support layer: what the integration tests (`tests/all/`), the loom models (`tests/loom.rs`) and the fuzz targets (`fuzz/`) share, defined once.
+//!
+//! A `publish = false` crate of the workspace, so none of it is kahn's
+//! public API, and a dev-dependency of kahn and a dependency of the fuzz
+//! crate, so every caller compiles the same code:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`fuzzing`] | the fuzz inputs (each deriving `Arbitrary`, with a `Debug` that prints a Rust reproducer) and their checks, replayed by `cargo test` from `fuzz/regressions/` |
+//! | [`executors`](mod@executors) | [`executor()`] and [`executors()`]: one executor per thread count, started once per process |
+//! | [`panics`] | [`intend_panic()`]: the one panic silencer, for tasks that panic on purpose |
+//! | [`oracle`] | [`Oracle`]: the one run oracle, how each task of a DAG with failures ends; [`counts()`] |
+//! | [`wait`] | [`wait_until()`] and the waits built on it: flags, rendezvous, spinning for a while |
+//! | [`dags`] | random DAGs and task names for the property tests (with the default `proptest` feature) |
+//! | [`bounded`](mod@bounded) | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod bounded;
+#[cfg(feature = "proptest")]
+pub mod dags;
+pub mod executors;
+pub mod fuzzing;
+pub mod oracle;
+pub mod panics;
+pub mod wait;
+
+pub use bounded::{bounded, LIMIT};
+pub use executors::{executor, executors};
+pub use oracle::{counts, Oracle};
+pub use panics::intend_panic;
+pub use wait::{rendezvous, spin_for, wait_for, wait_until};
