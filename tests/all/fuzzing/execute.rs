@@ -31,11 +31,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use kahn::shapes::SplitMix64;
 use kahn::{
     Arena, BoxError, CancelToken, Counts, Executor, InputError, Outcome, RunOptions, State,
     StopReason, TaskContext, TaskId,
 };
+use kahn_bench::shapes::SplitMix64;
 
 use super::ensure;
 

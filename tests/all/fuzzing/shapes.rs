@@ -1,12 +1,12 @@
-//! The `shapes` fuzz input: `kahn::shapes::Shape` parsed from any string and generated at any `u8` size, checked against its spec and built.
+//! The `shapes` fuzz input: `kahn_bench::shapes::Shape` parsed from any string and generated at any `u8` size, checked against its spec and built.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::AtomicU32;
 
 use arbitrary::Arbitrary;
-use kahn::shapes::Shape;
 use kahn::Arena;
+use kahn_bench::shapes::Shape;
 
 use super::ensure;
 use super::reference::{record_order, Model};

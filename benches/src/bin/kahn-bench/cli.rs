@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use kahn::shapes::Shape;
+use kahn_bench::shapes::Shape;
 
 /// The three task bodies every variant runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub struct Args {
 }
 
 pub const USAGE: &str = "\
-usage: cargo run --release --example bench -- [flags]
+usage: cargo run --release -p kahn-bench -- [flags]
 
   --shapes LIST    chain,tree,independent,wavefront,diamond,layered (default: all)
   --sizes LIST     task counts (default: 1000,10000,100000,1000000,10000000)

@@ -5,14 +5,14 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use kahn::shapes::ShapeGraph;
 use kahn::{Arena, BoxError, Counts, Executor, TaskContext};
+use kahn_bench::alloc;
+use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use kahn_bench::heap::{task_names, HeapBody, HeapGraph};
+use kahn_bench::record::Record;
+use kahn_bench::shapes::{Shape, ShapeGraph};
 
-use crate::alloc;
-use crate::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
 use crate::cli::{Args, Body};
-use crate::heap::{HeapBody, HeapGraph};
-use crate::record::Record;
 
 /// One generated graph and the names a configuration would give its tasks.
 pub struct Input {
@@ -23,9 +23,9 @@ pub struct Input {
 }
 
 impl Input {
-    pub fn new(shape: kahn::shapes::Shape, n: usize) -> Input {
+    pub fn new(shape: Shape, n: usize) -> Input {
         let g = shape.generate(n);
-        let names = crate::heap::task_names(g.tasks);
+        let names = task_names(g.tasks);
         let hash = format!("{:016x}", g.edge_hash());
         Input { n, g, names, hash }
     }

@@ -4,7 +4,7 @@
 //! Ids are `<what>/<variant>/<shape>-<n>`:
 //! - `rerun/{kahn-2t, heap-2t, rayon-scope-2t, floor-1t}`: a rerun of a built
 //!   graph, empty bodies: scheduling overhead per task. `heap-2t` is the heap
-//!   variant (`common/heap.rs`), `rayon-scope-2t` one spawn per ready task over
+//!   variant (`kahn_bench::heap`), `rayon-scope-2t` one spawn per ready task over
 //!   CSR, `floor-1t` a one-thread Kahn loop with the body inlined;
 //! - `build/{arena, arena-by-id, heap}`: (arena rewind +) tasks + edges +
 //!   validation, by name from a configuration's strings unless `by-id`;
@@ -14,9 +14,9 @@
 //!
 //! Build and batch bodies capture a counter, as real tasks capture data.
 //! After criterion's own output, tables print each median per task.
-//! Run: `cargo bench --bench shapes` (about 4 minutes; a filter such as
+//! Run: `cargo bench -p kahn-bench --bench shapes` (about 4 minutes; a filter such as
 //! `rerun/` narrows it). The full harness, up to 1e7 tasks with memory and
-//! allocation counts, is `cargo run --release --example bench`.
+//! allocation counts, is `cargo run --release -p kahn-bench`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -24,15 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use kahn::shapes::Shape;
 use kahn::{Arena, Executor};
-
-#[path = "common/baselines.rs"]
-mod baselines;
-#[path = "common/heap.rs"]
-mod heap;
-use baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
-use heap::{task_names, HeapGraph};
+use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use kahn_bench::heap::{self, task_names, HeapGraph};
+use kahn_bench::shapes::Shape;
 
 /// Rerun sizes; build, batch and cpu1us use one size each.
 const SIZES: [usize; 2] = [1_000, 100_000];

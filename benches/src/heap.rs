@@ -1,5 +1,5 @@
 //! The heap variant kahn's arena is measured against: the DAG a careful
-//! engineer writes without an arena, shared by `benches/` and `examples/`.
+//! engineer writes without an arena, for the harness and the criterion benches.
 //!
 //! One `Box<Node>` per task (its name as a `String`, its successors as a
 //! `Vec<u32>`, its body as a `Box<dyn Fn>`), a `HashMap<String, u32>` name
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use kahn::shapes::ShapeGraph;
+use crate::shapes::ShapeGraph;
 
 /// A task body of the heap variant; it gets the task's index.
 pub type HeapBody<'a> = Box<dyn Fn(u32) + Send + Sync + 'a>;

@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 /// figure was not measured (the cpu body is only rerun).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// The shape's name (`chain`, `tree`, ...).
     pub shape: String,
     /// The size asked for; `tasks` may be smaller for the grid shapes.
     pub n: usize,
+    /// Tasks of the generated graph.
     pub tasks: usize,
+    /// Edges of the generated graph.
     pub edges: usize,
     /// `ShapeGraph::edge_hash`, hex: two runs agree only on the same graph.
     pub edge_hash: String,
@@ -20,9 +23,11 @@ pub struct Record {
     pub variant: String,
     /// `empty`, `count`, `cpu`.
     pub body: String,
+    /// Worker threads (the floor always has one).
     pub threads: usize,
     /// CPU model and logical cores of the machine.
     pub machine: String,
+    /// Logical cores of the machine.
     pub cores: usize,
     /// Timed repetitions behind each median.
     pub reps: usize,
@@ -39,6 +44,7 @@ pub struct Record {
     pub first_run_ns: Option<f64>,
     /// Reruns of one built graph: median and fastest.
     pub rerun_ns: f64,
+    /// The fastest rerun.
     pub rerun_min_ns: f64,
     /// kahn, empty body: median rerun with `RunOptions::record_timings(true)`.
     pub rerun_timings_ns: Option<f64>,
@@ -49,6 +55,7 @@ pub struct Record {
     pub first_batch_allocs_per_task: Option<f64>,
     /// Heap allocations per batch after the first (mean), and per task.
     pub batch_allocs: Option<f64>,
+    /// [`Record::batch_allocs`] per task.
     pub batch_allocs_per_task: Option<f64>,
     /// Heap allocations per task of a rerun (mean).
     pub rerun_allocs_per_task: f64,
@@ -64,6 +71,7 @@ pub struct Record {
     pub peak_rss_mib: Option<f64>,
     /// kahn only: `Graph::topology_bytes` and `Arena::allocated_bytes` per task.
     pub topology_bytes_per_task: Option<f64>,
+    /// kahn only: `Arena::allocated_bytes` per task.
     pub arena_bytes_per_task: Option<f64>,
 
     /// cpu body: floor time / (threads × this time); 1.0 is a perfect speedup.
@@ -75,19 +83,26 @@ pub struct Record {
 /// What a results folder was measured on, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
+    /// The command line that measured the results.
     pub command: String,
+    /// When it started, `YYYY-MM-DD HH:MM UTC`.
     pub date_utc: String,
+    /// The CPU model.
     pub cpu: String,
+    /// Logical cores the process could use.
     pub cores: usize,
+    /// Total memory, e.g. `23.5 GiB`.
     pub memory: String,
+    /// The operating system and kernel release.
     pub kernel: String,
+    /// `rustc -V`.
     pub rustc: String,
 }
 
 impl Meta {
     /// Describes this machine and this invocation.
     pub fn now(args: &[String]) -> Meta {
-        let mut command = String::from("cargo run --release --example bench --");
+        let mut command = String::from("cargo run --release -p kahn-bench --");
         for a in args {
             command.push(' ');
             command.push_str(a);

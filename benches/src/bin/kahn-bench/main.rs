@@ -3,10 +3,10 @@
 //! from 1e3 to 1e7 tasks, in one command.
 //!
 //! ```sh
-//! cargo run --release --example bench -- --quick               # under a minute
-//! cargo run --release --example bench                          # the full run, 1e3 … 1e7
-//! cargo run --release --example bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
-//! cargo run --release --example bench -- --from results --markdown BENCHMARKS.md
+//! cargo run --release -p kahn-bench -- --quick               # under a minute
+//! cargo run --release -p kahn-bench                          # the full run, 1e3 … 1e7
+//! cargo run --release -p kahn-bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
+//! cargo run --release -p kahn-bench -- --from results --markdown BENCHMARKS.md
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
@@ -14,9 +14,9 @@
 //! - `arena`: kahn — names interned into an [`kahn::Arena`], CSR, run by
 //!   [`kahn::Executor`]; `arena.builder()` rewinds the arena between batches;
 //! - `heap`: `Box<Node>`s, a `HashMap<String, u32>` and `rayon::scope`,
-//!   rebuilt for every batch (`benches/common/heap.rs`);
+//!   rebuilt for every batch (`kahn_bench::heap`);
 //! - `rayon-scope` and `floor` (one thread): the baselines over CSR
-//!   (`benches/common/baselines.rs`).
+//!   (`kahn_bench::baselines`).
 //!
 //! and reports build, first run, steady rerun (median and min) and batch loop
 //! (build + run + drop, after the first batch) in ns per task, heap
@@ -44,21 +44,16 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kahn::Executor;
+use kahn_bench::alloc;
+use kahn_bench::record::{Meta, Record};
+use kahn_bench::report;
 
-mod alloc;
-#[path = "../../benches/common/baselines.rs"]
-mod baselines;
 mod cli;
-#[path = "../../benches/common/heap.rs"]
-mod heap;
 mod measure;
 mod plot;
-mod record;
-mod report;
 
 use cli::{Args, Body};
 use measure::{Bench, Input};
-use record::{Meta, Record};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
