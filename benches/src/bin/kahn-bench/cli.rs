@@ -1,11 +1,12 @@
-//! Command-line flags of the harness: parsed by hand, every mistake a message.
+//! Command-line flags of the harness, parsed by clap; every mistake a message.
 
 use std::path::PathBuf;
 
+use clap::{Parser, ValueEnum};
 use kahn_bench::shapes::Shape;
 
 /// The three task bodies every variant runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Body {
     /// Nothing: pure scheduling overhead.
     Empty,
@@ -25,13 +26,53 @@ impl Body {
             Body::Cpu => "cpu",
         }
     }
+}
 
-    fn parse(s: &str) -> Result<Body, String> {
-        Body::ALL
-            .into_iter()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| format!("unknown body `{s}`: expected empty, count or cpu"))
-    }
+/// The flags as typed; [`Args::from_flags`] fills in the defaults, which
+/// depend on `--quick`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kahn-bench",
+    override_usage = "cargo run --release -p kahn-bench -- [FLAGS]",
+    about = "kahn's arena against a heap-built DAG, and kahn against a one-thread floor \
+             and rayon::scope, on the six standard shapes (see BENCHMARKS.md)"
+)]
+struct Flags {
+    /// chain,tree,independent,wavefront,diamond,layered [default: all]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = shape)]
+    shapes: Vec<Shape>,
+    /// Task counts; 1e6 and 1_000_000 work
+    /// [default: 1000,10000,100000,1000000,10000000]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = size)]
+    sizes: Vec<usize>,
+    /// Worker threads, e.g. 1,2 [default: 2]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = threads)]
+    threads: Vec<usize>,
+    /// Task bodies [default: all]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    bodies: Vec<Body>,
+    /// Timed repetitions, at most; fewer above 2e7/N tasks, never under 3
+    /// [default: 11]
+    #[arg(long, value_name = "N", value_parser = reps)]
+    reps: Option<usize>,
+    /// xorshift steps of the cpu body, about 1 ns each
+    #[arg(long, value_name = "N", default_value_t = 330, value_parser = steps)]
+    steps: u32,
+    /// Largest size the cpu body runs at [default: 1000000]
+    #[arg(long, value_name = "N", value_parser = cpu_max)]
+    cpu_max: Option<usize>,
+    /// Sizes 1000,10000,100000, 3 reps, cpu body up to 10000: under a minute
+    #[arg(long)]
+    quick: bool,
+    /// Results folder: results.jsonl, meta.json, bench.svg
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    out: PathBuf,
+    /// Rewrite the generated region of FILE (e.g. BENCHMARKS.md)
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Do not measure: regenerate table, plot and markdown from DIR/results.jsonl
+    #[arg(long, value_name = "DIR")]
+    from: Option<PathBuf>,
 }
 
 /// What to measure and where to write it.
@@ -46,134 +87,117 @@ pub struct Args {
     pub steps: u32,
     /// The largest size the `cpu` body runs at.
     pub cpu_max: usize,
-    pub quick: bool,
     pub out: PathBuf,
     pub markdown: Option<PathBuf>,
     /// Regenerate the outputs from an earlier run's folder instead of measuring.
     pub from: Option<PathBuf>,
 }
 
-pub const USAGE: &str = "\
-usage: cargo run --release -p kahn-bench -- [flags]
-
-  --shapes LIST    chain,tree,independent,wavefront,diamond,layered (default: all)
-  --sizes LIST     task counts (default: 1000,10000,100000,1000000,10000000)
-  --threads LIST   worker threads, e.g. 1,2 (default: 2)
-  --bodies LIST    empty,count,cpu (default: all)
-  --reps N         timed repetitions, at most (default 11; fewer above 2e7/N tasks, never under 3)
-  --steps N        xorshift steps of the cpu body (default 330, about 1 us)
-  --cpu-max N      largest size the cpu body runs at (default 1000000)
-  --quick          sizes 1000,10000,100000, 3 reps, cpu body up to 10000: under a minute
-  --out DIR        results folder (default: results)
-  --markdown FILE  rewrite the generated region of FILE (e.g. BENCHMARKS.md)
-  --from DIR       do not measure: regenerate table, plot and markdown from DIR/results.jsonl
-  --help           this text";
-
-fn list<T>(
-    value: &str,
-    flag: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
-    let items = value
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| parse(s.trim()).map_err(|e| format!("{flag}: {e}")))
-        .collect::<Result<Vec<T>, String>>()?;
-    if items.is_empty() {
-        return Err(format!("{flag} needs at least one value"));
-    }
-    Ok(items)
-}
-
-fn number<T>(s: &str, flag: &str, min: T, max: T) -> Result<T, String>
+/// Parses a whole number between `min` and `max`; `1e6` and `1_000_000` work.
+fn number<T>(s: &str, min: T, max: T) -> Result<T, String>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
+    let s = s.trim();
     let n: T = s
         .replace('_', "")
         .parse()
         .or_else(|_| {
-            // Accept 1e6 and friends for sizes.
             s.parse::<f64>()
                 .ok()
                 .filter(|x| x.fract() == 0.0 && *x >= 0.0)
                 .and_then(|x| format!("{x}").parse().ok())
                 .ok_or(())
         })
-        .map_err(|()| format!("{flag}: `{s}` is not a whole number"))?;
+        .map_err(|()| format!("`{s}` is not a whole number"))?;
     if n < min || n > max {
-        return Err(format!("{flag}: {n} is out of range ({min} to {max})"));
+        return Err(format!("{n} is out of range ({min} to {max})"));
     }
     Ok(n)
 }
 
+fn shape(s: &str) -> Result<Shape, String> {
+    s.trim().parse()
+}
+
+fn size(s: &str) -> Result<usize, String> {
+    number(s, 1, kahn::TaskId::LIMIT)
+}
+
+fn threads(s: &str) -> Result<usize, String> {
+    number(s, 1, 1024)
+}
+
+fn reps(s: &str) -> Result<usize, String> {
+    number(s, 1, 10_000)
+}
+
+fn steps(s: &str) -> Result<u32, String> {
+    number(s, 0, 1 << 30)
+}
+
+fn cpu_max(s: &str) -> Result<usize, String> {
+    number(s, 0, kahn::TaskId::LIMIT)
+}
+
 impl Args {
-    /// Parses the process's arguments; `Ok(None)` means `--help` was printed.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
-        let mut a = Args {
-            shapes: Shape::ALL.to_vec(),
-            sizes: vec![1_000, 10_000, 100_000, 1_000_000, 10_000_000],
-            threads: vec![2],
-            bodies: Body::ALL.to_vec(),
-            reps: 11,
-            steps: 330,
-            cpu_max: 1_000_000,
-            quick: false,
-            out: PathBuf::from("results"),
-            markdown: None,
-            from: None,
-        };
-        let (mut sizes, mut reps, mut cpu_max) = (None, None, None);
-        let mut it = args.into_iter();
-        while let Some(flag) = it.next() {
-            let (flag, inline) = match flag.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-                _ => (flag, None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| it.next())
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
-            let max_tasks = kahn::TaskId::LIMIT;
-            match flag.as_str() {
-                "--help" | "-h" => return Ok(None),
-                "--shapes" => a.shapes = list(&value()?, "--shapes", |s| s.parse::<Shape>())?,
-                "--sizes" => {
-                    sizes = Some(list(&value()?, "--sizes", |s| {
-                        number(s, "size", 1, max_tasks)
-                    })?)
-                }
-                "--threads" => {
-                    a.threads = list(&value()?, "--threads", |s| number(s, "threads", 1, 1024))?
-                }
-                "--bodies" => a.bodies = list(&value()?, "--bodies", Body::parse)?,
-                "--reps" => reps = Some(number(&value()?, "--reps", 1, 10_000)?),
-                "--steps" => a.steps = number(&value()?, "--steps", 0, 1 << 30)?,
-                "--cpu-max" => cpu_max = Some(number(&value()?, "--cpu-max", 0, max_tasks)?),
-                "--quick" => a.quick = true,
-                "--out" => a.out = PathBuf::from(value()?),
-                "--markdown" => a.markdown = Some(PathBuf::from(value()?)),
-                "--from" => a.from = Some(PathBuf::from(value()?)),
-                other => return Err(format!("unknown flag `{other}` (see --help)")),
+    /// Parses the process's arguments; on a mistake, or for `--help`, prints
+    /// clap's message and exits (status 2, or 0 for `--help`).
+    pub fn from_env() -> Args {
+        Args::from_flags(Flags::parse())
+    }
+
+    /// Parses `argv` (the program name first).
+    #[cfg(test)]
+    fn try_parse_from<'s>(argv: impl IntoIterator<Item = &'s str>) -> Result<Args, clap::Error> {
+        Flags::try_parse_from(argv).map(Args::from_flags)
+    }
+
+    /// Fills in the defaults (which `--quick` changes) and sorts out repeats.
+    fn from_flags(f: Flags) -> Args {
+        let or = |given: Vec<usize>, default: &[usize]| {
+            if given.is_empty() {
+                default.to_vec()
+            } else {
+                given
             }
-        }
-        if a.quick {
-            a.sizes = vec![1_000, 10_000, 100_000];
-            a.reps = 3;
-            a.cpu_max = 10_000;
-        }
-        a.sizes = sizes.unwrap_or(a.sizes);
-        a.reps = reps.unwrap_or(a.reps);
-        a.cpu_max = cpu_max.unwrap_or(a.cpu_max);
+        };
+        let (sizes, reps, cpu_max): (&[usize], _, _) = if f.quick {
+            (&[1_000, 10_000, 100_000], 3, 10_000)
+        } else {
+            (
+                &[1_000, 10_000, 100_000, 1_000_000, 10_000_000],
+                11,
+                1_000_000,
+            )
+        };
+        let mut a = Args {
+            shapes: if f.shapes.is_empty() {
+                Shape::ALL.to_vec()
+            } else {
+                f.shapes
+            },
+            sizes: or(f.sizes, sizes),
+            threads: or(f.threads, &[2]),
+            bodies: if f.bodies.is_empty() {
+                Body::ALL.to_vec()
+            } else {
+                f.bodies
+            },
+            reps: f.reps.unwrap_or(reps),
+            steps: f.steps,
+            cpu_max: f.cpu_max.unwrap_or(cpu_max),
+            out: f.out,
+            markdown: f.markdown,
+            from: f.from,
+        };
         dedup(&mut a.shapes);
         dedup(&mut a.sizes);
         dedup(&mut a.threads);
         dedup(&mut a.bodies);
         a.sizes.sort_unstable();
         a.threads.sort_unstable();
-        Ok(Some(a))
+        a
     }
 
     /// Repetitions at `tasks`: `--reps`, fewer for very large graphs
@@ -184,6 +208,7 @@ impl Args {
     }
 }
 
+/// Keeps the first of each value, in order.
 fn dedup<T: PartialEq + Copy>(v: &mut Vec<T>) {
     let mut seen = Vec::with_capacity(v.len());
     v.retain(|x| {
@@ -197,23 +222,38 @@ fn dedup<T: PartialEq + Copy>(v: &mut Vec<T>) {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Option<Args>, String> {
-        Args::parse(s.split_whitespace().map(str::to_owned))
+    fn parse(s: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("kahn-bench").chain(s.split_whitespace()))
+    }
+
+    fn error(s: &str) -> String {
+        parse(s).unwrap_err().to_string()
     }
 
     #[test]
     fn flags() {
-        let a = parse("--sizes 1e4,1000 --threads=1,2 --bodies cpu --quick")
-            .unwrap()
-            .unwrap();
+        let a = parse("--sizes 1e4,1000 --threads=1,2 --bodies cpu --quick").unwrap();
         assert_eq!(a.sizes, [1000, 10_000]);
         assert_eq!(a.threads, [1, 2]);
         assert_eq!(a.bodies, [Body::Cpu]);
-        assert_eq!(a.reps, 3);
-        assert!(parse("--sizes 0").is_err());
-        assert!(parse("--sizes x").is_err());
-        assert!(parse("--shapes ring").is_err());
-        assert!(parse("--reps").is_err());
-        assert!(parse("--what").is_err());
+        assert_eq!((a.reps, a.cpu_max), (3, 10_000));
+        let a = parse("--shapes layered,chain,layered --sizes 1_000_000").unwrap();
+        assert_eq!(a.shapes, [Shape::Layered, Shape::Chain]);
+        assert_eq!(
+            (a.sizes, a.reps, a.cpu_max),
+            (vec![1_000_000], 11, 1_000_000)
+        );
+        let a = parse("--quick --reps 5").unwrap();
+        assert_eq!((a.sizes, a.reps), (vec![1000, 10_000, 100_000], 5));
+    }
+
+    #[test]
+    fn mistakes_say_what_is_wrong() {
+        assert!(error("--sizes 0").contains("0 is out of range"));
+        assert!(error("--sizes x").contains("`x` is not a whole number"));
+        assert!(error("--shapes ring").contains("unknown shape `ring`: expected one of chain"));
+        assert!(error("--bodies idle").contains("[possible values: empty, count, cpu]"));
+        assert!(error("--reps").contains("a value is required"));
+        assert!(error("--what").contains("unexpected argument '--what'"));
     }
 }

@@ -60,17 +60,7 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match Args::parse(argv.clone()) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("bench: {e}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::from_env();
     match run(&args, &argv) {
         Ok(errors) if errors.is_empty() => ExitCode::SUCCESS,
         Ok(errors) => {
