@@ -12,7 +12,7 @@
 //! results the harness (`src/bin/kahn-bench`) writes and the tables it
 //! prints and puts into BENCHMARKS.md, which the criterion benches
 //! (`benches/shapes.rs`) print too. kahn's own tests depend on this crate
-//! with `default-features = false`, so they build only kahn and rayon.
+//! with `default-features = false`, so they build only kahn, rayon and ahash.
 #![warn(
     missing_docs,
     unsafe_op_in_unsafe_fn,
