@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use arbitrary::{Arbitrary, Unstructured};
 use kahn::{GraphBuilder, TaskId};
 
-use crate::fuzzing::{builder_ops, edge_list, execute, shapes};
+use crate::fuzzing::{builder_ops, edge_list, execute};
 
 /// The inputs committed for `target`, in name order.
 fn inputs(target: &str) -> Vec<PathBuf> {
@@ -78,11 +78,6 @@ fn execute_regressions_pass() {
     crate::common::bounded(|| replay("execute", execute::check));
 }
 
-#[test]
-fn shapes_regressions_pass() {
-    replay("shapes", shapes::check);
-}
-
 /// The replay is not vacuous: a committed `execute` input passes, and the
 /// same run checked as if any one task behaved otherwise fails. The input's
 /// run is never stopped, so every outcome is pinned.
@@ -127,11 +122,6 @@ fn reproducers_are_rust() {
         "{printed}"
     );
     assert!(printed.ends_with("] };"), "{printed}");
-    let shape: shapes::ShapeCase = decode(b"\x10chain").unwrap();
-    assert_eq!(
-        format!("{shape:?}"),
-        "let case = ShapeCase { n: 16, name: \"chain\".into() };"
-    );
     let list: edge_list::EdgeListCase = decode(&[0; 64]).unwrap();
     assert!(format!("{list:?}").starts_with("let case = EdgeListCase { max_tasks: None,"));
 }

@@ -14,7 +14,6 @@ pub mod builder_ops;
 pub mod edge_list;
 pub mod execute;
 pub mod reference;
-pub mod shapes;
 
 use std::cell::Cell;
 use std::sync::Once;
