@@ -13,7 +13,8 @@
 //!   bodies, for parallel efficiency.
 //!
 //! Build and batch bodies capture a counter, as real tasks capture data.
-//! After criterion's own output, tables print each median per task.
+//! After criterion's own output come the harness's tables (`report::tables`)
+//! of the medians per task, with `-` for what these benches do not measure.
 //! Run: `cargo bench -p kahn-bench --bench shapes` (about 4 minutes; a filter such as
 //! `rerun/` narrows it). The full harness, up to 1e7 tasks with memory and
 //! allocation counts, is `cargo run --release -p kahn-bench`.
@@ -27,12 +28,16 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use kahn::{Arena, Executor};
 use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
 use kahn_bench::heap::{self, task_names, HeapGraph};
-use kahn_bench::shapes::Shape;
+use kahn_bench::record::{self, Record};
+use kahn_bench::report;
+use kahn_bench::shapes::{Shape, ShapeGraph};
 
 /// Rerun sizes; build, batch and cpu1us use one size each.
 const SIZES: [usize; 2] = [1_000, 100_000];
 const BUILD_SIZE: usize = 100_000;
 const CPU_SIZE: usize = 10_000;
+/// Criterion's samples per benchmark.
+const SAMPLES: usize = 10;
 /// Steps of `spin` that take about 1 µs on the machines in BENCHMARKS.md.
 const SPIN_STEPS: u32 = 330;
 
@@ -189,139 +194,127 @@ fn bench_cpu_bodies(c: &mut Criterion, one: &Executor, two: &Executor, pool: &ra
     group.finish();
 }
 
-/// Where criterion writes its estimates: `$CRITERION_HOME`, else
-/// `$CARGO_TARGET_DIR/criterion`, else `target/criterion`.
+/// Where criterion writes its estimates, found as criterion finds it:
+/// `$CRITERION_HOME`, else `criterion/` in `$CARGO_TARGET_DIR` or in the
+/// workspace's target directory (`cargo metadata`), else `target/criterion`.
 fn criterion_home() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
     }
     std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .map(PathBuf::from)
+        .or_else(|| {
+            let cargo = std::env::var_os("CARGO")?;
+            let output = std::process::Command::new(cargo)
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .ok()?;
+            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+            metadata["target_directory"].as_str().map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("target"))
         .join("criterion")
 }
 
-/// Criterion's median estimate for one benchmark id, in ns per task.
-fn per_task(what: &str, variant: &str, shape: Shape, n: usize) -> Option<f64> {
+/// Criterion's median estimate for one benchmark id, in ns per task of `g`.
+fn per_task(what: &str, variant: &str, g: &ShapeGraph, n: usize) -> Option<f64> {
     let path = criterion_home()
         .join(what)
         .join(variant)
-        .join(format!("{shape}-{n}"))
+        .join(format!("{}-{n}", g.shape))
         .join("new/estimates.json");
     let json = std::fs::read_to_string(path).ok()?;
     let value: serde_json::Value = serde_json::from_str(&json).ok()?;
     let ns = value["median"]["point_estimate"].as_f64()?;
-    Some(ns / shape.generate(n).tasks as f64)
+    Some(ns / g.tasks as f64)
 }
 
-fn cell(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.1}"))
-}
-
-fn print_tables() {
-    println!("\nrerun, empty bodies: median ns per task (criterion estimates)");
-    println!(
-        "{:<18} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
-        "shape-n", "kahn-2t", "heap-2t", "scope-2t", "floor-1t", "kahn/floor", "kahn/scope"
-    );
+/// The estimates criterion has for these benches, as the harness's records
+/// (the variants and bodies named as the harness names them), so that
+/// `report::tables` prints them as it prints the harness's.
+fn records() -> Vec<Record> {
+    let mut records = Vec::new();
     for shape in Shape::ALL {
         for n in SIZES {
-            let get = |variant| per_task("rerun", variant, shape, n);
-            let (k, h, s, f) = (
-                get("kahn-2t"),
-                get("heap-2t"),
-                get("rayon-scope-2t"),
-                get("floor-1t"),
-            );
-            if k.is_none() && h.is_none() && s.is_none() && f.is_none() {
-                continue;
+            let g = shape.generate(n);
+            for (variant, id, threads) in [
+                ("arena", "kahn-2t", 2),
+                ("heap", "heap-2t", 2),
+                ("rayon-scope", "rayon-scope-2t", 2),
+                ("floor", "floor-1t", 1),
+            ] {
+                if let Some(ns) = per_task("rerun", id, &g, n) {
+                    records.push(Record {
+                        rerun_ns: ns,
+                        ..blank(&g, n, variant, "empty", threads)
+                    });
+                }
             }
-            let r = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| format!("{:.2}", a / b));
-            println!(
-                "{:<18} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
-                format!("{shape}-{n}"),
-                cell(k),
-                cell(h),
-                cell(s),
-                cell(f),
-                r(k, f).unwrap_or_default(),
-                r(k, s).unwrap_or_default()
-            );
+        }
+
+        let (n, g) = (BUILD_SIZE, shape.generate(BUILD_SIZE));
+        let get = |what, variant| per_task(what, variant, &g, n);
+        let (build, by_id, batch) = (
+            get("build", "arena"),
+            get("build", "arena-by-id"),
+            get("batch", "arena"),
+        );
+        if build.or(by_id).or(batch).is_some() {
+            records.push(Record {
+                build_ns: build,
+                build_by_id_ns: by_id,
+                batch_ns: batch,
+                ..blank(&g, n, "arena", "count", 2)
+            });
+        }
+        let (build, batch) = (get("build", "heap"), get("batch", "heap"));
+        if build.or(batch).is_some() {
+            records.push(Record {
+                build_ns: build,
+                batch_ns: batch,
+                ..blank(&g, n, "heap", "count", 2)
+            });
+        }
+
+        let (n, g) = (CPU_SIZE, shape.generate(CPU_SIZE));
+        let cpu = |variant| per_task("cpu1us", variant, &g, n);
+        let (floor, one) = (cpu("floor-1t"), cpu("kahn-1t"));
+        for (variant, id, threads) in [
+            ("floor", "floor-1t", 1),
+            ("arena", "kahn-2t", 2),
+            ("heap", "heap-2t", 2),
+            ("rayon-scope", "rayon-scope-2t", 2),
+        ] {
+            if let Some(ns) = cpu(id) {
+                records.push(Record {
+                    rerun_ns: ns,
+                    steps: Some(SPIN_STEPS),
+                    efficiency: floor.map(|f| f / (threads as f64 * ns)),
+                    scaling: one
+                        .filter(|_| variant == "arena")
+                        .map(|one| one / (2.0 * ns)),
+                    ..blank(&g, n, variant, "cpu", threads)
+                });
+            }
         }
     }
+    records
+}
 
-    let n = BUILD_SIZE;
-    println!("\nbuild and batch at {n} tasks: median ns per task");
-    println!(
-        "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
-        "shape",
-        "build arena",
-        "arena by-id",
-        "build heap",
-        "batch arena",
-        "batch heap",
-        "heap/arena"
-    );
-    for shape in Shape::ALL {
-        let (ba, bi, bh) = (
-            per_task("build", "arena", shape, n),
-            per_task("build", "arena-by-id", shape, n),
-            per_task("build", "heap", shape, n),
-        );
-        let (xa, xh) = (
-            per_task("batch", "arena", shape, n),
-            per_task("batch", "heap", shape, n),
-        );
-        if [ba, bi, bh, xa, xh].iter().all(Option::is_none) {
-            continue;
-        }
-        println!(
-            "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
-            shape.name(),
-            cell(ba),
-            cell(bi),
-            cell(bh),
-            cell(xa),
-            cell(xh),
-            xa.zip(xh)
-                .map(|(a, h)| format!("{:.2}x", h / a))
-                .unwrap_or_default()
-        );
-    }
-
-    let n = CPU_SIZE;
-    println!("\n~1 us bodies at {n} tasks: efficiency floor-1t / (2 x variant), scale kahn-1t / (2 x kahn-2t)");
-    println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>9}",
-        "shape", "kahn-2t", "heap-2t", "scope-2t", "scale"
-    );
-    for shape in Shape::ALL {
-        let floor = per_task("cpu1us", "floor-1t", shape, n);
-        let eff = |variant| {
-            floor
-                .zip(per_task("cpu1us", variant, shape, n))
-                .map(|(f, t)| format!("{:.1}%", 100.0 * f / (2.0 * t)))
-                .unwrap_or_else(|| "-".into())
-        };
-        let scale = per_task("cpu1us", "kahn-1t", shape, n)
-            .zip(per_task("cpu1us", "kahn-2t", shape, n))
-            .map(|(one, two)| format!("{:.1}%", 100.0 * one / (2.0 * two)))
-            .unwrap_or_else(|| "-".into());
-        if floor.is_some() {
-            println!(
-                "{:<12} {:>9} {:>9} {:>9} {:>9}",
-                shape.name(),
-                eff("kahn-2t"),
-                eff("heap-2t"),
-                eff("rayon-scope-2t"),
-                scale
-            );
-        }
+/// A record of this machine with nothing measured yet.
+fn blank(g: &ShapeGraph, n: usize, variant: &str, body: &str, threads: usize) -> Record {
+    let hash = format!("{:016x}", g.edge_hash());
+    Record {
+        machine: record::cpu_model(),
+        cores: record::cores(),
+        reps: SAMPLES,
+        ..Record::blank(g, n, &hash, variant, body, threads)
     }
 }
 
 fn main() {
     let mut c = Criterion::default()
-        .sample_size(10)
+        .sample_size(SAMPLES)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1))
         .configure_from_args();
@@ -339,5 +332,11 @@ fn main() {
         &pool,
     );
     c.final_summary();
-    print_tables();
+    let records = records();
+    if !records.is_empty() {
+        println!(
+            "\nmedian ns per task from criterion's estimates; kahn, heap and rayon::scope on 2 threads\n{}",
+            report::tables(&records)
+        );
+    }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::shapes::ShapeGraph;
+
 /// The results of one (shape, size, variant, body, threads) case. Every
 /// time is in nanoseconds per task; a field is `None` where the variant does
 /// not have that stage (the baselines are not built from names) or the
@@ -78,6 +80,54 @@ pub struct Record {
     pub efficiency: Option<f64>,
     /// cpu body, kahn: kahn on one thread / (threads × this time).
     pub scaling: Option<f64>,
+}
+
+impl Record {
+    /// A record of `variant` with the `body` on `threads` threads, on `g`
+    /// (generated at size `n`, with `edge_hash` in hex), with nothing
+    /// measured yet: times NaN or `None`, machine and reps unset.
+    pub fn blank(
+        g: &ShapeGraph,
+        n: usize,
+        edge_hash: &str,
+        variant: &str,
+        body: &str,
+        threads: usize,
+    ) -> Record {
+        Record {
+            shape: g.shape.name().to_owned(),
+            n,
+            tasks: g.tasks,
+            edges: g.edges.len(),
+            edge_hash: edge_hash.to_owned(),
+            variant: variant.to_owned(),
+            body: body.to_owned(),
+            threads,
+            machine: String::new(),
+            cores: 0,
+            reps: 0,
+            steps: None,
+            first_build_ns: None,
+            build_ns: None,
+            build_by_id_ns: None,
+            first_run_ns: None,
+            rerun_ns: f64::NAN,
+            rerun_min_ns: f64::NAN,
+            rerun_timings_ns: None,
+            batch_ns: None,
+            first_batch_allocs_per_task: None,
+            batch_allocs: None,
+            batch_allocs_per_task: None,
+            rerun_allocs_per_task: f64::NAN,
+            peak_heap_bytes_per_task: None,
+            peak_rss_bytes_per_task: None,
+            peak_rss_mib: None,
+            topology_bytes_per_task: None,
+            arena_bytes_per_task: None,
+            efficiency: None,
+            scaling: None,
+        }
+    }
 }
 
 /// What a results folder was measured on, and how.

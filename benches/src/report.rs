@@ -1,6 +1,8 @@
 //! What the harness prints and writes: one row per result while it runs, and
 //! the summary tables (markdown, for the terminal and for BENCHMARKS.md) that
-//! make the issue's targets checkable.
+//! make the targets checkable. The criterion benches print the same tables
+//! from their estimates: a figure a source did not measure is a `-`, and a
+//! table with nothing to show is left out.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,8 +61,14 @@ pub fn row(r: &Record) -> String {
     )
 }
 
+/// A figure, or `-` where there is none (not measured: `None` or NaN).
 fn opt(x: Option<f64>, digits: usize) -> String {
-    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.digits$}"))
+    fig(x, |x| format!("{x:.digits$}"))
+}
+
+fn fig(x: Option<f64>, show: impl FnOnce(f64) -> String) -> String {
+    x.filter(|x| x.is_finite())
+        .map_or_else(|| "-".to_owned(), show)
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -68,11 +76,11 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 fn x(r: Option<f64>) -> String {
-    r.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}×"))
+    fig(r, |r| format!("{r:.2}×"))
 }
 
 fn pct(r: Option<f64>) -> String {
-    r.map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", 100.0 * r))
+    fig(r, |r| format!("{:.1}%", 100.0 * r))
 }
 
 /// Looks results up by what they measured.
@@ -135,9 +143,8 @@ impl<'r> Index<'r> {
     }
 }
 
-/// The summary tables, in markdown.
+/// The summary tables, in markdown, after what was measured where and how.
 pub fn summary(records: &[Record], meta: &Meta) -> String {
-    let ix = Index::new(records);
     let mut md = String::new();
     let w = &mut md;
     let _ = writeln!(
@@ -154,13 +161,29 @@ pub fn summary(records: &[Record], meta: &Meta) -> String {
     let _ = writeln!(
         w,
         "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and `rayon::scope` on {} threads; the floor on one",
-        ix.threads
+        record::kahn_threads(records)
     );
+    md.push_str(&tables(records));
+    md
+}
+
+/// The tables alone, each only if `records` has something for it.
+pub fn tables(records: &[Record]) -> String {
+    let ix = Index::new(records);
+    let mut md = String::new();
+    let w = &mut md;
     graphs(w, &ix);
     if let Some(body) = record::batch_body(records) {
         arena_against_heap(w, &ix, body);
-        allocations(w, &ix, body);
-        memory(w, &ix, body);
+        if records
+            .iter()
+            .any(|r| r.first_batch_allocs_per_task.is_some())
+        {
+            allocations(w, &ix, body);
+        }
+        if records.iter().any(|r| r.topology_bytes_per_task.is_some()) {
+            memory(w, &ix, body);
+        }
     }
     if records.iter().any(|r| r.body == "empty") {
         baselines(w, &ix);
@@ -239,14 +262,14 @@ fn arena_against_heap(w: &mut String, ix: &Index<'_>, body: &str) {
         };
         let _ = writeln!(
             w,
-            "| {shape} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | **{}**{flag} |",
+            "| {shape} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | **{}**{flag} |",
             a.tasks,
             opt(a.build_ns, 1),
             opt(a.build_by_id_ns, 1),
             opt(h.build_ns, 1),
             x(ratio(h.build_ns, a.build_ns)),
-            a.rerun_ns,
-            h.rerun_ns,
+            opt(Some(a.rerun_ns), 1),
+            opt(Some(h.rerun_ns), 1),
             x(Some(h.rerun_ns / a.rerun_ns)),
             opt(a.batch_ns, 1),
             opt(h.batch_ns, 1),
@@ -261,7 +284,7 @@ fn allocations(w: &mut String, ix: &Index<'_>, body: &str) {
     table(
         w,
         &format!("Heap allocations (`{body}` body)"),
-        "Counted by the example's global allocator, all threads. After the first batch, \
+        "Counted by the harness's global allocator, all threads. After the first batch, \
          the arena's allocations per batch should not grow with the graph (the target: no per-task allocation).",
         "lrrrrrlrrr",
         &[
@@ -292,15 +315,15 @@ fn allocations(w: &mut String, ix: &Index<'_>, body: &str) {
         };
         let _ = writeln!(
             w,
-            "| {shape} | {} | {} | {} | {} | {} | {grows} | {} | {:.4} | {:.4} |",
+            "| {shape} | {} | {} | {} | {} | {} | {grows} | {} | {} | {} |",
             a.tasks,
             opt(a.first_batch_allocs_per_task, 3),
             opt(h.first_batch_allocs_per_task, 3),
             opt(a.batch_allocs, 0),
             opt(a.batch_allocs_per_task, 4),
             opt(h.batch_allocs_per_task, 3),
-            a.rerun_allocs_per_task,
-            h.rerun_allocs_per_task,
+            opt(Some(a.rerun_allocs_per_task), 4),
+            opt(Some(h.rerun_allocs_per_task), 4),
         );
     }
 }
@@ -407,10 +430,10 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
         }
         let _ = writeln!(
             w,
-            "| {shape} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {shape} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             k.tasks,
-            k.rerun_ns,
-            k.rerun_min_ns,
+            opt(Some(k.rerun_ns), 1),
+            opt(Some(k.rerun_min_ns), 1),
             opt(k.rerun_timings_ns, 1),
             opt(heap, 1),
             opt(scope, 1),
@@ -461,9 +484,9 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
             };
             let _ = writeln!(
                 w,
-                "| {shape} | {} | {th} | {:.1} | {} | {} | {} | {} |",
+                "| {shape} | {} | {th} | {} | {} | {} | {} | {} |",
                 k.tasks,
-                k.rerun_ns,
+                opt(Some(k.rerun_ns), 1),
                 pct(k.efficiency),
                 pct(k.scaling),
                 pct(eff("heap")),
