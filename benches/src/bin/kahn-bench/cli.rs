@@ -73,6 +73,11 @@ struct Flags {
     /// Do not measure: regenerate table, plot and markdown from DIR/results.jsonl
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
+    /// With --markdown, rewrite the region between <!-- bench:NAME:begin -->
+    /// and <!-- bench:NAME:end --> instead of the main one, e.g. for a run
+    /// committed under benches/results/NAME/
+    #[arg(long, value_name = "NAME", requires = "markdown", value_parser = region)]
+    region: Option<String>,
 }
 
 /// What to measure and where to write it.
@@ -91,6 +96,8 @@ pub struct Args {
     pub markdown: Option<PathBuf>,
     /// Regenerate the outputs from an earlier run's folder instead of measuring.
     pub from: Option<PathBuf>,
+    /// The named region of `markdown` to rewrite; `None` for the main one.
+    pub region: Option<String>,
 }
 
 /// Parses a whole number between `min` and `max`; `1e6` and `1_000_000` work.
@@ -138,6 +145,14 @@ fn steps(s: &str) -> Result<u32, String> {
 
 fn cpu_max(s: &str) -> Result<usize, String> {
     number(s, 0, kahn::TaskId::LIMIT)
+}
+
+fn region(s: &str) -> Result<String, String> {
+    if kahn_bench::report::is_region_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("a region is named with lowercase letters, digits and dashes".into())
+    }
 }
 
 impl Args {
@@ -190,6 +205,7 @@ impl Args {
             out: f.out,
             markdown: f.markdown,
             from: f.from,
+            region: f.region,
         };
         dedup(&mut a.shapes);
         dedup(&mut a.sizes);
@@ -255,5 +271,9 @@ mod tests {
         assert!(error("--bodies idle").contains("[possible values: empty, count, cpu]"));
         assert!(error("--reps").contains("a value is required"));
         assert!(error("--what").contains("unexpected argument '--what'"));
+        assert!(error("--region quiet").contains("--markdown <FILE>"));
+        assert!(error("--markdown B.md --region Quiet").contains("lowercase letters"));
+        let a = parse("--from benches/results/quiet --markdown B.md --region quiet").unwrap();
+        assert_eq!(a.region.as_deref(), Some("quiet"));
     }
 }

@@ -7,6 +7,7 @@
 //! cargo run --release -p kahn-bench                          # the full run, 1e3 … 1e7
 //! cargo run --release -p kahn-bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
 //! cargo run --release -p kahn-bench -- --from results --markdown BENCHMARKS.md
+//! cargo run --release -p kahn-bench -- --from benches/results/quiet --markdown BENCHMARKS.md --region quiet
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
@@ -36,7 +37,10 @@
 //! `meta.json` (machine, date, command) and `bench.svg`. `--markdown FILE`
 //! rewrites FILE between `<!-- bench:begin -->` and `<!-- bench:end -->`
 //! with the summary tables and copies the plot to `benches/results.svg`
-//! beside it.
+//! beside it; with `--region NAME`, it rewrites the region between
+//! `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` instead and
+//! links the plot where it is, which is how a run committed under
+//! `benches/results/NAME/` is tabled (`--from benches/results/NAME`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -101,11 +105,12 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
     }
     let svg = dir.join("bench.svg");
     plot::draw(&records, &svg)?;
-    let summary = report::summary(&records, &meta);
+    let jsonl = dir.join("results.jsonl");
+    let summary = report::summary(&records, &meta, &jsonl.display().to_string());
     println!("\n{summary}");
     println!(
         "results: {}, {}, {}",
-        dir.join("results.jsonl").display(),
+        jsonl.display(),
         dir.join("meta.json").display(),
         svg.display()
     );
@@ -114,22 +119,43 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
             eprintln!("bench: not rewriting {} after wrong runs", file.display());
             return Ok(errors);
         }
-        let plot_copy = file
-            .parent()
-            .map_or_else(|| PathBuf::from("benches"), |p| p.join("benches"))
-            .join("results.svg");
-        if let Some(parent) = plot_copy.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
-        }
-        std::fs::copy(&svg, &plot_copy)
-            .map_err(|e| format!("copying the plot to {}: {e}", plot_copy.display()))?;
-        let body =
-            format!("{summary}\n![ns per task against graph size, log-log](benches/results.svg)\n");
-        report::rewrite_markdown(file, &body)?;
-        println!("rewrote {} and {}", file.display(), plot_copy.display());
+        let base = match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let plot = match &args.region {
+            // The main region's plot is copied beside the file's tables.
+            None => {
+                let copy = base.join("benches").join("results.svg");
+                std::fs::create_dir_all(base.join("benches"))
+                    .map_err(|e| format!("creating {}: {e}", base.display()))?;
+                std::fs::copy(&svg, &copy)
+                    .map_err(|e| format!("copying the plot to {}: {e}", copy.display()))?;
+                println!("copied the plot to {}", copy.display());
+                Some(PathBuf::from("benches/results.svg"))
+            }
+            // A named region's stays in its results folder, linked if the
+            // folder is below the file's.
+            Some(_) => relative_to(&svg, base),
+        };
+        let body = match plot {
+            Some(plot) => format!(
+                "{summary}\n![ns per task against graph size, log-log]({})\n",
+                plot.display()
+            ),
+            None => summary,
+        };
+        report::rewrite_markdown(file, args.region.as_deref(), &body)?;
+        println!("rewrote {}", file.display());
     }
     Ok(errors)
+}
+
+/// `path` relative to `base`, if it lies below it.
+fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
+    let path = std::path::absolute(path).ok()?;
+    let base = std::path::absolute(base).ok()?;
+    path.strip_prefix(base).ok().map(Path::to_path_buf)
 }
 
 fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), String> {
