@@ -24,7 +24,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use kahn::{Arena, Executor};
 use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
 use kahn_bench::heap::{self, task_names, HeapGraph};
@@ -56,37 +57,37 @@ fn bench_reruns(c: &mut Criterion, executor: &Executor, pool: &rayon::ThreadPool
             group.bench_function(id("kahn-2t", shape, n), |bench| {
                 bench.iter(|| assert_eq!(executor.run(&graph).counts().succeeded, g.tasks))
             });
-            let names = task_names(g.tasks);
-            let mut heap = HeapGraph::build(&g, &names, |_| Box::new(|_| {})).expect("valid");
-            assert_eq!(heap.name(0), names.first().map(String::as_str));
-            group.bench_function(id("heap-2t", shape, n), |bench| {
-                bench.iter(|| assert_eq!(heap.run(pool), g.tasks))
-            });
-            let scope = RayonScope::new(&g, 2);
-            group.bench_function(id("rayon-scope-2t", shape, n), |bench| {
-                bench.iter(|| {
-                    assert_eq!(
-                        scope.run(|v| {
-                            black_box(v);
-                        }),
-                        g.tasks
-                    )
-                })
-            });
-            let floor = SerialFloor::new(&g);
-            group.bench_function(id("floor-1t", shape, n), |bench| {
-                bench.iter(|| {
-                    assert_eq!(
-                        floor.run(|v| {
-                            black_box(v);
-                        }),
-                        g.tasks
-                    )
-                })
+            bench_others(&mut group, &g, n, pool, |v| {
+                black_box(v);
             });
         }
     }
     group.finish();
+}
+
+/// The heap variant, `rayon::scope` (both on `pool`'s two threads) and the
+/// one-thread floor on `g`, every task running `body`.
+fn bench_others(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    g: &ShapeGraph,
+    n: usize,
+    pool: &rayon::ThreadPool,
+    body: impl Fn(u32) + Send + Sync + Copy + 'static,
+) {
+    let names = task_names(g.tasks);
+    let mut heap = HeapGraph::build(g, &names, |_| Box::new(body)).expect("valid");
+    assert_eq!(heap.name(0), names.first().map(String::as_str));
+    group.bench_function(id("heap-2t", g.shape, n), |bench| {
+        bench.iter(|| assert_eq!(heap.run(pool), g.tasks))
+    });
+    let scope = RayonScope::new(g, 2);
+    group.bench_function(id("rayon-scope-2t", g.shape, n), |bench| {
+        bench.iter(|| assert_eq!(scope.run(body), g.tasks))
+    });
+    let floor = SerialFloor::new(g);
+    group.bench_function(id("floor-1t", g.shape, n), |bench| {
+        bench.iter(|| assert_eq!(floor.run(body), g.tasks))
+    });
 }
 
 fn bench_builds_and_batches(c: &mut Criterion, executor: &Executor, pool: &rayon::ThreadPool) {
@@ -158,37 +159,8 @@ fn bench_cpu_bodies(c: &mut Criterion, one: &Executor, two: &Executor, pool: &ra
                 bench.iter(|| assert!(executor.run(&graph).is_success()))
             });
         }
-        let names = task_names(g.tasks);
-        let mut heap = HeapGraph::build(&g, &names, |_| {
-            Box::new(|v| {
-                spin(u64::from(v), SPIN_STEPS);
-            })
-        })
-        .expect("valid");
-        group.bench_function(id("heap-2t", shape, n), |bench| {
-            bench.iter(|| assert_eq!(heap.run(pool), g.tasks))
-        });
-        let scope = RayonScope::new(&g, 2);
-        group.bench_function(id("rayon-scope-2t", shape, n), |bench| {
-            bench.iter(|| {
-                assert_eq!(
-                    scope.run(|v| {
-                        spin(u64::from(v), SPIN_STEPS);
-                    }),
-                    g.tasks
-                )
-            })
-        });
-        let floor = SerialFloor::new(&g);
-        group.bench_function(id("floor-1t", shape, n), |bench| {
-            bench.iter(|| {
-                assert_eq!(
-                    floor.run(|v| {
-                        spin(u64::from(v), SPIN_STEPS);
-                    }),
-                    g.tasks
-                )
-            })
+        bench_others(&mut group, &g, n, pool, |v| {
+            spin(u64::from(v), SPIN_STEPS);
         });
     }
     group.finish();
@@ -332,7 +304,10 @@ fn main() {
         &pool,
     );
     c.final_summary();
-    let records = records();
+    // `--test` and `--list` measure nothing, so there would be only older
+    // estimates to show.
+    let measured = !std::env::args().any(|a| a == "--test" || a == "--list");
+    let records = if measured { records() } else { Vec::new() };
     if !records.is_empty() {
         println!(
             "\nmedian ns per task from criterion's estimates; kahn, heap and rayon::scope on 2 threads\n{}",
