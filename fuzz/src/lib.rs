@@ -1,3 +1,4 @@
-//! kahn's fuzz inputs and checks: the one copy that the cargo-fuzz targets and kahn's stable tests (`tests/all/`, which depend on this crate) both run.
+//! kahn's fuzz inputs and checks, compiled from the one copy in `tests/all/fuzzing` that the stable tests use too.
 
+#[path = "../../tests/all/fuzzing/mod.rs"]
 pub mod fuzzing;

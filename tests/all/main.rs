@@ -11,9 +11,6 @@ mod drops;
 mod execution;
 mod failures;
 mod fuzz_regressions;
+mod fuzzing;
 mod props;
 mod stress;
-
-/// The fuzz targets' inputs and checks (`fuzz/src/fuzzing`), which these
-/// tests replay and reuse.
-use kahn_fuzz::fuzzing;

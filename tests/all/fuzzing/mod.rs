@@ -1,10 +1,9 @@
 //! Fuzz inputs and their checks, one definition shared by the cargo-fuzz targets and the stable tests.
 //!
-//! It lives in the fuzz crate's library, which kahn's integration tests
-//! dev-depend on (without libFuzzer), so a fuzz target, the replay of
-//! `fuzz/regressions/` in `cargo test` (`tests/all/fuzz_regressions.rs`), the
-//! stress test and the failure proptest all run the very same check on the
-//! very same input type. Each input derives
+//! The fuzz crate (`fuzz/src/lib.rs`) includes this folder with `#[path]`, so
+//! a fuzz target, the replay of `fuzz/regressions/` in `cargo test`
+//! (`fuzz_regressions.rs`), the stress test and the failure proptest all run
+//! the very same check on the very same input type. Each input derives
 //! `Arbitrary`, and its `Debug` prints a Rust reproducer
 //! (`let case = ...;`) to paste into a test next to the `check` call.
 //!
