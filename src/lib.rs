@@ -21,7 +21,6 @@ mod id;
 mod names;
 mod options;
 mod report;
-pub mod shapes;
 mod sync;
 mod task;
 

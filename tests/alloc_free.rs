@@ -1,45 +1,23 @@
 //! Proves the arena's promise: after warm-up, rebuilding a graph of the same
 //! size and rerunning a compiled graph make no heap allocation per task.
 //!
-//! Its own test binary because it installs a counting global allocator, and a
-//! single `#[test]` so no other test allocates while it counts.
+//! Its own test binary because it installs a counting global allocator (the
+//! harness's, from kahn-bench), and a single `#[test]` so no other test
+//! allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use kahn::shapes::Shape;
 use kahn::{Arena, Executor};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use kahn_bench::alloc::{self, Counting};
+use kahn_bench::shapes::Shape;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = alloc::allocations();
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    alloc::allocations() - before
 }
 
 /// Builds `shape` at `n` tasks into `arena`, named or not, and runs it once.

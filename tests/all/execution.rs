@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kahn::shapes::{Shape, ShapeGraph};
 use kahn::{Arena, Executor, InputError, Outcome, RunOptions, State, TaskId, TaskLabel};
+use kahn_bench::shapes::{Shape, ShapeGraph};
 
 use kahn_test_support::{bounded, counts, executor, executors};
 

@@ -11,8 +11,8 @@
 //! `first + i` alone, so a failure prints the seed that replays it
 //! (`KAHN_STRESS_SEED=<seed> KAHN_STRESS_GRAPHS=1`) and the case as Rust.
 
-use kahn::shapes::SplitMix64;
 use kahn::Executor;
+use kahn_bench::shapes::SplitMix64;
 
 use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, Watch};
 

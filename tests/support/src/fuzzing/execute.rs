@@ -31,11 +31,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use kahn::shapes::SplitMix64;
 use kahn::{
     Arena, BoxError, CancelToken, Counts, Executor, InputError, Outcome, OwnedTaskRef, RunOptions,
     State, StopReason, TaskContext, TaskId, TaskLabel,
 };
+use kahn_bench::shapes::SplitMix64;
 
 use super::ensure;
 use crate::{executor, Oracle};

@@ -3,16 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::shapes::ShapeGraph;
+
 /// The results of one (shape, size, variant, body, threads) case. Every
 /// time is in nanoseconds per task; a field is `None` where the variant does
 /// not have that stage (the baselines are not built from names) or the
 /// figure was not measured (the cpu body is only rerun).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// The shape's name (`chain`, `tree`, ...).
     pub shape: String,
     /// The size asked for; `tasks` may be smaller for the grid shapes.
     pub n: usize,
+    /// Tasks of the generated graph.
     pub tasks: usize,
+    /// Edges of the generated graph.
     pub edges: usize,
     /// `ShapeGraph::edge_hash`, hex: two runs agree only on the same graph.
     pub edge_hash: String,
@@ -20,9 +25,11 @@ pub struct Record {
     pub variant: String,
     /// `empty`, `count`, `cpu`.
     pub body: String,
+    /// Worker threads (the floor always has one).
     pub threads: usize,
     /// CPU model and logical cores of the machine.
     pub machine: String,
+    /// Logical cores of the machine.
     pub cores: usize,
     /// Timed repetitions behind each median.
     pub reps: usize,
@@ -39,6 +46,7 @@ pub struct Record {
     pub first_run_ns: Option<f64>,
     /// Reruns of one built graph: median and fastest.
     pub rerun_ns: f64,
+    /// The fastest rerun.
     pub rerun_min_ns: f64,
     /// kahn, empty body: median rerun with `RunOptions::record_timings(true)`.
     pub rerun_timings_ns: Option<f64>,
@@ -49,6 +57,7 @@ pub struct Record {
     pub first_batch_allocs_per_task: Option<f64>,
     /// Heap allocations per batch after the first (mean), and per task.
     pub batch_allocs: Option<f64>,
+    /// [`Record::batch_allocs`] per task.
     pub batch_allocs_per_task: Option<f64>,
     /// Heap allocations per task of a rerun (mean).
     pub rerun_allocs_per_task: f64,
@@ -64,6 +73,7 @@ pub struct Record {
     pub peak_rss_mib: Option<f64>,
     /// kahn only: `Graph::topology_bytes` and `Arena::allocated_bytes` per task.
     pub topology_bytes_per_task: Option<f64>,
+    /// kahn only: `Arena::allocated_bytes` per task.
     pub arena_bytes_per_task: Option<f64>,
 
     /// cpu body: floor time / (threads × this time); 1.0 is a perfect speedup.
@@ -72,22 +82,77 @@ pub struct Record {
     pub scaling: Option<f64>,
 }
 
+impl Record {
+    /// A record of `variant` with the `body` on `threads` threads, on `g`
+    /// (generated at size `n`, with `edge_hash` in hex), with nothing
+    /// measured yet: times NaN or `None`, machine and reps unset.
+    pub fn blank(
+        g: &ShapeGraph,
+        n: usize,
+        edge_hash: &str,
+        variant: &str,
+        body: &str,
+        threads: usize,
+    ) -> Record {
+        Record {
+            shape: g.shape.name().to_owned(),
+            n,
+            tasks: g.tasks,
+            edges: g.edges.len(),
+            edge_hash: edge_hash.to_owned(),
+            variant: variant.to_owned(),
+            body: body.to_owned(),
+            threads,
+            machine: String::new(),
+            cores: 0,
+            reps: 0,
+            steps: None,
+            first_build_ns: None,
+            build_ns: None,
+            build_by_id_ns: None,
+            first_run_ns: None,
+            rerun_ns: f64::NAN,
+            rerun_min_ns: f64::NAN,
+            rerun_timings_ns: None,
+            batch_ns: None,
+            first_batch_allocs_per_task: None,
+            batch_allocs: None,
+            batch_allocs_per_task: None,
+            rerun_allocs_per_task: f64::NAN,
+            peak_heap_bytes_per_task: None,
+            peak_rss_bytes_per_task: None,
+            peak_rss_mib: None,
+            topology_bytes_per_task: None,
+            arena_bytes_per_task: None,
+            efficiency: None,
+            scaling: None,
+        }
+    }
+}
+
 /// What a results folder was measured on, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
+    /// The command line that measured the results.
     pub command: String,
+    /// When it started, `YYYY-MM-DD HH:MM UTC`.
     pub date_utc: String,
+    /// The CPU model.
     pub cpu: String,
+    /// Logical cores the process could use.
     pub cores: usize,
+    /// Total memory, e.g. `23.5 GiB`.
     pub memory: String,
+    /// The operating system and kernel release.
     pub kernel: String,
+    /// `rustc -V`.
     pub rustc: String,
 }
 
 impl Meta {
     /// Describes this machine and this invocation.
     pub fn now(args: &[String]) -> Meta {
-        let mut command = String::from("cargo run --release --example bench --");
+        let mut command = String::from("cargo run --release -p kahn-bench --");
         for a in args {
             command.push(' ');
             command.push_str(a);
@@ -147,27 +212,11 @@ fn memory() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Today's date and time in UTC, `YYYY-MM-DD HH:MM`, without a date crate.
+/// The date and time now in UTC, `YYYY-MM-DD HH:MM UTC`.
 fn date_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string()
 }
 
 /// The shapes of `records`, in the order they were measured.

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use kahn::TaskId;
+
 /// A family of graphs, sized by a target task count `n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
@@ -57,13 +59,13 @@ impl Shape {
     /// Generates the graph of this shape closest to `n` tasks.
     ///
     /// # Panics
-    /// If `n` exceeds [`TaskId::LIMIT`](crate::TaskId::LIMIT), the most tasks
+    /// If `n` exceeds [`TaskId::LIMIT`](kahn::TaskId::LIMIT), the most tasks
     /// a graph can hold.
     pub fn generate(self, n: usize) -> ShapeGraph {
         assert!(
-            n <= crate::TaskId::LIMIT,
+            n <= kahn::TaskId::LIMIT,
             "{n} tasks is more than a graph can hold ({})",
-            crate::TaskId::LIMIT
+            kahn::TaskId::LIMIT
         );
         let mut edges = Vec::new();
         let tasks = match self {
@@ -169,11 +171,11 @@ pub struct ShapeGraph {
 }
 
 impl ShapeGraph {
-    /// The edges as task ids, ready for [`GraphBuilder::edges`](crate::GraphBuilder::edges).
-    pub fn task_edges(&self) -> impl ExactSizeIterator<Item = (crate::TaskId, crate::TaskId)> + '_ {
+    /// The edges as task ids, ready for [`GraphBuilder::edges`](kahn::GraphBuilder::edges).
+    pub fn task_edges(&self) -> impl ExactSizeIterator<Item = (TaskId, TaskId)> + '_ {
         self.edges
             .iter()
-            .map(|&(u, v)| (crate::TaskId::new(u), crate::TaskId::new(v)))
+            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v)))
     }
 
     /// FNV-1a over the task count and every edge, in order.

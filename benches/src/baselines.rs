@@ -1,9 +1,11 @@
-//! Baselines kahn is measured against, shared by `benches/` and `examples/`.
+//! Baselines kahn is measured against, and the two ways a shape is built
+//! into a kahn arena, for the harness and the criterion benches.
 
 use std::hint::black_box;
 
-use kahn::shapes::ShapeGraph;
 use kahn::{Arena, BoxError, Graph, TaskContext};
+
+use crate::shapes::ShapeGraph;
 
 /// Builds `g` into `arena` with every task running `body`, edges by id.
 pub fn build_shape<'a, T>(
@@ -49,6 +51,7 @@ pub struct SerialFloor {
 }
 
 impl SerialFloor {
+    /// Lays `g` out as CSR with its in-degrees.
     pub fn new(g: &ShapeGraph) -> SerialFloor {
         let mut off = vec![0u32; g.tasks + 1];
         let mut indegree = vec![0u32; g.tasks];
@@ -118,6 +121,7 @@ pub struct RayonScope {
 }
 
 impl RayonScope {
+    /// Lays `g` out as the floor does, with a rayon pool of `threads` threads.
     pub fn new(g: &ShapeGraph, threads: usize) -> RayonScope {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::record::{self, Record};
+use kahn_bench::record::{self, Record};
 
 /// Picks a line's y value (ns per task) from a record, if it belongs to it.
 type Pick = Box<dyn Fn(&Record) -> Option<f64>>;

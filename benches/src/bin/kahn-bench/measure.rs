@@ -5,14 +5,14 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use kahn::shapes::ShapeGraph;
 use kahn::{Arena, BoxError, Counts, Executor, TaskContext};
+use kahn_bench::alloc;
+use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use kahn_bench::heap::{task_names, HeapBody, HeapGraph};
+use kahn_bench::record::Record;
+use kahn_bench::shapes::{Shape, ShapeGraph};
 
-use crate::alloc;
-use crate::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
 use crate::cli::{Args, Body};
-use crate::heap::{HeapBody, HeapGraph};
-use crate::record::Record;
 
 /// One generated graph and the names a configuration would give its tasks.
 pub struct Input {
@@ -23,9 +23,9 @@ pub struct Input {
 }
 
 impl Input {
-    pub fn new(shape: kahn::shapes::Shape, n: usize) -> Input {
+    pub fn new(shape: Shape, n: usize) -> Input {
         let g = shape.generate(n);
-        let names = crate::heap::task_names(g.tasks);
+        let names = task_names(g.tasks);
         let hash = format!("{:016x}", g.edge_hash());
         Input { n, g, names, hash }
     }
@@ -52,37 +52,18 @@ pub struct Bench<'a> {
 impl Bench<'_> {
     fn record(&self, input: &Input, variant: &str, body: Body, threads: usize) -> Record {
         Record {
-            shape: input.g.shape.name().to_owned(),
-            n: input.n,
-            tasks: input.tasks(),
-            edges: input.g.edges.len(),
-            edge_hash: input.hash.clone(),
-            variant: variant.to_owned(),
-            body: body.name().to_owned(),
-            threads,
             machine: self.machine.clone(),
             cores: self.cores,
             reps: self.args.reps_for(input.tasks()),
             steps: (body == Body::Cpu).then_some(self.args.steps),
-            first_build_ns: None,
-            build_ns: None,
-            build_by_id_ns: None,
-            first_run_ns: None,
-            rerun_ns: f64::NAN,
-            rerun_min_ns: f64::NAN,
-            rerun_timings_ns: None,
-            batch_ns: None,
-            first_batch_allocs_per_task: None,
-            batch_allocs: None,
-            batch_allocs_per_task: None,
-            rerun_allocs_per_task: f64::NAN,
-            peak_heap_bytes_per_task: None,
-            peak_rss_bytes_per_task: None,
-            peak_rss_mib: None,
-            topology_bytes_per_task: None,
-            arena_bytes_per_task: None,
-            efficiency: None,
-            scaling: None,
+            ..Record::blank(
+                &input.g,
+                input.n,
+                &input.hash,
+                variant,
+                body.name(),
+                threads,
+            )
         }
     }
 }

@@ -3,10 +3,11 @@
 //! from 1e3 to 1e7 tasks, in one command.
 //!
 //! ```sh
-//! cargo run --release --example bench -- --quick               # under a minute
-//! cargo run --release --example bench                          # the full run, 1e3 … 1e7
-//! cargo run --release --example bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
-//! cargo run --release --example bench -- --from results --markdown BENCHMARKS.md
+//! cargo run --release -p kahn-bench -- --quick               # under a minute
+//! cargo run --release -p kahn-bench                          # the full run, 1e3 … 1e7
+//! cargo run --release -p kahn-bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
+//! cargo run --release -p kahn-bench -- --from results --markdown BENCHMARKS.md
+//! cargo run --release -p kahn-bench -- --from benches/results/quiet --markdown BENCHMARKS.md --region quiet
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
@@ -14,9 +15,9 @@
 //! - `arena`: kahn — names interned into an [`kahn::Arena`], CSR, run by
 //!   [`kahn::Executor`]; `arena.builder()` rewinds the arena between batches;
 //! - `heap`: `Box<Node>`s, a `HashMap<String, u32>` and `rayon::scope`,
-//!   rebuilt for every batch (`benches/common/heap.rs`);
+//!   rebuilt for every batch (`kahn_bench::heap`);
 //! - `rayon-scope` and `floor` (one thread): the baselines over CSR
-//!   (`benches/common/baselines.rs`).
+//!   (`kahn_bench::baselines`).
 //!
 //! and reports build, first run, steady rerun (median and min) and batch loop
 //! (build + run + drop, after the first batch) in ns per task, heap
@@ -36,7 +37,10 @@
 //! `meta.json` (machine, date, command) and `bench.svg`. `--markdown FILE`
 //! rewrites FILE between `<!-- bench:begin -->` and `<!-- bench:end -->`
 //! with the summary tables and copies the plot to `benches/results.svg`
-//! beside it.
+//! beside it; with `--region NAME`, it rewrites the region between
+//! `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->` instead and
+//! links the plot where it is, which is how a run committed under
+//! `benches/results/NAME/` is tabled (`--from benches/results/NAME`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,38 +48,23 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kahn::Executor;
+use kahn_bench::alloc;
+use kahn_bench::record::{Meta, Record};
+use kahn_bench::report;
 
-mod alloc;
-#[path = "../../benches/common/baselines.rs"]
-mod baselines;
 mod cli;
-#[path = "../../benches/common/heap.rs"]
-mod heap;
 mod measure;
 mod plot;
-mod record;
-mod report;
 
 use cli::{Args, Body};
 use measure::{Bench, Input};
-use record::{Meta, Record};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match Args::parse(argv.clone()) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("bench: {e}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::from_env();
     match run(&args, &argv) {
         Ok(errors) if errors.is_empty() => ExitCode::SUCCESS,
         Ok(errors) => {
@@ -116,11 +105,12 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
     }
     let svg = dir.join("bench.svg");
     plot::draw(&records, &svg)?;
-    let summary = report::summary(&records, &meta);
+    let jsonl = dir.join("results.jsonl");
+    let summary = report::summary(&records, &meta, &jsonl.display().to_string());
     println!("\n{summary}");
     println!(
         "results: {}, {}, {}",
-        dir.join("results.jsonl").display(),
+        jsonl.display(),
         dir.join("meta.json").display(),
         svg.display()
     );
@@ -129,22 +119,43 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
             eprintln!("bench: not rewriting {} after wrong runs", file.display());
             return Ok(errors);
         }
-        let plot_copy = file
-            .parent()
-            .map_or_else(|| PathBuf::from("benches"), |p| p.join("benches"))
-            .join("results.svg");
-        if let Some(parent) = plot_copy.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
-        }
-        std::fs::copy(&svg, &plot_copy)
-            .map_err(|e| format!("copying the plot to {}: {e}", plot_copy.display()))?;
-        let body =
-            format!("{summary}\n![ns per task against graph size, log-log](benches/results.svg)\n");
-        report::rewrite_markdown(file, &body)?;
-        println!("rewrote {} and {}", file.display(), plot_copy.display());
+        let base = match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let plot = match &args.region {
+            // The main region's plot is copied beside the file's tables.
+            None => {
+                let copy = base.join("benches").join("results.svg");
+                std::fs::create_dir_all(base.join("benches"))
+                    .map_err(|e| format!("creating {}: {e}", base.display()))?;
+                std::fs::copy(&svg, &copy)
+                    .map_err(|e| format!("copying the plot to {}: {e}", copy.display()))?;
+                println!("copied the plot to {}", copy.display());
+                Some(PathBuf::from("benches/results.svg"))
+            }
+            // A named region's stays in its results folder, linked if the
+            // folder is below the file's.
+            Some(_) => relative_to(&svg, base),
+        };
+        let body = match plot {
+            Some(plot) => format!(
+                "{summary}\n![ns per task against graph size, log-log]({})\n",
+                plot.display()
+            ),
+            None => summary,
+        };
+        report::rewrite_markdown(file, args.region.as_deref(), &body)?;
+        println!("rewrote {}", file.display());
     }
     Ok(errors)
+}
+
+/// `path` relative to `base`, if it lies below it.
+fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
+    let path = std::path::absolute(path).ok()?;
+    let base = std::path::absolute(base).ok()?;
+    path.strip_prefix(base).ok().map(Path::to_path_buf)
 }
 
 fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), String> {

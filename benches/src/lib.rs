@@ -1,0 +1,30 @@
+//! kahn-bench: kahn's benchmark side, kept out of the library (`publish = false`).
+//!
+//! - [`shapes`]: the six standard task-graph shapes as deterministic edge
+//!   lists, and the `SplitMix64` generator behind the layered one;
+//! - [`heap`]: the heap-allocated DAG kahn's arena is measured against;
+//! - [`baselines`]: the one-thread floor, `rayon::scope`, and building a
+//!   shape into a kahn arena by id or by name;
+//! - [`alloc`]: a counting global allocator (a binary installs it with
+//!   `#[global_allocator]`) and resident-memory probes.
+//!
+//! With the default `harness` feature, also [`record`] and [`report`]: the
+//! results the harness (`src/bin/kahn-bench`) writes and the tables it
+//! prints and puts into BENCHMARKS.md, which the criterion benches
+//! (`benches/shapes.rs`) print too. kahn's own tests depend on this crate
+//! with `default-features = false`, so they build only kahn, rayon and ahash.
+#![warn(
+    missing_docs,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
+
+pub mod alloc;
+pub mod baselines;
+pub mod heap;
+#[cfg(feature = "harness")]
+pub mod record;
+#[cfg(feature = "harness")]
+pub mod report;
+pub mod shapes;
