@@ -423,7 +423,7 @@ fn check_reruns_and_rebuilds(case: &Case) -> Result<(), TestCaseError> {
                 Some(first) => prop_assert_eq!(first, &causes, "skip causes of run {}", run),
             }
         }
-        check_consumed(report, &summary, run % 2 == 0)
+        check_consumed(report, &summary, run.is_multiple_of(2))
     };
 
     let mut arena = Arena::new();

@@ -55,7 +55,7 @@ pub fn any_dag(max_n: usize) -> impl Strategy<Value = (usize, Vec<(u32, u32)>)> 
 /// The name of task `v` in the property tests: tasks with an even id get
 /// one, odd ones do not, so both kinds of label show up.
 pub fn task_name(v: u32) -> Option<String> {
-    (v % 2 == 0).then(|| format!("n{v}"))
+    v.is_multiple_of(2).then(|| format!("n{v}"))
 }
 
 /// How kahn's messages show task `v` of a property test: by its
