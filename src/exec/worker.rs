@@ -253,7 +253,13 @@ fn run_claimed<T: Send + Sync>(
 /// Records task `v`, which a failure reached, as skipped for `cause`, and
 /// returns the releases that pass the same cause to its successors.
 fn skip_claimed<T>(core: &RunCore<'_, T>, local: &mut Local, v: u32, cause: TaskId) -> Releases {
-    settle(core, local, v, TaskEnd::Skipped(cause), Some(Cause::new(cause)))
+    settle(
+        core,
+        local,
+        v,
+        TaskEnd::Skipped(cause),
+        Some(Cause::new(cause)),
+    )
 }
 
 /// Records how claimed task `v` ended and returns the releases of its

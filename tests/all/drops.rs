@@ -295,7 +295,8 @@ fn zero_sized_and_over_aligned_closures_are_dropped_once() {
             tracked: ledger.track(),
         };
         b.unnamed_task(move |_| {
-            Ok((std::ptr::from_ref(&aligned) as usize).is_multiple_of(256) && aligned.tracked.id < 3)
+            Ok((std::ptr::from_ref(&aligned) as usize).is_multiple_of(256)
+                && aligned.tracked.id < 3)
         })
         .unwrap();
     }
