@@ -143,6 +143,14 @@ pub enum ExecutorError {
     /// A thread count of zero was asked for.
     #[error("an executor needs at least one worker thread")]
     ZeroThreads,
+    /// More threads were asked for than an executor may have.
+    #[error("an executor may have at most {limit} worker threads, not {requested}: a DAG run gains nothing from more threads than cores")]
+    TooManyThreads {
+        /// The number asked for.
+        requested: usize,
+        /// [`Executor::MAX_THREADS`](crate::Executor::MAX_THREADS).
+        limit: usize,
+    },
     /// The operating system refused to start the worker threads.
     #[error("could not start the executor's worker threads: {0}")]
     ThreadPool(#[from] rayon::ThreadPoolBuildError),

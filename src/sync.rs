@@ -48,12 +48,12 @@ pub(crate) use crossbeam_utils::Backoff;
 pub(crate) mod atomic {
     #[cfg(not(loom))]
     pub(crate) use std::sync::atomic::{
-        fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
     };
 
     #[cfg(loom)]
     pub(crate) use loom::sync::atomic::{
-        fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
     };
 }
 

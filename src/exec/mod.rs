@@ -1,76 +1,97 @@
-//! The executor: a pool of worker threads that runs compiled graphs.
+//! The executor: a rayon pool whose threads run compiled graphs, any number
+//! of runs at once, sharing the threads.
 
+mod fence;
+mod registry;
+mod releases;
 pub(crate) mod run;
+mod seat;
 mod signals;
 mod sleep;
 mod worker;
 
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::ExecutorError;
 use crate::graph::Graph;
 use crate::options::RunOptions;
 use crate::report::Report;
-use run::RunCore;
+use registry::{Departure, Listing, Participate, Shared};
+use run::{RunCore, Waiting};
+use signals::Signals;
+use worker::Participation;
 
 /// Runs graphs on a fixed set of worker threads.
 ///
 /// Create one and keep it: starting threads is the expensive part, and runs
-/// reuse them. An executor runs any number of graphs. A run holds every
-/// worker until its last task ends, so runs started at once from different
-/// threads take turns: the second starts when the first has finished. Tasks
-/// of concurrent runs must therefore never wait on each other (give
-/// independent pipelines their own executors). Parallel code inside a task
-/// (`rayon::join`, `par_iter`) runs on this pool too, but the other workers
-/// stay in the run's own loop and do not take rayon jobs, so it runs on the
-/// task's thread alone: use a separate rayon pool for it.
+/// reuse them. An executor runs any number of graphs, and any number of runs
+/// at once: runs started from different threads share the workers (a run
+/// started while others are running gets idle workers right away, and
+/// workers rotate between runs at task boundaries when there are more runs
+/// than workers). Tasks always run on the executor's threads, never on the
+/// thread that called [`run`](Self::run), which waits.
+///
+/// The threads are a [rayon] pool, and a worker that has no graph work
+/// returns to it: parallel code inside a task (`rayon::join`, `par_iter`)
+/// spreads over the executor's idle threads. A run started from inside a
+/// task of the same executor works on the calling thread and takes idle
+/// workers too.
 ///
 /// Each worker takes ready tasks, runs them, and continues with the tasks
-/// that became ready, stealing from other workers when it runs dry. See
-/// ARCHITECTURE.md for the scheduling protocol.
+/// that became ready, stealing from other workers when it runs dry. A task
+/// that becomes ready while every other worker is busy is not hidden from a
+/// worker that becomes idle: see ARCHITECTURE.md for the protocol, and the
+/// README for the latency bound.
 #[derive(Debug)]
 pub struct Executor {
-    /// `None` for a one-thread executor, which runs on the calling thread.
-    pool: Option<rayon::ThreadPool>,
-    threads: usize,
+    pool: rayon::ThreadPool,
+    shared: Arc<Shared>,
 }
 
 impl Executor {
+    /// The most worker threads an executor may have. A DAG run gains
+    /// nothing from more threads than cores, and each worker is an operating
+    /// system thread.
+    pub const MAX_THREADS: usize = 1024;
+
     /// An executor with one worker per available CPU.
     ///
     /// # Errors
     /// [`ExecutorError::ThreadPool`] if the threads cannot be started.
     pub fn new() -> Result<Executor, ExecutorError> {
         let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        Executor::with_threads(threads)
+        Executor::with_threads(threads.min(Executor::MAX_THREADS))
     }
 
-    /// An executor with `threads` workers. With one, runs happen on the
-    /// calling thread and no thread is started.
+    /// An executor with `threads` workers.
     ///
     /// # Errors
-    /// [`ExecutorError::ZeroThreads`], or [`ExecutorError::ThreadPool`] if the
-    /// threads cannot be started.
+    /// [`ExecutorError::ZeroThreads`], [`ExecutorError::TooManyThreads`]
+    /// above [`MAX_THREADS`](Self::MAX_THREADS), or
+    /// [`ExecutorError::ThreadPool`] if the threads cannot be started.
     pub fn with_threads(threads: usize) -> Result<Executor, ExecutorError> {
         if threads == 0 {
             return Err(ExecutorError::ZeroThreads);
         }
-        let pool = if threads > 1 {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("kahn-worker-{i}"))
-                .build()?;
-            Some(pool)
-        } else {
-            None
-        };
-        Ok(Executor { pool, threads })
+        if threads > Executor::MAX_THREADS {
+            return Err(ExecutorError::TooManyThreads {
+                requested: threads,
+                limit: Executor::MAX_THREADS,
+            });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("kahn-worker-{i}"))
+            .build()?;
+        let shared = Arc::new(Shared::new(pool.current_num_threads()));
+        Ok(Executor { pool, shared })
     }
 
     /// The number of worker threads.
     pub fn threads(&self) -> usize {
-        self.threads
+        self.shared.threads()
     }
 
     /// Runs every task of `graph` once, with default options, and reports.
@@ -83,49 +104,108 @@ impl Executor {
 
     /// Runs every task of `graph` once, as `options` say, and reports.
     ///
-    /// Called from inside a task running on this same executor, the nested
-    /// run uses only the calling thread (the other workers are busy with the
-    /// outer run, and waiting for them would deadlock).
+    /// The calling thread waits; called from inside a task running on this
+    /// same executor, it works on the nested run itself (so a nested run
+    /// cannot deadlock), and idle workers join it.
     pub fn run_with<'g, T: Send + Sync>(
         &self,
         graph: &'g Graph<'_, T>,
         options: &RunOptions,
     ) -> Report<'g, T> {
-        let pool = self
-            .pool
-            .as_ref()
-            .filter(|pool| pool.current_thread_index().is_none());
-        let workers = pool.map_or(1, rayon::ThreadPool::current_num_threads);
-        let (core, deques) = RunCore::new(graph.csr, graph.names, options, workers);
+        let shared = &self.shared;
+        let seats = shared.threads();
+        let signals = Arc::new(Signals::new());
+        let core = RunCore::new(
+            graph.csr,
+            graph.names,
+            options,
+            seats,
+            Arc::clone(&signals),
+            shared.fences,
+        );
         if graph.task_count() > 0 {
-            match pool {
-                Some(pool) => {
-                    let deques: Vec<Mutex<Option<_>>> =
-                        deques.into_iter().map(|d| Mutex::new(Some(d))).collect();
-                    pool.broadcast(|ctx| {
-                        let deque = deques[ctx.index()]
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .take();
-                        if let Some(deque) = deque {
-                            worker::work(graph, &core, ctx.index(), deque);
-                        }
-                    });
+            let handle = RunHandle { graph, core: &core };
+            // SAFETY: `handle` outlives the listing's use of it: this
+            // function returns only after `close` succeeded below.
+            let listing = Arc::new(unsafe {
+                Listing::new(&handle, Arc::clone(&signals), seats, shared.next_serial())
+            });
+            shared.register(Arc::clone(&listing));
+            if self.pool.current_thread_index().is_some() {
+                // Inside one of our own tasks: work on the nested run here.
+                if listing.try_join() {
+                    worker::participate(
+                        graph,
+                        &core,
+                        Participation {
+                            waiting: Waiting::Stays,
+                            shared: Some(shared),
+                            fixed_pace: None,
+                        },
+                    );
+                    listing.mark_ended();
+                    listing.leave();
                 }
-                None => {
-                    let deque = deques.into_iter().next().expect("one deque per worker");
-                    worker::work(graph, &core, 0, deque);
-                }
+            } else {
+                registry::spawn_into(&self.pool, shared);
             }
+            wait_until_closed(&core, &listing);
+            shared.deregister(&listing);
         }
         let wall = core.start().elapsed();
         core.into_report(wall)
     }
 }
 
+/// Waits, on the thread that started a run, until it has ended and every
+/// worker has left it, and closes it so none joins again.
+fn wait_until_closed<T>(core: &RunCore<'_, T>, listing: &Listing) {
+    // Short runs end within microseconds: look for a while before sleeping,
+    // yielding the core to the workers.
+    const LOOKS: u32 = 64;
+    for _ in 0..LOOKS {
+        if core.is_over() && listing.close() {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    loop {
+        if core.is_over() && listing.close() {
+            return;
+        }
+        // The last worker out unparks this thread; the timeout only guards
+        // against a wake-up consumed by an earlier, unrelated park.
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+/// A run as the executor's worker jobs see it.
+struct RunHandle<'r, T> {
+    graph: &'r Graph<'r, T>,
+    core: &'r RunCore<'r, T>,
+}
+
+impl<T: Send + Sync> Participate for RunHandle<'_, T> {
+    fn participate(&self, shared: &Arc<Shared>, listing: &Listing) -> Departure {
+        let departure = worker::participate(
+            self.graph,
+            self.core,
+            Participation {
+                waiting: Waiting::MayLeave,
+                shared: Some(shared),
+                fixed_pace: None,
+            },
+        );
+        if departure == Departure::Over {
+            listing.mark_ended();
+        }
+        departure
+    }
+}
+
 /// Runs every task of `graph` once on `threads` loom threads (the calling one
-/// and `threads - 1` spawned ones), each running the worker loop that rayon's
-/// broadcast runs in a normal build, and reports once all have returned.
+/// and `threads - 1` spawned ones), each a worker that stays until the run
+/// ends, and reports once all have returned.
 ///
 /// Loom has no scoped threads, so the graph is `'static` (a model leaks it
 /// once, outside `loom::model`) and the run's state is shared by an `Arc`.
@@ -138,26 +218,33 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
     threads: usize,
     eager: bool,
 ) -> Report<'static, T> {
-    use std::sync::Arc;
-
     assert!(threads > 0, "a run needs a worker");
-    let (core, deques) = RunCore::new(graph.csr, graph.names, options, threads);
+    let core = RunCore::new(
+        graph.csr,
+        graph.names,
+        options,
+        threads,
+        Arc::new(Signals::new()),
+        fence::Fences::symmetric(),
+    );
     // A std `Arc`: its count is no part of the protocol, and joining the
     // threads orders their work before the report is built.
     let core = Arc::new(core);
+    let how = move || Participation {
+        waiting: Waiting::Stays,
+        shared: None,
+        fixed_pace: Some(eager),
+    };
     if graph.task_count() > 0 {
-        let mut deques = deques.into_iter();
-        let mine = deques.next().expect("one deque per worker");
-        let others: Vec<_> = deques
-            .enumerate()
-            .map(|(i, deque)| {
+        let others: Vec<_> = (1..threads)
+            .map(|_| {
                 let core = Arc::clone(&core);
                 crate::sync::thread::spawn(move || {
-                    worker::work_fixed_pace(graph, &core, i + 1, deque, eager);
+                    worker::participate(graph, &core, how());
                 })
             })
             .collect();
-        worker::work_fixed_pace(graph, &core, 0, mine, eager);
+        worker::participate(graph, &core, how());
         for other in others {
             if let Err(panic) = other.join() {
                 std::panic::resume_unwind(panic);

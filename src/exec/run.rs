@@ -29,12 +29,14 @@
 //! (see `crate::sync` for what is and is not modelled).
 
 use std::mem::MaybeUninit;
-use std::num::NonZeroU32;
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::csr::Csr;
 use crate::error::TaskFailure;
+use crate::exec::fence::Fences;
+use crate::exec::releases::{Cause, Releases};
+use crate::exec::seat::{Hidden, Seat};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
@@ -43,56 +45,15 @@ use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 use crate::report::{Counts, Report, State, Timing};
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
-use crate::sync::deque::{Injector, Steal, Stealer, Worker};
+use crate::sync::deque::{Injector, Steal, Worker};
 use crate::sync::{Backoff, Mutex, OnceLock};
 
-/// A range of `Csr::targets` whose tasks are each to be released once.
-///
-/// Successor ranges release tasks that may still wait on other predecessors;
-/// the source range releases tasks whose only "predecessor" is the run's start
-/// (their pending count is 1). `poison` is the failed task that poisons every
-/// task in the range, if the releasing task did not succeed.
-///
-/// Twelve bytes, so the worker loop keeps its current range in registers
-/// (sixteen, with a plain `Option<TaskId>`, made a chain run three times
-/// slower: the range went through the stack on every task).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Releases {
-    pub(crate) lo: u32,
-    pub(crate) hi: u32,
-    pub(crate) poison: Option<Cause>,
-}
-
-/// A failed task as releases carry it: its id plus one, so that
-/// `Option<Cause>` takes four bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Cause(NonZeroU32);
-
-impl Cause {
-    #[inline]
-    pub(crate) fn new(task: TaskId) -> Cause {
-        // A task id is below 2^31 (`TaskId::LIMIT`), so adding one neither
-        // overflows nor makes zero.
-        Cause(NonZeroU32::MIN.saturating_add(task.raw()))
-    }
-
-    #[inline]
-    pub(crate) fn task(self) -> TaskId {
-        TaskId::new(self.0.get() - 1)
-    }
-}
-
-impl Releases {
-    pub(crate) const EMPTY: Releases = Releases {
-        lo: 0,
-        hi: 0,
-        poison: None,
-    };
-
-    pub(crate) fn len(&self) -> u32 {
-        self.hi - self.lo
-    }
-}
+/// How long an idle worker watches a peer run one task while that peer holds
+/// ready work privately, before it rescues the work (see `seat.rs`). Long
+/// enough that a rescue (a process-wide barrier, a few microseconds) is rare
+/// next to the work it frees; short enough to be the latency bound the
+/// README promises.
+pub(crate) const RESCUE_AFTER: Duration = Duration::from_micros(20);
 
 /// What one release did to a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +133,13 @@ pub(crate) enum TaskEnd<T> {
     Cancelled,
 }
 
+/// What a look at the peers' announcements found.
+enum Watched {
+    Rescued(Hidden),
+    Announced,
+    Quiet,
+}
+
 /// A worker's private count of the tasks it finished, per state; merged
 /// once, when the worker leaves the run.
 #[derive(Debug, Default)]
@@ -207,19 +175,21 @@ pub(crate) struct RunCore<'r, T> {
     failures: Mutex<Vec<(TaskId, TaskFailure)>>,
     /// Per-state totals, gathered from the workers as they leave the run.
     tally: [AtomicUsize; State::ALL.len()],
-    signals: Signals,
+    /// Shared with the executor's listing of the run, which raises them.
+    signals: Arc<Signals>,
     /// `StopReason` of the first stop, as its discriminant; 0 until then.
     stop_reason: AtomicU8,
     policy: FailurePolicy,
     watch: Option<Watch>,
     /// Tasks not yet accounted for; workers subtract what they finished when
-    /// they run out of work, and the run ends at zero.
+    /// they run out of work or leave, and the run ends at zero.
     remaining: AtomicUsize,
     /// Where a run's first work (its sources) waits for a worker.
     injector: Injector<Releases>,
-    /// The other end of each worker's deque, by worker index.
-    stealers: Vec<Stealer<Releases>>,
+    /// One place per worker the run may have at once.
+    seats: Box<[Seat]>,
     sleep: Sleep,
+    fences: Fences,
     start: Instant,
 }
 
@@ -229,16 +199,51 @@ struct Watch {
     deadline: Option<Instant>,
 }
 
+/// What an idle worker found.
+pub(crate) enum Found {
+    /// Published work it took.
+    Work(Releases),
+    /// A peer's private work it rescued.
+    Rescued(Hidden),
+    /// The run ended.
+    Over,
+    /// Nothing to do for now: a worker that may leave should.
+    Nothing,
+}
+
+/// How a worker waits when the run has nothing for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// It may leave the run (a worker job, which rayon then keeps).
+    MayLeave,
+    /// It stays until the run ends, sleeping when idle (the thread that
+    /// started a nested run, or a loom thread).
+    Stays,
+}
+
+/// What an idle worker remembers of one peer's announcement.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sighting {
+    number: u64,
+    #[cfg(not(loom))]
+    since: Option<Instant>,
+    /// Nothing is left to rescue under this announcement: it was rescued
+    /// (by this worker or another) or came out empty. Ignored until the
+    /// peer announces again.
+    spent: bool,
+}
+
 impl<'r, T> RunCore<'r, T> {
-    /// Sets up a run of the graph compiled as `csr` on `workers` workers,
-    /// with its sources ready to be taken; returns the workers' deques, by
-    /// worker index.
+    /// Sets up a run of the graph compiled as `csr` for up to `seats`
+    /// workers at once, with its sources ready to be taken.
     pub(crate) fn new(
         csr: Csr<'r>,
         names: Names<'r>,
         options: &RunOptions,
-        workers: usize,
-    ) -> (Self, Vec<Worker<Releases>>) {
+        seats: usize,
+        signals: Arc<Signals>,
+        fences: Fences,
+    ) -> Self {
         let n = csr.task_count();
         let start = Instant::now();
         let deadline = options.effective_deadline(start);
@@ -246,7 +251,6 @@ impl<'r, T> RunCore<'r, T> {
             token: options.cancel.clone(),
             deadline,
         });
-        let deques: Vec<Worker<Releases>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let core = RunCore {
             csr,
             names,
@@ -267,14 +271,15 @@ impl<'r, T> RunCore<'r, T> {
             causes: OnceLock::new(),
             failures: Mutex::new(Vec::new()),
             tally: Default::default(),
-            signals: Signals::new(),
+            signals,
             stop_reason: AtomicU8::new(0),
             policy: options.policy,
             watch,
             remaining: AtomicUsize::new(n),
             injector: Injector::new(),
-            stealers: deques.iter().map(Worker::stealer).collect(),
+            seats: (0..seats.max(1)).map(|_| Seat::new()).collect(),
             sleep: Sleep::new(),
+            fences,
             start,
         };
         let sources = Releases {
@@ -282,10 +287,10 @@ impl<'r, T> RunCore<'r, T> {
             hi: csr.targets.len() as u32,
             poison: None,
         };
-        if sources.len() > 0 {
+        if !sources.is_empty() {
             core.injector.push(sources);
         }
-        (core, deques)
+        core
     }
 
     /// The graph's topology.
@@ -501,11 +506,11 @@ impl<'r, T> RunCore<'r, T> {
 
     // ---- Work between workers ----
 
-    /// Whether a worker with work to give should look closer before its
-    /// next release: the run stopped or a peer is hungry. One relaxed load.
+    /// Whether a worker holding work it could give should give some: a peer
+    /// is hungry, or the run could use another worker. One relaxed load.
     #[inline]
-    pub(crate) fn signals_raised(&self) -> bool {
-        self.signals.any()
+    pub(crate) fn give_wanted(&self) -> bool {
+        self.signals.give_wanted()
     }
 
     /// Whether some worker is looking for work.
@@ -514,9 +519,41 @@ impl<'r, T> RunCore<'r, T> {
         self.signals.someone_hungry()
     }
 
-    /// Whether this run has peers to give work to at all.
+    /// The run's signals, for the slow paths that act on them.
+    pub(crate) fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    /// Whether this run may have more than one worker, so that anyone could
+    /// take work a worker publishes or announces.
+    #[inline]
     pub(crate) fn has_peers(&self) -> bool {
-        self.stealers.len() > 1
+        self.seats.len() > 1
+    }
+
+    /// The fences of the rescue handshake.
+    #[inline]
+    pub(crate) fn fences(&self) -> &Fences {
+        &self.fences
+    }
+
+    /// Seat `i`.
+    #[inline]
+    pub(crate) fn seat(&self, i: usize) -> &Seat {
+        &self.seats[i]
+    }
+
+    /// Sits a worker in a free seat; `None` if all are taken.
+    pub(crate) fn take_seat(&self) -> Option<(usize, Worker<Releases>)> {
+        self.seats
+            .iter()
+            .enumerate()
+            .find_map(|(i, seat)| seat.try_take().map(|deque| (i, deque)))
+    }
+
+    /// How many sightings an idle worker keeps: one per seat.
+    pub(crate) fn seat_count(&self) -> usize {
+        self.seats.len()
     }
 
     /// Tells sleeping workers that work was just pushed to a deque.
@@ -524,54 +561,168 @@ impl<'r, T> RunCore<'r, T> {
         self.sleep.wake_one();
     }
 
-    /// Called by worker `me` once it has no work: accounts for the
-    /// `finished` tasks it has not reported yet, then steals, spins and
-    /// sleeps until it finds work (`Some`) or the run ends (`None`).
+    /// Accounts for `finished` tasks a worker has not reported yet; `true`
+    /// if that ended the run.
     ///
     /// # How a run ends
     ///
     /// Every task is claimed exactly once and then finished exactly once:
     /// run, skipped or cancelled (a stopped run still walks the rest of the
     /// graph, marking tasks cancelled). Workers subtract what they finished
-    /// from `remaining` only here, when they have no work. So only a worker
-    /// holding finished-but-unsubtracted tasks can bring `remaining` to zero,
-    /// and zero means every task is finished and no work exists anywhere.
-    /// That worker wakes all sleepers; every worker that sees zero leaves.
-    pub(crate) fn wait_for_work(&self, me: usize, finished: usize) -> Option<Releases> {
-        if finished > 0 {
-            let before = self.remaining.fetch_sub(finished, Ordering::AcqRel);
-            debug_assert!(before >= finished, "more tasks finished than the graph has");
-            if before == finished {
-                self.sleep.wake_all();
-                return None;
-            }
+    /// from `remaining` only when they hold no work (idle) or have published
+    /// all they hold (leaving). So only a worker holding
+    /// finished-but-unsubtracted tasks can bring `remaining` to zero, and
+    /// zero means every task is finished and no work exists anywhere. That
+    /// worker wakes all sleepers; every worker that sees zero leaves.
+    pub(crate) fn subtract(&self, finished: usize) -> bool {
+        if finished == 0 {
+            return false;
         }
-        self.signals.hungry();
-        let backoff = Backoff::new();
-        let work = loop {
-            if self.is_over() {
-                break None;
-            }
-            if let Some(work) = self.steal(me) {
-                break Some(work);
-            }
-            if backoff.is_completed() {
-                self.sleep
-                    .sleep(|| self.is_over() || self.has_visible_work());
-                backoff.reset();
-            } else {
-                backoff.snooze();
-            }
-        };
-        self.signals.fed();
-        work
+        let before = self.remaining.fetch_sub(finished, Ordering::AcqRel);
+        debug_assert!(before >= finished, "more tasks finished than the graph has");
+        if before == finished {
+            self.sleep.wake_all();
+            return true;
+        }
+        false
     }
 
-    fn is_over(&self) -> bool {
+    /// Called by the worker in seat `me` once it holds no work: steals,
+    /// watches peers that announced private work (and rescues it from one
+    /// stuck in a long task), spins, then, as `waiting` says, sleeps until
+    /// there is something or returns [`Found::Nothing`] so it can leave.
+    ///
+    /// # Leaving and sleeping without stranding work
+    ///
+    /// A worker may leave or sleep only if no peer holds announced work and
+    /// none will without noticing it: it raises `WANT` (if it may leave) and
+    /// stays counted hungry, pays the heavy fence, and looks at the
+    /// announcements once more. A peer that announces afterwards pays the
+    /// light fence and then reads the signals, so it sees the hunger (or
+    /// `WANT`) and publishes its work (or calls a worker) itself.
+    pub(crate) fn wait_for_work(
+        &self,
+        me: usize,
+        waiting: Waiting,
+        seen: &mut [Sighting],
+    ) -> Found {
+        self.signals.hungry();
+        let found = self.look_for_work(me, waiting, seen);
+        self.signals.fed();
+        found
+    }
+
+    fn look_for_work(&self, me: usize, waiting: Waiting, seen: &mut [Sighting]) -> Found {
+        seen.fill(Sighting::default());
+        let backoff = Backoff::new();
+        loop {
+            if self.is_over() {
+                return Found::Over;
+            }
+            if let Some(work) = self.steal(me) {
+                return Found::Work(work);
+            }
+            match self.watch_announcements(me, seen) {
+                Watched::Rescued(hidden) => return Found::Rescued(hidden),
+                // Someone holds work and may share it or be rescued soon.
+                Watched::Announced => {
+                    backoff.snooze();
+                    continue;
+                }
+                Watched::Quiet => {}
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            match waiting {
+                Waiting::MayLeave => {
+                    self.signals.want_workers();
+                    self.fences.heavy();
+                    if self.is_over() {
+                        return Found::Over;
+                    }
+                    if !self.has_visible_work() && !self.any_fresh_announcement(me, seen) {
+                        return Found::Nothing;
+                    }
+                }
+                Waiting::Stays => {
+                    self.sleep.sleep(|| {
+                        self.fences.heavy();
+                        self.is_over()
+                            || self.has_visible_work()
+                            || self.any_fresh_announcement(me, seen)
+                    });
+                }
+            }
+            backoff.reset();
+        }
+    }
+
+    /// Looks at every other seat's announcement; rescues the work of a peer
+    /// that has been in one announced task for [`RESCUE_AFTER`] (under loom,
+    /// seen in the same task twice).
+    fn watch_announcements(&self, me: usize, seen: &mut [Sighting]) -> Watched {
+        let mut announced = false;
+        for (i, seat) in self.seats.iter().enumerate() {
+            if i == me {
+                continue;
+            }
+            let number = seat.announcement();
+            let sighting = &mut seen[i];
+            if number == 0 {
+                *sighting = Sighting::default();
+                continue;
+            }
+            if sighting.number != number {
+                *sighting = Sighting {
+                    number,
+                    #[cfg(not(loom))]
+                    since: Some(Instant::now()),
+                    spent: false,
+                };
+                announced = true;
+                continue;
+            }
+            if sighting.spent {
+                continue;
+            }
+            announced = true;
+            #[cfg(not(loom))]
+            if sighting
+                .since
+                .is_some_and(|since| since.elapsed() < RESCUE_AFTER)
+            {
+                continue;
+            }
+            // Rescued, or nothing left: either way, done with this one.
+            sighting.spent = true;
+            if let Some(hidden) = seat.rescue(number, &self.fences) {
+                return Watched::Rescued(hidden);
+            }
+        }
+        if announced {
+            Watched::Announced
+        } else {
+            Watched::Quiet
+        }
+    }
+
+    /// Whether some other seat holds an announcement this worker has not
+    /// spent (see [`Sighting::spent`]).
+    fn any_fresh_announcement(&self, me: usize, seen: &[Sighting]) -> bool {
+        self.seats.iter().enumerate().any(|(i, seat)| {
+            let number = seat.announcement();
+            i != me && number != 0 && !(seen[i].spent && seen[i].number == number)
+        })
+    }
+
+    /// Whether the run has ended: every task finished and accounted for.
+    pub(crate) fn is_over(&self) -> bool {
         self.remaining.load(Ordering::Acquire) == 0
     }
 
-    /// Takes published work: the sources first, then the other workers'
+    /// Takes published work: the sources first, then the other seats'
     /// deques, starting after `me`.
     fn steal(&self, me: usize) -> Option<Releases> {
         loop {
@@ -581,9 +732,9 @@ impl<'r, T> RunCore<'r, T> {
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
-            let n = self.stealers.len();
+            let n = self.seats.len();
             for i in 1..n {
-                match self.stealers[(me + i) % n].steal() {
+                match self.seats[(me + i) % n].stealer().steal() {
                     Steal::Success(work) => return Some(work),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
@@ -595,8 +746,9 @@ impl<'r, T> RunCore<'r, T> {
         }
     }
 
-    fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    /// Whether any published work waits: sources or a seat's deque.
+    pub(crate) fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.seats.iter().any(|s| !s.stealer().is_empty())
     }
 
     /// Hands over a leaving worker's counts and failures.

@@ -1,9 +1,10 @@
-//! One run's word of signals: whether it stopped starting tasks, and how many
-//! workers are looking for work.
+//! One run's word of signals: whether it stopped starting tasks, whether it
+//! could use more workers, whether another run is waiting for one, and how
+//! many of its workers are looking for work.
 //!
-//! Both live in one `AtomicU32` so the hot path asks "anything raised?" with
+//! All live in one `AtomicU32` so the hot path asks "anything raised?" with
 //! one relaxed load: a busy worker with work to give reads it before each
-//! release, and only if it is non-zero looks closer.
+//! task, and only if it is non-zero looks closer.
 //!
 //! # Memory ordering
 //!
@@ -22,8 +23,14 @@ use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// Set once the run stops starting tasks.
 const STOP: u32 = 1 << 31;
+/// Set while the run has fewer workers than it may have and the executor
+/// has threads to spare: a worker with work to give should call one.
+const WANT: u32 = 1 << 30;
+/// Set while another run of the executor has no worker: a worker that has
+/// served this run for a while should move.
+const ROTATE: u32 = 1 << 29;
 /// The low bits: how many workers are looking for work.
-const HUNGRY: u32 = STOP - 1;
+const HUNGRY: u32 = ROTATE - 1;
 
 /// The stop bit and the hungry-worker count of one run.
 #[derive(Debug)]
@@ -32,13 +39,6 @@ pub(crate) struct Signals(AtomicU32);
 impl Signals {
     pub(crate) fn new() -> Signals {
         Signals(AtomicU32::new(0))
-    }
-
-    /// Whether anything is raised: the run stopped, or a worker is hungry.
-    /// One relaxed load, for the hot path.
-    #[inline]
-    pub(crate) fn any(&self) -> bool {
-        self.0.load(Ordering::Relaxed) != 0
     }
 
     /// Whether the run has stopped starting tasks.
@@ -53,9 +53,48 @@ impl Signals {
         self.0.load(Ordering::Relaxed) & HUNGRY != 0
     }
 
+    /// Whether a worker holding work it could give should give some: a peer
+    /// is hungry or the run could use another worker.
+    #[inline]
+    pub(crate) fn give_wanted(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & (HUNGRY | WANT) != 0
+    }
+
+    /// Whether the run could use another worker.
+    #[inline]
+    pub(crate) fn wants_workers(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & WANT != 0
+    }
+
+    /// Whether another run is waiting for a worker.
+    #[inline]
+    pub(crate) fn rotate(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & ROTATE != 0
+    }
+
     /// Stops the run from starting tasks; sticky.
     pub(crate) fn stop(&self) {
         self.0.fetch_or(STOP, Ordering::Relaxed);
+    }
+
+    /// Asks the run's workers to call another worker when they have work to
+    /// give (`SeqCst`: one side of the leave handshake in `run.rs`).
+    pub(crate) fn want_workers(&self) {
+        self.0.fetch_or(WANT, Ordering::SeqCst);
+    }
+
+    /// The run has all the workers it can get.
+    pub(crate) fn enough_workers(&self) {
+        self.0.fetch_and(!WANT, Ordering::Relaxed);
+    }
+
+    /// Sets or clears the request to move to a waiting run.
+    pub(crate) fn set_rotate(&self, on: bool) {
+        if on {
+            self.0.fetch_or(ROTATE, Ordering::Relaxed);
+        } else {
+            self.0.fetch_and(!ROTATE, Ordering::Relaxed);
+        }
     }
 
     /// Counts this worker as looking for work, until [`fed`](Self::fed).

@@ -17,23 +17,39 @@
 //! How a run ends, and the orderings all this relies on, are `RunCore`'s
 //! (`run.rs`): this loop only calls its verbs.
 
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::context::TaskContext;
 use crate::error::TaskFailure;
-use crate::exec::run::{Cause, Claim, Releases, RunCore, Tally, TaskEnd};
+use crate::exec::registry::AbortOnUnwind;
+use crate::exec::registry::{self, Departure, Shared, QUANTUM};
+use crate::exec::releases::{Cause, Releases};
+use crate::exec::run::{Claim, Found, RunCore, Sighting, Tally, TaskEnd, Waiting};
+use crate::exec::seat::Seat;
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
 use crate::sync::deque::Worker;
 
-/// One worker's private state for one run.
-struct Local {
+/// How a worker takes part in a run.
+#[derive(Debug)]
+pub(crate) struct Participation<'a> {
+    /// Whether it may leave when the run has nothing for it, or stays.
+    pub(crate) waiting: Waiting,
+    /// The executor, to call more workers; `None` under loom.
+    pub(crate) shared: Option<&'a Arc<Shared>>,
+    /// Whether it publishes work before every task (`Some(true)`), only on
+    /// demand (`Some(false)`), or as its pace says (`None`).
+    pub(crate) fixed_pace: Option<bool>,
+}
+
+/// One worker's private state for one stay in a run.
+struct Local<'c> {
     me: usize,
+    seat: &'c Seat,
     deque: Worker<Releases>,
-    stack: VecDeque<Releases>,
     /// How many finished tasks (the sum of `tally`) were already subtracted
     /// from `remaining`.
     subtracted: usize,
@@ -41,6 +57,50 @@ struct Local {
     /// Tasks that failed or panicked here, handed over when the worker leaves.
     failures: Vec<(TaskId, TaskFailure)>,
     pace: Pace,
+    /// What this worker remembers of its peers' announcements while idle.
+    seen: Vec<Sighting>,
+    joined: Instant,
+}
+
+impl Local<'_> {
+    #[inline]
+    fn stack_is_empty(&self) -> bool {
+        // SAFETY: this worker sits in `seat` and has no announcement out.
+        unsafe { self.seat.with_hidden(|hidden| hidden.stack.is_empty()) }
+    }
+
+    #[inline]
+    fn stack_push(&mut self, work: Releases) {
+        // SAFETY: as in `stack_is_empty`.
+        unsafe { self.seat.with_hidden(|hidden| hidden.stack.push_back(work)) }
+    }
+
+    #[inline]
+    fn stack_pop(&mut self) -> Option<Releases> {
+        // SAFETY: as in `stack_is_empty`.
+        unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_back()) }
+    }
+
+    /// Announces the private work held while the next task runs.
+    #[inline]
+    fn announce<T>(&mut self, core: &RunCore<'_, T>, cur: Releases) {
+        // SAFETY: this worker sits in `seat`, with no announcement out.
+        unsafe { self.seat.announce(cur, core.fences()) }
+    }
+
+    /// Ends the announcement; returns the current range a rescuer left.
+    #[inline]
+    fn retract<T>(&mut self, core: &RunCore<'_, T>, cur: Releases) -> Releases {
+        // SAFETY: this worker sits in `seat` and announced.
+        unsafe { self.seat.retract(cur, core.fences()) }
+    }
+
+    /// Finished tasks not yet subtracted from the run's `remaining`.
+    fn unsubtracted(&mut self) -> usize {
+        let finished = self.tally.total() - self.subtracted;
+        self.subtracted += finished;
+        finished
+    }
 }
 
 /// Whether this worker's tasks are slow enough to publish work eagerly.
@@ -77,21 +137,24 @@ impl Pace {
 
     /// A pace that never changes: under loom the model chooses it, since a
     /// clock would make the executions loom replays differ.
-    #[cfg(loom)]
     fn fixed(eager: bool) -> Pace {
         Pace {
             eager,
+            check_every: u32::MAX,
             ..Pace::new()
         }
     }
 
-    /// Counts one finished task and, when due, re-measures the pace.
+    /// Counts one finished task and, when due, re-measures the pace;
+    /// `true` if it did (a moment to look at slower signals too).
     #[inline]
-    fn tick(&mut self) {
+    fn tick(&mut self) -> bool {
         self.since_check += 1;
         if self.since_check >= self.check_every {
             self.measure();
+            return true;
         }
+        false
     }
 
     #[cold]
@@ -115,93 +178,135 @@ impl Pace {
     }
 }
 
-/// Runs worker `me` until the run ends.
-pub(crate) fn work<T: Send + Sync>(
+/// Takes part in a run on the calling thread until it ends, or, for a
+/// worker that may leave, until it has nothing for this worker or another
+/// run needs it more.
+pub(crate) fn participate<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
-    me: usize,
-    deque: Worker<Releases>,
-) {
-    work_at_pace(graph, core, me, deque, Pace::new());
-}
-
-/// Runs worker `me` until the run ends, publishing work eagerly or only on
-/// demand throughout, as a loom model asks.
-#[cfg(loom)]
-pub(crate) fn work_fixed_pace<T: Send + Sync>(
-    graph: &Graph<'_, T>,
-    core: &RunCore<'_, T>,
-    me: usize,
-    deque: Worker<Releases>,
-    eager: bool,
-) {
-    work_at_pace(graph, core, me, deque, Pace::fixed(eager));
-}
-
-#[inline]
-fn work_at_pace<T: Send + Sync>(
-    graph: &Graph<'_, T>,
-    core: &RunCore<'_, T>,
-    me: usize,
-    deque: Worker<Releases>,
-    pace: Pace,
-) {
+    how: Participation<'_>,
+) -> Departure {
+    let Some((me, deque)) = core.take_seat() else {
+        return Departure::NoWork;
+    };
     // A panic here is a bug in kahn, not in a task (those are caught): abort
     // rather than leave other workers waiting for tasks that will never finish.
     let guard = AbortOnUnwind;
     let mut local = Local {
         me,
+        seat: core.seat(me),
         deque,
-        stack: VecDeque::new(),
         subtracted: 0,
         tally: Tally::default(),
         failures: Vec::new(),
-        pace,
+        pace: how.fixed_pace.map_or_else(Pace::new, Pace::fixed),
+        seen: vec![Sighting::default(); core.seat_count()],
+        joined: Instant::now(),
     };
+    let departure = work(graph, core, &mut local, &how);
+    core.leave(&local.tally, std::mem::take(&mut local.failures));
+    // SAFETY: this worker sits in its seat; `work` returns only with no
+    // private work held and no announcement out.
+    unsafe { local.seat.leave(local.deque) };
+    std::mem::forget(guard);
+    departure
+}
+
+/// The scheduling loop: claim, run, release, share; then look for work.
+#[inline]
+fn work<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    how: &Participation<'_>,
+) -> Departure {
     let targets = core.csr().targets;
-    // With no other worker there is nobody to publish work for.
+    // With no other seat there is nobody to share or announce work to.
     let has_peers = core.has_peers();
+    let may_rotate = how.waiting == Waiting::MayLeave;
     let mut cur = Releases::EMPTY;
     loop {
         while cur.lo < cur.hi {
-            // Only a worker with something to give looks at the signals: a
-            // chain never does.
-            let can_give = cur.len() >= 2 || !local.stack.is_empty();
-            if can_give && ((local.pace.eager && has_peers) || core.signals_raised()) {
-                local.share(core, &mut cur);
-            }
             let v = targets[cur.lo as usize];
             cur.lo += 1;
             let next = match core.claim(v, cur.poison) {
                 Claim::Waiting => continue,
-                Claim::Clean => run_claimed(graph, core, &mut local, v),
-                Claim::Poisoned(cause) => skip_claimed(core, &mut local, v, cause),
+                Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
+                Claim::Clean => {
+                    // Private work this worker holds while it runs `v`: a
+                    // chain holds none and pays nothing here.
+                    let mut holding = has_peers && (!cur.is_empty() || !local.stack_is_empty());
+                    if holding {
+                        local.announce(core, cur);
+                        // After the announcement's fence: a peer that turned
+                        // hungry without seeing it is seen here.
+                        if local.pace.eager || core.give_wanted() {
+                            cur = local.retract(core, cur);
+                            local.share(core, &mut cur, how.shared);
+                            holding = !cur.is_empty() || !local.stack_is_empty();
+                            if holding {
+                                local.announce(core, cur);
+                            }
+                        }
+                    }
+                    let next = run_claimed(graph, core, local, v);
+                    if holding {
+                        cur = local.retract(core, cur);
+                    }
+                    next
+                }
             };
-            local.pace.tick();
-            if next.lo < next.hi {
-                if cur.lo < cur.hi {
-                    local.stack.push_back(cur);
+            if local.pace.tick()
+                && may_rotate
+                && core.signals().rotate()
+                && local.joined.elapsed() >= QUANTUM
+            {
+                // Another run has no worker: publish everything and move.
+                for work in [cur, next] {
+                    if !work.is_empty() {
+                        local.deque.push(work);
+                    }
+                }
+                while let Some(work) = local.stack_pop() {
+                    local.deque.push(work);
+                }
+                core.shared();
+                if core.subtract(local.unsubtracted()) {
+                    return Departure::Over;
+                }
+                return Departure::Rotated;
+            }
+            if !next.is_empty() {
+                if !cur.is_empty() {
+                    local.stack_push(cur);
                 }
                 cur = next;
             }
         }
-        cur = match local.stack.pop_back().or_else(|| local.deque.pop()) {
+        cur = match local.stack_pop().or_else(|| local.deque.pop()) {
             Some(work) => work,
             None => {
-                let finished = local.tally.total() - local.subtracted;
-                local.subtracted += finished;
-                match core.wait_for_work(local.me, finished) {
-                    Some(work) => {
+                if core.subtract(local.unsubtracted()) {
+                    return Departure::Over;
+                }
+                match core.wait_for_work(local.me, how.waiting, &mut local.seen) {
+                    Found::Work(work) => {
                         local.pace.restart();
                         work
                     }
-                    None => break,
+                    Found::Rescued(hidden) => {
+                        local.pace.restart();
+                        // SAFETY: this worker sits in its seat, with no
+                        // announcement out; its own stack is empty.
+                        unsafe { local.seat.with_hidden(|mine| mine.stack = hidden.stack) };
+                        hidden.cur
+                    }
+                    Found::Over => return Departure::Over,
+                    Found::Nothing => return Departure::NoWork,
                 }
             }
         };
     }
-    core.leave(&local.tally, std::mem::take(&mut local.failures));
-    std::mem::forget(guard);
 }
 
 /// Runs task `v`, which this worker claimed cleanly — or, if the run has
@@ -210,7 +315,7 @@ fn work_at_pace<T: Send + Sync>(
 fn run_claimed<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
-    local: &mut Local,
+    local: &mut Local<'_>,
     v: u32,
 ) -> Releases {
     let mut poison = None;
@@ -252,7 +357,12 @@ fn run_claimed<T: Send + Sync>(
 
 /// Records task `v`, which a failure reached, as skipped for `cause`, and
 /// returns the releases that pass the same cause to its successors.
-fn skip_claimed<T>(core: &RunCore<'_, T>, local: &mut Local, v: u32, cause: TaskId) -> Releases {
+fn skip_claimed<T>(
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+    cause: TaskId,
+) -> Releases {
     settle(
         core,
         local,
@@ -268,7 +378,7 @@ fn skip_claimed<T>(core: &RunCore<'_, T>, local: &mut Local, v: u32, cause: Task
 #[inline(always)]
 fn settle<T>(
     core: &RunCore<'_, T>,
-    local: &mut Local,
+    local: &mut Local<'_>,
     v: u32,
     end: TaskEnd<T>,
     poison: Option<Cause>,
@@ -301,46 +411,52 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     message
 }
 
-impl Local {
-    /// Called when this worker has work to give and the run's signals are
-    /// raised or its tasks are slow: if a peer is hungry (or may become so
-    /// during a slow task) and nothing is published yet, publish the oldest
-    /// set-aside range or the upper half of the current one.
+impl Local<'_> {
+    /// Called before a task, with the announcement retracted, when this
+    /// worker holds private work and a peer is hungry, the run wants
+    /// another worker, or its tasks are slow: publishes the oldest
+    /// set-aside range or the upper half of the current one (if nothing is
+    /// published yet), and calls a worker if the run wants one.
     #[cold]
-    fn share<T>(&mut self, core: &RunCore<'_, T>, cur: &mut Releases) {
-        if !(core.peer_hungry() || self.pace.eager) || !self.deque.is_empty() {
+    fn share<T>(
+        &mut self,
+        core: &RunCore<'_, T>,
+        cur: &mut Releases,
+        shared: Option<&Arc<Shared>>,
+    ) {
+        let want = shared.is_some() && core.signals().wants_workers();
+        if !(want || core.peer_hungry() || self.pace.eager) {
             return;
         }
-        let gift = if let Some(work) = self.stack.pop_front() {
-            work
-        } else if cur.len() >= 2 {
-            let mid = cur.lo + cur.len() / 2;
-            let upper = Releases {
-                lo: mid,
-                hi: cur.hi,
-                poison: cur.poison,
+        if self.deque.is_empty() {
+            let gift = if let Some(work) = self.stack_pop_front() {
+                work
+            } else if !cur.is_empty() {
+                let mid = cur.lo + cur.len() / 2;
+                let upper = Releases {
+                    lo: mid,
+                    hi: cur.hi,
+                    poison: cur.poison,
+                };
+                cur.hi = mid;
+                upper
+            } else {
+                return;
             };
-            cur.hi = mid;
-            upper
-        } else {
-            return;
-        };
-        self.deque.push(gift);
-        core.shared();
-    }
-}
-
-/// Aborts the process if dropped during a panic; `forget` it on success.
-struct AbortOnUnwind;
-
-impl Drop for AbortOnUnwind {
-    fn drop(&mut self) {
-        // Under loom, a failed check (a deadlock, a data race on a slot)
-        // unwinds through the worker: let loom report it.
-        if cfg!(loom) {
-            return;
+            self.deque.push(gift);
+            core.shared();
         }
-        eprintln!("kahn: internal error: a worker panicked outside a task; aborting");
-        std::process::abort();
+        if let Some(shared) = shared.filter(|_| want) {
+            if !registry::spawn_from_worker(shared) {
+                // The executor is full; a job that finishes asks again.
+                core.signals().enough_workers();
+            }
+        }
+    }
+
+    #[inline]
+    fn stack_pop_front(&mut self) -> Option<Releases> {
+        // SAFETY: as in `stack_is_empty`.
+        unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_front()) }
     }
 }

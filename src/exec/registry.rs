@@ -1,0 +1,356 @@
+//! How runs share an executor's workers: the list of runs in progress, the
+//! worker jobs the executor keeps in its rayon pool, and how a worker job
+//! chooses a run.
+//!
+//! A worker is not a thread kahn owns but a *job* on one of the pool's
+//! rayon threads: it joins the run that needs it most, works there until
+//! that run has nothing for it (or another run is waiting and it has served
+//! long enough), then looks for another run, and when no run needs it,
+//! returns to rayon. So an idle thread is an idle rayon thread: it sleeps in
+//! rayon, and it runs the rayon jobs that tasks create (`par_iter`,
+//! `join`), which is how parallelism inside a task spreads over the pool.
+//!
+//! # Keeping a run alive while workers are in it
+//!
+//! A run's state lives on the stack of the thread that started it and
+//! borrows the graph, but worker jobs are `'static`. The executor keeps a
+//! [`Listing`] per run, shared by `Arc`: its signals, how many workers are
+//! in it (`presence`), and a pointer to the run with its lifetime erased.
+//! That pointer is dereferenced only between a successful
+//! [`Listing::try_join`] and the matching [`Listing::leave`]; the starting
+//! thread returns (and frees the run) only after [`Listing::close`], which
+//! succeeds once the run has ended and nobody is in it, and after which
+//! nobody can join.
+//!
+//! # Fairness
+//!
+//! A job joins the run with the fewest workers (the oldest on a tie). A run
+//! asks for more workers (`WANT`) while it has fewer than it may have; a
+//! worker with work to give then spawns a job if the executor has fewer
+//! jobs than threads. When a run has no worker at all while every thread
+//! serves another, the others are asked to rotate (`ROTATE`): a worker
+//! that has served its run for [`QUANTUM`] publishes its private work and
+//! moves. So every run gets a worker within about a quantum of task time,
+//! and runs that are equally wide share the threads about equally; there
+//! is no stronger guarantee (no priorities between runs, no strict shares).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::Thread;
+use std::time::Duration;
+
+use crate::exec::fence::Fences;
+use crate::exec::signals::Signals;
+
+/// How long a worker serves a run before it moves to a run that has none.
+pub(crate) const QUANTUM: Duration = Duration::from_millis(1);
+
+/// Why a worker left a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// The run ended.
+    Over,
+    /// The run had nothing for this worker.
+    NoWork,
+    /// Another run was waiting; this worker published its work and moved.
+    Rotated,
+}
+
+/// A run as worker jobs see it, its lifetime and output type erased.
+pub(crate) trait Participate: Sync {
+    /// Works in the run on the calling pool thread until it ends, has
+    /// nothing for this worker, or asks it to move.
+    fn participate(&self, shared: &Arc<Shared>, listing: &Listing) -> Departure;
+}
+
+/// Set in `presence` once the run's starter has closed it: nobody joins.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// What the executor keeps of one run in progress.
+pub(crate) struct Listing {
+    /// The run, lifetime erased; see the module docs for when it is valid.
+    run: *const (dyn Participate + 'static),
+    /// Workers in the run (floating and anchored), and `CLOSED`.
+    presence: AtomicUsize,
+    /// The most workers the run takes (its seats).
+    seats: usize,
+    /// The thread that waits for the run to end.
+    waiter: Thread,
+    /// Order of arrival, for ties.
+    serial: u64,
+    /// Set by a worker that saw the run end, so that a run with no worker
+    /// left is not mistaken for one waiting for a worker.
+    ended: AtomicBool,
+    /// The run's signals, shared with the run itself so the executor can
+    /// raise them without joining it.
+    signals: Arc<Signals>,
+}
+
+// SAFETY: `run` points at a `Sync` value and is dereferenced only by a
+// joined worker while the starter keeps the value alive (module docs); the
+// other fields are atomics, a `Thread` handle and plain data.
+unsafe impl Send for Listing {}
+// SAFETY: as above.
+unsafe impl Sync for Listing {}
+
+impl Listing {
+    /// A listing for `run`, waited for by the calling thread.
+    ///
+    /// # Safety
+    /// `run` must stay valid until [`close`](Self::close) has returned `true`.
+    pub(crate) unsafe fn new(
+        run: &(dyn Participate + '_),
+        signals: Arc<Signals>,
+        seats: usize,
+        serial: u64,
+    ) -> Listing {
+        let run: *const (dyn Participate + '_) = run;
+        // SAFETY: only the lifetime changes; the caller keeps the value
+        // alive for as long as the pointer is dereferenced (see `close`).
+        let run: *const (dyn Participate + 'static) = unsafe { std::mem::transmute(run) };
+        Listing {
+            run,
+            presence: AtomicUsize::new(0),
+            seats,
+            waiter: std::thread::current(),
+            serial,
+            ended: AtomicBool::new(false),
+            signals,
+        }
+    }
+
+    /// Notes that the run has ended.
+    pub(crate) fn mark_ended(&self) {
+        self.ended.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the run is open, unfinished, and has no worker.
+    fn starving(&self) -> bool {
+        self.presence.load(Ordering::Relaxed) == 0 && !self.ended.load(Ordering::Relaxed)
+    }
+
+    /// Workers in the run now (a hint outside the registry lock).
+    fn presence(&self) -> usize {
+        self.presence.load(Ordering::Relaxed) & !CLOSED
+    }
+
+    /// Enters the run if it is open and has a free seat.
+    pub(crate) fn try_join(&self) -> bool {
+        self.presence
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |p| {
+                (p & CLOSED == 0 && p < self.seats).then_some(p + 1)
+            })
+            .is_ok()
+    }
+
+    /// The run this worker joined.
+    ///
+    /// # Safety
+    /// The caller joined (`try_join` returned `true`) and has not left.
+    pub(crate) unsafe fn run(&self) -> &dyn Participate {
+        // SAFETY: while a worker is in the run, `close` cannot succeed, so
+        // the starter keeps the run alive.
+        unsafe { &*self.run }
+    }
+
+    /// Leaves the run; the last worker out wakes the waiting starter.
+    pub(crate) fn leave(&self) {
+        // Release: everything this worker did in the run happens-before the
+        // starter's `close`.
+        if self.presence.fetch_sub(1, Ordering::Release) == 1 {
+            self.waiter.unpark();
+        }
+    }
+
+    /// Closes the run if nobody is in it; after `true`, nobody ever joins.
+    /// Call only from the waiting thread, once the run has ended.
+    pub(crate) fn close(&self) -> bool {
+        self.presence
+            .compare_exchange(0, CLOSED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listing")
+            .field("serial", &self.serial)
+            .field("presence", &self.presence())
+            .field("seats", &self.seats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The executor's state that its worker jobs share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    threads: usize,
+    pub(crate) fences: Fences,
+    runs: Mutex<Vec<Arc<Listing>>>,
+    /// Worker jobs spawned and not yet returned to rayon.
+    jobs: AtomicUsize,
+    serials: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(threads: usize) -> Shared {
+        Shared {
+            threads,
+            fences: Fences::detect(),
+            runs: Mutex::new(Vec::new()),
+            jobs: AtomicUsize::new(0),
+            serials: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// A fresh serial number for a listing.
+    pub(crate) fn next_serial(&self) -> u64 {
+        self.serials.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Lists a run so worker jobs can find it.
+    pub(crate) fn register(&self, listing: Arc<Listing>) {
+        if self.threads > 1 {
+            listing.signals.want_workers();
+        }
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.push(listing);
+        refresh_rotation(&runs);
+    }
+
+    /// Takes a closed run off the list.
+    pub(crate) fn deregister(&self, listing: &Arc<Listing>) {
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.retain(|l| !Arc::ptr_eq(l, listing));
+        refresh_rotation(&runs);
+    }
+
+    /// Counts one more worker job, if the executor has fewer than threads.
+    pub(crate) fn try_add_job(&self) -> bool {
+        self.jobs
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |j| {
+                (j < self.threads).then_some(j + 1)
+            })
+            .is_ok()
+    }
+
+    /// Joins the run that needs a worker most and is not in `tried`.
+    fn pick(&self, tried: &[u64]) -> Option<Arc<Listing>> {
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut candidates: Vec<&Arc<Listing>> =
+            runs.iter().filter(|l| !tried.contains(&l.serial)).collect();
+        candidates.sort_by_key(|l| (l.presence(), l.serial));
+        let joined = candidates.into_iter().find(|l| l.try_join()).cloned();
+        if let Some(listing) = &joined {
+            if listing.presence() >= listing.seats {
+                listing.signals.enough_workers();
+            }
+            refresh_rotation(&runs);
+        }
+        joined
+    }
+
+    /// A worker left `listing`: it may now lack workers, or be waiting.
+    pub(crate) fn left(&self, listing: &Listing) {
+        if self.threads > 1 {
+            listing.signals.want_workers();
+        }
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        refresh_rotation(&runs);
+    }
+
+    /// Whether some listed run has no worker.
+    fn someone_starving(&self) -> bool {
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.iter().any(|l| l.starving())
+    }
+
+    /// Asks every listed run with room for workers to call one.
+    fn want_workers_everywhere(&self) {
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        for l in runs.iter().filter(|l| l.presence() < l.seats) {
+            l.signals.want_workers();
+        }
+    }
+}
+
+/// Asks the workers of every run that has some to rotate while some open
+/// run has none, and stops asking once none is waiting.
+fn refresh_rotation(runs: &[Arc<Listing>]) {
+    let starving = runs.iter().any(|l| l.starving());
+    for l in runs {
+        l.signals.set_rotate(starving && l.presence() > 0);
+    }
+}
+
+/// Spawns a worker job into the current rayon pool (the caller is one of
+/// its threads), if the executor has room for one.
+pub(crate) fn spawn_from_worker(shared: &Arc<Shared>) -> bool {
+    if !shared.try_add_job() {
+        return false;
+    }
+    let shared = Arc::clone(shared);
+    rayon::spawn(move || worker_job(shared));
+    true
+}
+
+/// Spawns a worker job into `pool`, if the executor has room for one.
+pub(crate) fn spawn_into(pool: &rayon::ThreadPool, shared: &Arc<Shared>) -> bool {
+    if !shared.try_add_job() {
+        return false;
+    }
+    let shared = Arc::clone(shared);
+    pool.spawn(move || worker_job(shared));
+    true
+}
+
+/// A worker job: serve runs until none needs this worker, then return the
+/// thread to rayon.
+fn worker_job(shared: Arc<Shared>) {
+    // A panic here is a bug in kahn (task panics are caught): abort rather
+    // than leave a run's starter waiting for a worker that is gone.
+    let guard = AbortOnUnwind;
+    let mut tried: Vec<u64> = Vec::new();
+    loop {
+        while let Some(listing) = shared.pick(&tried) {
+            // SAFETY: `pick` joined the run.
+            let departure = unsafe { listing.run() }.participate(&shared, &listing);
+            listing.leave();
+            shared.left(&listing);
+            // Do not come straight back: a run that had nothing, ended, or
+            // was left for another is tried again only on a fresh round.
+            let _ = departure;
+            tried.push(listing.serial);
+        }
+        shared.jobs.fetch_sub(1, Ordering::SeqCst);
+        // A run listed, or left without workers, between the last look and
+        // the decrement above found the executor full and spawned nothing:
+        // serve it rather than leave it waiting.
+        if shared.someone_starving() && shared.try_add_job() {
+            tried.clear();
+            continue;
+        }
+        shared.want_workers_everywhere();
+        break;
+    }
+    std::mem::forget(guard);
+}
+
+/// Aborts the process if dropped during a panic; `forget` it on success.
+pub(crate) struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        // Under loom, a failed check (a deadlock, a data race on a slot)
+        // unwinds through the worker: let loom report it.
+        if cfg!(loom) {
+            return;
+        }
+        eprintln!("kahn: internal error: a worker panicked outside a task; aborting");
+        std::process::abort();
+    }
+}
