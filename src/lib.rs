@@ -59,4 +59,15 @@ pub mod __loom {
     ) -> Report<'static, T> {
         crate::exec::run_on_loom_threads(graph, options, threads, eager)
     }
+
+    /// Runs two graphs at once on two loom threads: the first thread works
+    /// in run one until it ends, then joins run two; the second works in run
+    /// two, then joins run one. So each thread joins a run another is in.
+    pub fn run_two<T: Send + Sync + 'static>(
+        one: &'static Graph<'static, T>,
+        two: &'static Graph<'static, T>,
+        options: &RunOptions,
+    ) -> (Report<'static, T>, Report<'static, T>) {
+        crate::exec::run_two_on_loom_threads(one, two, options)
+    }
 }

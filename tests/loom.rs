@@ -33,7 +33,14 @@
 //! diamond's join reads a predecessor's state before it is visible (and
 //! panics on it; all three diamond models fail, checked 2026-12-01); without the
 //! `SeqCst` fence in `Sleep::wake_all`, every model finds the lost
-//! end-of-run wake-up that leaves a worker asleep (loom: "deadlock").
+//! end-of-run wake-up that leaves a worker asleep (loom: "deadlock");
+//! without the light fence of `Seat::retract` (the holder's side of the
+//! rescue handshake), `a_long_task_does_not_hide_its_sibling` finds the
+//! holder and its rescuer writing the same private work ("Causality
+//! violation: Concurrent write accesses to `UnsafeCell`", checked
+//! 2026-12-01). That model also found a real bug while it was written: a
+//! second, failed rescue of an announcement already rescued cleared the
+//! flag the holder had yet to see, and the rescued task ran twice.
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -503,4 +510,97 @@ fn fail_fast() {
         ENDS.record(succeeded, s1, s2);
     });
     ENDS.assert_all_reached("s1", "s2");
+}
+
+/// Set by `short` in [`a_long_task_does_not_hide_its_sibling`]; std, since
+/// loom runs every thread on one OS thread, and the waiting task yields to
+/// loom between looks.
+static SHORT_RAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `a -> {long, short}` on two workers publishing only on demand: `long`
+/// cannot end until `short` has run, so the run ends only if the worker
+/// that takes `long` (holding `short` privately) lets the other one have
+/// `short` while `long` runs: by publishing it to a hungry peer before
+/// starting `long`, or by the peer rescuing it from the announcement. A
+/// protocol that hid `short` behind `long` would spin here until loom's
+/// branch limit.
+#[test]
+fn a_long_task_does_not_hide_its_sibling() {
+    static RUNS: Runs = Runs::new();
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "a", |_| Ok(1));
+        RUNS.task(b, "long", |ctx| {
+            while !SHORT_RAN.load(Ordering::Relaxed) {
+                loom::thread::yield_now();
+            }
+            Ok(ctx.input("a")? + 1)
+        });
+        RUNS.task(b, "short", |ctx| {
+            SHORT_RAN.store(true, Ordering::Relaxed);
+            Ok(ctx.input("a")? + 2)
+        });
+        edges(b, &[("a", "long"), ("a", "short")]);
+    });
+    model(move || {
+        SHORT_RAN.store(false, Ordering::Relaxed);
+        run_and_check(
+            graph,
+            &RUNS,
+            &RunOptions::new(),
+            (THREADS, false),
+            &[
+                ("a", Expect::Succeeded(1)),
+                ("long", Expect::Succeeded(2)),
+                ("short", Expect::Succeeded(3)),
+            ],
+            None,
+        );
+    });
+}
+
+/// Two runs at once on two workers, each joining the other's run when its
+/// own is done (a diamond and a chain): every report is whole, and both
+/// runs end, whichever worker finishes which tasks.
+#[test]
+fn a_worker_joins_a_run_another_is_in() {
+    static ONE: Runs = Runs::new();
+    static TWO: Runs = Runs::new();
+    let one = leak_graph(|b| {
+        ONE.task(b, "a", |_| Ok(1));
+        ONE.task(b, "b", |ctx| Ok(ctx.input("a")? + 1));
+        ONE.task(b, "c", |ctx| Ok(ctx.input("a")? + 2));
+        ONE.task(b, "d", |ctx| Ok(ctx.input("b")? * 10 + ctx.input("c")?));
+        edges(b, &[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]);
+    });
+    let two = leak_graph(|b| {
+        TWO.task(b, "x", |_| Ok(5));
+        TWO.task(b, "y", |ctx| Ok(ctx.input("x")? * 2));
+        TWO.task(b, "z", |_| Ok(7));
+        edges(b, &[("x", "y")]);
+    });
+    model(move || {
+        ONE.reset();
+        TWO.reset();
+        let (first, second) = kahn::__loom::run_two(one, two, &RunOptions::new());
+        for (report, runs, expected) in [
+            (&first, &ONE, &[("a", 1), ("b", 2), ("c", 3), ("d", 23)][..]),
+            (&second, &TWO, &[("x", 5), ("y", 10), ("z", 7)][..]),
+        ] {
+            assert!(report.is_success(), "{report}");
+            for &(name, want) in expected {
+                assert_eq!(report.output(name), Some(&want), "`{name}`");
+                let id = report_task(report, name);
+                assert_eq!(runs.count(id), 1, "`{name}` ran once");
+            }
+        }
+    });
+}
+
+/// The id of task `name` in `report`'s graph.
+fn report_task(report: &kahn::Report<'_, u64>, name: &str) -> TaskId {
+    report
+        .tasks()
+        .find(|t| t.name == Some(name))
+        .map(|t| t.id)
+        .expect("a task of the report")
 }

@@ -257,3 +257,50 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
     let wall = core.start().elapsed();
     core.into_report(wall)
 }
+
+/// Runs `one` and `two` at once on two loom threads, each a worker that
+/// stays: the calling thread in `one` then `two`, a spawned one in `two`
+/// then `one`. See `__loom::run_two`.
+#[cfg(loom)]
+pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
+    one: &'static Graph<'static, T>,
+    two: &'static Graph<'static, T>,
+    options: &RunOptions,
+) -> (Report<'static, T>, Report<'static, T>) {
+    let core = |graph: &'static Graph<'static, T>| {
+        Arc::new(RunCore::new(
+            graph.csr,
+            graph.names,
+            options,
+            2,
+            Arc::new(Signals::new()),
+            fence::Fences::symmetric(),
+        ))
+    };
+    let (first, second) = (core(one), core(two));
+    let how = || Participation {
+        waiting: Waiting::Stays,
+        shared: None,
+        fixed_pace: Some(false),
+    };
+    let other = {
+        let (first, second) = (Arc::clone(&first), Arc::clone(&second));
+        crate::sync::thread::spawn(move || {
+            worker::participate(two, &second, how());
+            worker::participate(one, &first, how());
+        })
+    };
+    worker::participate(one, &first, how());
+    worker::participate(two, &second, how());
+    if let Err(panic) = other.join() {
+        std::panic::resume_unwind(panic);
+    }
+    let report = |core: Arc<RunCore<'static, T>>| {
+        let Ok(core) = Arc::try_unwrap(core) else {
+            unreachable!("both workers have returned and dropped their handles")
+        };
+        let wall = core.start().elapsed();
+        core.into_report(wall)
+    };
+    (report(first), report(second))
+}

@@ -613,7 +613,8 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     fn look_for_work(&self, me: usize, waiting: Waiting, seen: &mut [Sighting]) -> Found {
-        seen.fill(Sighting::default());
+        // `seen` is kept from one idle spell to the next: announcement
+        // numbers are never reused, and a spent one must stay spent.
         let backoff = Backoff::new();
         loop {
             if self.is_over() {

@@ -214,7 +214,10 @@ impl Seat {
     pub(crate) fn rescue(&self, seen: u64, fences: &Fences) -> Option<Hidden> {
         debug_assert!(seen % 2 == 1, "only an announced task can be rescued");
         let _taking = self.rescue.try_lock().ok()?;
-        self.rescued.store(true, Ordering::Relaxed);
+        // The flag may be up already, from an earlier rescue of this same
+        // announcement that the occupant has not seen yet: then it must
+        // stay up whatever this attempt finds.
+        let already = self.rescued.swap(true, Ordering::Relaxed);
         fences.heavy();
         // Acquire: if this sees `seen`, the occupant's mirrored range and
         // stack are visible, and (by the fences) the occupant will see
@@ -222,7 +225,9 @@ impl Seat {
         if self.announced.load(Ordering::Acquire) != seen {
             // It came out. If it already saw the flag, it is waiting for the
             // lock and will find its work untouched.
-            self.rescued.store(false, Ordering::Relaxed);
+            if !already {
+                self.rescued.store(false, Ordering::Relaxed);
+            }
             return None;
         }
         let taken = self.hidden.with_mut(|hidden| {

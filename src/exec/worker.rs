@@ -262,13 +262,16 @@ fn work<T: Send + Sync>(
                 && local.joined.elapsed() >= QUANTUM
             {
                 // Another run has no worker: publish everything and move.
+                // Oldest first, so that a worker taking this seat again
+                // pops it (LIFO) in the order this one would have run it:
+                // a run's schedule on one thread stays deterministic.
+                while let Some(work) = local.stack_pop_front() {
+                    local.deque.push(work);
+                }
                 for work in [cur, next] {
                     if !work.is_empty() {
                         local.deque.push(work);
                     }
-                }
-                while let Some(work) = local.stack_pop() {
-                    local.deque.push(work);
                 }
                 core.shared();
                 if core.subtract(local.unsubtracted()) {

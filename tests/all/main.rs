@@ -14,5 +14,6 @@ mod execution;
 mod failures;
 mod fuzz_regressions;
 mod run_props;
+mod scheduling;
 mod stress;
 mod unsafe_paths;

@@ -1,0 +1,246 @@
+//! Scheduling: no ready task waits behind a running one while a worker is
+//! idle, runs share the workers, rayon work inside a task spreads, thread
+//! counts are bounded. The tests prove overlap by making tasks wait for each
+//! other (with a time limit), so they assert order and placement, never a
+//! measured duration.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kahn::{Arena, Executor, ExecutorError, Outcome, RunOptions, State};
+use kahn_test_support::{bounded, rendezvous, spin_for, wait_for, wait_until};
+
+/// Long enough that only a scheduler that hides work makes a test fail.
+const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+
+/// `extract -> {long, short}`: `long` waits for `short`, which a scheduler
+/// that kept `short` behind `long` on one worker would never run in time.
+/// The two run at once, on different workers, on every rerun.
+#[test]
+fn a_short_task_does_not_wait_behind_a_long_sibling() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let ran = AtomicBool::new(false);
+        let workers = Mutex::new((usize::MAX, usize::MAX));
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<bool>();
+        b.task("extract", |_| Ok(true)).unwrap();
+        b.task("long", |ctx| {
+            workers.lock().unwrap().0 = ctx.worker_index();
+            Ok(wait_for(&ran, LIMIT))
+        })
+        .unwrap();
+        b.task("short", |ctx| {
+            workers.lock().unwrap().1 = ctx.worker_index();
+            ran.store(true, Ordering::SeqCst);
+            Ok(true)
+        })
+        .unwrap();
+        b.edge("extract", "long").unwrap();
+        b.edge("extract", "short").unwrap();
+        let graph = b.build().unwrap();
+        for rerun in 0..if cfg!(miri) { 2 } else { 20 } {
+            ran.store(false, Ordering::SeqCst);
+            let report = executor.run(&graph);
+            assert_eq!(
+                report.output("long"),
+                Some(&true),
+                "rerun {rerun}: `short` did not run while `long` waited for it\n{report}"
+            );
+            let (long, short) = *workers.lock().unwrap();
+            assert_ne!(long, short, "rerun {rerun}: both ran on worker {long}");
+        }
+    });
+}
+
+/// `root -> 4 × parse -> aggregate` on two workers, the parses meeting two
+/// by two as they start (the first two to start wait for each other, then
+/// the last two): they meet only if two parses always run at once.
+#[test]
+fn a_fan_out_keeps_both_workers_busy() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let arrived = AtomicUsize::new(0);
+        let meet = || {
+            let order = arrived.fetch_add(1, Ordering::SeqCst);
+            let pair_done = 2 * (order / 2) + 2;
+            wait_until(LIMIT, || arrived.load(Ordering::SeqCst) >= pair_done)
+        };
+        let meet = &meet;
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<bool>();
+        b.task("root", |_| Ok(true)).unwrap();
+        for i in 0..4 {
+            let name = format!("parse{i}");
+            b.task(&name, move |_| Ok(meet())).unwrap();
+            b.edge("root", name.as_str()).unwrap();
+        }
+        b.task("aggregate", |ctx| Ok(ctx.inputs().all(|(_, met)| *met)))
+            .unwrap();
+        for i in 0..4 {
+            b.edge(format!("parse{i}").as_str(), "aggregate").unwrap();
+        }
+        let graph = b.build().unwrap();
+        for rerun in 0..if cfg!(miri) { 1 } else { 10 } {
+            arrived.store(0, Ordering::SeqCst);
+            let report = executor.run(&graph);
+            assert_eq!(
+                report.output("aggregate"),
+                Some(&true),
+                "rerun {rerun}: a parse did not meet its partner\n{report}"
+            );
+        }
+    });
+}
+
+/// Under fail-fast, a failing task held behind a long one still runs, and
+/// its failure stops the run while the long task is still running: the
+/// long task sees the stop.
+#[test]
+fn under_fail_fast_a_failure_beside_a_long_task_stops_it() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<bool>();
+        b.task("root", |_| Ok(true)).unwrap();
+        b.task("long", |ctx| Ok(wait_until(LIMIT, || ctx.is_cancelled())))
+            .unwrap();
+        b.task("bad", |_| Err("bad input".into())).unwrap();
+        b.edge("root", "long").unwrap();
+        b.edge("root", "bad").unwrap();
+        let graph = b.build().unwrap();
+        for rerun in 0..if cfg!(miri) { 1 } else { 10 } {
+            let report = executor.run_with(&graph, &RunOptions::new().fail_fast());
+            assert_eq!(report.state("bad"), Some(State::Failed));
+            assert_eq!(
+                report.output("long"),
+                Some(&true),
+                "rerun {rerun}: `long` never saw the stop\n{report}"
+            );
+        }
+    });
+}
+
+/// Two runs started together on a two-thread executor, each one task that
+/// waits for the other run's task: they meet only if the runs share the
+/// workers, one each.
+#[test]
+fn two_runs_started_together_run_together() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let met = AtomicUsize::new(0);
+        let mut arenas = [Arena::new(), Arena::new()];
+        let graphs: Vec<_> = arenas
+            .iter_mut()
+            .map(|arena| {
+                let mut b = arena.builder::<bool>();
+                b.task("meet", |_| Ok(rendezvous(&met, 2, LIMIT))).unwrap();
+                b.build().unwrap()
+            })
+            .collect();
+        std::thread::scope(|s| {
+            let runs: Vec<_> = graphs
+                .iter()
+                .map(|graph| s.spawn(|| executor.run(graph).output("meet").copied()))
+                .collect();
+            for run in runs {
+                assert_eq!(
+                    run.join().unwrap(),
+                    Some(true),
+                    "the two runs did not run at the same time"
+                );
+            }
+        });
+    });
+}
+
+/// A short run started while a long one keeps every worker busy gets a
+/// worker at a task boundary and ends long before the long run does.
+#[test]
+fn a_short_run_is_not_stuck_behind_a_long_one() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let long_started = AtomicBool::new(false);
+        let short_done = AtomicBool::new(false);
+        let mut long_arena = Arena::new();
+        let mut b = long_arena.builder::<bool>();
+        for _ in 0..40 {
+            b.unnamed_task(|_| {
+                long_started.store(true, Ordering::SeqCst);
+                spin_for(Duration::from_millis(if cfg!(miri) { 1 } else { 10 }));
+                Ok(short_done.load(Ordering::SeqCst))
+            })
+            .unwrap();
+        }
+        let long = b.build().unwrap();
+        let mut short_arena = Arena::new();
+        let mut b = short_arena.builder::<()>();
+        b.task("short", |_| Ok(())).unwrap();
+        let short = b.build().unwrap();
+        std::thread::scope(|s| {
+            let long_run = s.spawn(|| executor.run(&long));
+            assert!(wait_for(&long_started, LIMIT), "the long run never started");
+            assert!(executor.run(&short).is_success());
+            short_done.store(true, Ordering::SeqCst);
+            let long_report = long_run.join().unwrap();
+            assert!(long_report.is_success());
+            let after_short = long_report
+                .tasks()
+                .filter(|t| matches!(t.outcome, Outcome::Succeeded(&true)))
+                .count();
+            assert!(
+                after_short > 0,
+                "the short run ended only after every task of the long one"
+            );
+        });
+    });
+}
+
+/// With nothing else ready, a task's `rayon::join` runs its two halves on
+/// two of the executor's workers at once: they meet.
+#[test]
+fn rayon_join_inside_a_task_spreads_over_idle_workers() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<(bool, bool)>();
+        b.task("join", |_| {
+            let met = AtomicUsize::new(0);
+            let (a, b) = rayon::join(|| rendezvous(&met, 2, LIMIT), || rendezvous(&met, 2, LIMIT));
+            Ok((a, b))
+        })
+        .unwrap();
+        let graph = b.build().unwrap();
+        for rerun in 0..if cfg!(miri) { 1 } else { 5 } {
+            let report = executor.run(&graph);
+            assert_eq!(
+                report.output("join"),
+                Some(&(true, true)),
+                "rerun {rerun}: the halves of the join never ran at once"
+            );
+        }
+    });
+}
+
+/// Thread counts are bounded and `threads()` says the real number.
+#[test]
+fn thread_counts_are_bounded_and_honest() {
+    assert!(matches!(
+        Executor::with_threads(0),
+        Err(ExecutorError::ZeroThreads)
+    ));
+    let too_many = Executor::MAX_THREADS + 1;
+    let error = Executor::with_threads(too_many).unwrap_err();
+    assert!(matches!(
+        error,
+        ExecutorError::TooManyThreads { requested, limit }
+            if requested == too_many && limit == Executor::MAX_THREADS
+    ));
+    assert!(error.to_string().contains("at most 1024"), "{error}");
+    assert!(matches!(
+        Executor::with_threads(usize::MAX),
+        Err(ExecutorError::TooManyThreads { .. })
+    ));
+    assert_eq!(Executor::with_threads(3).unwrap().threads(), 3);
+}
