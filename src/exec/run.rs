@@ -36,7 +36,7 @@ use crate::csr::Csr;
 use crate::error::TaskFailure;
 use crate::exec::fence::Fences;
 use crate::exec::releases::{Cause, Releases};
-use crate::exec::seat::{Hidden, Seat};
+use crate::exec::seat::{Announcer, Hidden, Seat};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
@@ -186,7 +186,8 @@ pub(crate) struct RunCore<'r, T> {
     remaining: AtomicUsize,
     /// Where a run's first work (its sources) waits for a worker.
     injector: Injector<Releases>,
-    /// One place per worker the run may have at once.
+    /// One place per worker the run may have at once (each seat keeps
+    /// what its occupant writes on cache lines of its own).
     seats: Box<[Seat]>,
     sleep: Sleep,
     fences: Fences,
@@ -544,11 +545,11 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     /// Sits a worker in a free seat; `None` if all are taken.
-    pub(crate) fn take_seat(&self) -> Option<(usize, Worker<Releases>)> {
+    pub(crate) fn take_seat(&self) -> Option<(usize, Worker<Releases>, Announcer)> {
         self.seats
             .iter()
             .enumerate()
-            .find_map(|(i, seat)| seat.try_take().map(|deque| (i, deque)))
+            .find_map(|(i, seat)| seat.try_take().map(|(deque, ann)| (i, deque, ann)))
     }
 
     /// How many sightings an idle worker keeps: one per seat.

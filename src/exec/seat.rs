@@ -38,23 +38,29 @@ use std::collections::VecDeque;
 use std::sync::PoisonError;
 
 use crate::exec::fence::Fences;
-use crate::exec::releases::Releases;
+use crate::exec::releases::{Cause, Releases};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Stealer, Worker};
 use crate::sync::Mutex;
 
+use crossbeam_utils::CachePadded;
+
 /// The ready work a seat's occupant holds privately.
 #[derive(Debug, Default)]
 pub(crate) struct Hidden {
-    /// The occupant's current range, as of its last announcement (between
-    /// announcements the live copy is the occupant's own).
+    /// The occupant's current range as of its last announcement, but for
+    /// `lo`, which the announcement itself carries (between announcements
+    /// the live copy is the occupant's own). As rescued, the whole range.
     pub(crate) cur: Releases,
     /// Ranges the occupant set aside, newest last; always live here.
     pub(crate) stack: VecDeque<Releases>,
-    /// How many announcements this seat has made, over all its occupants;
-    /// the next one is `2 * made + 1`, so no two are alike.
-    made: u64,
+    /// The range generation of the seat's last announcement, by any
+    /// occupant (an occupant carries on from it).
+    epoch: u64,
+    /// Set by a rescuer that took the work, so that the occupant, coming
+    /// out, knows its current range is gone.
+    taken: bool,
 }
 
 impl Hidden {
@@ -64,21 +70,61 @@ impl Hidden {
     }
 }
 
+/// What an occupant keeps of its own announcements, so that announcing
+/// before a task is one store: the announcement word carries the range's
+/// `lo`, and `hi` and the poison are mirrored only when they change (a new
+/// range generation, or epoch).
+#[derive(Debug)]
+pub(crate) struct Announcer {
+    /// The current range generation: the word's top 31 bits.
+    epoch: u64,
+    /// The `hi` and poison the seat's mirror holds, if this occupant knows.
+    mirrored: Option<(u32, Option<Cause>)>,
+}
+
+/// The announcement of a task run while holding `lo..` of the range of
+/// generation `epoch`: odd, and unique for the seat (within a generation,
+/// `lo` only grows).
+#[inline]
+fn word(epoch: u64, lo: u32) -> u64 {
+    (epoch << 33) | (u64::from(lo) << 1) | 1
+}
+
+/// The `lo` an announcement carries.
+#[inline]
+fn lo_of(word: u64) -> u32 {
+    (word >> 1) as u32
+}
+
 /// One place at a run: at most one worker sits in it at a time.
 pub(crate) struct Seat {
+    /// What other workers read when they look for work: kept off the
+    /// cache line the occupant writes before every task.
+    meet: CachePadded<Meet>,
+    /// What the occupant writes before and after every task it holds work
+    /// for (and idle peers read only while they watch).
+    own: CachePadded<Own>,
+}
+
+/// The part of a seat that thieves and newcomers use.
+struct Meet {
     /// The owner's end of this seat's deque, taken by whoever sits here.
     deque: Mutex<Option<Worker<Releases>>>,
     /// The thieves' end.
     stealer: Stealer<Releases>,
     occupied: AtomicBool,
+    /// Held by a rescuer while it takes the work, and by the occupant while
+    /// it reloads what is left.
+    rescue: Mutex<()>,
+}
+
+/// The part of a seat that its occupant writes on the hot path.
+struct Own {
     /// 0, or an odd number the occupant stores before running a task while
     /// it holds private work, and clears after it (a fresh number each time).
     announced: AtomicU64,
     /// Set by a rescuer that took the hidden work, cleared by the occupant.
     rescued: AtomicBool,
-    /// Held by a rescuer while it takes the work, and by the occupant while
-    /// it reloads what is left.
-    rescue: Mutex<()>,
     /// The private work. Touched by the occupant outside announced tasks
     /// and after a rescue under `rescue`, and by a rescuer only under
     /// `rescue` while the occupant is provably inside an announced task.
@@ -99,24 +145,29 @@ impl Seat {
     pub(crate) fn new() -> Seat {
         let deque = Worker::new_lifo();
         Seat {
-            stealer: deque.stealer(),
-            deque: Mutex::new(Some(deque)),
-            occupied: AtomicBool::new(false),
-            announced: AtomicU64::new(0),
-            rescued: AtomicBool::new(false),
-            rescue: Mutex::new(()),
-            hidden: UnsafeCell::new(Hidden::default()),
+            meet: CachePadded::new(Meet {
+                stealer: deque.stealer(),
+                deque: Mutex::new(Some(deque)),
+                occupied: AtomicBool::new(false),
+                rescue: Mutex::new(()),
+            }),
+            own: CachePadded::new(Own {
+                announced: AtomicU64::new(0),
+                rescued: AtomicBool::new(false),
+                hidden: UnsafeCell::new(Hidden::default()),
+            }),
         }
     }
 
     /// The thieves' end of this seat's deque.
     pub(crate) fn stealer(&self) -> &Stealer<Releases> {
-        &self.stealer
+        &self.meet.stealer
     }
 
     /// Sits down if the seat is free, taking its deque.
-    pub(crate) fn try_take(&self) -> Option<Worker<Releases>> {
+    pub(crate) fn try_take(&self) -> Option<(Worker<Releases>, Announcer)> {
         if self
+            .meet
             .occupied
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
@@ -124,12 +175,19 @@ impl Seat {
             return None;
         }
         let deque = self
+            .meet
             .deque
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         debug_assert!(deque.is_some(), "a free seat has its deque");
-        deque
+        // SAFETY: we sit here now, with no announcement out.
+        let epoch = self.own.hidden.with(|hidden| unsafe { (*hidden).epoch });
+        let announcer = Announcer {
+            epoch,
+            mirrored: None,
+        };
+        deque.map(|deque| (deque, announcer))
     }
 
     /// Stands up, leaving the deque (and whatever it holds) with the seat.
@@ -137,10 +195,18 @@ impl Seat {
     /// # Safety
     /// The caller sits here, holds no private work (`hidden` is empty), and
     /// has no announcement out.
-    pub(crate) unsafe fn leave(&self, deque: Worker<Releases>) {
-        debug_assert_eq!(self.announced.load(Ordering::Relaxed), 0);
-        *self.deque.lock().unwrap_or_else(PoisonError::into_inner) = Some(deque);
-        self.occupied.store(false, Ordering::Release);
+    pub(crate) unsafe fn leave(&self, deque: Worker<Releases>, announcer: Announcer) {
+        debug_assert_eq!(self.own.announced.load(Ordering::Relaxed), 0);
+        // SAFETY: by the caller's contract nobody else touches `hidden`.
+        self.own
+            .hidden
+            .with_mut(|hidden| unsafe { (*hidden).epoch = announcer.epoch });
+        *self
+            .meet
+            .deque
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(deque);
+        self.meet.occupied.store(false, Ordering::Release);
     }
 
     /// Runs `f` on the private work.
@@ -152,7 +218,9 @@ impl Seat {
     pub(crate) unsafe fn with_hidden<R>(&self, f: impl FnOnce(&mut Hidden) -> R) -> R {
         // SAFETY: by the caller's contract the occupant is the only one who
         // may touch `hidden` now (no announcement out, so no rescuer takes).
-        self.hidden.with_mut(|hidden| f(unsafe { &mut *hidden }))
+        self.own
+            .hidden
+            .with_mut(|hidden| f(unsafe { &mut *hidden }))
     }
 
     /// Announces that the occupant, holding private work whose current
@@ -161,51 +229,75 @@ impl Seat {
     /// # Safety
     /// Only the occupant calls this, with no announcement out.
     #[inline]
-    pub(crate) unsafe fn announce(&self, cur: Releases, fences: &Fences) {
-        let number = self.hidden.with_mut(|hidden| {
-            // SAFETY: no announcement is out, so no rescuer reads `hidden` now.
-            let hidden = unsafe { &mut *hidden };
-            hidden.cur = cur;
-            hidden.made += 1;
-            2 * hidden.made + 1
-        });
-        // Release: publishes the mirrored range (and the stack) to a
-        // rescuer whose Acquire load sees this number.
-        self.announced.store(number, Ordering::Release);
+    pub(crate) unsafe fn announce(
+        &self,
+        announcer: &mut Announcer,
+        cur: Releases,
+        fences: &Fences,
+    ) {
+        let mirror = (cur.hi, cur.poison);
+        if announcer.mirrored != Some(mirror) {
+            self.own.hidden.with_mut(|hidden| {
+                // SAFETY: no announcement is out, so no rescuer reads
+                // `hidden` now.
+                let hidden = unsafe { &mut *hidden };
+                hidden.cur.hi = cur.hi;
+                hidden.cur.poison = cur.poison;
+            });
+            announcer.mirrored = Some(mirror);
+            announcer.epoch = (announcer.epoch + 1) & (u64::MAX >> 33);
+        }
+        // Release: publishes the mirror (and the stack) to a rescuer whose
+        // Acquire load sees this word.
+        self.own
+            .announced
+            .store(word(announcer.epoch, cur.lo), Ordering::Release);
         fences.light();
     }
 
-    /// Ends the occupant's announcement after its task and returns its
-    /// current range: `cur` itself, or what a rescuer left of it.
+    /// Ends the occupant's announcement after its task; `true` if a rescuer
+    /// took its private work (its current range and its stack are gone).
     ///
     /// # Safety
     /// Only the occupant calls this, after [`announce`](Self::announce).
     #[inline]
-    pub(crate) unsafe fn retract(&self, cur: Releases, fences: &Fences) -> Releases {
-        self.announced.store(0, Ordering::Relaxed);
+    pub(crate) unsafe fn retract(&self, announcer: &mut Announcer, fences: &Fences) -> bool {
+        self.own.announced.store(0, Ordering::Relaxed);
         fences.light();
-        if self.rescued.load(Ordering::Relaxed) {
-            return self.after_rescue();
+        if self.own.rescued.load(Ordering::Relaxed) {
+            return self.after_rescue(announcer);
         }
-        cur
+        false
     }
 
-    /// The occupant was (perhaps) rescued: wait for the rescuer to finish,
-    /// then take what it left.
+    /// The occupant was (perhaps) rescued: waits for the rescuer to finish;
+    /// `true` if it took the work, `false` if it gave up.
     #[cold]
-    fn after_rescue(&self) -> Releases {
-        let _taking = self.rescue.lock().unwrap_or_else(PoisonError::into_inner);
-        self.rescued.store(false, Ordering::Relaxed);
+    fn after_rescue(&self, announcer: &mut Announcer) -> bool {
+        let _taking = self
+            .meet
+            .rescue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.own.rescued.store(false, Ordering::Relaxed);
         // SAFETY: the rescuer is done (we hold the lock) and no new rescue
         // can start before our next announcement.
-        self.hidden.with(|hidden| unsafe { (*hidden).cur })
+        let taken = self
+            .own
+            .hidden
+            .with_mut(|hidden| unsafe { std::mem::take(&mut (*hidden).taken) });
+        if taken {
+            // The rescuer emptied the mirror too.
+            announcer.mirrored = None;
+        }
+        taken
     }
 
     /// The occupant's current announcement: 0, or the odd number of the
     /// task it is running while holding private work.
     #[inline]
     pub(crate) fn announcement(&self) -> u64 {
-        self.announced.load(Ordering::Relaxed)
+        self.own.announced.load(Ordering::Relaxed)
     }
 
     /// Takes the occupant's private work if it is still inside the task it
@@ -213,31 +305,36 @@ impl Seat {
     /// it. The caller pays the heavy fence.
     pub(crate) fn rescue(&self, seen: u64, fences: &Fences) -> Option<Hidden> {
         debug_assert!(seen % 2 == 1, "only an announced task can be rescued");
-        let _taking = self.rescue.try_lock().ok()?;
+        let _taking = self.meet.rescue.try_lock().ok()?;
         // The flag may be up already, from an earlier rescue of this same
         // announcement that the occupant has not seen yet: then it must
         // stay up whatever this attempt finds.
-        let already = self.rescued.swap(true, Ordering::Relaxed);
+        let already = self.own.rescued.swap(true, Ordering::Relaxed);
         fences.heavy();
         // Acquire: if this sees `seen`, the occupant's mirrored range and
         // stack are visible, and (by the fences) the occupant will see
         // `rescued` when it comes out, and wait for this lock.
-        if self.announced.load(Ordering::Acquire) != seen {
+        if self.own.announced.load(Ordering::Acquire) != seen {
             // It came out. If it already saw the flag, it is waiting for the
             // lock and will find its work untouched.
             if !already {
-                self.rescued.store(false, Ordering::Relaxed);
+                self.own.rescued.store(false, Ordering::Relaxed);
             }
             return None;
         }
-        let taken = self.hidden.with_mut(|hidden| {
+        let taken = self.own.hidden.with_mut(|hidden| {
             // SAFETY: the occupant is inside its announced task and will not
             // touch `hidden` before it takes the lock we hold.
             let hidden = unsafe { &mut *hidden };
+            let cur = Releases {
+                lo: lo_of(seen),
+                ..std::mem::take(&mut hidden.cur)
+            };
+            hidden.taken = true;
             Hidden {
-                cur: std::mem::take(&mut hidden.cur),
+                cur,
                 stack: std::mem::take(&mut hidden.stack),
-                made: 0,
+                ..Hidden::default()
             }
         });
         (!taken.is_empty()).then_some(taken)
@@ -247,7 +344,7 @@ impl Seat {
 impl std::fmt::Debug for Seat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Seat")
-            .field("occupied", &self.occupied.load(Ordering::Relaxed))
+            .field("occupied", &self.meet.occupied.load(Ordering::Relaxed))
             .field("announced", &self.announcement())
             .finish_non_exhaustive()
     }

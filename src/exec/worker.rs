@@ -27,7 +27,7 @@ use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
 use crate::exec::run::{Claim, Found, RunCore, Sighting, Tally, TaskEnd, Waiting};
-use crate::exec::seat::Seat;
+use crate::exec::seat::{Announcer, Seat};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
@@ -50,6 +50,7 @@ struct Local<'c> {
     me: usize,
     seat: &'c Seat,
     deque: Worker<Releases>,
+    announcer: Announcer,
     /// How many finished tasks (the sum of `tally`) were already subtracted
     /// from `remaining`.
     subtracted: usize,
@@ -60,6 +61,12 @@ struct Local<'c> {
     /// What this worker remembers of its peers' announcements while idle.
     seen: Vec<Sighting>,
     joined: Instant,
+    /// Whether the run has another seat: someone to share or announce to.
+    has_peers: bool,
+    /// Whether this worker may move to another run (a worker job).
+    may_rotate: bool,
+    /// Whether an announcement is out for the task running now.
+    announcing: bool,
 }
 
 impl Local<'_> {
@@ -85,14 +92,91 @@ impl Local<'_> {
     #[inline]
     fn announce<T>(&mut self, core: &RunCore<'_, T>, cur: Releases) {
         // SAFETY: this worker sits in `seat`, with no announcement out.
-        unsafe { self.seat.announce(cur, core.fences()) }
+        unsafe { self.seat.announce(&mut self.announcer, cur, core.fences()) }
+        self.announcing = true;
     }
 
-    /// Ends the announcement; returns the current range a rescuer left.
+    /// Ends the announcement; `true` if a rescuer took the private work
+    /// (the current range and the stack).
     #[inline]
-    fn retract<T>(&mut self, core: &RunCore<'_, T>, cur: Releases) -> Releases {
+    fn retract<T>(&mut self, core: &RunCore<'_, T>) -> bool {
+        self.announcing = false;
         // SAFETY: this worker sits in `seat` and announced.
-        unsafe { self.seat.retract(cur, core.fences()) }
+        unsafe { self.seat.retract(&mut self.announcer, core.fences()) }
+    }
+
+    /// Before a task, while holding private work (the current range
+    /// `lo..hi`, poisoned by `poison`, and the stack): announces it, then,
+    /// if a peer is hungry (one that turned hungry without seeing the
+    /// announcement is seen here, after its fence), the run wants a worker,
+    /// or tasks are slow, shares some. Returns what is left of the range.
+    ///
+    /// The range is passed and returned as scalars: built in memory as a
+    /// `Releases`, it cost a store-forwarding stall per task. Sharing, the
+    /// rare part, is out of line.
+    #[inline(always)]
+    fn announce_before_task<T>(
+        &mut self,
+        core: &RunCore<'_, T>,
+        lo: u32,
+        hi: u32,
+        poison: Option<Cause>,
+        shared: Option<&Arc<Shared>>,
+    ) -> (u32, u32) {
+        let cur = Releases { lo, hi, poison };
+        self.announce(core, cur);
+        if self.pace.eager || core.give_wanted() {
+            return self.reannounce_after_sharing(core, cur, shared);
+        }
+        (lo, hi)
+    }
+
+    /// The announcement is out but a peer wants work: retracts it, shares,
+    /// and announces what is left.
+    #[inline(never)]
+    fn reannounce_after_sharing<T>(
+        &mut self,
+        core: &RunCore<'_, T>,
+        cur: Releases,
+        shared: Option<&Arc<Shared>>,
+    ) -> (u32, u32) {
+        let mut cur = cur;
+        if self.retract(core) {
+            cur.hi = cur.lo;
+        }
+        cur = self.share(core, cur, shared);
+        if !cur.is_empty() || !self.stack_is_empty() {
+            self.announce(core, cur);
+        }
+        (cur.lo, cur.hi)
+    }
+
+    /// Whether to move to another run now: a worker job that has served
+    /// this one for a quantum, while another run has no worker.
+    #[inline]
+    fn should_rotate<T>(&self, core: &RunCore<'_, T>) -> bool {
+        self.may_rotate && core.signals().rotate() && self.joined.elapsed() >= QUANTUM
+    }
+
+    /// Publishes all private work and leaves the run for another.
+    #[cold]
+    fn rotate<T>(&mut self, core: &RunCore<'_, T>, cur: Releases, next: Releases) -> Departure {
+        // Oldest first, so that a worker taking this seat again pops it
+        // (LIFO) in the order this one would have run it: a run's schedule
+        // on one thread stays deterministic.
+        while let Some(work) = self.stack_pop_front() {
+            self.deque.push(work);
+        }
+        for work in [cur, next] {
+            if !work.is_empty() {
+                self.deque.push(work);
+            }
+        }
+        core.shared();
+        if core.subtract(self.unsubtracted()) {
+            return Departure::Over;
+        }
+        Departure::Rotated
     }
 
     /// Finished tasks not yet subtracted from the run's `remaining`.
@@ -186,7 +270,7 @@ pub(crate) fn participate<T: Send + Sync>(
     core: &RunCore<'_, T>,
     how: Participation<'_>,
 ) -> Departure {
-    let Some((me, deque)) = core.take_seat() else {
+    let Some((me, deque, announcer)) = core.take_seat() else {
         return Departure::NoWork;
     };
     // A panic here is a bug in kahn, not in a task (those are caught): abort
@@ -196,23 +280,32 @@ pub(crate) fn participate<T: Send + Sync>(
         me,
         seat: core.seat(me),
         deque,
+        announcer,
         subtracted: 0,
         tally: Tally::default(),
         failures: Vec::new(),
         pace: how.fixed_pace.map_or_else(Pace::new, Pace::fixed),
         seen: vec![Sighting::default(); core.seat_count()],
         joined: Instant::now(),
+        has_peers: core.has_peers(),
+        may_rotate: how.waiting == Waiting::MayLeave,
+        announcing: false,
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
     // SAFETY: this worker sits in its seat; `work` returns only with no
     // private work held and no announcement out.
-    unsafe { local.seat.leave(local.deque) };
+    unsafe { local.seat.leave(local.deque, local.announcer) };
     std::mem::forget(guard);
     departure
 }
 
 /// The scheduling loop: claim, run, release, share; then look for work.
+///
+/// The per-task path keeps few values alive across the call into the task
+/// (the current range, the targets, `local`): announcing, sharing and
+/// rotating are out of line, behind one flag each, so that a chain of
+/// empty tasks keeps its range in registers.
 #[inline]
 fn work<T: Send + Sync>(
     graph: &Graph<'_, T>,
@@ -221,69 +314,38 @@ fn work<T: Send + Sync>(
     how: &Participation<'_>,
 ) -> Departure {
     let targets = core.csr().targets;
-    // With no other seat there is nobody to share or announce work to.
-    let has_peers = core.has_peers();
-    let may_rotate = how.waiting == Waiting::MayLeave;
     let mut cur = Releases::EMPTY;
     loop {
-        while cur.lo < cur.hi {
-            let v = targets[cur.lo as usize];
-            cur.lo += 1;
-            let next = match core.claim(v, cur.poison) {
+        // The current range as three scalars, so the loop keeps them in
+        // registers; `Releases` is rebuilt only on the cold paths.
+        let (mut lo, mut hi, mut poison) = (cur.lo, cur.hi, cur.poison);
+        while lo < hi {
+            let v = targets[lo as usize];
+            lo += 1;
+            let next = match core.claim(v, poison) {
                 Claim::Waiting => continue,
                 Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
                 Claim::Clean => {
                     // Private work this worker holds while it runs `v`: a
                     // chain holds none and pays nothing here.
-                    let mut holding = has_peers && (!cur.is_empty() || !local.stack_is_empty());
-                    if holding {
-                        local.announce(core, cur);
-                        // After the announcement's fence: a peer that turned
-                        // hungry without seeing it is seen here.
-                        if local.pace.eager || core.give_wanted() {
-                            cur = local.retract(core, cur);
-                            local.share(core, &mut cur, how.shared);
-                            holding = !cur.is_empty() || !local.stack_is_empty();
-                            if holding {
-                                local.announce(core, cur);
-                            }
-                        }
+                    if local.has_peers && (lo < hi || !local.stack_is_empty()) {
+                        (lo, hi) = local.announce_before_task(core, lo, hi, poison, how.shared);
                     }
                     let next = run_claimed(graph, core, local, v);
-                    if holding {
-                        cur = local.retract(core, cur);
+                    if local.announcing && local.retract(core) {
+                        hi = lo;
                     }
                     next
                 }
             };
-            if local.pace.tick()
-                && may_rotate
-                && core.signals().rotate()
-                && local.joined.elapsed() >= QUANTUM
-            {
-                // Another run has no worker: publish everything and move.
-                // Oldest first, so that a worker taking this seat again
-                // pops it (LIFO) in the order this one would have run it:
-                // a run's schedule on one thread stays deterministic.
-                while let Some(work) = local.stack_pop_front() {
-                    local.deque.push(work);
-                }
-                for work in [cur, next] {
-                    if !work.is_empty() {
-                        local.deque.push(work);
-                    }
-                }
-                core.shared();
-                if core.subtract(local.unsubtracted()) {
-                    return Departure::Over;
-                }
-                return Departure::Rotated;
+            if local.pace.tick() && local.should_rotate(core) {
+                return local.rotate(core, Releases { lo, hi, poison }, next);
             }
             if !next.is_empty() {
-                if !cur.is_empty() {
-                    local.stack_push(cur);
+                if lo < hi {
+                    local.stack_push(Releases { lo, hi, poison });
                 }
-                cur = next;
+                (lo, hi, poison) = (next.lo, next.hi, next.poison);
             }
         }
         cur = match local.stack_pop().or_else(|| local.deque.pop()) {
@@ -314,7 +376,9 @@ fn work<T: Send + Sync>(
 
 /// Runs task `v`, which this worker claimed cleanly — or, if the run has
 /// stopped, records it cancelled — and returns the releases of its successors.
-#[inline]
+/// Always inlined into the one loop that calls it: out of line it costs an
+/// empty task half again.
+#[inline(always)]
 fn run_claimed<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
@@ -424,12 +488,14 @@ impl Local<'_> {
     fn share<T>(
         &mut self,
         core: &RunCore<'_, T>,
-        cur: &mut Releases,
+        mut cur: Releases,
         shared: Option<&Arc<Shared>>,
-    ) {
+    ) -> Releases {
+        // `cur` is taken and returned by value: a `&mut` would pin the
+        // current range to the stack for the whole loop (see `Releases`).
         let want = shared.is_some() && core.signals().wants_workers();
         if !(want || core.peer_hungry() || self.pace.eager) {
-            return;
+            return cur;
         }
         if self.deque.is_empty() {
             let gift = if let Some(work) = self.stack_pop_front() {
@@ -444,7 +510,7 @@ impl Local<'_> {
                 cur.hi = mid;
                 upper
             } else {
-                return;
+                return cur;
             };
             self.deque.push(gift);
             core.shared();
@@ -455,6 +521,7 @@ impl Local<'_> {
                 core.signals().enough_workers();
             }
         }
+        cur
     }
 
     #[inline]
