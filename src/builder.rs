@@ -10,6 +10,7 @@ use crate::error::{BoxError, BuildError};
 use crate::graph::Graph;
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 use crate::names::{NameStore, Names};
+use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
 
 /// Hard limit on edges, as on tasks ([`TaskId::LIMIT`]): an in-degree must
@@ -41,6 +42,10 @@ pub struct GraphBuilder<'a, T = ()> {
     forward_only: bool,
     max_tasks: usize,
     max_edges: usize,
+    /// The resources tasks declared they use, in order of first use.
+    resources: Vec<Resource>,
+    /// `(task, index into resources, units)`, one per declared pair.
+    uses: BumpVec<'a, (u32, u32, u32)>,
 }
 
 impl<'a, T> GraphBuilder<'a, T> {
@@ -57,6 +62,8 @@ impl<'a, T> GraphBuilder<'a, T> {
             forward_only: true,
             max_tasks: TaskId::LIMIT,
             max_edges: EDGE_LIMIT,
+            resources: Vec::new(),
+            uses: BumpVec::new_in(bump),
         }
     }
 
@@ -264,15 +271,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         from: TaskRef<'_>,
         to: TaskRef<'_>,
     ) -> Result<u32, BuildError> {
-        let found = match task {
-            TaskRef::Id(id) => (id.index() < self.tasks.len()).then_some(id.raw()),
-            TaskRef::Name(name) => self
-                .names
-                .rodeo()
-                .get(name)
-                .map(|key| self.by_key[key.into_usize()]),
-        };
-        found.ok_or_else(|| BuildError::UnknownTask {
+        self.find(task).ok_or_else(|| BuildError::UnknownTask {
             missing: task.to_owned_ref(),
             from: self.as_written(from),
             to: self.as_written(to),
@@ -295,6 +294,115 @@ impl<'a, T> GraphBuilder<'a, T> {
         TaskLabel::new(TaskId::new(v), name)
     }
 
+    /// Declares that `task` holds one unit of `resource` while it runs: at
+    /// most [`capacity`](Resource::capacity) such tasks run at once, across
+    /// every graph and run that uses the resource. A task waiting for a
+    /// resource holds no worker, and a task that uses several takes all or
+    /// none, so tasks cannot deadlock over resources.
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`]; [`BuildError::ResourceUnits`] if the
+    /// task would need more units than the resource has.
+    pub fn uses<'n>(
+        &mut self,
+        task: impl Into<TaskRef<'n>>,
+        resource: &Resource,
+    ) -> Result<(), BuildError> {
+        self.uses_units(task, resource, 1)
+    }
+
+    /// As [`uses`](Self::uses), for `units` units (a task that opens two
+    /// connections); declaring the same resource again for a task adds up.
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`]; [`BuildError::ResourceUnits`] if
+    /// `units` is 0 or the task's total exceeds the resource's capacity.
+    pub fn uses_units<'n>(
+        &mut self,
+        task: impl Into<TaskRef<'n>>,
+        resource: &Resource,
+        units: u32,
+    ) -> Result<(), BuildError> {
+        let task = task.into();
+        let v = self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
+            call: "uses",
+            missing: task.to_owned_ref(),
+        })?;
+        let index = match self.resources.iter().position(|r| r.same(resource)) {
+            Some(i) => i,
+            None => {
+                self.resources.push(resource.clone());
+                self.resources.len() - 1
+            }
+        } as u32;
+        let existing = self.uses.iter().position(|&(t, r, _)| t == v && r == index);
+        let total = existing.map_or(0, |i| self.uses[i].2).saturating_add(units);
+        if units == 0 || total > resource.capacity() {
+            return Err(BuildError::ResourceUnits {
+                task: self.label(v),
+                resource: resource.name().to_owned(),
+                units: total,
+                capacity: resource.capacity(),
+            });
+        }
+        match existing {
+            Some(i) => self.uses[i].2 = total,
+            None => self.uses.push((v, index, units)),
+        }
+        Ok(())
+    }
+
+    /// The task a reference points at, if the builder has it.
+    fn find(&mut self, task: TaskRef<'_>) -> Option<u32> {
+        match task {
+            TaskRef::Id(id) => (id.index() < self.tasks.len()).then_some(id.raw()),
+            TaskRef::Name(name) => self
+                .names
+                .rodeo()
+                .get(name)
+                .map(|key| self.by_key[key.into_usize()]),
+        }
+    }
+
+    /// The resources table of a graph of `n` tasks: each task's uses in
+    /// the resources' global locking order; `None` if no task uses any.
+    fn resource_table(&mut self, n: usize) -> Option<ResourceTable<'a>> {
+        if self.uses.is_empty() {
+            return None;
+        }
+        // Resources by creation order: the order every graph locks them in.
+        let mut order: Vec<usize> = (0..self.resources.len()).collect();
+        order.sort_by_key(|&i| self.resources[i].serial());
+        let mut rank = vec![0u32; order.len()];
+        for (position, &i) in order.iter().enumerate() {
+            rank[i] = position as u32;
+        }
+        self.uses
+            .sort_unstable_by_key(|&(task, r, _)| (task, rank[r as usize]));
+        let off = self.bump.alloc_slice_fill_copy(n + 1, 0u32);
+        for &(task, _, _) in self.uses.iter() {
+            off[task as usize + 1] += 1;
+        }
+        for i in 0..n {
+            off[i + 1] += off[i];
+        }
+        let uses = self
+            .bump
+            .alloc_slice_fill_iter(self.uses.iter().map(|&(_, r, units)| Use {
+                resource: rank[r as usize],
+                units,
+            }));
+        let resources = order
+            .into_iter()
+            .map(|i| self.resources[i].clone())
+            .collect();
+        Some(ResourceTable {
+            resources,
+            off,
+            uses,
+        })
+    }
+
     /// Validates the whole graph and compiles it for running.
     ///
     /// Runs in O(tasks + edges). The builder's memory stays in the arena.
@@ -310,6 +418,7 @@ impl<'a, T> GraphBuilder<'a, T> {
                 return Err(BuildError::Cycle { path });
             }
         };
+        let resources = self.resource_table(n);
         let GraphBuilder {
             names,
             tasks,
@@ -319,7 +428,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         } = self;
         let reader = names.freeze();
         let names = Names::new(reader, keys.into_bump_slice(), by_key.into_bump_slice());
-        Ok(Graph::new(csr, names, tasks.into_boxed_slice()))
+        Ok(Graph::new(csr, names, tasks.into_boxed_slice(), resources))
     }
 }
 

@@ -61,6 +61,26 @@ pub enum BuildError {
         /// The tasks on the cycle in edge order; the first is repeated at the end.
         path: Vec<TaskLabel>,
     },
+    /// A builder call other than `edge` names a task the builder does not have.
+    #[error("`{call}` names {}: add the task first", Unknown(missing))]
+    UnknownTaskFor {
+        /// The builder method called.
+        call: &'static str,
+        /// The reference that matched no task, as written.
+        missing: OwnedTaskRef,
+    },
+    /// A task would hold more units of a resource than it has, or none.
+    #[error("{task} would hold {units} units of resource `{resource}`, which has {capacity}: use at least 1 and at most {capacity}, or give the resource a larger capacity")]
+    ResourceUnits {
+        /// The task.
+        task: TaskLabel,
+        /// The resource's name.
+        resource: String,
+        /// The units the task would hold in all (0 if it asked for none).
+        units: u32,
+        /// The resource's capacity.
+        capacity: u32,
+    },
     /// More tasks than the builder's limit.
     #[error("the graph would have {given} tasks, more than its limit of {limit}")]
     TooManyTasks {

@@ -7,6 +7,7 @@ use bumpalo::boxed::Box as BumpBox;
 use crate::csr::Csr;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
+use crate::resource::{Resource, ResourceTable};
 use crate::task::TaskBox;
 
 /// A validated, compiled task graph.
@@ -19,6 +20,8 @@ pub struct Graph<'a, T = ()> {
     pub(crate) csr: Csr<'a>,
     pub(crate) names: Names<'a>,
     pub(crate) tasks: BumpBox<'a, [TaskBox<'a, T>]>,
+    /// Which tasks use which resources; `None` (and free) if none does.
+    pub(crate) resources: Option<ResourceTable<'a>>,
 }
 
 impl<'a, T> Graph<'a, T> {
@@ -26,10 +29,31 @@ impl<'a, T> Graph<'a, T> {
         csr: Csr<'a>,
         names: Names<'a>,
         tasks: BumpBox<'a, [TaskBox<'a, T>]>,
+        resources: Option<ResourceTable<'a>>,
     ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
-        Graph { csr, names, tasks }
+        Graph {
+            csr,
+            names,
+            tasks,
+            resources,
+        }
+    }
+
+    /// The resources task `id` uses while it runs, with units; empty if it
+    /// uses none or there is no such task.
+    pub fn resources_of(&self, id: TaskId) -> impl Iterator<Item = (&Resource, u32)> + '_ {
+        self.resources
+            .as_ref()
+            .filter(|_| id.index() < self.task_count())
+            .into_iter()
+            .flat_map(move |table| {
+                table
+                    .uses_of(id.raw())
+                    .iter()
+                    .map(move |u| (&table.resources[u.resource as usize], u.units))
+            })
     }
 
     /// The number of tasks.

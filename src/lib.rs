@@ -21,6 +21,7 @@ mod id;
 mod names;
 mod options;
 mod report;
+mod resource;
 mod sync;
 mod task;
 
@@ -33,6 +34,7 @@ pub use graph::Graph;
 pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 pub use report::{Counts, Outcome, Report, State, TaskReport, Timing};
+pub use resource::Resource;
 
 // A compiled graph is shared by reference across worker threads and across
 // concurrent runs: it must stay `Send + Sync` whatever its output type.

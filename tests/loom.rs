@@ -40,15 +40,18 @@
 //! violation: Concurrent write accesses to `UnsafeCell`", checked
 //! 2026-12-01). That model also found a real bug while it was written: a
 //! second, failed rescue of an announcement already rescued cleared the
-//! flag the holder had yet to see, and the rescued task ran twice.
+//! flag the holder had yet to see, and the rescued task ran twice. With a
+//! resource's release not handing its waiter back to the run,
+//! `a_resource_released_while_another_task_waits` finds both workers asleep
+//! with the waiter parked (loom: "deadlock", checked 2026-12-01).
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use kahn::{
-    Arena, BoxError, CancelToken, Counts, Graph, GraphBuilder, Outcome, RunOptions, StopReason,
-    TaskContext, TaskId,
+    Arena, BoxError, CancelToken, Counts, Graph, GraphBuilder, Outcome, Resource, RunOptions,
+    StopReason, TaskContext, TaskId,
 };
 use kahn_test_support::intend_panic;
 
@@ -593,6 +596,90 @@ fn a_worker_joins_a_run_another_is_in() {
                 assert_eq!(runs.count(id), 1, "`{name}` ran once");
             }
         }
+    });
+}
+
+/// Two independent tasks that each need the one unit of a resource, on two
+/// workers publishing eagerly: one runs, the other is parked on the
+/// resource (or finds it free, depending on the interleaving); the release
+/// hands the parked one back to the run, a worker runs it, and the run
+/// ends. Never both at once, each once, and nothing left held.
+#[test]
+fn a_resource_released_while_another_task_waits() {
+    static RUNS: Runs = Runs::new();
+    static HOLDING: AtomicU32 = AtomicU32::new(0);
+    let lock = Resource::new("lock", 1);
+    let held = |_: &TaskContext<'_, u64>| {
+        assert_eq!(HOLDING.fetch_add(1, Ordering::Relaxed), 0, "held twice");
+        loom::thread::yield_now();
+        HOLDING.fetch_sub(1, Ordering::Relaxed);
+        Ok(1)
+    };
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "a", |_| Ok(1));
+        RUNS.task(b, "x", held);
+        RUNS.task(b, "y", held);
+        edges(b, &[("a", "x"), ("a", "y")]);
+        b.uses("x", &lock).expect("a task of the model");
+        b.uses("y", &lock).expect("a task of the model");
+    });
+    model(move || {
+        HOLDING.store(0, Ordering::Relaxed);
+        run_and_check(
+            graph,
+            &RUNS,
+            &RunOptions::new(),
+            (THREADS, true),
+            &[
+                ("a", Expect::Succeeded(1)),
+                ("x", Expect::Succeeded(1)),
+                ("y", Expect::Succeeded(1)),
+            ],
+            None,
+        );
+        assert_eq!(lock.in_use(), 0);
+        assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// As above, but the task holding the resource fails under fail-fast: the
+/// other is taken off the wait list and cancelled (or, if it got the
+/// resource first, runs and the failing one is cancelled), and the run ends
+/// with nothing held or waiting.
+#[test]
+fn a_stop_withdraws_a_task_waiting_for_a_resource() {
+    static RUNS: Runs = Runs::new();
+    let lock = Resource::new("lock", 1);
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "a", |_| Ok(1));
+        RUNS.task(b, "fails", |_| {
+            loom::thread::yield_now();
+            Err("no".into())
+        });
+        RUNS.task(b, "other", |_| Ok(2));
+        edges(b, &[("a", "fails"), ("a", "other")]);
+        b.uses("fails", &lock).expect("a task of the model");
+        b.uses("other", &lock).expect("a task of the model");
+    });
+    let options = RunOptions::new().fail_fast();
+    model(move || {
+        RUNS.reset();
+        let report = kahn::__loom::run(graph, &options, THREADS, true);
+        let fails = report_task(&report, "fails");
+        let other = report_task(&report, "other");
+        let outcomes = (report.outcome(fails), report.outcome(other));
+        match outcomes {
+            (Some(Outcome::Failed(_)), Some(Outcome::Cancelled)) => {
+                assert_eq!(RUNS.count(other), 0);
+                assert_eq!(report.stop_reason(), Some(StopReason::FailFast));
+            }
+            (Some(Outcome::Failed(_)), Some(Outcome::Succeeded(&2))) => {
+                assert_eq!(RUNS.count(other), 1);
+            }
+            outcomes => panic!("unexpected outcomes {outcomes:?}\n{report}"),
+        }
+        assert_eq!(lock.in_use(), 0);
+        assert_eq!(lock.waiting(), 0);
     });
 }
 

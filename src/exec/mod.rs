@@ -46,7 +46,6 @@ use worker::Participation;
 /// README for the latency bound.
 #[derive(Debug)]
 pub struct Executor {
-    pool: rayon::ThreadPool,
     shared: Arc<Shared>,
 }
 
@@ -85,8 +84,9 @@ impl Executor {
             .num_threads(threads)
             .thread_name(|i| format!("kahn-worker-{i}"))
             .build()?;
-        let shared = Arc::new(Shared::new(pool.current_num_threads()));
-        Ok(Executor { pool, shared })
+        Ok(Executor {
+            shared: Arc::new(Shared::new(pool)),
+        })
     }
 
     /// The number of worker threads.
@@ -118,10 +118,10 @@ impl Executor {
         let core = RunCore::new(
             graph.csr,
             graph.names,
+            graph.resources.as_ref(),
             options,
-            seats,
-            Arc::clone(&signals),
-            shared.fences,
+            (seats, Arc::clone(&signals), shared.fences),
+            Some(Arc::clone(shared)),
         );
         if graph.task_count() > 0 {
             let handle = RunHandle { graph, core: &core };
@@ -131,7 +131,7 @@ impl Executor {
                 Listing::new(&handle, Arc::clone(&signals), seats, shared.next_serial())
             });
             shared.register(Arc::clone(&listing));
-            if self.pool.current_thread_index().is_some() {
+            if shared.is_own_thread() {
                 // Inside one of our own tasks: work on the nested run here.
                 if listing.try_join() {
                     worker::participate(
@@ -147,7 +147,7 @@ impl Executor {
                     listing.leave();
                 }
             } else {
-                registry::spawn_into(&self.pool, shared);
+                registry::spawn_worker(shared);
             }
             wait_until_closed(&core, &listing);
             shared.deregister(&listing);
@@ -222,10 +222,14 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
     let core = RunCore::new(
         graph.csr,
         graph.names,
+        graph.resources.as_ref(),
         options,
-        threads,
-        Arc::new(Signals::new()),
-        fence::Fences::symmetric(),
+        (
+            threads,
+            Arc::new(Signals::new()),
+            fence::Fences::symmetric(),
+        ),
+        None,
     );
     // A std `Arc`: its count is no part of the protocol, and joining the
     // threads orders their work before the report is built.
@@ -271,10 +275,10 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
         Arc::new(RunCore::new(
             graph.csr,
             graph.names,
+            graph.resources.as_ref(),
             options,
-            2,
-            Arc::new(Signals::new()),
-            fence::Fences::symmetric(),
+            (2, Arc::new(Signals::new()), fence::Fences::symmetric()),
+            None,
         ))
     };
     let (first, second) = (core(one), core(two));

@@ -181,9 +181,12 @@ impl std::fmt::Debug for Listing {
     }
 }
 
-/// The executor's state that its worker jobs share.
+/// The executor's state that its worker jobs share, the pool included.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The threads. Dropped with the last `Arc<Shared>`, which a worker job
+    /// may hold: dropping a rayon pool only tells its threads to finish.
+    pool: rayon::ThreadPool,
     threads: usize,
     pub(crate) fences: Fences,
     runs: Mutex<Vec<Arc<Listing>>>,
@@ -193,9 +196,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(threads: usize) -> Shared {
+    pub(crate) fn new(pool: rayon::ThreadPool) -> Shared {
         Shared {
-            threads,
+            threads: pool.current_num_threads(),
+            pool,
             fences: Fences::detect(),
             runs: Mutex::new(Vec::new()),
             jobs: AtomicUsize::new(0),
@@ -205,6 +209,11 @@ impl Shared {
 
     pub(crate) fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Whether the calling thread is one of this executor's.
+    pub(crate) fn is_own_thread(&self) -> bool {
+        self.pool.current_thread_index().is_some()
     }
 
     /// A fresh serial number for a listing.
@@ -287,24 +296,14 @@ fn refresh_rotation(runs: &[Arc<Listing>]) {
     }
 }
 
-/// Spawns a worker job into the current rayon pool (the caller is one of
-/// its threads), if the executor has room for one.
-pub(crate) fn spawn_from_worker(shared: &Arc<Shared>) -> bool {
+/// Spawns a worker job into the executor's pool, from any thread, if the
+/// executor has room for one.
+pub(crate) fn spawn_worker(shared: &Arc<Shared>) -> bool {
     if !shared.try_add_job() {
         return false;
     }
-    let shared = Arc::clone(shared);
-    rayon::spawn(move || worker_job(shared));
-    true
-}
-
-/// Spawns a worker job into `pool`, if the executor has room for one.
-pub(crate) fn spawn_into(pool: &rayon::ThreadPool, shared: &Arc<Shared>) -> bool {
-    if !shared.try_add_job() {
-        return false;
-    }
-    let shared = Arc::clone(shared);
-    pool.spawn(move || worker_job(shared));
+    let job = Arc::clone(shared);
+    shared.pool.spawn(move || worker_job(job));
     true
 }
 

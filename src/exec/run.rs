@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use crate::csr::Csr;
 use crate::error::TaskFailure;
 use crate::exec::fence::Fences;
+use crate::exec::registry::{self, Shared};
 use crate::exec::releases::{Cause, Releases};
 use crate::exec::seat::{Announcer, Hidden, Seat};
 use crate::exec::signals::Signals;
@@ -43,6 +44,7 @@ use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 use crate::report::{Counts, Report, State, Timing};
+use crate::resource::{Inbox, ResourceTable, Returned};
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
@@ -53,6 +55,7 @@ use crate::sync::{Backoff, Mutex, OnceLock};
 /// enough that a rescue (a process-wide barrier, a few microseconds) is rare
 /// next to the work it frees; short enough to be the latency bound the
 /// README promises.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) const RESCUE_AFTER: Duration = Duration::from_micros(20);
 
 /// What one release did to a task.
@@ -133,6 +136,17 @@ pub(crate) enum TaskEnd<T> {
     Cancelled,
 }
 
+/// What a task that uses resources got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// It holds them: run it, then release them.
+    Held,
+    /// The run stopped: it will be recorded cancelled and needs none.
+    NotNeeded,
+    /// It was parked; it comes back through the run's inbox.
+    Parked,
+}
+
 /// What a look at the peers' announcements found.
 enum Watched {
     Rescued(Hidden),
@@ -189,7 +203,13 @@ pub(crate) struct RunCore<'r, T> {
     /// One place per worker the run may have at once (each seat keeps
     /// what its occupant writes on cache lines of its own).
     seats: Box<[Seat]>,
-    sleep: Sleep,
+    /// Shared with the inbox, which wakes sleepers when a task comes back.
+    sleep: Arc<Sleep>,
+    /// Where tasks parked on resources come back.
+    inbox: Arc<Inbox>,
+    /// The graph's resources, to take this run's waiters off their lists
+    /// when it stops.
+    resources: Option<&'r ResourceTable<'r>>,
     fences: Fences,
     start: Instant,
 }
@@ -206,6 +226,8 @@ pub(crate) enum Found {
     Work(Releases),
     /// A peer's private work it rescued.
     Rescued(Hidden),
+    /// A task parked on a resource, handed back.
+    Returned(Returned),
     /// The run ended.
     Over,
     /// Nothing to do for now: a worker that may leave should.
@@ -236,16 +258,20 @@ pub(crate) struct Sighting {
 
 impl<'r, T> RunCore<'r, T> {
     /// Sets up a run of the graph compiled as `csr` for up to `seats`
-    /// workers at once, with its sources ready to be taken.
+    /// workers at once, with its sources ready to be taken. `executor`
+    /// (none under loom) is where a task handed back by a resource calls a
+    /// worker when the run has none.
     pub(crate) fn new(
         csr: Csr<'r>,
         names: Names<'r>,
+        resources: Option<&'r ResourceTable<'r>>,
         options: &RunOptions,
-        seats: usize,
-        signals: Arc<Signals>,
-        fences: Fences,
+        (seats, signals, fences): (usize, Arc<Signals>, Fences),
+        executor: Option<Arc<Shared>>,
     ) -> Self {
         let n = csr.task_count();
+        let sleep = Arc::new(Sleep::new());
+        let inbox = Arc::new(Inbox::new(wake_on_return(&sleep, &signals, executor)));
         let start = Instant::now();
         let deadline = options.effective_deadline(start);
         let watch = (options.cancel.is_some() || deadline.is_some()).then(|| Watch {
@@ -279,7 +305,9 @@ impl<'r, T> RunCore<'r, T> {
             remaining: AtomicUsize::new(n),
             injector: Injector::new(),
             seats: (0..seats.max(1)).map(|_| Seat::new()).collect(),
-            sleep: Sleep::new(),
+            inbox,
+            sleep,
+            resources,
             fences,
             start,
         };
@@ -487,15 +515,50 @@ impl<'r, T> RunCore<'r, T> {
         false
     }
 
-    /// Stops the run from starting tasks, keeping the first reason given.
+    /// Stops the run from starting tasks, keeping the first reason given;
+    /// the first stop also takes the run's tasks off resource wait lists,
+    /// to be cancelled rather than wait for units.
     fn stop(&self, reason: StopReason) {
-        let _ = self.stop_reason.compare_exchange(
-            0,
-            reason as u8,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
+        let first = self
+            .stop_reason
+            .compare_exchange(0, reason as u8, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
         self.signals.stop();
+        if first {
+            self.withdraw_waiters();
+        }
+    }
+
+    fn withdraw_waiters(&self) {
+        if let Some(table) = self.resources {
+            table.withdraw(&self.inbox);
+        }
+    }
+
+    // ---- Resources ----
+
+    /// Takes the resources task `v` (claimed cleanly) uses, all or none.
+    #[cold]
+    pub(crate) fn acquire_for(&self, table: &ResourceTable<'_>, v: u32) -> Acquired {
+        if self.should_stop() {
+            return Acquired::NotNeeded;
+        }
+        if table.try_acquire(v, &self.inbox) {
+            return Acquired::Held;
+        }
+        // A stop between the check above and the parking would have missed
+        // this waiter: take it off again (see `resource.rs`).
+        if self.should_stop() {
+            self.withdraw_waiters();
+        }
+        Acquired::Parked
+    }
+
+    /// Gives back the resources of task `v` if it took them (it ran, or
+    /// started and was cancelled after taking them).
+    #[cold]
+    pub(crate) fn release_for(&self, table: &ResourceTable<'_>, v: u32) {
+        table.release(v);
     }
 
     /// Reacts to a task's failure according to the run's policy.
@@ -620,6 +683,9 @@ impl<'r, T> RunCore<'r, T> {
         loop {
             if self.is_over() {
                 return Found::Over;
+            }
+            if let Some(returned) = self.inbox.take() {
+                return Found::Returned(returned);
             }
             if let Some(work) = self.steal(me) {
                 return Found::Work(work);
@@ -750,7 +816,9 @@ impl<'r, T> RunCore<'r, T> {
 
     /// Whether any published work waits: sources or a seat's deque.
     pub(crate) fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.seats.iter().any(|s| !s.stealer().is_empty())
+        self.inbox.has_returned()
+            || !self.injector.is_empty()
+            || self.seats.iter().any(|s| !s.stealer().is_empty())
     }
 
     /// Hands over a leaving worker's counts and failures.
@@ -827,4 +895,21 @@ impl<'r, T> RunCore<'r, T> {
             stop,
         }
     }
+}
+
+/// What a resource does when it hands a parked task back to this run: wake
+/// a sleeping worker, and call one if the run may have none.
+fn wake_on_return(
+    sleep: &Arc<Sleep>,
+    signals: &Arc<Signals>,
+    executor: Option<Arc<Shared>>,
+) -> Box<dyn Fn() + Send + Sync> {
+    let (sleep, signals) = (Arc::clone(sleep), Arc::clone(signals));
+    Box::new(move || {
+        sleep.wake_one();
+        if let Some(shared) = &executor {
+            signals.want_workers();
+            registry::spawn_worker(shared);
+        }
+    })
 }

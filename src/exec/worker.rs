@@ -26,11 +26,12 @@ use crate::error::TaskFailure;
 use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
-use crate::exec::run::{Claim, Found, RunCore, Sighting, Tally, TaskEnd, Waiting};
+use crate::exec::run::{Acquired, Claim, Found, RunCore, Sighting, Tally, TaskEnd, Waiting};
 use crate::exec::seat::{Announcer, Seat};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
+use crate::resource::Returned;
 use crate::sync::deque::Worker;
 
 /// How a worker takes part in a run.
@@ -326,6 +327,19 @@ fn work<T: Send + Sync>(
                 Claim::Waiting => continue,
                 Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
                 Claim::Clean => {
+                    // A task that uses resources takes them first, or is
+                    // parked (it comes back through the run's inbox).
+                    let mut table = graph
+                        .resources
+                        .as_ref()
+                        .filter(|t| !t.uses_of(v).is_empty());
+                    if let Some(resources) = table {
+                        match core.acquire_for(resources, v) {
+                            Acquired::Held => {}
+                            Acquired::NotNeeded => table = None,
+                            Acquired::Parked => continue,
+                        }
+                    }
                     // Private work this worker holds while it runs `v`: a
                     // chain holds none and pays nothing here.
                     if local.has_peers && (lo < hi || !local.stack_is_empty()) {
@@ -334,6 +348,9 @@ fn work<T: Send + Sync>(
                     let next = run_claimed(graph, core, local, v);
                     if local.announcing && local.retract(core) {
                         hi = lo;
+                    }
+                    if let Some(table) = table {
+                        core.release_for(table, v);
                     }
                     next
                 }
@@ -366,11 +383,45 @@ fn work<T: Send + Sync>(
                         unsafe { local.seat.with_hidden(|mine| mine.stack = hidden.stack) };
                         hidden.cur
                     }
+                    Found::Returned(returned) => {
+                        local.pace.restart();
+                        take_back(graph, core, local, returned)
+                    }
                     Found::Over => return Departure::Over,
                     Found::Nothing => return Departure::NoWork,
                 }
             }
         };
+    }
+}
+
+/// A task parked on a resource came back: runs it if it can now take its
+/// resources (or records it cancelled if the run stopped), and returns the
+/// releases of its successors; nothing if it was parked again.
+#[cold]
+fn take_back<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    returned: Returned,
+) -> Releases {
+    let v = returned.task;
+    let Some(table) = graph.resources.as_ref() else {
+        unreachable!(
+            "kahn: internal error: a task came back from a resource of a graph without any"
+        )
+    };
+    if !returned.retry || core.should_stop() {
+        return settle(core, local, v, TaskEnd::Cancelled, None);
+    }
+    match core.acquire_for(table, v) {
+        Acquired::Held => {
+            let next = run_claimed(graph, core, local, v);
+            core.release_for(table, v);
+            next
+        }
+        Acquired::NotNeeded => settle(core, local, v, TaskEnd::Cancelled, None),
+        Acquired::Parked => Releases::EMPTY,
     }
 }
 
@@ -516,7 +567,7 @@ impl Local<'_> {
             core.shared();
         }
         if let Some(shared) = shared.filter(|_| want) {
-            if !registry::spawn_from_worker(shared) {
+            if !registry::spawn_worker(shared) {
                 // The executor is full; a job that finishes asks again.
                 core.signals().enough_workers();
             }

@@ -1,0 +1,367 @@
+//! Resources: at most the capacity runs at once, on any number of threads
+//! and across runs; a task waiting for a resource holds no worker; tasks
+//! that use several resources cannot deadlock; a stop cancels waiters.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kahn::{Arena, BuildError, CancelToken, Executor, Resource, RunOptions, State, TaskId};
+use kahn_test_support::{bounded, rendezvous, spin_for, wait_until};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+
+/// How many tasks hold one resource now, and the most that ever did.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Gauge {
+    fn hold(&self, units: usize, for_a_while: Duration) {
+        let now = self.now.fetch_add(units, Ordering::SeqCst) + units;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        spin_for(for_a_while);
+        self.now.fetch_sub(units, Ordering::SeqCst);
+    }
+}
+
+/// Random DAGs, random resources and capacities, random uses: the most
+/// units of a resource ever held at once never exceeds its capacity, every
+/// task runs once, and no resource is left held.
+#[test]
+fn capacity_is_never_exceeded_on_random_graphs() {
+    let cases = if cfg!(miri) { 2 } else { 24 };
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        2usize..40,
+        prop::collection::vec((0u32..40, 0u32..40), 0..60),
+        prop::collection::vec(1u32..4, 1..4),
+        prop::collection::vec((0u32..40, 0usize..4, 1u32..3), 0..60),
+    );
+    runner
+        .run(&strategy, |(n, pairs, capacities, uses)| {
+            bounded(move || check_capacities(n, &pairs, &capacities, &uses));
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn check_capacities(
+    n: usize,
+    pairs: &[(u32, u32)],
+    capacities: &[u32],
+    uses: &[(u32, usize, u32)],
+) {
+    let resources: Vec<Resource> = capacities
+        .iter()
+        .enumerate()
+        .map(|(i, &cap)| Resource::new(format!("r{i}"), cap))
+        .collect();
+    let gauges: Vec<Gauge> = resources.iter().map(|_| Gauge::default()).collect();
+    // Each task's units of each resource, capped at the capacity.
+    let mut need = vec![vec![0u32; resources.len()]; n];
+    for &(task, r, units) in uses {
+        let (task, r) = (task as usize % n, r % resources.len());
+        need[task][r] = (need[task][r] + units).min(resources[r].capacity());
+    }
+    let ran: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+    for threads in [1, 2, 4] {
+        let executor = Executor::with_threads(threads).unwrap();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        for (v, need) in need.iter().enumerate() {
+            let (gauges, ran) = (&gauges, &ran);
+            b.unnamed_task(move |_| {
+                ran[v].fetch_add(1, Ordering::SeqCst);
+                // Hold every resource the task uses for a moment, all at once.
+                let held: Vec<(usize, usize)> = need
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &u)| u > 0)
+                    .map(|(r, &u)| (r, u as usize))
+                    .collect();
+                for &(r, u) in &held {
+                    let now = gauges[r].now.fetch_add(u, Ordering::SeqCst) + u;
+                    gauges[r].most.fetch_max(now, Ordering::SeqCst);
+                }
+                spin_for(Duration::from_micros(if cfg!(miri) { 1 } else { 200 }));
+                for &(r, u) in &held {
+                    gauges[r].now.fetch_sub(u, Ordering::SeqCst);
+                }
+                Ok(())
+            })
+            .unwrap();
+            for (r, &units) in need.iter().enumerate() {
+                if units > 0 {
+                    b.uses_units(TaskId::new(v as u32), &resources[r], units)
+                        .unwrap();
+                }
+            }
+        }
+        for &(u, v) in pairs {
+            let (u, v) = (u as usize % n, v as usize % n);
+            if u < v {
+                b.edge(TaskId::new(u as u32), TaskId::new(v as u32))
+                    .unwrap();
+            }
+        }
+        let graph = b.build().unwrap();
+        for r in &ran {
+            r.store(0, Ordering::SeqCst);
+        }
+        let report = executor.run(&graph);
+        assert!(report.is_success(), "{report}");
+        for (v, r) in ran.iter().enumerate() {
+            assert_eq!(r.load(Ordering::SeqCst), 1, "task {v} on {threads} threads");
+        }
+        for (i, (resource, gauge)) in resources.iter().zip(&gauges).enumerate() {
+            let most = gauge.most.load(Ordering::SeqCst);
+            assert!(
+                most <= resource.capacity() as usize,
+                "resource r{i} (capacity {}) was held {most} units at once on {threads} threads",
+                resource.capacity()
+            );
+            assert_eq!(resource.in_use(), 0, "r{i} left held");
+            assert_eq!(resource.waiting(), 0, "r{i} left with waiters");
+        }
+    }
+}
+
+/// Half the tasks share a resource of capacity 1 and hold it for a while;
+/// the other half meet in pairs, which they can only do if no worker is
+/// stuck waiting for the resource.
+#[test]
+fn tasks_waiting_for_a_resource_leave_the_workers_to_others() {
+    bounded(|| {
+        let executor = Executor::with_threads(4).unwrap();
+        let lock = Resource::new("one at a time", 1);
+        let gauge = Gauge::default();
+        let met = [
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ];
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<bool>();
+        for i in 0..6 {
+            let name = format!("locked{i}");
+            let gauge = &gauge;
+            b.task(&name, move |_| {
+                gauge.hold(1, Duration::from_millis(if cfg!(miri) { 1 } else { 5 }));
+                Ok(true)
+            })
+            .unwrap();
+            b.uses(name.as_str(), &lock).unwrap();
+        }
+        for i in 0..6 {
+            let pair = &met[i / 2];
+            b.task(&format!("free{i}"), move |_| Ok(rendezvous(pair, 2, LIMIT)))
+                .unwrap();
+        }
+        let graph = b.build().unwrap();
+        let report = executor.run(&graph);
+        for i in 0..6 {
+            assert_eq!(
+                report.output(format!("free{i}").as_str()),
+                Some(&true),
+                "free{i} never met its partner: workers were held by waiting tasks\n{report}"
+            );
+        }
+        assert_eq!(gauge.most.load(Ordering::SeqCst), 1);
+        assert_eq!(lock.in_use(), 0);
+    });
+}
+
+/// Tasks that take two resources of capacity 1, declared in both orders,
+/// on four threads: all or none, in one global order, so they never
+/// deadlock, and each pair is held by one task at a time.
+#[test]
+fn tasks_using_several_resources_do_not_deadlock() {
+    bounded(|| {
+        let executor = Executor::with_threads(4).unwrap();
+        let (a, c) = (Resource::new("a", 1), Resource::new("c", 1));
+        let (ga, gc) = (Gauge::default(), Gauge::default());
+        for rerun in 0..if cfg!(miri) { 1 } else { 5 } {
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<()>();
+            for i in 0..24 {
+                let (ga, gc) = (&ga, &gc);
+                let v = b
+                    .unnamed_task(move |_| {
+                        let now_a = ga.now.fetch_add(1, Ordering::SeqCst) + 1;
+                        let now_c = gc.now.fetch_add(1, Ordering::SeqCst) + 1;
+                        ga.most.fetch_max(now_a, Ordering::SeqCst);
+                        gc.most.fetch_max(now_c, Ordering::SeqCst);
+                        spin_for(Duration::from_micros(100));
+                        ga.now.fetch_sub(1, Ordering::SeqCst);
+                        gc.now.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .unwrap();
+                if i % 2 == 0 {
+                    b.uses(v, &a).unwrap();
+                    b.uses(v, &c).unwrap();
+                } else {
+                    b.uses(v, &c).unwrap();
+                    b.uses(v, &a).unwrap();
+                }
+            }
+            let graph = b.build().unwrap();
+            let report = executor.run(&graph);
+            assert!(report.is_success(), "rerun {rerun}: {report}");
+            assert_eq!(ga.most.load(Ordering::SeqCst), 1);
+            assert_eq!(gc.most.load(Ordering::SeqCst), 1);
+        }
+    });
+}
+
+/// Two runs at once share a resource: its capacity holds across them.
+#[test]
+fn a_resource_is_shared_by_concurrent_runs() {
+    bounded(|| {
+        let executor = Executor::with_threads(4).unwrap();
+        let api = Resource::new("api", 2);
+        let gauge = Gauge::default();
+        let mut arenas = [Arena::new(), Arena::new()];
+        let graphs: Vec<_> = arenas
+            .iter_mut()
+            .map(|arena| {
+                let mut b = arena.builder::<()>();
+                for _ in 0..8 {
+                    let gauge = &gauge;
+                    let v = b
+                        .unnamed_task(move |_| {
+                            gauge.hold(1, Duration::from_micros(if cfg!(miri) { 1 } else { 500 }));
+                            Ok(())
+                        })
+                        .unwrap();
+                    b.uses(v, &api).unwrap();
+                }
+                b.build().unwrap()
+            })
+            .collect();
+        std::thread::scope(|s| {
+            let runs: Vec<_> = graphs
+                .iter()
+                .map(|graph| s.spawn(|| executor.run(graph).is_success()))
+                .collect();
+            for run in runs {
+                assert!(run.join().unwrap());
+            }
+        });
+        assert!(gauge.most.load(Ordering::SeqCst) <= 2);
+        assert_eq!(api.in_use(), 0);
+    });
+}
+
+/// A run cancelled while tasks wait for a resource: the waiters are
+/// cancelled at once rather than after the holder releases it (the holder
+/// keeps it until it sees the stop).
+#[test]
+fn cancelling_a_run_cancels_the_tasks_waiting_for_a_resource() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let lock = Resource::new("lock", 1);
+        let token = CancelToken::new();
+        let holding = AtomicBool::new(false);
+        let waiters_ran = Arc::new(AtomicUsize::new(0));
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<bool>();
+        let (lock_ref, holding_ref, token_in_task) = (&lock, &holding, token.clone());
+        b.task("holder", move |ctx| {
+            holding_ref.store(true, Ordering::SeqCst);
+            // Wait until every waiter is parked on the lock, cancel the
+            // run, then hold the lock until the run says it stopped.
+            let parked = wait_until(LIMIT, || lock_ref.waiting() == 4);
+            token_in_task.cancel();
+            Ok(parked && wait_until(LIMIT, || ctx.is_cancelled()))
+        })
+        .unwrap();
+        b.uses("holder", &lock).unwrap();
+        b.task("start", move |_| {
+            Ok(wait_until(LIMIT, || holding_ref.load(Ordering::SeqCst)))
+        })
+        .unwrap();
+        for i in 0..4 {
+            let name = format!("waiter{i}");
+            let ran = Arc::clone(&waiters_ran);
+            b.task(&name, move |_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(true)
+            })
+            .unwrap();
+            b.uses(name.as_str(), &lock).unwrap();
+            b.edge("start", name.as_str()).unwrap();
+        }
+        let graph = b.build().unwrap();
+        let report = executor.run_with(&graph, &RunOptions::new().cancel_token(token));
+        assert_eq!(report.output("holder"), Some(&true), "{report}");
+        for i in 0..4 {
+            assert_eq!(
+                report.state(format!("waiter{i}").as_str()),
+                Some(State::Cancelled),
+                "{report}"
+            );
+        }
+        assert_eq!(waiters_ran.load(Ordering::SeqCst), 0);
+        assert_eq!(lock.in_use(), 0);
+        assert_eq!(lock.waiting(), 0);
+    });
+}
+
+/// Declaring a resource checks units against its capacity and names the
+/// task; declaring it twice for a task adds up.
+#[test]
+fn resource_declarations_are_checked() {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    let db = Resource::new("postgres", 4);
+    let none = Resource::new("closed", 0);
+    b.task("load", |_| Ok(())).unwrap();
+    assert_eq!(
+        b.uses_units("load", &db, 0).unwrap_err().to_string(),
+        "`load` would hold 0 units of resource `postgres`, which has 4: use at least 1 and at most 4, or give the resource a larger capacity"
+    );
+    b.uses_units("load", &db, 3).unwrap();
+    let err = b.uses_units("load", &db, 2).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            BuildError::ResourceUnits {
+                units: 5,
+                capacity: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(
+        b.uses("load", &none).unwrap_err(),
+        BuildError::ResourceUnits {
+            units: 1,
+            capacity: 0,
+            ..
+        }
+    ));
+    assert_eq!(
+        b.uses("ghost", &db).unwrap_err().to_string(),
+        "`uses` names unknown task `ghost`: add the task first"
+    );
+    b.uses("load", &db).unwrap();
+    let graph = b.build().unwrap();
+    let load = graph.find("load").unwrap();
+    let used: Vec<(String, u32)> = graph
+        .resources_of(load)
+        .map(|(r, units)| (r.name().to_owned(), units))
+        .collect();
+    assert_eq!(used, [("postgres".to_owned(), 4)]);
+    assert_eq!(graph.resources_of(TaskId::new(99)).count(), 0);
+}
