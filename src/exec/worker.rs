@@ -159,19 +159,36 @@ impl Local<'_> {
         self.may_rotate && core.signals().rotate() && self.joined.elapsed() >= QUANTUM
     }
 
-    /// Publishes all private work and leaves the run for another.
+    /// Rotates if it should (see `should_rotate`).
     #[cold]
-    fn rotate<T>(&mut self, core: &RunCore<'_, T>, cur: Releases, next: Releases) -> Departure {
+    #[inline(never)]
+    fn maybe_rotate<T>(
+        &mut self,
+        core: &RunCore<'_, T>,
+        lo: u32,
+        hi: u32,
+        poison: Option<Cause>,
+    ) -> Option<Departure> {
+        self.should_rotate(core)
+            .then(|| self.rotate(core, lo, hi, poison))
+    }
+
+    /// Publishes all private work and leaves the run for another.
+    fn rotate<T>(
+        &mut self,
+        core: &RunCore<'_, T>,
+        lo: u32,
+        hi: u32,
+        poison: Option<Cause>,
+    ) -> Departure {
         // Oldest first, so that a worker taking this seat again pops it
         // (LIFO) in the order this one would have run it: a run's schedule
         // on one thread stays deterministic.
         while let Some(work) = self.stack_pop_front() {
             self.deque.push(work);
         }
-        for work in [cur, next] {
-            if !work.is_empty() {
-                self.deque.push(work);
-            }
+        if lo < hi {
+            self.deque.push(Releases { lo, hi, poison });
         }
         core.shared();
         if core.subtract(self.unsubtracted()) {
@@ -355,14 +372,20 @@ fn work<T: Send + Sync>(
                     next
                 }
             };
-            if local.pace.tick() && local.should_rotate(core) {
-                return local.rotate(core, Releases { lo, hi, poison }, next);
-            }
+            let measured = local.pace.tick();
             if !next.is_empty() {
                 if lo < hi {
                     local.stack_push(Releases { lo, hi, poison });
                 }
                 (lo, hi, poison) = (next.lo, next.hi, next.poison);
+            }
+            // Checked after `next` joined the range: the cold call then
+            // needs no second range, which would live in memory on the hot
+            // path too (half a nanosecond a task).
+            if measured {
+                if let Some(departure) = local.maybe_rotate(core, lo, hi, poison) {
+                    return departure;
+                }
             }
         }
         cur = match local.stack_pop().or_else(|| local.deque.pop()) {
