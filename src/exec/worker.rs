@@ -62,13 +62,25 @@ struct Local<'c> {
     /// What this worker remembers of its peers' announcements while idle.
     seen: Vec<Sighting>,
     joined: Instant,
-    /// Whether the run has another seat: someone to share or announce to.
-    has_peers: bool,
+    /// What to do before each task, fixed for the stay: [`PEERS`] if the
+    /// run has another seat (someone to share or announce to),
+    /// [`RESOURCES`] if the graph has resources.
+    before_task: u8,
     /// Whether this worker may move to another run (a worker job).
     may_rotate: bool,
-    /// Whether an announcement is out for the task running now.
-    announcing: bool,
+    /// What to undo after the task running now: [`ANNOUNCING`] if an
+    /// announcement is out for it, [`HOLDING`] if it holds resources.
+    after_task: u8,
 }
+
+/// In `Local::before_task`: the run has another seat.
+const PEERS: u8 = 1;
+/// In `Local::before_task`: the graph has resources.
+const RESOURCES: u8 = 2;
+/// In `Local::after_task`: an announcement is out.
+const ANNOUNCING: u8 = 1;
+/// In `Local::after_task`: the task holds resources.
+const HOLDING: u8 = 2;
 
 impl Local<'_> {
     #[inline]
@@ -94,14 +106,14 @@ impl Local<'_> {
     fn announce<T>(&mut self, core: &RunCore<'_, T>, cur: Releases) {
         // SAFETY: this worker sits in `seat`, with no announcement out.
         unsafe { self.seat.announce(&mut self.announcer, cur, core.fences()) }
-        self.announcing = true;
+        self.after_task |= ANNOUNCING;
     }
 
     /// Ends the announcement; `true` if a rescuer took the private work
     /// (the current range and the stack).
     #[inline]
     fn retract<T>(&mut self, core: &RunCore<'_, T>) -> bool {
-        self.announcing = false;
+        self.after_task &= !ANNOUNCING;
         // SAFETY: this worker sits in `seat` and announced.
         unsafe { self.seat.retract(&mut self.announcer, core.fences()) }
     }
@@ -150,6 +162,67 @@ impl Local<'_> {
             self.announce(core, cur);
         }
         (cur.lo, cur.hi)
+    }
+
+    /// Before task `v` (claimed cleanly) runs: takes the resources it uses,
+    /// then announces the private work held while it runs (the current
+    /// range and the stack) and shares some if wanted. Returns what is left
+    /// of the range, or `None` if `v` was parked on a resource.
+    #[inline(always)]
+    fn before_task<T>(
+        &mut self,
+        graph: &Graph<'_, T>,
+        core: &RunCore<'_, T>,
+        v: u32,
+        (lo, hi, poison): (u32, u32, Option<Cause>),
+        shared: Option<&Arc<Shared>>,
+    ) -> Option<(u32, u32)> {
+        if self.before_task & RESOURCES != 0 && !self.take_resources(graph, core, v) {
+            return None;
+        }
+        // A chain holds no private work and pays nothing more here.
+        if self.before_task & PEERS != 0 && (lo < hi || !self.stack_is_empty()) {
+            return Some(self.announce_before_task(core, lo, hi, poison, shared));
+        }
+        Some((lo, hi))
+    }
+
+    /// After task `v` ran: ends the announcement and gives back resources.
+    /// `true` if a rescuer took the private work.
+    #[inline(always)]
+    fn after_task<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) -> bool {
+        let taken = self.after_task & ANNOUNCING != 0 && self.retract(core);
+        if self.after_task & HOLDING != 0 {
+            self.give_back_resources(graph, core, v);
+        }
+        taken
+    }
+
+    /// Takes the resources task `v` (claimed cleanly) uses, if any: `false`
+    /// if it was parked instead (it comes back through the run's inbox).
+    #[inline]
+    fn take_resources<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) -> bool {
+        let Some(table) = graph.resources.as_ref() else {
+            return true;
+        };
+        if table.uses_of(v).is_empty() {
+            return true;
+        }
+        match core.acquire_for(table, v) {
+            Acquired::Held => self.after_task |= HOLDING,
+            Acquired::NotNeeded => {}
+            Acquired::Parked => return false,
+        }
+        true
+    }
+
+    /// Releases the resources the task that just ran (`v`) held.
+    #[cold]
+    fn give_back_resources<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) {
+        self.after_task &= !HOLDING;
+        if let Some(table) = graph.resources.as_ref() {
+            core.release_for(table, v);
+        }
     }
 
     /// Whether to move to another run now: a worker job that has served
@@ -305,9 +378,14 @@ pub(crate) fn participate<T: Send + Sync>(
         pace: how.fixed_pace.map_or_else(Pace::new, Pace::fixed),
         seen: vec![Sighting::default(); core.seat_count()],
         joined: Instant::now(),
-        has_peers: core.has_peers(),
+        before_task: if core.has_peers() { PEERS } else { 0 }
+            | if graph.resources.is_some() {
+                RESOURCES
+            } else {
+                0
+            },
         may_rotate: how.waiting == Waiting::MayLeave,
-        announcing: false,
+        after_task: 0,
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
@@ -344,30 +422,19 @@ fn work<T: Send + Sync>(
                 Claim::Waiting => continue,
                 Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
                 Claim::Clean => {
-                    // A task that uses resources takes them first, or is
-                    // parked (it comes back through the run's inbox).
-                    let mut table = graph
-                        .resources
-                        .as_ref()
-                        .filter(|t| !t.uses_of(v).is_empty());
-                    if let Some(resources) = table {
-                        match core.acquire_for(resources, v) {
-                            Acquired::Held => {}
-                            Acquired::NotNeeded => table = None,
-                            Acquired::Parked => continue,
+                    // Tasks that may share work or use resources take the
+                    // out-of-the-way path: one flag to test for the others.
+                    if local.before_task != 0 {
+                        match local.before_task(graph, core, v, (lo, hi, poison), how.shared) {
+                            Some(range) => (lo, hi) = range,
+                            None => continue,
                         }
                     }
-                    // Private work this worker holds while it runs `v`: a
-                    // chain holds none and pays nothing here.
-                    if local.has_peers && (lo < hi || !local.stack_is_empty()) {
-                        (lo, hi) = local.announce_before_task(core, lo, hi, poison, how.shared);
-                    }
                     let next = run_claimed(graph, core, local, v);
-                    if local.announcing && local.retract(core) {
+                    // Flags in `local` rather than local variables: kept
+                    // in registers across the task, they cost spills.
+                    if local.after_task != 0 && local.after_task(graph, core, v) {
                         hi = lo;
-                    }
-                    if let Some(table) = table {
-                        core.release_for(table, v);
                     }
                     next
                 }
