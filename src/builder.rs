@@ -134,7 +134,8 @@ impl<'a, T> GraphBuilder<'a, T> {
     /// starts first and its next task is always taken next. That is an
     /// order, not a global priority queue: a worker finishes the successors
     /// of its task before the work it set aside, whatever their ranks, and a
-    /// hungry worker is given the lowest-ranked part of a busy one's work.
+    /// hungry worker is given a busy one's oldest set-aside work or the
+    /// lower-ranked half of its current list.
     ///
     /// A run costs exactly what it costs without priorities. `build` sorts
     /// the lists, in O(E log d) for out-degrees `d`, and takes eight bytes
