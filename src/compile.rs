@@ -1,9 +1,11 @@
 //! Compiles an edge list into the CSR form a run walks ([`Csr`]): O(V + E),
-//! three passes over the edges, all in the arena; finds and reports cycles.
+//! three passes over the edges, all in the arena; finds and reports cycles;
+//! with priorities, sorts the lists by rank (`priority.rs`).
 
 use bumpalo::Bump;
 
 use crate::csr::Csr;
+use crate::priority::sort_by_rank;
 
 /// Compiles `edges` (each `(from, to)` with both ends `< n`, no self-loops) over
 /// `n` tasks. Duplicate edges are merged. On a cycle, returns the tasks on one
@@ -12,11 +14,17 @@ use crate::csr::Csr;
 /// Ids and counts fit in `u32`: the builder enforces its limits before this runs.
 /// `forward_only` says every edge goes from a lower id to a higher one, which
 /// makes the ids a topological order and the cycle check unnecessary.
+///
+/// Without `weights`, each successor list keeps the order its edges were
+/// first added in, and the sources are in id order. With `weights` (one per
+/// task), both are sorted critical path first ([`sort_by_rank`]), which
+/// overwrites the weights with the ranks.
 pub(crate) fn compile<'a>(
     bump: &'a Bump,
     n: usize,
     edges: &[(u32, u32)],
     forward_only: bool,
+    weights: Option<&mut [f64]>,
 ) -> Result<Csr<'a>, Vec<u32>> {
     let e = edges.len();
     // Pass 1: out- and in-degrees, duplicates still included. A task with no
@@ -97,20 +105,34 @@ pub(crate) fn compile<'a>(
         m + source_count,
         "sources counted before and after merging agree"
     );
-    let targets = &targets[..next];
+    let targets = &mut targets[..next];
+    let (succ_off, pred_off, init_pending) = (&*succ_off, &*pred_off, &*init_pending);
 
-    let csr = Csr {
+    // Kahn's order, when the ids are not known to be a topological order.
+    let order = if forward_only {
+        None
+    } else {
+        let view = Csr {
+            succ_off,
+            targets,
+            pred_off,
+            preds,
+            init_pending,
+            sources_start: m as u32,
+        };
+        Some(check_acyclic(bump, &view)?)
+    };
+    if let Some(ranks) = weights {
+        sort_by_rank(order, succ_off, targets, m, ranks);
+    }
+    Ok(Csr {
         succ_off,
         targets,
         pred_off,
         preds,
         init_pending,
         sources_start: m as u32,
-    };
-    if !forward_only {
-        check_acyclic(bump, &csr)?;
-    }
-    Ok(csr)
+    })
 }
 
 fn prefix_sum(counts: &mut [u32]) {
@@ -121,8 +143,9 @@ fn prefix_sum(counts: &mut [u32]) {
     }
 }
 
-/// Kahn's algorithm over the compiled graph; on failure, digs out one cycle.
-fn check_acyclic(bump: &Bump, csr: &Csr<'_>) -> Result<(), Vec<u32>> {
+/// Kahn's algorithm over the compiled graph: the tasks in a topological
+/// order (in the arena), or, on failure, one cycle.
+fn check_acyclic<'b>(bump: &'b Bump, csr: &Csr<'_>) -> Result<&'b [u32], Vec<u32>> {
     let n = csr.task_count();
     let remaining = bump.alloc_slice_fill_copy(n, 0u32);
     for (v, r) in remaining.iter_mut().enumerate() {
@@ -145,7 +168,7 @@ fn check_acyclic(bump: &Bump, csr: &Csr<'_>) -> Result<(), Vec<u32>> {
         }
     }
     if tail == n {
-        return Ok(());
+        return Ok(queue);
     }
     // Every task Kahn could not reach waits on an unreached predecessor, so
     // walking unreached predecessors from one must come back on itself.

@@ -5,7 +5,10 @@
 //! - `succ_off[v]..succ_off[v + 1]` indexes the successors of `v` in `targets`;
 //! - `targets[..m]` are those successors, `targets[m..]` the sources (tasks with
 //!   no predecessor), so every piece of ready-or-releasable work is one range of
-//!   one array;
+//!   one array. A worker releases a range from its front, so the order of each
+//!   list is the order tasks start in: successors as their edges were first
+//!   added and sources by id, or, with critical-path priorities
+//!   (`priority.rs`), both by descending rank, ties by id;
 //! - `pred_off` / `preds` the same for predecessors, each list sorted by id so a
 //!   task's inputs can be binary-searched;
 //! - `init_pending[v]` is the number of releases `v` waits for: its in-degree,

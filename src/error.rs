@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel};
 use crate::options::StopReason;
+use crate::priority::MAX_WEIGHT;
 
 /// The error type a task returns: any error, boxed, so `?` works on all of them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -97,6 +98,45 @@ pub enum BuildError {
         /// The limit in force (2³¹ − 1 unless lowered with `max_edges`).
         limit: usize,
     },
+    /// A weight was given to a task the builder does not have.
+    #[error(
+        "a weight was given to {}: add the task before its weight",
+        Unknown(missing)
+    )]
+    WeightOfUnknownTask {
+        /// The reference that matched no task, as written.
+        missing: OwnedTaskRef,
+    },
+    /// A task was given a weight that is negative, NaN, infinite, or above
+    /// [`GraphBuilder::MAX_WEIGHT`](crate::GraphBuilder::MAX_WEIGHT).
+    #[error("{task} was given the weight {weight}: a weight is a number from 0 to {max:e}, such as the task's expected seconds", max = MAX_WEIGHT)]
+    InvalidWeight {
+        /// The task.
+        task: TaskLabel,
+        /// The weight it was given.
+        weight: RejectedWeight,
+    },
+}
+
+/// A weight [`BuildError::InvalidWeight`] rejected, as given.
+///
+/// Compared by its bits, so that errors can be `Eq`: a NaN equals the same
+/// NaN here. Shown as `{:?}` shows an `f64` (`NaN`, `-inf`, `-1.0`, `1e300`).
+#[derive(Debug, Clone, Copy)]
+pub struct RejectedWeight(pub f64);
+
+impl PartialEq for RejectedWeight {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for RejectedWeight {}
+
+impl fmt::Display for RejectedWeight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
 }
 
 /// Shows a reference that matched nothing as "unknown task `x`" or

@@ -96,7 +96,11 @@ impl<'a, T> Graph<'a, T> {
             .map(|&p| TaskId::new(p))
     }
 
-    /// The tasks that wait for `id`.
+    /// The tasks that wait for `id`, in the order their edges were first
+    /// added; with [priorities](crate::GraphBuilder::critical_path_first), by
+    /// descending rank (the heaviest path to the end of the graph first),
+    /// ties by id. After running `id`, a worker goes on with them in this
+    /// order.
     pub fn successors(&self, id: TaskId) -> impl ExactSizeIterator<Item = TaskId> + '_ {
         self.csr
             .successors(id.raw())
@@ -104,7 +108,9 @@ impl<'a, T> Graph<'a, T> {
             .map(|&s| TaskId::new(s))
     }
 
-    /// The tasks with no predecessors: where every run starts.
+    /// The tasks with no predecessors, where every run starts: in id order;
+    /// with [priorities](crate::GraphBuilder::critical_path_first), by
+    /// descending rank, ties by id. A run starts them in this order.
     pub fn sources(&self) -> impl ExactSizeIterator<Item = TaskId> + '_ {
         self.csr.sources().iter().map(|&s| TaskId::new(s))
     }

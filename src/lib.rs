@@ -20,6 +20,7 @@ mod graph;
 mod id;
 mod names;
 mod options;
+mod priority;
 mod report;
 mod resource;
 mod sync;
@@ -28,7 +29,9 @@ mod task;
 pub use arena::Arena;
 pub use builder::GraphBuilder;
 pub use context::TaskContext;
-pub use error::{BoxError, BuildError, ExecutorError, InputError, RunError, TaskFailure};
+pub use error::{
+    BoxError, BuildError, ExecutorError, InputError, RejectedWeight, RunError, TaskFailure,
+};
 pub use exec::Executor;
 pub use graph::Graph;
 pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};

@@ -106,8 +106,9 @@ impl Resource {
         self.0.serial
     }
 
-    pub(crate) fn same(&self, other: &Resource) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+    /// The resource's identity (clones share it), while it is alive.
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 
     fn lock(&self) -> MutexGuard<'_, Holding> {

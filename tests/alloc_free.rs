@@ -1,5 +1,6 @@
 //! Proves the arena's promise: after warm-up, rebuilding a graph of the same
-//! size and rerunning a compiled graph make no heap allocation per task.
+//! size (named or not, with critical-path weights or not) and rerunning a
+//! compiled graph make no heap allocation per task.
 //!
 //! Its own test binary because it installs a counting global allocator (the
 //! harness's, from kahn-bench), and a single `#[test]` so no other test
@@ -7,7 +8,7 @@
 
 use std::sync::Arc;
 
-use kahn::{Arena, Executor};
+use kahn::{Arena, Executor, TaskId};
 use kahn_bench::alloc::{self, Counting};
 use kahn_bench::shapes::Shape;
 
@@ -20,14 +21,15 @@ fn allocations_during(f: impl FnOnce()) -> usize {
     alloc::allocations() - before
 }
 
-/// Builds `shape` at `n` tasks into `arena`, named or not, and runs it once.
-/// Every closure captures an `Arc`, so the closures own heap data (no copy of it).
+/// Builds `shape` at `n` tasks into `arena`, named or not, with a weight on
+/// every task (`ranked`) or none, and runs it once. Every closure captures
+/// an `Arc`, so the closures own heap data (no copy of it).
 fn batch(
     arena: &mut Arena,
     executor: &Executor,
     shape: Shape,
     n: usize,
-    named: bool,
+    (named, ranked): (bool, bool),
     shared: &Arc<u64>,
 ) -> usize {
     let generated = shape.generate(n);
@@ -48,6 +50,12 @@ fn batch(
             };
         }
         b.edges(generated.task_edges()).expect("valid edges");
+        if ranked {
+            for i in 0..generated.tasks as u32 {
+                b.weight(TaskId::new(i), f64::from(i % 7))
+                    .expect("a valid weight");
+            }
+        }
         let graph = b.build().expect("acyclic");
         let report = executor.run(&graph);
         assert!(report.is_success());
@@ -67,30 +75,31 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
     };
 
     for shape in [Shape::Layered, Shape::Tree, Shape::Diamond] {
-        for named in [false, true] {
+        for (named, ranked) in [(false, false), (true, false), (false, true)] {
+            let how = (named, ranked);
             let mut arena = Arena::new();
             // Warm up: the arena grows to the graph's size; later batches reuse it.
             for _ in 0..3 {
-                batch(&mut arena, &executor, shape, large, named, &shared);
+                batch(&mut arena, &executor, shape, large, how, &shared);
             }
-            let steady_large = batch(&mut arena, &executor, shape, large, named, &shared);
+            let steady_large = batch(&mut arena, &executor, shape, large, how, &shared);
 
             let mut arena_small = Arena::new();
             for _ in 0..3 {
-                batch(&mut arena_small, &executor, shape, small, named, &shared);
+                batch(&mut arena_small, &executor, shape, small, how, &shared);
             }
-            let steady_small = batch(&mut arena_small, &executor, shape, small, named, &shared);
+            let steady_small = batch(&mut arena_small, &executor, shape, small, how, &shared);
 
             // A run allocates a fixed number of buffers (per-run slots and counters,
             // one deque per worker, the report), independent of the task count.
             // 100x more tasks may add a handful (a deeper private stack), not 100x.
             assert!(
                 steady_large <= steady_small + 16,
-                "{shape} named={named}: {steady_large} allocations for {large} tasks vs {steady_small} for {small}"
+                "{shape} named={named} ranked={ranked}: {steady_large} allocations for {large} tasks vs {steady_small} for {small}"
             );
             assert!(
                 steady_small < 200,
-                "{shape} named={named}: {steady_small} allocations for a {small}-task batch"
+                "{shape} named={named} ranked={ranked}: {steady_small} allocations for a {small}-task batch"
             );
         }
     }

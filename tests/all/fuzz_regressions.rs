@@ -112,6 +112,52 @@ fn a_wrong_expectation_fails_the_check() {
     });
 }
 
+/// The committed `builder_ops` inputs still mean what they were committed
+/// for: each decodes to the case pinned in `fuzz/regressions/builder_ops.txt`.
+///
+/// `arbitrary`'s derive picks an enum variant as `(u32 × variants) >> 32`,
+/// so adding an `Op` variant, even at the end, changes what most old bytes
+/// decode to, and the replay above would go on passing while checking other
+/// cases than the ones committed. After adding a variant, rewrite each op's
+/// four-byte selector in the committed inputs for the new count (see
+/// `fuzz/README.md`, "Regressions") until this test passes; after adding an
+/// input, `KAHN_BLESS=1 cargo test --test all fuzz_regressions` rewrites
+/// the pinned file.
+#[test]
+fn builder_ops_regressions_decode_as_pinned() {
+    let pinned = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/builder_ops.txt");
+    let decoded: Vec<String> = inputs("builder_ops")
+        .iter()
+        .map(|file| {
+            let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let case: builder_ops::BuilderCase = decode(&bytes).expect("a decodable input");
+            let name = file.file_name().expect("a file name").to_string_lossy();
+            format!("# {name}\n{case:?}\n")
+        })
+        .collect();
+    if std::env::var_os("KAHN_BLESS").is_some() {
+        std::fs::write(&pinned, decoded.concat()).expect("a writable pinned file");
+        return;
+    }
+    let text = std::fs::read_to_string(&pinned)
+        .unwrap_or_else(|e| panic!("{}: {e} (KAHN_BLESS=1 writes it)", pinned.display()));
+    let expected: Vec<String> = text.split_inclusive("] };\n").map(str::to_owned).collect();
+    for (got, want) in decoded.iter().zip(&expected) {
+        assert_eq!(
+            got,
+            want,
+            "a committed input decodes to another case than the one pinned in {}",
+            pinned.display()
+        );
+    }
+    assert_eq!(
+        decoded.len(),
+        expected.len(),
+        "{} pins another number of inputs than fuzz/regressions/builder_ops holds",
+        pinned.display()
+    );
+}
+
 /// Decoding is the fuzzer's: the same bytes give the same case here as in
 /// the fuzz target, which prints it with the same `Debug`.
 #[test]

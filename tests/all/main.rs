@@ -13,6 +13,7 @@ mod drops;
 mod execution;
 mod failures;
 mod fuzz_regressions;
+mod priorities;
 mod resources;
 mod run_props;
 mod scheduling;

@@ -7,6 +7,9 @@
 //! graph (or the cycle) against the model and petgraph, runs it, and starts a
 //! new builder in the same arena; `Reset` drops the builder unbuilt and
 //! rewinds the arena; `NewArena` starts over in a fresh one.
+//! `CriticalPathFirst` and weights (valid, or negative, NaN, infinite, too
+//! large, or for an unknown task) turn priorities on, and `Build` checks the
+//! successor and source lists against the model's ranking.
 
 use std::fmt;
 use std::sync::atomic::AtomicU32;
@@ -68,7 +71,67 @@ impl fmt::Debug for Name {
     }
 }
 
+/// A task's weight: mostly small whole numbers (so ranks tie), sometimes any
+/// `f64`, sometimes a value at the edge of what `weight` accepts.
+#[derive(Clone, Copy, PartialEq)]
+pub struct Weight(pub f64);
+
+/// Weights at the edges of validation.
+const EDGES: [f64; 10] = [
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    -0.0,
+    -1.0,
+    f64::MIN_POSITIVE,
+    GraphBuilder::<()>::MAX_WEIGHT,
+    1.0000000000000001e298, // the next f64 above MAX_WEIGHT
+    f64::MAX,
+    -5e-324,
+];
+
+impl<'a> Arbitrary<'a> for Weight {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Weight> {
+        let pick = u8::arbitrary(u)?;
+        Ok(Weight(match pick {
+            0..=191 => f64::from(pick % 8),
+            192..=223 => f64::arbitrary(u)?,
+            _ => EDGES[usize::from(pick) % EDGES.len()],
+        }))
+    }
+}
+
+impl From<f64> for Weight {
+    fn from(weight: f64) -> Weight {
+        Weight(weight)
+    }
+}
+
+/// Prints the weight as Rust that makes it back: `2.0.into()`,
+/// `(-1.0).into()`, `f64::NAN.into()`.
+impl fmt::Debug for Weight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self.0;
+        if w.is_nan() {
+            write!(f, "f64::NAN.into()")
+        } else if w == f64::INFINITY {
+            write!(f, "f64::INFINITY.into()")
+        } else if w == f64::NEG_INFINITY {
+            write!(f, "f64::NEG_INFINITY.into()")
+        } else if w.is_sign_negative() {
+            write!(f, "({w:?}).into()")
+        } else {
+            write!(f, "{w:?}.into()")
+        }
+    }
+}
+
 /// One builder call (or a change of builder).
+///
+/// New operations go at the end, and the committed inputs are migrated (see
+/// "Regressions" in `fuzz/README.md`): `arbitrary` picks a variant by
+/// scaling a `u32` to the number of variants, so any new one changes what
+/// old bytes mean.
 #[derive(Clone, Arbitrary)]
 pub enum Op {
     /// `task(name, body)`.
@@ -101,6 +164,12 @@ pub enum Op {
     Reset,
     /// Drop the builder and the arena, then a new builder in a new arena.
     NewArena,
+    /// `critical_path_first()`.
+    CriticalPathFirst,
+    /// `weight(id, weight)`, the id known or not.
+    Weight(u8, Weight),
+    /// `weight(name, weight)`, the name known or not.
+    WeightByName(Name, Weight),
 }
 
 impl fmt::Debug for Op {
@@ -121,6 +190,9 @@ impl fmt::Debug for Op {
             Op::Build => write!(f, "Op::Build"),
             Op::Reset => write!(f, "Op::Reset"),
             Op::NewArena => write!(f, "Op::NewArena"),
+            Op::CriticalPathFirst => write!(f, "Op::CriticalPathFirst"),
+            Op::Weight(v, w) => write!(f, "Op::Weight({v}, {w:?})"),
+            Op::WeightByName(name, w) => write!(f, "Op::WeightByName({name:?}, {w:?})"),
         }
     }
 }
@@ -248,6 +320,19 @@ fn apply<'a>(
             model.max_edges(usize::MAX);
             (Ok(None), Ok(None))
         }
+        Op::CriticalPathFirst => {
+            b.critical_path_first();
+            model.critical_path_first();
+            (Ok(None), Ok(None))
+        }
+        Op::Weight(v, Weight(w)) => (
+            b.weight(id(*v), *w).map(|()| None),
+            model.weight(id(*v).into(), *w).map(|()| None),
+        ),
+        Op::WeightByName(Name(name), Weight(w)) => (
+            b.weight(name.as_str(), *w).map(|()| None),
+            model.weight(name.as_str().into(), *w).map(|()| None),
+        ),
         Op::Build | Op::Reset | Op::NewArena => unreachable!("handled by `check`"),
     };
     if let Err(error) = &got {

@@ -5,12 +5,18 @@
 //! an empty name, then the task limit, then a duplicate; `edge` resolves
 //! `from`, then `to`, then rejects a self-loop, then the edge limit; limits
 //! are clamped to 2³¹ − 1; duplicate edges count against the edge limit and
-//! are merged by `build`.
+//! are merged by `build`, each successor list keeping the order its edges
+//! were first added in. `weight` resolves the task, then checks the weight;
+//! with priorities on (by `critical_path_first` or a weight), each
+//! successor list and the source list are sorted by the model's own ranks
+//! (a memoized longest path, unweighted tasks weighing 1), ties by id.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use kahn::{BuildError, Graph, OwnedTaskRef, TaskId, TaskLabel, TaskRef};
+use kahn::{
+    BuildError, Graph, GraphBuilder, OwnedTaskRef, RejectedWeight, TaskId, TaskLabel, TaskRef,
+};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -27,6 +33,10 @@ pub struct Model {
     edges: Vec<(u32, u32)>,
     max_tasks: usize,
     max_edges: usize,
+    /// Whether priorities are on.
+    priorities: bool,
+    /// The weights set, by task.
+    weights: HashMap<u32, f64>,
 }
 
 impl Default for Model {
@@ -44,6 +54,8 @@ impl Model {
             edges: Vec::new(),
             max_tasks: LIMIT,
             max_edges: LIMIT,
+            priorities: false,
+            weights: HashMap::new(),
         }
     }
 
@@ -162,6 +174,76 @@ impl Model {
         Ok(())
     }
 
+    /// `GraphBuilder::critical_path_first`.
+    pub fn critical_path_first(&mut self) {
+        self.priorities = true;
+    }
+
+    /// `GraphBuilder::weight`: resolves the task, then checks the weight.
+    pub fn weight(&mut self, task: TaskRef<'_>, weight: f64) -> Result<(), BuildError> {
+        let v = self
+            .find(task)
+            .ok_or_else(|| BuildError::WeightOfUnknownTask {
+                missing: match task {
+                    TaskRef::Id(id) => OwnedTaskRef::Id(id),
+                    TaskRef::Name(name) => OwnedTaskRef::Name(name.to_owned()),
+                },
+            })?;
+        let valid = (0.0..=GraphBuilder::<()>::MAX_WEIGHT).contains(&weight);
+        if !valid {
+            return Err(BuildError::InvalidWeight {
+                task: self.label(v),
+                weight: RejectedWeight(weight),
+            });
+        }
+        self.weights.insert(v, weight);
+        self.priorities = true;
+        Ok(())
+    }
+
+    /// Each task's rank, if priorities are on: its weight (1 if none was
+    /// set) plus the largest rank among its successors, from a memoized
+    /// depth-first search (the graph must be acyclic).
+    pub fn ranks(&self) -> Option<Vec<f64>> {
+        if !self.priorities {
+            return None;
+        }
+        let n = self.names.len();
+        let mut succs = vec![Vec::new(); n];
+        for (u, v) in self.edge_set() {
+            succs[u as usize].push(v);
+        }
+        let mut ranks: Vec<Option<f64>> = vec![None; n];
+        // An explicit stack: a chain of thousands of tasks must not
+        // overflow the thread's.
+        for root in 0..n as u32 {
+            let mut stack = vec![root];
+            while let Some(&v) = stack.last() {
+                if ranks[v as usize].is_some() {
+                    stack.pop();
+                    continue;
+                }
+                let pending: Vec<u32> = succs[v as usize]
+                    .iter()
+                    .copied()
+                    .filter(|&s| ranks[s as usize].is_none())
+                    .collect();
+                if pending.is_empty() {
+                    let longest = succs[v as usize]
+                        .iter()
+                        .map(|&s| ranks[s as usize].expect("ranked"))
+                        .fold(0.0, f64::max);
+                    let weight = self.weights.get(&v).copied().unwrap_or(1.0);
+                    ranks[v as usize] = Some(weight + longest);
+                    stack.pop();
+                } else {
+                    stack.extend(pending);
+                }
+            }
+        }
+        Some(ranks.into_iter().map(|r| r.expect("ranked")).collect())
+    }
+
     /// The distinct edges.
     pub fn edge_set(&self) -> BTreeSet<(u32, u32)> {
         self.edges.iter().copied().collect()
@@ -223,10 +305,32 @@ impl Model {
             set.len()
         );
         let mut preds = vec![Vec::new(); n];
-        let mut succs = vec![Vec::new(); n];
         for &(u, v) in &set {
             preds[v as usize].push(TaskId::new(u));
-            succs[u as usize].push(TaskId::new(v));
+        }
+        // Successors in the order their edges were first added, or by rank.
+        let mut succs: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+        let mut seen = BTreeSet::new();
+        for &(u, v) in &self.edges {
+            if seen.insert((u, v)) {
+                succs[u as usize].push(TaskId::new(v));
+            }
+        }
+        let mut sources: Vec<TaskId> = (0..n)
+            .filter(|&v| preds[v].is_empty())
+            .map(|v| TaskId::new(v as u32))
+            .collect();
+        if let Some(ranks) = self.ranks() {
+            let by_rank = |a: &TaskId, b: &TaskId| {
+                ranks[b.index()]
+                    .partial_cmp(&ranks[a.index()])
+                    .expect("ranks are numbers")
+                    .then(a.cmp(b))
+            };
+            for list in &mut succs {
+                list.sort_by(by_rank);
+            }
+            sources.sort_by(by_rank);
         }
         for v in 0..n {
             let id = TaskId::new(v as u32);
@@ -250,23 +354,19 @@ impl Model {
                 "predecessors of {v}: {got:?}, expected {:?} (sorted, no repeats)",
                 preds[v]
             );
-            let mut got: Vec<TaskId> = graph.successors(id).collect();
-            got.sort();
+            let got: Vec<TaskId> = graph.successors(id).collect();
             ensure!(
                 got == succs[v],
-                "successors of {v}: {got:?}, expected {:?} (no repeats)",
-                succs[v]
+                "successors of {v}: {got:?}, expected {:?} (no repeats; {})",
+                succs[v],
+                self.order_rule()
             );
         }
-        let mut sources: Vec<TaskId> = graph.sources().collect();
-        sources.sort();
-        let expected: Vec<TaskId> = (0..n)
-            .filter(|&v| preds[v].is_empty())
-            .map(|v| TaskId::new(v as u32))
-            .collect();
+        let got: Vec<TaskId> = graph.sources().collect();
         ensure!(
-            sources == expected,
-            "sources {sources:?}, expected {expected:?}"
+            got == sources,
+            "sources {got:?}, expected {sources:?} ({})",
+            self.order_rule()
         );
         let beyond = TaskId::new(n as u32);
         ensure!(
@@ -278,6 +378,15 @@ impl Model {
             "an id past the last task has neighbours"
         );
         Ok(())
+    }
+
+    /// How the model orders successor and source lists, for messages.
+    fn order_rule(&self) -> &'static str {
+        if self.priorities {
+            "by descending rank, ties by id"
+        } else {
+            "successors as first added, sources by id"
+        }
     }
 
     fn check_run(&self, graph: &Graph<'_, ()>, order: &[AtomicU32]) -> Result<(), String> {
