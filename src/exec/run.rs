@@ -20,8 +20,10 @@
 //! - **The stop and the hungry count** are hints read `Relaxed` on the hot
 //!   path (see `signals.rs` for why that is enough).
 //! - **The end.** The run ends when `remaining` reaches zero (`AcqRel`); the
-//!   caller reads states and slots only after every worker has returned and
-//!   been joined (rayon's broadcast, or loom's `join`), which orders all
+//!   caller reads states and slots only after every worker has left: each
+//!   leaves with a `Release` decrement of the listing's presence count, and
+//!   the caller's `close` is an `Acquire` compare-exchange from zero (see
+//!   `registry.rs`; under loom, the workers are joined), which orders all
 //!   worker writes before the report is built.
 //!
 //! Built with `--cfg loom`, the atomics, output slots, deques and the sleep
