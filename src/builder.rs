@@ -16,10 +16,10 @@ use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
 
-/// Hard limit on edges, as on tasks ([`TaskId::LIMIT`]): an in-degree must
-/// leave the pending counter's top bit free, and edges plus sources must fit
-/// the `u32` offsets of the compiled graph.
-const EDGE_LIMIT: usize = TaskId::LIMIT;
+/// Hard limit on edges, 2³⁰ − 1: an in-degree must leave the pending
+/// counter's top two bits free (poisoned, and many predecessors), and edges
+/// plus sources must fit the `u32` offsets of the compiled graph.
+const EDGE_LIMIT: usize = (1 << 30) - 1;
 
 /// Collects tasks and edges, validating each as it comes, and freezes them
 /// into a [`Graph`] with [`build`](GraphBuilder::build).
@@ -128,7 +128,8 @@ impl<'a, T> GraphBuilder<'a, T> {
         self
     }
 
-    /// Sets the number of edges this builder accepts (never above 2³¹ − 1).
+    /// Sets the number of edges this builder accepts (never above 2³⁰ − 1,
+    /// about a billion).
     /// Edges are counted as added, duplicates included, so the limit also
     /// bounds the memory an edge list from untrusted input can take.
     pub fn max_edges(&mut self, limit: usize) -> &mut Self {

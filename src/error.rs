@@ -95,7 +95,7 @@ pub enum BuildError {
     TooManyEdges {
         /// How many edges the graph would have had.
         given: usize,
-        /// The limit in force (2³¹ − 1 unless lowered with `max_edges`).
+        /// The limit in force (2³⁰ − 1 unless lowered with `max_edges`).
         limit: usize,
     },
     /// A weight was given to a task the builder does not have.

@@ -70,11 +70,26 @@ pub(crate) enum Claim {
     /// This was the last release and a failure reached the task: the caller
     /// records it skipped for this failed task.
     Poisoned(TaskId),
+    /// A clean release of a task with many predecessors that was not the
+    /// last one, not applied: the caller keeps it (with others of the same
+    /// task) and applies them later with [`RunCore::apply_deferred`].
+    Deferred,
 }
 
 /// Set in `pending` once a poisoned release reached the task.
 const POISONED: u32 = 1 << 31;
-const COUNT: u32 = POISONED - 1;
+/// Set in `pending` from the start for a task of [`HOT_IN_DEGREE`]
+/// predecessors or more: its clean releases may be deferred and combined.
+const HOT: u32 = 1 << 30;
+/// The releases still due.
+const COUNT: u32 = HOT - 1;
+
+/// The in-degree from which a task's releases are combined per worker
+/// (`Claim::Deferred`). Below it, two workers rarely release one task at
+/// once; above it, a fetch_sub per release would bounce the counter's
+/// cache line between workers (a fan-in of a million tasks). Two under
+/// loom, so the models' joins take the deferred path.
+pub(crate) const HOT_IN_DEGREE: u32 = if cfg!(loom) { 2 } else { 16 };
 
 /// "No cause" in the lazily allocated `causes` array.
 const NO_CAUSE: u32 = u32::MAX;
@@ -295,7 +310,7 @@ impl<'r, T> RunCore<'r, T> {
             pending: csr
                 .init_pending
                 .iter()
-                .map(|&p| AtomicU32::new(p))
+                .map(|&p| AtomicU32::new(if p >= HOT_IN_DEGREE { p | HOT } else { p }))
                 .collect(),
             causes: OnceLock::new(),
             failures: Mutex::new(Vec::new()),
@@ -345,23 +360,32 @@ impl<'r, T> RunCore<'r, T> {
 
     /// Releases task `v` once, from a predecessor (or the run's start) whose
     /// failure, if it failed, is `poison`; says whether the caller now owns
-    /// `v`, and if so whether a failure reached it.
+    /// `v`, and if so whether a failure reached it. With `may_defer`, a clean
+    /// release of a task with many predecessors that is not the last one is
+    /// not applied but handed back (`Claim::Deferred`).
     ///
     /// Ordering: a clean release is a `fetch_sub(AcqRel)`; the last release
     /// is only an `Acquire` load that sees 1 (nobody else touches the counter
     /// again, and a poisoned counter is never exactly 1). The other
-    /// predecessors' `Release` decrements form one release sequence, so that
-    /// load synchronizes with all of them: the claimant happens-after every
-    /// predecessor's state and output writes.
-    #[inline]
-    pub(crate) fn claim(&self, v: u32, poison: Option<Cause>) -> Claim {
+    /// predecessors' `Release` decrements (deferred ones included, applied
+    /// with `Release` by [`apply_deferred`](Self::apply_deferred)) form one
+    /// release sequence, so that load synchronizes with all of them: the
+    /// claimant happens-after every predecessor's state and output writes.
+    #[inline(always)]
+    pub(crate) fn claim(&self, v: u32, poison: Option<Cause>, may_defer: bool) -> Claim {
         let poison = poison.map(Cause::task);
         let pending = &self.pending[v as usize];
-        if pending.load(Ordering::Acquire) == 1 {
+        let seen = pending.load(Ordering::Acquire);
+        if seen & !HOT == 1 {
             return match poison {
                 None => Claim::Clean,
                 Some(cause) => Claim::Poisoned(cause),
             };
+        }
+        if may_defer && seen & HOT != 0 && poison.is_none() {
+            // Not the last release (the count is above 1 and only drops):
+            // nothing is decided by applying it now.
+            return Claim::Deferred;
         }
         let before = match poison {
             None => pending.fetch_sub(1, Ordering::AcqRel),
@@ -392,6 +416,25 @@ impl<'r, T> RunCore<'r, T> {
             let cause = self.causes()[v as usize].load(Ordering::Relaxed);
             Claim::Poisoned(TaskId::new(cause))
         }
+    }
+
+    /// Applies `count` deferred clean releases of task `v` at once. The
+    /// caller still holds one more release of `v` (it applies it with
+    /// [`claim`](Self::claim)), so these never bring the count to zero and
+    /// never claim.
+    #[cold]
+    pub(crate) fn apply_deferred(&self, v: u32, count: u32) {
+        if count == 0 {
+            return;
+        }
+        // Release: the claimant's Acquire reads a later value of this
+        // counter's release sequence, and so sees the caller's finished
+        // predecessors' writes.
+        let before = self.pending[v as usize].fetch_sub(count, Ordering::Release);
+        debug_assert!(
+            before & COUNT > count,
+            "task {v}: deferred releases would have claimed it"
+        );
     }
 
     fn causes(&self) -> &[AtomicU32] {

@@ -55,6 +55,9 @@ pub(crate) struct Hidden {
     pub(crate) cur: Releases,
     /// Ranges the occupant set aside, newest last; always live here.
     pub(crate) stack: VecDeque<Releases>,
+    /// Clean releases of one task with many predecessors that the occupant
+    /// combined instead of applying one by one; always live here.
+    pub(crate) deferred: Option<Deferred>,
     /// The range generation of the seat's last announcement, by any
     /// occupant (an occupant carries on from it).
     epoch: u64,
@@ -66,8 +69,17 @@ pub(crate) struct Hidden {
 impl Hidden {
     /// Whether there is anything to take.
     pub(crate) fn is_empty(&self) -> bool {
-        self.cur.is_empty() && self.stack.is_empty()
+        self.cur.is_empty() && self.stack.is_empty() && self.deferred.is_none()
     }
+}
+
+/// Releases of one task, deferred and combined (`Claim::Deferred`): `count`
+/// of them, the latest from `targets[index]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deferred {
+    pub(crate) task: u32,
+    pub(crate) count: u32,
+    pub(crate) index: u32,
 }
 
 /// What an occupant keeps of its own announcements, so that announcing
@@ -334,6 +346,7 @@ impl Seat {
             Hidden {
                 cur,
                 stack: std::mem::take(&mut hidden.stack),
+                deferred: hidden.deferred.take(),
                 ..Hidden::default()
             }
         });

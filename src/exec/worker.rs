@@ -27,7 +27,7 @@ use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
 use crate::exec::run::{Acquired, Claim, Found, RunCore, Sighting, Tally, TaskEnd, Waiting};
-use crate::exec::seat::{Announcer, Seat};
+use crate::exec::seat::{Announcer, Deferred, Seat};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
@@ -83,21 +83,63 @@ const ANNOUNCING: u8 = 1;
 const HOLDING: u8 = 2;
 
 impl Local<'_> {
+    /// Whether it holds set-aside ranges or deferred releases.
     #[inline]
-    fn stack_is_empty(&self) -> bool {
+    fn holds_hidden_work(&self) -> bool {
         // SAFETY: this worker sits in `seat` and has no announcement out.
-        unsafe { self.seat.with_hidden(|hidden| hidden.stack.is_empty()) }
+        unsafe {
+            self.seat
+                .with_hidden(|hidden| !hidden.stack.is_empty() || hidden.deferred.is_some())
+        }
+    }
+
+    #[inline]
+    fn has_deferred(&self) -> bool {
+        // SAFETY: as in `holds_hidden_work`.
+        unsafe { self.seat.with_hidden(|hidden| hidden.deferred.is_some()) }
+    }
+
+    #[inline]
+    fn take_deferred(&mut self) -> Option<Deferred> {
+        // SAFETY: as in `holds_hidden_work`.
+        unsafe { self.seat.with_hidden(|hidden| hidden.deferred.take()) }
+    }
+
+    /// Keeps a deferred release of `v`, from `targets[index]`, with the
+    /// others of `v`; `false` if it holds those of another task (one at a
+    /// time: the caller applies this one now).
+    #[inline]
+    fn defer(&mut self, v: u32, index: u32) -> bool {
+        // SAFETY: as in `holds_hidden_work`.
+        unsafe {
+            self.seat.with_hidden(|hidden| match &mut hidden.deferred {
+                None => {
+                    hidden.deferred = Some(Deferred {
+                        task: v,
+                        count: 1,
+                        index,
+                    });
+                    true
+                }
+                Some(d) if d.task == v => {
+                    d.count += 1;
+                    d.index = index;
+                    true
+                }
+                Some(_) => false,
+            })
+        }
     }
 
     #[inline]
     fn stack_push(&mut self, work: Releases) {
-        // SAFETY: as in `stack_is_empty`.
+        // SAFETY: as in `holds_hidden_work`.
         unsafe { self.seat.with_hidden(|hidden| hidden.stack.push_back(work)) }
     }
 
     #[inline]
     fn stack_pop(&mut self) -> Option<Releases> {
-        // SAFETY: as in `stack_is_empty`.
+        // SAFETY: as in `holds_hidden_work`.
         unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_back()) }
     }
 
@@ -158,7 +200,7 @@ impl Local<'_> {
             cur.hi = cur.lo;
         }
         cur = self.share(core, cur, shared);
-        if !cur.is_empty() || !self.stack_is_empty() {
+        if !cur.is_empty() || self.holds_hidden_work() {
             self.announce(core, cur);
         }
         (cur.lo, cur.hi)
@@ -181,7 +223,7 @@ impl Local<'_> {
             return None;
         }
         // A chain holds no private work and pays nothing more here.
-        if self.before_task & PEERS != 0 && (lo < hi || !self.stack_is_empty()) {
+        if self.before_task & PEERS != 0 && (lo < hi || self.holds_hidden_work()) {
             return Some(self.announce_before_task(core, lo, hi, poison, shared));
         }
         Some((lo, hi))
@@ -262,6 +304,9 @@ impl Local<'_> {
         }
         if lo < hi {
             self.deque.push(Releases { lo, hi, poison });
+        }
+        if let Some(deferred) = self.take_deferred() {
+            self.deque.push(last_of(core, deferred));
         }
         core.shared();
         if core.subtract(self.unsubtracted()) {
@@ -418,8 +463,20 @@ fn work<T: Send + Sync>(
         while lo < hi {
             let v = targets[lo as usize];
             lo += 1;
-            let next = match core.claim(v, poison) {
+            let mut claim = core.claim(v, poison, true);
+            if claim == Claim::Deferred {
+                // One of many releases of a fan-in: combined with this
+                // worker's others of the same task, applied when it runs
+                // dry (or gives work away), so that workers do not take
+                // turns at the counter's cache line.
+                if local.defer(v, lo - 1) {
+                    continue;
+                }
+                claim = core.claim(v, poison, false);
+            }
+            let next = match claim {
                 Claim::Waiting => continue,
+                Claim::Deferred => unreachable!("kahn: internal error: a release deferred twice"),
                 Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
                 Claim::Clean => {
                     // Tasks that may share work or use resources take the
@@ -457,6 +514,7 @@ fn work<T: Send + Sync>(
         }
         cur = match local.stack_pop().or_else(|| local.deque.pop()) {
             Some(work) => work,
+            None if local.has_deferred() => flush_deferred(graph, core, local),
             None => {
                 if core.subtract(local.unsubtracted()) {
                     return Departure::Over;
@@ -470,7 +528,12 @@ fn work<T: Send + Sync>(
                         local.pace.restart();
                         // SAFETY: this worker sits in its seat, with no
                         // announcement out; its own stack is empty.
-                        unsafe { local.seat.with_hidden(|mine| mine.stack = hidden.stack) };
+                        unsafe {
+                            local.seat.with_hidden(|mine| {
+                                mine.stack = hidden.stack;
+                                mine.deferred = hidden.deferred;
+                            });
+                        }
                         hidden.cur
                     }
                     Found::Returned(returned) => {
@@ -482,6 +545,50 @@ fn work<T: Send + Sync>(
                 }
             }
         };
+    }
+}
+
+/// Applies all but the latest of `deferred`, and returns that one as a
+/// range of one, to be released the ordinary way by whoever takes it.
+fn last_of<T>(core: &RunCore<'_, T>, deferred: Deferred) -> Releases {
+    core.apply_deferred(deferred.task, deferred.count - 1);
+    Releases {
+        lo: deferred.index,
+        hi: deferred.index + 1,
+        poison: None,
+    }
+}
+
+/// Applies the releases this worker deferred, now that it has nothing else
+/// to do: all but the latest at once, that one the ordinary way; runs the
+/// task if that claimed it, and returns its successors' releases. Nothing
+/// private is held here, so nothing is announced.
+#[cold]
+#[inline(never)]
+fn flush_deferred<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+) -> Releases {
+    let Some(deferred) = local.take_deferred() else {
+        return Releases::EMPTY;
+    };
+    let v = deferred.task;
+    core.apply_deferred(v, deferred.count - 1);
+    match core.claim(v, None, false) {
+        Claim::Waiting => Releases::EMPTY,
+        Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
+        Claim::Clean => {
+            if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
+                return Releases::EMPTY;
+            }
+            let next = run_claimed(graph, core, local, v);
+            if local.after_task != 0 {
+                local.after_task(graph, core, v);
+            }
+            next
+        }
+        Claim::Deferred => unreachable!("kahn: internal error: a release deferred twice"),
     }
 }
 
@@ -650,6 +757,8 @@ impl Local<'_> {
                 };
                 cur.hi = mid;
                 upper
+            } else if let Some(deferred) = self.take_deferred() {
+                last_of(core, deferred)
             } else {
                 return cur;
             };
@@ -667,7 +776,7 @@ impl Local<'_> {
 
     #[inline]
     fn stack_pop_front(&mut self) -> Option<Releases> {
-        // SAFETY: as in `stack_is_empty`.
+        // SAFETY: as in `holds_hidden_work`.
         unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_front()) }
     }
 }

@@ -14,8 +14,10 @@ use kahn::{
     Arena, BoxError, Counts, Graph, Outcome, Report, RunOptions, State, StopReason, TaskContext,
     TaskId,
 };
-use kahn_test_support::dags::{any_dag, cases, task_label, task_name, LARGE, SMALL};
-use kahn_test_support::{executors, Oracle};
+use kahn_test_support::dags::{
+    any_dag, any_dag_with_fan_ins, cases, task_label, task_name, LARGE, SMALL,
+};
+use kahn_test_support::{bounded, executors, Oracle};
 use proptest::prelude::*;
 
 /// What a task of a [`Case`] does after computing its output.
@@ -38,8 +40,21 @@ struct Case {
 /// DAGs of up to `max_n` tasks where none (half the cases), a few or many
 /// tasks fail or panic.
 fn any_case(max_n: usize) -> impl Strategy<Value = Case> {
+    with_fates(any_dag(max_n))
+}
+
+/// As [`any_case`], with tasks of 16 to 300 predecessors, whose releases
+/// workers combine.
+fn any_fan_in_case(max_n: usize) -> impl Strategy<Value = Case> {
+    with_fates(any_dag_with_fan_ins(max_n))
+}
+
+/// Gives the tasks of `dags` their fates.
+fn with_fates(
+    dags: impl Strategy<Value = (usize, Vec<(u32, u32)>)>,
+) -> impl Strategy<Value = Case> {
     let permille = prop::sample::select(vec![0u64, 0, 3, 20, 100]);
-    (any_dag(max_n), any::<u64>(), permille).prop_map(|((n, edges), seed, permille)| {
+    (dags, any::<u64>(), permille).prop_map(|((n, edges), seed, permille)| {
         let fates = (0..n as u64)
             .map(|v| match mix(seed, v) % 1000 {
                 r if r >= permille => Fate::Succeed,
@@ -490,6 +505,16 @@ proptest! {
     #[test]
     fn reruns_and_rebuilds_give_identical_reports(case in any_case(SMALL * 2 / 3)) {
         check_reruns_and_rebuilds(&case)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(48, 1))]
+
+    #[test]
+    fn fan_ins_combine_releases_and_match_the_oracle(case in any_fan_in_case(LARGE)) {
+        // Bounded: a release lost in combining leaves the run waiting.
+        bounded(move || check_runs(&case))?;
     }
 }
 

@@ -52,6 +52,61 @@ pub fn any_dag(max_n: usize) -> impl Strategy<Value = (usize, Vec<(u32, u32)>)> 
     })
 }
 
+/// DAGs as [`any_dag`], plus up to four *fan-ins*: tasks with 16 to 300
+/// predecessors (or all lower-ranked tasks, if fewer), where kahn combines
+/// releases per worker instead of applying each one.
+pub fn any_dag_with_fan_ins(max_n: usize) -> impl Strategy<Value = (usize, Vec<(u32, u32)>)> {
+    (
+        any_dag(max_n),
+        prop::collection::vec((any::<Index>(), 16usize..300, any::<u64>()), 0..=4),
+    )
+        .prop_map(|((n, mut edges), joins)| {
+            if n < 2 {
+                return (n, edges);
+            }
+            // A rank order consistent with the edges so far: Kahn's.
+            let order = topological_order(n, &edges);
+            for (join, width, seed) in joins {
+                // The join sits at a rank of at least 1; its predecessors are
+                // a spread of the tasks ranked below it.
+                let r = 1 + join.index(n - 1);
+                let target = order[r];
+                let width = width.min(r);
+                let step = r as f64 / width as f64;
+                for k in 0..width {
+                    let below = ((k as f64 * step) as usize + (seed as usize % 7)) % r;
+                    edges.push((order[below], target));
+                }
+            }
+            (n, edges)
+        })
+}
+
+/// Kahn's order of a DAG (ties by id).
+fn topological_order(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
+    let mut indegree = vec![0usize; n];
+    let mut out = vec![Vec::new(); n];
+    for &(u, v) in edges {
+        indegree[v as usize] += 1;
+        out[u as usize].push(v);
+    }
+    let mut ready: std::collections::BTreeSet<u32> = (0..n as u32)
+        .filter(|&v| indegree[v as usize] == 0)
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(v) = ready.pop_first() {
+        order.push(v);
+        for &w in &out[v as usize] {
+            indegree[w as usize] -= 1;
+            if indegree[w as usize] == 0 {
+                ready.insert(w);
+            }
+        }
+    }
+    assert_eq!(order.len(), n, "any_dag makes acyclic graphs");
+    order
+}
+
 /// The name of task `v` in the property tests: tasks with an even id get
 /// one, odd ones do not, so both kinds of label show up.
 pub fn task_name(v: u32) -> Option<String> {

@@ -4,7 +4,7 @@
 //! unchanged (bulk `edges` keeps the edges before the bad one); `task` checks
 //! an empty name, then the task limit, then a duplicate; `edge` resolves
 //! `from`, then `to`, then rejects a self-loop, then the edge limit; limits
-//! are clamped to 2³¹ − 1; duplicate edges count against the edge limit and
+//! are clamped to 2³¹ − 1 (edges: 2³⁰ − 1); duplicate edges count against the edge limit and
 //! are merged by `build`, each successor list keeping the order its edges
 //! were first added in. `weight` resolves the task, then checks the weight;
 //! with priorities on (by `critical_path_first` or a weight), each
@@ -24,6 +24,8 @@ use super::ensure;
 
 /// The builder's hard limit on tasks and on edges.
 const LIMIT: usize = TaskId::LIMIT;
+/// kahn's hard limit on edges, 2³⁰ − 1.
+const EDGE_LIMIT: usize = (1 << 30) - 1;
 
 /// What a builder should hold after the calls made to it so far.
 #[derive(Debug, Clone)]
@@ -53,7 +55,7 @@ impl Model {
             by_name: HashMap::new(),
             edges: Vec::new(),
             max_tasks: LIMIT,
-            max_edges: LIMIT,
+            max_edges: EDGE_LIMIT,
             priorities: false,
             weights: HashMap::new(),
         }
@@ -76,7 +78,7 @@ impl Model {
 
     /// `GraphBuilder::max_edges`.
     pub fn max_edges(&mut self, limit: usize) {
-        self.max_edges = limit.min(LIMIT);
+        self.max_edges = limit.min(EDGE_LIMIT);
     }
 
     fn next_id(&self) -> Result<TaskId, BuildError> {
