@@ -3,8 +3,11 @@
 //! - [`shapes`]: the six standard task-graph shapes as deterministic edge
 //!   lists, and the `SplitMix64` generator behind the layered one;
 //! - [`heap`]: the heap-allocated DAG kahn's arena is measured against;
-//! - [`baselines`]: the one-thread floor, `rayon::scope`, and building a
-//!   shape into a kahn arena by id or by name;
+//! - [`baselines`]: the one-thread floor, `rayon::scope` (spawning every
+//!   ready task, or continuing inline with one), and building a shape into a
+//!   kahn arena by id or by name;
+//! - [`order`]: order stamps, the check that a run ran each task once and
+//!   after its predecessors;
 //! - [`alloc`]: a counting global allocator (a binary installs it with
 //!   `#[global_allocator]`) and resident-memory probes.
 //!
@@ -23,6 +26,7 @@
 pub mod alloc;
 pub mod baselines;
 pub mod heap;
+pub mod order;
 #[cfg(feature = "harness")]
 pub mod record;
 #[cfg(feature = "harness")]

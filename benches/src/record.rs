@@ -21,7 +21,7 @@ pub struct Record {
     pub edges: usize,
     /// `ShapeGraph::edge_hash`, hex: two runs agree only on the same graph.
     pub edge_hash: String,
-    /// `arena` (kahn), `heap`, `rayon-scope`, `floor`.
+    /// `arena` (kahn), `heap`, `rayon-scope`, `rayon-scope-inline`, `floor`.
     pub variant: String,
     /// `empty`, `count`, `cpu`.
     pub body: String,

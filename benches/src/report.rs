@@ -156,7 +156,7 @@ pub fn summary(records: &[Record], meta: &Meta, source: &str) -> String {
     );
     let _ = writeln!(
         w,
-        "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and `rayon::scope` on {} threads; the floor on one",
+        "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and both `rayon::scope` baselines on {} threads; the floor on one",
         record::kahn_threads(records)
     );
     md.push_str(&tables(records));
@@ -381,15 +381,17 @@ fn memory(w: &mut String, ix: &Index<'_>, body: &str) {
     }
 }
 
-/// kahn's rerun time against the heap variant, `rayon::scope` and the floor.
+/// kahn's rerun time against the heap variant, `rayon::scope` (spawning
+/// every ready task, and continuing inline with one) and the floor.
 fn baselines(w: &mut String, ix: &Index<'_>) {
     let t = ix.threads;
     table(
         w,
         "kahn against the baselines (`empty` body, reruns of a built graph)",
-        "Targets: kahn never slower than `rayon::scope`; on chain and tree within 2× of the floor. \
+        "Targets: kahn never slower than `rayon::scope`; on wavefront no slower than `rayon::scope` \
+         continuing inline with one ready successor (`rayon-scope-inline`); on chain and tree within 2× of the floor. \
          Misses are flagged in the last column.",
-        "lrrrrrrrrrl",
+        "lrrrrrrrrrrrl",
         &[
             "shape",
             "tasks",
@@ -398,8 +400,10 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
             "kahn, timings on",
             "heap",
             "rayon-scope",
+            "rayon-scope-inline",
             "floor-1t",
             "kahn/scope",
+            "kahn/inline",
             "kahn/floor",
             "flags",
         ],
@@ -408,15 +412,22 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
         let Some(k) = ix.get(shape, n, "arena", "empty", t) else {
             continue;
         };
-        let heap = ix.get(shape, n, "heap", "empty", t).map(|r| r.rerun_ns);
-        let scope = ix
-            .get(shape, n, "rayon-scope", "empty", t)
-            .map(|r| r.rerun_ns);
-        let floor = ix.get(shape, n, "floor", "empty", 1).map(|r| r.rerun_ns);
-        let (ks, kf) = (scope.map(|s| k.rerun_ns / s), floor.map(|f| k.rerun_ns / f));
+        let rerun = |variant, threads| {
+            ix.get(shape, n, variant, "empty", threads)
+                .map(|r| r.rerun_ns)
+        };
+        let heap = rerun("heap", t);
+        let scope = rerun("rayon-scope", t);
+        let inline = rerun("rayon-scope-inline", t);
+        let floor = rerun("floor", 1);
+        let against = |baseline: Option<f64>| baseline.map(|b| k.rerun_ns / b);
+        let (ks, ki, kf) = (against(scope), against(inline), against(floor));
         let mut flags = Vec::new();
         if ks.is_some_and(|r| r > 1.0) {
             flags.push("**slower than rayon-scope**");
+        }
+        if shape == "wavefront" && ki.is_some_and(|r| r > 1.0) {
+            flags.push("**slower than rayon-scope-inline**");
         }
         if heap.is_some_and(|h| k.rerun_ns > h) {
             flags.push("**slower than heap**");
@@ -426,15 +437,17 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
         }
         let _ = writeln!(
             w,
-            "| {shape} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {shape} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             k.tasks,
             opt(Some(k.rerun_ns), 1),
             opt(Some(k.rerun_min_ns), 1),
             opt(k.rerun_timings_ns, 1),
             opt(heap, 1),
             opt(scope, 1),
+            opt(inline, 1),
             opt(floor, 1),
             x(ks),
+            x(ki),
             x(kf),
             flags.join(", ")
         );
@@ -449,7 +462,7 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
         &format!("Parallel efficiency (`cpu` body, {steps} xorshift steps, about 1 µs)"),
         "efficiency: floor-1t time / (threads × time), 100% is a perfect speedup over the floor \
          (chain has no parallelism: 1/threads is its ideal); scale: kahn on one thread / (threads × kahn).",
-        "lrrrrrrr",
+        "lrrrrrrrr",
         &[
             "shape",
             "tasks",
@@ -459,6 +472,7 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
             "kahn scale",
             "heap eff",
             "rayon-scope eff",
+            "rayon-scope-inline eff",
         ],
     );
     let mut threads: Vec<usize> = ix
@@ -480,13 +494,14 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
             };
             let _ = writeln!(
                 w,
-                "| {shape} | {} | {th} | {} | {} | {} | {} | {} |",
+                "| {shape} | {} | {th} | {} | {} | {} | {} | {} | {} |",
                 k.tasks,
                 opt(Some(k.rerun_ns), 1),
                 pct(k.efficiency),
                 pct(k.scaling),
                 pct(eff("heap")),
                 pct(eff("rayon-scope")),
+                pct(eff("rayon-scope-inline")),
             );
         }
     }

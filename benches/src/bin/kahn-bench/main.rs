@@ -1,6 +1,6 @@
 //! The benchmark harness: kahn's arena against a heap-built DAG, and kahn
-//! against a one-thread floor and `rayon::scope`, on the six standard shapes
-//! from 1e3 to 1e7 tasks, in one command.
+//! against a one-thread floor and two `rayon::scope` schedulers, on the six
+//! standard shapes from 1e3 to 1e7 tasks, in one command.
 //!
 //! ```sh
 //! cargo run --release -p kahn-bench -- --quick               # under a minute
@@ -11,12 +11,13 @@
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
-//! measures four variants:
+//! measures five variants:
 //! - `arena`: kahn — names interned into an [`kahn::Arena`], CSR, run by
 //!   [`kahn::Executor`]; `arena.builder()` rewinds the arena between batches;
 //! - `heap`: `Box<Node>`s, a `HashMap<String, u32>` and `rayon::scope`,
 //!   rebuilt for every batch (`kahn_bench::heap`);
-//! - `rayon-scope` and `floor` (one thread): the baselines over CSR
+//! - `rayon-scope`, `rayon-scope-inline` (which continues inline with one
+//!   ready successor) and `floor` (one thread): the baselines over CSR
 //!   (`kahn_bench::baselines`).
 //!
 //! and reports build, first run, steady rerun (median and min) and batch loop
@@ -57,7 +58,7 @@ mod measure;
 mod plot;
 
 use cli::{Args, Body};
-use measure::{Bench, Input};
+use measure::{Baseline, Bench, Input};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
@@ -185,7 +186,7 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
     let steps: u64 = args
         .sizes
         .iter()
-        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + 3 * threads))
+        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + 4 * threads))
         .sum::<u64>()
         * args.shapes.len() as u64;
     let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
@@ -217,12 +218,12 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
             }
             for &body in bodies_at(n) {
                 if wrong {
-                    bar.inc(1 + 3 * threads);
+                    bar.inc(1 + 4 * threads);
                     continue;
                 }
                 let what = |v: &str| format!("{shape}-{n}: {v}, {} body", body.name());
                 bar.set_message(what("floor"));
-                let floor = measure::baseline(&bench, &input, body, None, None);
+                let floor = measure::baseline(&bench, &input, body, Baseline::Floor, None);
                 bar.inc(1);
                 let floor_secs = floor.as_ref().ok().map(|(_, secs)| *secs);
                 let mut keep = |result: Result<Record, String>| match result {
@@ -237,12 +238,14 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
                     bar.set_message(what(&format!("heap {t}t")));
                     keep(measure::heap(&bench, &input, body, t, floor_secs));
                     bar.inc(1);
-                    bar.set_message(what(&format!("rayon-scope {t}t")));
-                    keep(
-                        measure::baseline(&bench, &input, body, Some(t), floor_secs)
-                            .map(|(r, _)| r),
-                    );
-                    bar.inc(1);
+                    for which in [Baseline::RayonScope(t), Baseline::RayonScopeInline(t)] {
+                        bar.set_message(what(&format!("{} {t}t", which.variant())));
+                        keep(
+                            measure::baseline(&bench, &input, body, which, floor_secs)
+                                .map(|(r, _)| r),
+                        );
+                        bar.inc(1);
+                    }
                 }
             }
             bar.suspend(|| {
