@@ -11,10 +11,11 @@
 //! - [`alloc`]: a counting global allocator (a binary installs it with
 //!   `#[global_allocator]`) and resident-memory probes.
 //!
-//! With the default `harness` feature, also [`record`] and [`report`]: the
-//! results the harness (`src/bin/kahn-bench`) writes and the tables it
-//! prints and puts into BENCHMARKS.md, which the criterion benches
-//! (`benches/shapes.rs`) print too. kahn's own tests depend on this crate
+//! With the default `harness` feature, also [`record`], [`report`] and
+//! [`compare`]: the results the harness (`src/bin/kahn-bench`) writes and
+//! reads, the tables it prints and puts into BENCHMARKS.md (which the
+//! criterion benches, `benches/shapes.rs`, print too), and the table of
+//! kahn's figures before and after a change. kahn's own tests depend on this crate
 //! with `default-features = false`, so they build only kahn, rayon and ahash.
 #![warn(
     missing_docs,
@@ -25,6 +26,8 @@
 
 pub mod alloc;
 pub mod baselines;
+#[cfg(feature = "harness")]
+pub mod compare;
 pub mod heap;
 pub mod order;
 #[cfg(feature = "harness")]

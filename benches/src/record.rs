@@ -1,6 +1,10 @@
-//! One measured result per line of `results.jsonl`, and the run's metadata
-//! (machine, date, command) in `meta.json`.
+//! One measured result per line of `results.jsonl`, the run's metadata
+//! (machine, date, command, code) in `meta.json`, and the folder that holds
+//! them.
 
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::shapes::ShapeGraph;
@@ -147,6 +151,11 @@ pub struct Meta {
     pub kernel: String,
     /// `rustc -V`.
     pub rustc: String,
+    /// The code measured: `git rev-parse --short HEAD`, with `-dirty` if
+    /// tracked files had changes; `None` outside a git checkout (and in
+    /// folders written before it was recorded).
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
 impl Meta {
@@ -174,8 +183,25 @@ impl Meta {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "unknown".into()),
+            commit: commit(),
         }
     }
+}
+
+/// The checked-out commit, short, with `-dirty` if tracked files changed.
+fn commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"])?.trim().to_owned();
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.trim().is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 /// The CPU model from `/proc/cpuinfo`, or the architecture.
@@ -247,4 +273,71 @@ pub fn batch_body(records: &[Record]) -> Option<&'static str> {
     ["count", "empty"]
         .into_iter()
         .find(|b| records.iter().any(|r| r.body == *b && r.batch_ns.is_some()))
+}
+
+/// A results folder: `meta.json` and `results.jsonl`, as the harness
+/// writes them with `--out` and reads them with `--from` and `--compare`.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    /// Where the folder is.
+    pub dir: PathBuf,
+    /// What the results were measured on, and how.
+    pub meta: Meta,
+    /// One per (shape, size, variant, body, threads) measured.
+    pub records: Vec<Record>,
+}
+
+impl Folder {
+    /// The file of the records, for saying where a table comes from.
+    pub fn results_path(&self) -> PathBuf {
+        self.dir.join("results.jsonl")
+    }
+
+    /// Reads a folder the harness wrote.
+    pub fn load(dir: &Path) -> Result<Folder, String> {
+        let meta = std::fs::read_to_string(dir.join("meta.json"))
+            .map_err(|e| format!("reading {}: {e}", dir.join("meta.json").display()))?;
+        let meta = serde_json::from_str(&meta)
+            .map_err(|e| format!("{}: {e}", dir.join("meta.json").display()))?;
+        Ok(Folder {
+            dir: dir.to_owned(),
+            meta,
+            records: read_jsonl(&dir.join("results.jsonl"))?,
+        })
+    }
+
+    /// Writes `meta.json` and `results.jsonl` into [`Folder::dir`], which
+    /// must exist.
+    pub fn save(&self) -> Result<(), String> {
+        write(&self.dir.join("results.jsonl"), &to_jsonl(&self.records)?)?;
+        let meta = serde_json::to_string_pretty(&self.meta).map_err(|e| e.to_string())?;
+        write(&self.dir.join("meta.json"), &meta)
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// One JSON object per line.
+fn to_jsonl<T: Serialize>(items: &[T]) -> Result<String, String> {
+    let mut jsonl = String::new();
+    for item in items {
+        jsonl.push_str(&serde_json::to_string(item).map_err(|e| e.to_string())?);
+        jsonl.push('\n');
+    }
+    Ok(jsonl)
+}
+
+/// Reads one JSON object per non-blank line of `path`.
+fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("reading {}: {e}", path.display()))?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
 }

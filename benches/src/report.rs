@@ -57,7 +57,7 @@ pub fn row(r: &Record) -> String {
 }
 
 /// A figure, or `-` where there is none (not measured: `None` or NaN).
-fn opt(x: Option<f64>, digits: usize) -> String {
+pub(crate) fn opt(x: Option<f64>, digits: usize) -> String {
     fig(x, |x| format!("{x:.digits$}"))
 }
 
@@ -70,7 +70,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     a.zip(b).map(|(a, b)| a / b)
 }
 
-fn x(r: Option<f64>) -> String {
+pub(crate) fn x(r: Option<f64>) -> String {
     fig(r, |r| format!("{r:.2}×"))
 }
 
@@ -149,18 +149,30 @@ pub fn summary(records: &[Record], meta: &Meta, source: &str) -> String {
     );
     let _ = writeln!(w, "- command: `{}`", meta.command);
     let _ = writeln!(w, "- date: {}", meta.date_utc);
+    if let Some(commit) = &meta.commit {
+        let _ = writeln!(w, "- code: `{commit}`");
+    }
+    let _ = writeln!(w, "- machine: {}", machine(meta));
     let _ = writeln!(
         w,
-        "- machine: {}, {} logical cores, {}, {}, {}",
-        meta.cpu, meta.cores, meta.memory, meta.kernel, meta.rustc
-    );
-    let _ = writeln!(
-        w,
-        "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and both `rayon::scope` baselines on {} threads; the floor on one",
+        "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and {} on {} threads; the floor on one",
+        if records.iter().any(|r| r.variant == "rayon-scope-inline") {
+            "both `rayon::scope` baselines"
+        } else {
+            "`rayon::scope`"
+        },
         record::kahn_threads(records)
     );
     md.push_str(&tables(records));
     md
+}
+
+/// The machine a folder was measured on, in a line.
+pub(crate) fn machine(meta: &Meta) -> String {
+    format!(
+        "{}, {} logical cores, {}, {}, {}",
+        meta.cpu, meta.cores, meta.memory, meta.kernel, meta.rustc
+    )
 }
 
 /// The tables alone, each only if `records` has something for it.
@@ -193,7 +205,7 @@ pub fn tables(records: &[Record]) -> String {
 /// Starts a table: a blank line, the `####` heading, the paragraph that says
 /// what the table shows (if any), the header row, and the alignment row
 /// (`align` has an `l` or an `r` per column).
-fn table(w: &mut String, heading: &str, prose: &str, align: &str, columns: &[&str]) {
+pub(crate) fn table(w: &mut String, heading: &str, prose: &str, align: &str, columns: &[&str]) {
     debug_assert_eq!(align.len(), columns.len(), "an alignment per column");
     let _ = writeln!(w, "\n#### {heading}\n");
     if !prose.is_empty() {

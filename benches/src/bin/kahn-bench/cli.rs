@@ -73,6 +73,11 @@ struct Flags {
     /// Do not measure: regenerate table, plot and markdown from DIR/results.jsonl
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
+    /// Compare kahn's rerun, build and batch with an earlier results folder
+    /// (the before; the results measured now, or --from, are the after);
+    /// with --markdown, the comparison goes into --region NAME
+    #[arg(long, value_name = "BEFORE_DIR")]
+    compare: Option<PathBuf>,
     /// With --markdown, rewrite the region between <!-- bench:NAME:begin -->
     /// and <!-- bench:NAME:end --> instead of the main one, e.g. for a run
     /// committed under benches/results/NAME/
@@ -96,6 +101,8 @@ pub struct Args {
     pub markdown: Option<PathBuf>,
     /// Regenerate the outputs from an earlier run's folder instead of measuring.
     pub from: Option<PathBuf>,
+    /// The results folder to compare with, as the before.
+    pub compare: Option<PathBuf>,
     /// The named region of `markdown` to rewrite; `None` for the main one.
     pub region: Option<String>,
 }
@@ -205,6 +212,7 @@ impl Args {
             out: f.out,
             markdown: f.markdown,
             from: f.from,
+            compare: f.compare,
             region: f.region,
         };
         dedup(&mut a.shapes);
@@ -275,5 +283,7 @@ mod tests {
         assert!(error("--markdown B.md --region Quiet").contains("lowercase letters"));
         let a = parse("--from benches/results/quiet --markdown B.md --region quiet").unwrap();
         assert_eq!(a.region.as_deref(), Some("quiet"));
+        let a = parse("--quick --compare results/before").unwrap();
+        assert_eq!(a.compare, Some(PathBuf::from("results/before")));
     }
 }

@@ -50,7 +50,8 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kahn::Executor;
 use kahn_bench::alloc;
-use kahn_bench::record::{Meta, Record};
+use kahn_bench::compare;
+use kahn_bench::record::{Folder, Meta, Record};
 use kahn_bench::report;
 
 mod cli;
@@ -87,69 +88,86 @@ fn main() -> ExitCode {
 
 /// Measures (or loads), then writes everything; returns the wrong runs.
 fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
-    let (records, meta, errors, dir) = match &args.from {
-        Some(dir) => {
-            let (records, meta) = load(dir)?;
-            (records, meta, Vec::new(), dir.clone())
-        }
+    if args.compare.is_some() && args.markdown.is_some() && args.region.is_none() {
+        return Err("--compare with --markdown writes a named region: add --region NAME".into());
+    }
+    // Read first: a wrong folder should not cost a measurement.
+    let before = args.compare.as_deref().map(Folder::load).transpose()?;
+    let (folder, errors) = match &args.from {
+        Some(dir) => (Folder::load(dir)?, Vec::new()),
         None => {
             let meta = Meta::now(argv);
             std::fs::create_dir_all(&args.out)
                 .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
             let (records, errors) = measure_all(args, &meta)?;
-            save(&args.out, &records, &meta)?;
-            (records, meta, errors, args.out.clone())
+            let folder = Folder {
+                dir: args.out.clone(),
+                meta,
+                records,
+            };
+            folder.save()?;
+            (folder, errors)
         }
     };
-    if records.is_empty() {
+    if folder.records.is_empty() {
         return Ok(errors);
     }
-    let svg = dir.join("bench.svg");
-    plot::draw(&records, &svg)?;
-    let jsonl = dir.join("results.jsonl");
-    let summary = report::summary(&records, &meta, &jsonl.display().to_string());
+    let svg = folder.dir.join("bench.svg");
+    plot::draw(&folder.records, &svg)?;
+    let jsonl = folder.results_path();
+    let summary = report::summary(&folder.records, &folder.meta, &jsonl.display().to_string());
     println!("\n{summary}");
     println!(
         "results: {}, {}, {}",
         jsonl.display(),
-        dir.join("meta.json").display(),
+        folder.dir.join("meta.json").display(),
         svg.display()
     );
+    let comparison = before.map(|before| compare::before_after(&before, &folder));
+    if let Some(comparison) = &comparison {
+        println!("\n{comparison}");
+    }
     if let Some(file) = &args.markdown {
         if !errors.is_empty() {
             eprintln!("bench: not rewriting {} after wrong runs", file.display());
             return Ok(errors);
         }
-        let base = match file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let plot = match &args.region {
-            // The main region's plot is copied beside the file's tables.
-            None => {
-                let copy = base.join("benches").join("results.svg");
-                std::fs::create_dir_all(base.join("benches"))
-                    .map_err(|e| format!("creating {}: {e}", base.display()))?;
-                std::fs::copy(&svg, &copy)
-                    .map_err(|e| format!("copying the plot to {}: {e}", copy.display()))?;
-                println!("copied the plot to {}", copy.display());
-                Some(PathBuf::from("benches/results.svg"))
-            }
-            // A named region's stays in its results folder, linked if the
-            // folder is below the file's.
-            Some(_) => relative_to(&svg, base),
-        };
-        let body = match plot {
-            Some(plot) => format!(
-                "{summary}\n![ns per task against graph size, log-log]({})\n",
-                plot.display()
-            ),
-            None => summary,
+        let body = match comparison {
+            Some(comparison) => comparison,
+            None => with_plot(summary, &svg, file, args.region.is_some())?,
         };
         report::rewrite_markdown(file, args.region.as_deref(), &body)?;
         println!("rewrote {}", file.display());
     }
     Ok(errors)
+}
+
+/// The summary with a link to the plot `svg` for a region of `file`: the
+/// main region's plot is copied beside the file's tables, a named region's
+/// stays in its results folder, linked if the folder is below the file's.
+fn with_plot(summary: String, svg: &Path, file: &Path, named: bool) -> Result<String, String> {
+    let base = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let plot = if named {
+        relative_to(svg, base)
+    } else {
+        let copy = base.join("benches").join("results.svg");
+        std::fs::create_dir_all(base.join("benches"))
+            .map_err(|e| format!("creating {}: {e}", base.display()))?;
+        std::fs::copy(svg, &copy)
+            .map_err(|e| format!("copying the plot to {}: {e}", copy.display()))?;
+        println!("copied the plot to {}", copy.display());
+        Some(PathBuf::from("benches/results.svg"))
+    };
+    Ok(match plot {
+        Some(plot) => format!(
+            "{summary}\n![ns per task against graph size, log-log]({})\n",
+            plot.display()
+        ),
+        None => summary,
+    })
 }
 
 /// `path` relative to `base`, if it lies below it.
@@ -260,38 +278,4 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
     }
     bar.finish_and_clear();
     Ok((records, errors))
-}
-
-fn save(dir: &Path, records: &[Record], meta: &Meta) -> Result<(), String> {
-    let mut jsonl = String::new();
-    for r in records {
-        jsonl.push_str(&serde_json::to_string(r).map_err(|e| e.to_string())?);
-        jsonl.push('\n');
-    }
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
-    };
-    write("results.jsonl", &jsonl)?;
-    write(
-        "meta.json",
-        &serde_json::to_string_pretty(meta).map_err(|e| e.to_string())?,
-    )
-}
-
-fn load(dir: &Path) -> Result<(Vec<Record>, Meta), String> {
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
-    };
-    let meta = serde_json::from_str(&read("meta.json")?).map_err(|e| format!("meta.json: {e}"))?;
-    let records = read("results.jsonl")?
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("results.jsonl line {}: {e}", i + 1))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((records, meta))
 }

@@ -1,0 +1,195 @@
+//! The before-and-after table on two tiny synthetic results folders, through the library and through the harness's `--compare`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kahn_bench::compare::before_after;
+use kahn_bench::record::{Folder, Meta, Record};
+use kahn_bench::shapes::Shape;
+
+/// A fresh, empty folder under the system's temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kahn-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
+fn meta(commit: &str) -> Meta {
+    Meta {
+        command: "cargo run --release -p kahn-bench -- --quick".into(),
+        date_utc: "2026-12-01 16:00 UTC".into(),
+        cpu: "Test CPU".into(),
+        cores: 2,
+        memory: "1.0 GiB".into(),
+        kernel: "Linux test".into(),
+        rustc: "rustc test".into(),
+        commit: Some(commit.into()),
+    }
+}
+
+/// A kahn record of `shape` at 1,000 tasks with rerun, build and batch
+/// figures (ns per task), and one of the floor that must not be compared.
+fn records(shape: Shape, threads: usize, rerun: f64, build: f64, batch: f64) -> [Record; 2] {
+    let g = shape.generate(1000);
+    let hash = format!("{:016x}", g.edge_hash());
+    let kahn = Record {
+        rerun_ns: rerun,
+        rerun_min_ns: rerun * 0.9,
+        build_ns: Some(build),
+        batch_ns: Some(batch),
+        rerun_allocs_per_task: 0.0,
+        ..Record::blank(&g, 1000, &hash, "arena", "empty", threads)
+    };
+    let floor = Record {
+        rerun_ns: 1.0,
+        rerun_min_ns: 1.0,
+        rerun_allocs_per_task: 0.0,
+        ..Record::blank(&g, 1000, &hash, "floor", "empty", 1)
+    };
+    [kahn, floor]
+}
+
+/// Writes the before and after folders under `root`: chain the same, tree
+/// 20% slower to rerun, wavefront 50% faster to build, a layered case only
+/// before and a diamond case only after.
+fn folders(root: &Path) -> (Folder, Folder) {
+    let folder = |name: &str, commit: &str, cases: Vec<[Record; 2]>| {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).expect("a results folder");
+        let f = Folder {
+            dir,
+            meta: meta(commit),
+            records: cases.into_iter().flatten().collect(),
+        };
+        f.save().expect("saved");
+        f
+    };
+    let before = folder(
+        "before",
+        "aaaaaaa",
+        vec![
+            records(Shape::Chain, 2, 10.0, 50.0, 60.0),
+            records(Shape::Tree, 2, 10.0, 50.0, 60.0),
+            records(Shape::Wavefront, 2, 10.0, 50.0, 60.0),
+            records(Shape::Layered, 2, 10.0, 50.0, 60.0),
+        ],
+    );
+    let after = folder(
+        "after",
+        "bbbbbbb",
+        vec![
+            records(Shape::Chain, 2, 10.0, 50.0, 60.0),
+            records(Shape::Tree, 2, 12.0, 50.0, 60.0),
+            records(Shape::Wavefront, 2, 10.0, 25.0, 60.0),
+            records(Shape::Diamond, 2, 10.0, 50.0, 60.0),
+        ],
+    );
+    (before, after)
+}
+
+/// The table's row for `shape`.
+fn row<'t>(table: &'t str, shape: &str) -> &'t str {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {shape} |")))
+        .unwrap_or_else(|| panic!("no {shape} row in\n{table}"))
+}
+
+#[test]
+fn the_table_has_a_ratio_per_figure_flags_and_medians() {
+    let root = scratch("table");
+    let (before, after) = folders(&root);
+    let (before, after) = (
+        Folder::load(&before.dir).expect("loads"),
+        Folder::load(&after.dir).expect("loads"),
+    );
+    let table = before_after(&before, &after);
+    assert!(table.contains("code `aaaaaaa`") && table.contains("code `bbbbbbb`"));
+    assert!(table.contains("- machine: Test CPU, 2 logical cores"));
+    assert!(table.contains("not compared: 1 case(s) measured only before, 1 only after"));
+    // rerun, rerun min, build and batch: before, after, after/before.
+    assert_eq!(
+        row(&table, "chain"),
+        "| chain | 1000 | 2 | empty | 10.0 | 10.0 | 1.00× | 9.0 | 9.0 | 1.00× \
+         | 50.0 | 50.0 | 1.00× | 60.0 | 60.0 | 1.00× |  |"
+    );
+    assert!(row(&table, "tree").ends_with("| **rerun 20% slower** |"));
+    assert!(row(&table, "wavefront").contains("| 50.0 | 25.0 | 0.50× |"));
+    assert!(row(&table, "wavefront").ends_with("|  |"));
+    assert!(!table.contains("| layered |") && !table.contains("| diamond |"));
+    assert!(!table.contains("floor"), "only kahn's figures are compared");
+    assert_eq!(
+        row(&table, "**median**"),
+        "| **median** |  |  |  |  |  | **1.00×** |  |  | **1.00×** |  |  | **1.00×** |  |  | **1.00×** |  |"
+    );
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn different_graphs_are_flagged_and_left_out_of_the_medians() {
+    let root = scratch("hash");
+    let (before, mut after) = folders(&root);
+    for r in &mut after.records {
+        if r.shape == "tree" {
+            r.edge_hash = "0000000000000000".into();
+        }
+    }
+    let table = before_after(&before, &after);
+    let tree = row(&table, "tree");
+    assert!(tree.contains("**different graphs** (edge hash)"), "{tree}");
+    assert!(!tree.contains("slower") && tree.contains("| - |"), "{tree}");
+    std::fs::remove_dir_all(root).ok();
+}
+
+fn harness(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kahn-bench"))
+        .args(args)
+        .output()
+        .expect("the harness runs")
+}
+
+#[test]
+fn compare_writes_the_table_into_a_named_region() {
+    let root = scratch("cli");
+    let (before, after) = folders(&root);
+    let md = root.join("B.md");
+    std::fs::write(&md, "# B\n\nkept\n").expect("written");
+    let path = |p: &Path| p.to_str().expect("a UTF-8 path").to_owned();
+    let (from, compare, file) = (path(&after.dir), path(&before.dir), path(&md));
+    let out = harness(&["--from", &from, "--compare", &compare, "--markdown", &file]);
+    assert!(
+        !out.status.success(),
+        "--markdown needs --region with --compare"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add --region NAME"));
+
+    let out = harness(&[
+        "--from",
+        &from,
+        "--compare",
+        &compare,
+        "--markdown",
+        &file,
+        "--region",
+        "cmp",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("**rerun 20% slower**"), "{stdout}");
+    let text = std::fs::read_to_string(&md).expect("read back");
+    assert!(text.starts_with("# B\n\nkept\n"), "{text}");
+    let region = &text[text.find("<!-- bench:cmp:begin -->").expect("begin")
+        ..text.find("<!-- bench:cmp:end -->").expect("end")];
+    assert!(region.contains("#### Before and after"), "{region}");
+    assert!(region.contains("**rerun 20% slower**"), "{region}");
+    assert!(
+        !region.contains("Arena against heap"),
+        "the comparison only"
+    );
+    std::fs::remove_dir_all(root).ok();
+}
