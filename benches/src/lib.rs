@@ -11,11 +11,12 @@
 //! - [`alloc`]: a counting global allocator (a binary installs it with
 //!   `#[global_allocator]`) and resident-memory probes.
 //!
-//! With the default `harness` feature, also [`record`], [`report`] and
-//! [`compare`]: the results the harness (`src/bin/kahn-bench`) writes and
-//! reads, the tables it prints and puts into BENCHMARKS.md (which the
-//! criterion benches, `benches/shapes.rs`, print too), and the table of
-//! kahn's figures before and after a change. kahn's own tests depend on this crate
+//! With the default `harness` feature, also [`record`], [`report`],
+//! [`compare`] and [`scenarios`]: the results the harness
+//! (`src/bin/kahn-bench`) writes and reads, the tables it prints and puts
+//! into BENCHMARKS.md (which the criterion benches, `benches/shapes.rs`,
+//! print too), the table of kahn's figures before and after a change, and
+//! the Scheduling issue's scenarios, timed against their ideal. kahn's own tests depend on this crate
 //! with `default-features = false`, so they build only kahn, rayon and ahash.
 #![warn(
     missing_docs,
@@ -34,4 +35,6 @@ pub mod order;
 pub mod record;
 #[cfg(feature = "harness")]
 pub mod report;
+#[cfg(feature = "harness")]
+pub mod scenarios;
 pub mod shapes;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kahn_bench::compare::before_after;
-use kahn_bench::record::{Folder, Meta, Record};
+use kahn_bench::record::{Bar, Folder, Meta, Record, ScenarioRecord};
 use kahn_bench::shapes::Shape;
 
 /// A fresh, empty folder under the system's temporary directory.
@@ -61,6 +61,7 @@ fn folders(root: &Path) -> (Folder, Folder) {
             dir,
             meta: meta(commit),
             records: cases.into_iter().flatten().collect(),
+            scenarios: Vec::new(),
         };
         f.save().expect("saved");
         f
@@ -107,7 +108,11 @@ fn the_table_has_a_ratio_per_figure_flags_and_medians() {
     let table = before_after(&before, &after);
     assert!(table.contains("code `aaaaaaa`") && table.contains("code `bbbbbbb`"));
     assert!(table.contains("- machine: Test CPU, 2 logical cores"));
-    assert!(table.contains("not compared: 1 case(s) measured only before, 1 only after"));
+    assert!(table.contains("Not compared: 1 case(s) measured only before, 1 only after."));
+    assert!(
+        !table.contains("Scenarios before and after"),
+        "neither has scenarios"
+    );
     // rerun, rerun min, build and batch: before, after, after/before.
     assert_eq!(
         row(&table, "chain"),
@@ -185,11 +190,77 @@ fn compare_writes_the_table_into_a_named_region() {
     assert!(text.starts_with("# B\n\nkept\n"), "{text}");
     let region = &text[text.find("<!-- bench:cmp:begin -->").expect("begin")
         ..text.find("<!-- bench:cmp:end -->").expect("end")];
-    assert!(region.contains("#### Before and after"), "{region}");
+    assert!(region.contains("#### kahn before and after"), "{region}");
     assert!(region.contains("**rerun 20% slower**"), "{region}");
     assert!(
         !region.contains("Arena against heap"),
         "the comparison only"
     );
+    std::fs::remove_dir_all(root).ok();
+}
+
+/// A scenario figure: `measured` seconds against 1 s, with a bar of ≤ 1.05.
+fn figure(scenario: &str, measured: f64) -> ScenarioRecord {
+    ScenarioRecord {
+        scenario: scenario.into(),
+        graph: "root -> 8 × 62.5 ms".into(),
+        threads: 2,
+        reps: 7,
+        measured: "makespan".into(),
+        measured_s: measured,
+        measured_min_s: measured,
+        measured_max_s: measured,
+        against: "ideal makespan".into(),
+        against_s: 1.0,
+        ratio: measured,
+        bar: Some(Bar::AtMost(1.05)),
+    }
+}
+
+#[test]
+fn scenarios_are_compared_figure_by_figure() {
+    let root = scratch("scenarios");
+    let folder = |name: &str, figures: Vec<ScenarioRecord>| {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).expect("a results folder");
+        let f = Folder {
+            dir,
+            meta: meta(name),
+            records: Vec::new(),
+            scenarios: figures,
+        };
+        f.save().expect("saved");
+        assert!(
+            !f.results_path().exists(),
+            "no results.jsonl for scenarios alone"
+        );
+        Folder::load(&f.dir).expect("loads")
+    };
+    let before = folder(
+        "before",
+        vec![
+            figure("root-fan-out", 1.25),
+            figure("fan-out-in", 1.0),
+            figure("two-runs", 2.0),
+        ],
+    );
+    let after = folder(
+        "after",
+        vec![
+            figure("root-fan-out", 1.0),
+            figure("fan-out-in", 1.5),
+            figure("new", 1.0),
+        ],
+    );
+    let table = before_after(&before, &after);
+    assert!(table.contains("#### Scenarios before and after"), "{table}");
+    assert!(!table.contains("kahn before and after"), "no kahn records");
+    assert!(table.contains("Not compared: 1 figure(s) measured only before, 1 only after."));
+    assert_eq!(
+        row(&table, "root-fan-out"),
+        "| root-fan-out | root -> 8 × 62.5 ms | 2 | makespan | 1.25 s | 1.00 s | 0.80× \
+         | 1.250 | 1.000 | ≤ 1.05 | now meets its bar |"
+    );
+    assert!(row(&table, "fan-out-in").ends_with("| **now misses its bar** |"));
     std::fs::remove_dir_all(root).ok();
 }

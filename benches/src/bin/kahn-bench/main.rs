@@ -51,8 +51,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kahn::Executor;
 use kahn_bench::alloc;
 use kahn_bench::compare;
-use kahn_bench::record::{Folder, Meta, Record};
+use kahn_bench::record::{Folder, Meta, Record, ScenarioRecord};
 use kahn_bench::report;
+use kahn_bench::scenarios::{self, Settings};
 
 mod cli;
 mod measure;
@@ -99,30 +100,47 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
             let meta = Meta::now(argv);
             std::fs::create_dir_all(&args.out)
                 .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
-            let (records, errors) = measure_all(args, &meta)?;
-            let folder = Folder {
+            let mut folder = Folder {
                 dir: args.out.clone(),
                 meta,
-                records,
+                records: Vec::new(),
+                scenarios: Vec::new(),
+            };
+            let errors = match &args.scenarios {
+                Some(settings) => {
+                    let (figures, errors) = measure_scenarios(settings, &folder.meta)?;
+                    folder.scenarios = figures;
+                    errors
+                }
+                None => {
+                    let (records, errors) = measure_all(args, &folder.meta)?;
+                    folder.records = records;
+                    errors
+                }
             };
             folder.save()?;
             (folder, errors)
         }
     };
-    if folder.records.is_empty() {
+    if folder.records.is_empty() && folder.scenarios.is_empty() {
         return Ok(errors);
     }
     let svg = folder.dir.join("bench.svg");
-    plot::draw(&folder.records, &svg)?;
-    let jsonl = folder.results_path();
-    let summary = report::summary(&folder.records, &folder.meta, &jsonl.display().to_string());
+    let plotted = !folder.records.is_empty();
+    if plotted {
+        plot::draw(&folder.records, &svg)?;
+    }
+    let summary = report::summary(&folder);
     println!("\n{summary}");
-    println!(
-        "results: {}, {}, {}",
-        jsonl.display(),
-        folder.dir.join("meta.json").display(),
-        svg.display()
-    );
+    let mut written = vec![folder.dir.join("meta.json")];
+    if !folder.records.is_empty() {
+        written.extend([folder.results_path(), svg.clone()]);
+    }
+    if !folder.scenarios.is_empty() {
+        written.push(folder.scenarios_path());
+    }
+    let written: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("results: {}", written.join(", "));
     let comparison = before.map(|before| compare::before_after(&before, &folder));
     if let Some(comparison) = &comparison {
         println!("\n{comparison}");
@@ -134,7 +152,8 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
         }
         let body = match comparison {
             Some(comparison) => comparison,
-            None => with_plot(summary, &svg, file, args.region.is_some())?,
+            None if plotted => with_plot(summary, &svg, file, args.region.is_some())?,
+            None => summary,
         };
         report::rewrite_markdown(file, args.region.as_deref(), &body)?;
         println!("rewrote {}", file.display());
@@ -175,6 +194,24 @@ fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
     let path = std::path::absolute(path).ok()?;
     let base = std::path::absolute(base).ok()?;
     path.strip_prefix(base).ok().map(Path::to_path_buf)
+}
+
+/// Runs the scenarios, printing each figure as it comes; returns the
+/// figures and the wrong runs.
+fn measure_scenarios(
+    settings: &Settings,
+    meta: &Meta,
+) -> Result<(Vec<ScenarioRecord>, Vec<String>), String> {
+    println!(
+        "{} on {} ({} cores); the Scheduling issue's durations × {}, {} reps",
+        meta.command, meta.cpu, meta.cores, settings.scale, settings.reps
+    );
+    let start = std::time::Instant::now();
+    let result = scenarios::run_all(settings, |figure| {
+        println!("{}", report::scenario_row(figure));
+    });
+    println!("scenarios took {:.1} s", start.elapsed().as_secs_f64());
+    result
 }
 
 fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), String> {
