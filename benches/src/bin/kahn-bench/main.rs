@@ -8,6 +8,8 @@
 //! cargo run --release -p kahn-bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
 //! cargo run --release -p kahn-bench -- --from results --markdown BENCHMARKS.md
 //! cargo run --release -p kahn-bench -- --from benches/results/quiet --markdown BENCHMARKS.md --region quiet
+//! cargo run --release -p kahn-bench -- --scenarios           # the Scheduling issue's scenarios, ~20 s
+//! cargo run --release -p kahn-bench -- --from after --compare before --markdown BENCHMARKS.md --region x
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
@@ -32,6 +34,14 @@
 //! all its predecessors), and every timed run is checked (every task ran
 //! once, and the `count` body counted them all). A wrong run records no
 //! number: the harness reports it and exits non-zero at the end.
+//!
+//! `--scenarios` measures the Scheduling issue's small graphs instead
+//! (`kahn_bench::scenarios`): makespans and start latencies against the
+//! ideal, concurrent runs, cheap and cold starts, rayon inside a task, each
+//! figure checked and written to `scenarios.jsonl`. `--compare BEFORE_DIR`
+//! sets the results measured now (or `--from`) beside an earlier folder's
+//! (`kahn_bench::compare`); with `--markdown`, that table goes into
+//! `--region NAME`.
 //!
 //! Output: a row per result on stdout, then summary tables; in `--out`
 //! (default `results/`), `results.jsonl` (one JSON object per result),
