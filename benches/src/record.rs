@@ -225,9 +225,10 @@ pub struct Meta {
     pub kernel: String,
     /// `rustc -V`.
     pub rustc: String,
-    /// The code measured: `git rev-parse --short HEAD`, with `-dirty` if
-    /// tracked files had changes; `None` outside a git checkout (and in
-    /// folders written before it was recorded).
+    /// The code measured: `git rev-parse --short HEAD` in the checkout the
+    /// harness was built from, with `-dirty` if tracked files had changes;
+    /// `None` if that is no git checkout (and in folders written before it
+    /// was recorded).
     #[serde(default)]
     pub commit: Option<String>,
 }
@@ -262,10 +263,14 @@ impl Meta {
     }
 }
 
-/// The checked-out commit, short, with `-dirty` if tracked files changed.
+/// The commit of the checkout this crate was built from (not of the
+/// folder the harness runs in), short, with `-dirty` if tracked files have
+/// changed since; `None` if it was not built from a git checkout.
 fn commit() -> Option<String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
+            .arg("-C")
+            .arg(env!("CARGO_MANIFEST_DIR"))
             .args(args)
             .output()
             .ok()
