@@ -709,20 +709,42 @@ fn rayon_sum(
     plan.task("sum", Work::ParSum(0..data.len(), element));
     let sum = Some(element.sum(data));
     let time = |executor| seconds(executor, &plan, data, sum);
-    let (on_one, mut on_two) = sample_pairs(s.reps, || Ok((time(one)?, time(two)?)))?;
-    Ok(Figure {
-        scenario: match element {
-            Element::Plain => "rayon-sum",
-            Element::Hashed => "rayon-sum-hashed",
-        },
-        graph: format!("one task: par_iter sum of {}", element.what(data.len())),
+    let (on_one, on_two) = sample_pairs(s.reps, || Ok((time(one)?, time(two)?)))?;
+    let scenario = match element {
+        Element::Plain => "rayon-sum",
+        Element::Hashed => "rayon-sum-hashed",
+    };
+    let graph = format!("one task: par_iter sum of {}", element.what(data.len()));
+    Ok(speedup(
+        scenario,
+        graph,
+        "executor",
+        on_one,
+        on_two,
+        Some(Bar::AtLeast(1.7)),
+    ))
+}
+
+/// A sum's times on one thread against two, in an executor or a pool:
+/// the ratio is the speedup.
+fn speedup(
+    scenario: &str,
+    graph: String,
+    host: &str,
+    on_one: Vec<f64>,
+    mut on_two: Vec<f64>,
+    bar: Option<Bar>,
+) -> ScenarioRecord {
+    Figure {
+        scenario,
+        graph,
         threads: 2,
-        measured: "on a 1-thread executor",
-        against: "on a 2-thread executor",
+        measured: &format!("on a 1-thread {host}"),
+        against: &format!("on a 2-thread {host}"),
         against_s: median(&mut on_two).unwrap_or(f64::NAN),
-        bar: Some(Bar::AtLeast(1.7)),
+        bar,
     }
-    .of(on_one))
+    .of(on_one)
 }
 
 /// The same sum in plain rayon pools of one and two threads: what this
@@ -753,23 +775,16 @@ fn rayon_sum_without_kahn(
             ))
         }
     };
-    let (on_one, mut on_two) = sample_pairs(s.reps, || Ok((time(&one)?, time(&two)?)))?;
-    Ok(Figure {
-        scenario: match element {
-            Element::Plain => "rayon-sum-no-kahn",
-            Element::Hashed => "rayon-sum-hashed-no-kahn",
-        },
-        graph: format!(
-            "par_iter sum of {} in a rayon pool",
-            element.what(data.len())
-        ),
-        threads: 2,
-        measured: "in a 1-thread pool",
-        against: "in a 2-thread pool",
-        against_s: median(&mut on_two).unwrap_or(f64::NAN),
-        bar: None,
-    }
-    .of(on_one))
+    let (on_one, on_two) = sample_pairs(s.reps, || Ok((time(&one)?, time(&two)?)))?;
+    let scenario = match element {
+        Element::Plain => "rayon-sum-no-kahn",
+        Element::Hashed => "rayon-sum-hashed-no-kahn",
+    };
+    let graph = format!(
+        "par_iter sum of {} in a rayon pool",
+        element.what(data.len())
+    );
+    Ok(speedup(scenario, graph, "rayon pool", on_one, on_two, None))
 }
 
 /// A chain of 4 tasks summing a quarter of `data` (hashed) each with

@@ -7,48 +7,46 @@
 
 use kahn_bench::baselines::{RayonScope, SerialFloor};
 use kahn_bench::order::Stamps;
-use kahn_bench::shapes::Shape;
+use kahn_bench::shapes::{Shape, ShapeGraph};
 
 fn sizes() -> impl Iterator<Item = usize> {
     (0..=64).chain([1000])
 }
 
-#[test]
-fn rayon_scope_runs_every_shape_in_order() {
-    for threads in [1, 2] {
-        for shape in Shape::ALL {
-            for n in sizes() {
-                let g = shape.generate(n);
-                for scope in [
-                    RayonScope::new(&g, threads),
-                    RayonScope::continuing_inline(&g, threads),
-                ] {
-                    let stamps = Stamps::new(g.tasks);
-                    let ran = scope.run(|v| stamps.hit(v));
-                    let what = format!("{} {threads}t on {shape} at n = {n}", scope.variant());
-                    assert_eq!(ran, g.tasks, "{what}: tasks ran");
-                    stamps
-                        .verify(&g)
-                        .unwrap_or_else(|why| panic!("{what}: {why}"));
-                }
-            }
+/// Runs `run` (which stamps each task it runs and returns how many ran) on
+/// every shape at every size, and checks each run.
+fn every_shape_in_order(who: &str, run: impl Fn(&ShapeGraph, &Stamps) -> usize) {
+    for shape in Shape::ALL {
+        for n in sizes() {
+            let g = shape.generate(n);
+            let stamps = Stamps::new(g.tasks);
+            let ran = run(&g, &stamps);
+            let what = format!("{who} on {shape} at n = {n}");
+            assert_eq!(ran, g.tasks, "{what}: tasks ran");
+            stamps
+                .verify(&g)
+                .unwrap_or_else(|why| panic!("{what}: {why}"));
         }
     }
 }
 
 #[test]
-fn the_floor_runs_every_shape_in_order() {
-    for shape in Shape::ALL {
-        for n in sizes() {
-            let g = shape.generate(n);
-            let stamps = Stamps::new(g.tasks);
-            let ran = SerialFloor::new(&g).run(|v| stamps.hit(v));
-            assert_eq!(ran, g.tasks, "floor on {shape} at n = {n}: tasks ran");
-            stamps
-                .verify(&g)
-                .unwrap_or_else(|why| panic!("floor on {shape} at n = {n}: {why}"));
-        }
+fn rayon_scope_runs_every_shape_in_order() {
+    for threads in [1, 2] {
+        every_shape_in_order(&format!("rayon-scope {threads}t"), |g, stamps| {
+            RayonScope::new(g, threads).run(|v| stamps.hit(v))
+        });
+        every_shape_in_order(&format!("rayon-scope-inline {threads}t"), |g, stamps| {
+            RayonScope::continuing_inline(g, threads).run(|v| stamps.hit(v))
+        });
     }
+}
+
+#[test]
+fn the_floor_runs_every_shape_in_order() {
+    every_shape_in_order("floor", |g, stamps| {
+        SerialFloor::new(g).run(|v| stamps.hit(v))
+    });
 }
 
 /// The stamps themselves catch what they are there to catch.

@@ -28,9 +28,15 @@ fn meta(commit: &str) -> Meta {
     }
 }
 
-/// A kahn record of `shape` at 1,000 tasks with rerun, build and batch
-/// figures (ns per task), and one of the floor that must not be compared.
-fn records(shape: Shape, threads: usize, rerun: f64, build: f64, batch: f64) -> [Record; 2] {
+/// Rerun, build and batch of kahn, in ns per task.
+type Figures = [f64; 3];
+
+/// A shape's figures before and after, where it was measured.
+type Case = (Shape, Option<Figures>, Option<Figures>);
+
+/// A kahn record of `shape` at 1,000 tasks with these figures, and one of
+/// the floor that must not be compared.
+fn records(shape: Shape, [rerun, build, batch]: Figures) -> [Record; 2] {
     let g = shape.generate(1000);
     let hash = format!("{:016x}", g.edge_hash());
     let kahn = Record {
@@ -39,7 +45,7 @@ fn records(shape: Shape, threads: usize, rerun: f64, build: f64, batch: f64) -> 
         build_ns: Some(build),
         batch_ns: Some(batch),
         rerun_allocs_per_task: 0.0,
-        ..Record::blank(&g, 1000, &hash, "arena", "empty", threads)
+        ..Record::blank(&g, 1000, &hash, "arena", "empty", 2)
     };
     let floor = Record {
         rerun_ns: 1.0,
@@ -54,39 +60,38 @@ fn records(shape: Shape, threads: usize, rerun: f64, build: f64, batch: f64) -> 
 /// 20% slower to rerun, wavefront 50% faster to build, a layered case only
 /// before and a diamond case only after.
 fn folders(root: &Path) -> (Folder, Folder) {
-    let folder = |name: &str, commit: &str, cases: Vec<[Record; 2]>| {
+    const SAME: Figures = [10.0, 50.0, 60.0];
+    let cases: [Case; 5] = [
+        (Shape::Chain, Some(SAME), Some(SAME)),
+        (Shape::Tree, Some(SAME), Some([12.0, 50.0, 60.0])),
+        (Shape::Wavefront, Some(SAME), Some([10.0, 25.0, 60.0])),
+        (Shape::Layered, Some(SAME), None),
+        (Shape::Diamond, None, Some(SAME)),
+    ];
+    let folder = |name: &str, commit: &str, side: fn(&Case) -> Option<(Shape, Figures)>| {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).expect("a results folder");
         let f = Folder {
             dir,
             meta: meta(commit),
-            records: cases.into_iter().flatten().collect(),
+            records: cases
+                .iter()
+                .filter_map(side)
+                .flat_map(|(shape, figures)| records(shape, figures))
+                .collect(),
             scenarios: Vec::new(),
         };
         f.save().expect("saved");
         f
     };
-    let before = folder(
-        "before",
-        "aaaaaaa",
-        vec![
-            records(Shape::Chain, 2, 10.0, 50.0, 60.0),
-            records(Shape::Tree, 2, 10.0, 50.0, 60.0),
-            records(Shape::Wavefront, 2, 10.0, 50.0, 60.0),
-            records(Shape::Layered, 2, 10.0, 50.0, 60.0),
-        ],
-    );
-    let after = folder(
-        "after",
-        "bbbbbbb",
-        vec![
-            records(Shape::Chain, 2, 10.0, 50.0, 60.0),
-            records(Shape::Tree, 2, 12.0, 50.0, 60.0),
-            records(Shape::Wavefront, 2, 10.0, 25.0, 60.0),
-            records(Shape::Diamond, 2, 10.0, 50.0, 60.0),
-        ],
-    );
-    (before, after)
+    (
+        folder("before", "aaaaaaa", |&(shape, before, _)| {
+            Some((shape, before?))
+        }),
+        folder("after", "bbbbbbb", |&(shape, _, after)| {
+            Some((shape, after?))
+        }),
+    )
 }
 
 /// The table's row for `shape`.

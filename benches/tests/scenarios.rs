@@ -9,6 +9,7 @@ use std::time::Duration;
 use kahn_bench::record::{Folder, Meta};
 use kahn_bench::report;
 use kahn_bench::scenarios::{run_all, Settings};
+use kahn_bench::shapes::Shape;
 
 #[test]
 fn every_scenario_records_checked_figures() {
@@ -25,35 +26,25 @@ fn every_scenario_records_checked_figures() {
     assert_eq!(seen, figures.len(), "each figure is reported as it comes");
     let mut scenarios: Vec<&str> = figures.iter().map(|f| f.scenario.as_str()).collect();
     scenarios.dedup();
-    assert_eq!(
-        scenarios,
-        [
-            "ready-behind-long",
-            "ready-behind-long-fail-fast",
-            "fan-out-in",
-            "root-fan-out",
-            "two-runs",
-            "short-during-long",
-            // cheap and cold start, for each of the six shapes
-            "cheap-start",
-            "cold-start",
-            "cheap-start",
-            "cold-start",
-            "cheap-start",
-            "cold-start",
-            "cheap-start",
-            "cold-start",
-            "cheap-start",
-            "cold-start",
-            "cheap-start",
-            "cold-start",
-            "rayon-sum",
-            "rayon-sum-no-kahn",
-            "rayon-sum-hashed",
-            "rayon-sum-hashed-no-kahn",
-            "rayon-graph",
-        ]
-    );
+    let mut want = vec![
+        "ready-behind-long",
+        "ready-behind-long-fail-fast",
+        "fan-out-in",
+        "root-fan-out",
+        "two-runs",
+        "short-during-long",
+    ];
+    for _ in Shape::ALL {
+        want.extend(["cheap-start", "cold-start"]);
+    }
+    want.extend([
+        "rayon-sum",
+        "rayon-sum-no-kahn",
+        "rayon-sum-hashed",
+        "rayon-sum-hashed-no-kahn",
+        "rayon-graph",
+    ]);
+    assert_eq!(scenarios, want);
     for f in &figures {
         assert!(
             f.measured_s > 0.0 && f.against_s > 0.0 && f.ratio.is_finite(),
