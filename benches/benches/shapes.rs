@@ -17,7 +17,7 @@
 //! Build and batch bodies capture a counter, as real tasks capture data.
 //! After criterion's own output come the harness's tables (`report::tables`)
 //! of the medians per task, with `-` for what these benches do not measure.
-//! Run: `cargo bench -p kahn-bench --bench shapes` (about 4 minutes; a filter such as
+//! Run: `cargo bench -p kahn-bench --bench shapes` (about 4½ minutes; a filter such as
 //! `rerun/` narrows it). The full harness, up to 1e7 tasks with memory and
 //! allocation counts, is `cargo run --release -p kahn-bench`.
 

@@ -67,7 +67,7 @@ pub struct Settings {
 
 impl Default for Settings {
     /// Scale 0.25, 7 reps, 200 runs back to back, 100 ms before a cold
-    /// start, 1e7 elements: about half a minute on 2 cores.
+    /// start, 1e7 elements: 20–25 s on 2 cores.
     fn default() -> Settings {
         Settings {
             scale: 0.25,

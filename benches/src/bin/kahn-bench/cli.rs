@@ -65,8 +65,8 @@ struct Flags {
     /// Sizes 1000,10000,100000, 3 reps, cpu body up to 10000: under a minute
     #[arg(long)]
     quick: bool,
-    /// Run the Scheduling issue's scenarios instead of the shapes (about
-    /// half a minute): small graphs of sleeping tasks timed against their
+    /// Run the Scheduling issue's scenarios instead of the shapes (20–25 s
+    /// on 2 cores): small graphs of sleeping tasks timed against their
     /// ideal makespan, concurrent runs, cheap and cold starts, rayon inside
     /// a task; written to scenarios.jsonl
     #[arg(long, conflicts_with_all = ["shapes", "sizes", "threads", "bodies", "steps", "cpu_max", "quick", "from"])]
