@@ -2,20 +2,22 @@
 //! against the baselines, at sizes criterion can sample (up to 1e5 tasks).
 //!
 //! Ids are `<what>/<variant>/<shape>-<n>`:
-//! - `rerun/{kahn-2t, heap-2t, rayon-scope-2t, floor-1t}`: a rerun of a built
-//!   graph, empty bodies: scheduling overhead per task. `heap-2t` is the heap
-//!   variant (`kahn_bench::heap`), `rayon-scope-2t` one spawn per ready task over
-//!   CSR, `floor-1t` a one-thread Kahn loop with the body inlined;
+//! - `rerun/{kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, floor-1t}`:
+//!   a rerun of a built graph, empty bodies: scheduling overhead per task.
+//!   `heap-2t` is the heap variant (`kahn_bench::heap`), `rayon-scope-2t` one
+//!   spawn per ready task over CSR, `rayon-scope-inline-2t` the same but
+//!   continuing inline with one ready successor, `floor-1t` a one-thread Kahn
+//!   loop with the body inlined;
 //! - `build/{arena, arena-by-id, heap}`: (arena rewind +) tasks + edges +
 //!   validation, by name from a configuration's strings unless `by-id`;
 //! - `batch/{arena, heap}`: build by name + run + drop, the ETL loop;
-//! - `cpu1us/{kahn-1t, kahn-2t, heap-2t, rayon-scope-2t, floor-1t}`: ~1 µs
-//!   bodies, for parallel efficiency.
+//! - `cpu1us/{kahn-1t, kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, floor-1t}`:
+//!   ~1 µs bodies, for parallel efficiency.
 //!
 //! Build and batch bodies capture a counter, as real tasks capture data.
 //! After criterion's own output come the harness's tables (`report::tables`)
 //! of the medians per task, with `-` for what these benches do not measure.
-//! Run: `cargo bench -p kahn-bench --bench shapes` (about 4 minutes; a filter such as
+//! Run: `cargo bench -p kahn-bench --bench shapes` (about 4½ minutes; a filter such as
 //! `rerun/` narrows it). The full harness, up to 1e7 tasks with memory and
 //! allocation counts, is `cargo run --release -p kahn-bench`.
 
@@ -65,8 +67,9 @@ fn bench_reruns(c: &mut Criterion, executor: &Executor, pool: &rayon::ThreadPool
     group.finish();
 }
 
-/// The heap variant, `rayon::scope` (both on `pool`'s two threads) and the
-/// one-thread floor on `g`, every task running `body`.
+/// The heap variant (on `pool`'s two threads), both `rayon::scope`
+/// baselines (on two threads of their own) and the one-thread floor on `g`,
+/// every task running `body`.
 fn bench_others(
     group: &mut BenchmarkGroup<'_, WallTime>,
     g: &ShapeGraph,
@@ -80,10 +83,12 @@ fn bench_others(
     group.bench_function(id("heap-2t", g.shape, n), |bench| {
         bench.iter(|| assert_eq!(heap.run(pool), g.tasks))
     });
-    let scope = RayonScope::new(g, 2);
-    group.bench_function(id("rayon-scope-2t", g.shape, n), |bench| {
-        bench.iter(|| assert_eq!(scope.run(body), g.tasks))
-    });
+    for scope in [RayonScope::new(g, 2), RayonScope::continuing_inline(g, 2)] {
+        let variant = format!("{}-2t", scope.variant());
+        group.bench_function(id(&variant, g.shape, n), |bench| {
+            bench.iter(|| assert_eq!(scope.run(body), g.tasks))
+        });
+    }
     let floor = SerialFloor::new(g);
     group.bench_function(id("floor-1t", g.shape, n), |bench| {
         bench.iter(|| assert_eq!(floor.run(body), g.tasks))
@@ -213,6 +218,7 @@ fn records() -> Vec<Record> {
                 ("arena", "kahn-2t", 2),
                 ("heap", "heap-2t", 2),
                 ("rayon-scope", "rayon-scope-2t", 2),
+                ("rayon-scope-inline", "rayon-scope-inline-2t", 2),
                 ("floor", "floor-1t", 1),
             ] {
                 if let Some(ns) = per_task("rerun", id, &g, n) {
@@ -256,6 +262,7 @@ fn records() -> Vec<Record> {
             ("arena", "kahn-2t", 2),
             ("heap", "heap-2t", 2),
             ("rayon-scope", "rayon-scope-2t", 2),
+            ("rayon-scope-inline", "rayon-scope-inline-2t", 2),
         ] {
             if let Some(ns) = cpu(id) {
                 records.push(Record {

@@ -75,6 +75,12 @@ impl SerialFloor {
         }
     }
 
+    /// The tasks that wait for `v`.
+    #[inline]
+    fn successors(&self, v: u32) -> &[u32] {
+        &self.targets[self.off[v as usize] as usize..self.off[v as usize + 1] as usize]
+    }
+
     /// Runs every task once, calling `body(task)`; returns how many ran.
     #[inline]
     pub fn run(&self, mut body: impl FnMut(u32)) -> usize {
@@ -87,9 +93,7 @@ impl SerialFloor {
         while let Some(v) = stack.pop() {
             body(black_box(v));
             ran += 1;
-            for &s in
-                &self.targets[self.off[v as usize] as usize..self.off[v as usize + 1] as usize]
-            {
+            for &s in self.successors(v) {
                 pending[s as usize] -= 1;
                 if pending[s as usize] == 0 {
                     stack.push(s);
@@ -115,14 +119,31 @@ pub fn spin(seed: u64, steps: u32) -> u64 {
 
 /// What most people write first: `rayon::scope` with one spawn per ready
 /// task over an atomic in-degree array. Every spawn boxes a job.
+///
+/// [`RayonScope::continuing_inline`] is the variant a careful engineer
+/// writes next, and the bar kahn's wavefront is held to: after a task, every
+/// newly ready successor but one is spawned, and that one runs next on the
+/// same thread, as Taskflow's and kahn's workers continue.
 pub struct RayonScope {
     floor: SerialFloor,
     pool: rayon::ThreadPool,
+    inline: bool,
 }
 
 impl RayonScope {
-    /// Lays `g` out as the floor does, with a rayon pool of `threads` threads.
+    /// Lays `g` out as the floor does, with a rayon pool of `threads`
+    /// threads; every ready task is spawned.
     pub fn new(g: &ShapeGraph, threads: usize) -> RayonScope {
+        RayonScope::with_continuation(g, threads, false)
+    }
+
+    /// As [`RayonScope::new`], but a task continues inline with one of the
+    /// successors it made ready and spawns only the others.
+    pub fn continuing_inline(g: &ShapeGraph, threads: usize) -> RayonScope {
+        RayonScope::with_continuation(g, threads, true)
+    }
+
+    fn with_continuation(g: &ShapeGraph, threads: usize, inline: bool) -> RayonScope {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -130,11 +151,30 @@ impl RayonScope {
         RayonScope {
             floor: SerialFloor::new(g),
             pool,
+            inline,
+        }
+    }
+
+    /// The variant's name in the harness's records: `rayon-scope` or
+    /// `rayon-scope-inline`.
+    pub fn variant(&self) -> &'static str {
+        if self.inline {
+            "rayon-scope-inline"
+        } else {
+            "rayon-scope"
         }
     }
 
     /// Runs every task once, calling `body(task)`; returns how many ran.
     pub fn run(&self, body: impl Fn(u32) + Sync) -> usize {
+        if self.inline {
+            self.run_as::<true>(&body)
+        } else {
+            self.run_as::<false>(&body)
+        }
+    }
+
+    fn run_as<const INLINE: bool>(&self, body: &(impl Fn(u32) + Sync)) -> usize {
         use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
         let pending: Vec<AtomicU32> = self
             .floor
@@ -143,27 +183,40 @@ impl RayonScope {
             .map(|&d| AtomicU32::new(d))
             .collect();
         let ran = AtomicUsize::new(0);
-        fn visit<'s, F: Fn(u32) + Sync>(
+        /// Runs `v`, spawns the successors it makes ready, and with
+        /// `INLINE` keeps the first of them to run next here.
+        fn visit<'s, F: Fn(u32) + Sync, const INLINE: bool>(
             s: &rayon::Scope<'s>,
-            v: u32,
+            mut v: u32,
             me: &'s SerialFloor,
             pending: &'s [AtomicU32],
             ran: &'s AtomicUsize,
             body: &'s F,
         ) {
-            body(v);
-            ran.fetch_add(1, Ordering::Relaxed);
-            for &t in &me.targets[me.off[v as usize] as usize..me.off[v as usize + 1] as usize] {
-                if pending[t as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
-                    s.spawn(move |s| visit(s, t, me, pending, ran, body));
+            loop {
+                body(v);
+                ran.fetch_add(1, Ordering::Relaxed);
+                let mut next = None;
+                for &t in me.successors(v) {
+                    if pending[t as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                        if INLINE && next.is_none() {
+                            next = Some(t);
+                        } else {
+                            s.spawn(move |s| visit::<F, INLINE>(s, t, me, pending, ran, body));
+                        }
+                    }
+                }
+                match next {
+                    Some(t) => v = t,
+                    None => return,
                 }
             }
         }
-        let (me, pending_ref, ran_ref, body_ref) = (&self.floor, &pending[..], &ran, &body);
+        let (me, pending_ref, ran_ref) = (&self.floor, &pending[..], &ran);
         self.pool.scope(|s| {
             for v in 0..pending_ref.len() as u32 {
                 if me.indegree[v as usize] == 0 {
-                    s.spawn(move |s| visit(s, v, me, pending_ref, ran_ref, body_ref));
+                    s.spawn(move |s| visit::<_, INLINE>(s, v, me, pending_ref, ran_ref, body));
                 }
             }
         });

@@ -1,6 +1,10 @@
-//! One measured result per line of `results.jsonl`, and the run's metadata
-//! (machine, date, command) in `meta.json`.
+//! One measured result per line of `results.jsonl` (and of
+//! `scenarios.jsonl`), the run's metadata (machine, date, command, code) in
+//! `meta.json`, and the folder that holds them.
 
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::shapes::ShapeGraph;
@@ -21,7 +25,7 @@ pub struct Record {
     pub edges: usize,
     /// `ShapeGraph::edge_hash`, hex: two runs agree only on the same graph.
     pub edge_hash: String,
-    /// `arena` (kahn), `heap`, `rayon-scope`, `floor`.
+    /// `arena` (kahn), `heap`, `rayon-scope`, `rayon-scope-inline`, `floor`.
     pub variant: String,
     /// `empty`, `count`, `cpu`.
     pub body: String,
@@ -130,6 +134,80 @@ impl Record {
     }
 }
 
+/// What a ratio must be to meet the issue's bar.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bar {
+    /// The ratio is at most this.
+    AtMost(f64),
+    /// The ratio is at least this.
+    AtLeast(f64),
+}
+
+impl Bar {
+    /// Whether `ratio` meets the bar.
+    pub fn is_met(self, ratio: f64) -> bool {
+        match self {
+            Bar::AtMost(b) => ratio <= b,
+            Bar::AtLeast(b) => ratio >= b,
+        }
+    }
+}
+
+impl std::fmt::Display for Bar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bar::AtMost(b) => write!(f, "≤ {b}"),
+            Bar::AtLeast(b) => write!(f, "≥ {b}"),
+        }
+    }
+}
+
+/// One scenario's figure: a line of `scenarios.jsonl`. Times in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    /// The scenario, e.g. `fan-out-in` (see [`crate::scenarios`]).
+    pub scenario: String,
+    /// The graph and its durations, e.g. `extract -> 4 × 75 ms parse -> aggregate`.
+    pub graph: String,
+    /// Worker threads of the executor under test.
+    pub threads: usize,
+    /// Repetitions behind each median.
+    pub reps: usize,
+    /// What was timed, e.g. `makespan`.
+    pub measured: String,
+    /// Its median over the reps.
+    pub measured_s: f64,
+    /// Its fastest rep.
+    pub measured_min_s: f64,
+    /// Its slowest rep.
+    pub measured_max_s: f64,
+    /// What it is set against, e.g. `ideal makespan`.
+    pub against: String,
+    /// That figure: computed (an ideal), or measured (a median).
+    pub against_s: f64,
+    /// `measured_s / against_s`.
+    pub ratio: f64,
+    /// What the ratio must be, where the Scheduling issue sets a bar.
+    pub bar: Option<Bar>,
+}
+
+impl ScenarioRecord {
+    /// Whether the ratio meets the bar; `None` where there is none.
+    pub fn met(&self) -> Option<bool> {
+        self.bar.map(|b| b.is_met(self.ratio))
+    }
+
+    /// Whether `self` and `other` are the same figure of the same scenario
+    /// (the same graph and durations), so they can be compared.
+    pub fn same_figure(&self, other: &ScenarioRecord) -> bool {
+        self.scenario == other.scenario
+            && self.graph == other.graph
+            && self.threads == other.threads
+            && self.measured == other.measured
+    }
+}
+
 /// What a results folder was measured on, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
@@ -147,6 +225,12 @@ pub struct Meta {
     pub kernel: String,
     /// `rustc -V`.
     pub rustc: String,
+    /// The code measured: `git rev-parse --short HEAD` in the checkout the
+    /// harness was built from, with `-dirty` if tracked files had changes;
+    /// `None` if that is no git checkout (and in folders written before it
+    /// was recorded).
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
 impl Meta {
@@ -174,8 +258,29 @@ impl Meta {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "unknown".into()),
+            commit: commit(),
         }
     }
+}
+
+/// The commit of the checkout this crate was built from (not of the
+/// folder the harness runs in), short, with `-dirty` if tracked files have
+/// changed since; `None` if it was not built from a git checkout.
+fn commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"])?.trim().to_owned();
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.trim().is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 /// The CPU model from `/proc/cpuinfo`, or the architecture.
@@ -219,6 +324,17 @@ fn date_utc() -> String {
         .to_string()
 }
 
+/// The median of `xs`, which it sorts; `None` if empty.
+pub fn median(xs: &mut [f64]) -> Option<f64> {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(xs[n / 2]),
+        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
+    }
+}
+
 /// The shapes of `records`, in the order they were measured.
 pub fn shapes(records: &[Record]) -> Vec<&str> {
     let mut shapes: Vec<&str> = Vec::new();
@@ -247,4 +363,113 @@ pub fn batch_body(records: &[Record]) -> Option<&'static str> {
     ["count", "empty"]
         .into_iter()
         .find(|b| records.iter().any(|r| r.body == *b && r.batch_ns.is_some()))
+}
+
+/// A results folder: `meta.json`, and `results.jsonl` or
+/// `scenarios.jsonl` or both, as the harness writes them with `--out` and
+/// reads them with `--from` and `--compare`.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    /// Where the folder is.
+    pub dir: PathBuf,
+    /// What the results were measured on, and how.
+    pub meta: Meta,
+    /// One per (shape, size, variant, body, threads) measured.
+    pub records: Vec<Record>,
+    /// One per scenario figure measured (`--scenarios`).
+    pub scenarios: Vec<ScenarioRecord>,
+}
+
+impl Folder {
+    /// The file of the records, for saying where a table comes from.
+    pub fn results_path(&self) -> PathBuf {
+        self.dir.join("results.jsonl")
+    }
+
+    /// The file of the scenario figures.
+    pub fn scenarios_path(&self) -> PathBuf {
+        self.dir.join("scenarios.jsonl")
+    }
+
+    /// Reads a folder the harness wrote: `meta.json` and whichever of
+    /// `results.jsonl` and `scenarios.jsonl` it has (at least one).
+    pub fn load(dir: &Path) -> Result<Folder, String> {
+        let meta = std::fs::read_to_string(dir.join("meta.json"))
+            .map_err(|e| format!("reading {}: {e}", dir.join("meta.json").display()))?;
+        let meta = serde_json::from_str(&meta)
+            .map_err(|e| format!("{}: {e}", dir.join("meta.json").display()))?;
+        let mut folder = Folder {
+            dir: dir.to_owned(),
+            meta,
+            records: Vec::new(),
+            scenarios: Vec::new(),
+        };
+        let (results, scenarios) = (folder.results_path(), folder.scenarios_path());
+        if !results.exists() && !scenarios.exists() {
+            return Err(format!(
+                "{} has neither results.jsonl nor scenarios.jsonl",
+                dir.display()
+            ));
+        }
+        if results.exists() {
+            folder.records = read_jsonl(&results)?;
+        }
+        if scenarios.exists() {
+            folder.scenarios = read_jsonl(&scenarios)?;
+        }
+        Ok(folder)
+    }
+
+    /// Writes `meta.json`, `results.jsonl` unless only scenarios were
+    /// measured, and `scenarios.jsonl` if they were, into [`Folder::dir`],
+    /// which must exist.
+    pub fn save(&self) -> Result<(), String> {
+        if !self.records.is_empty() || self.scenarios.is_empty() {
+            write(&self.results_path(), &to_jsonl(&self.records)?)?;
+        }
+        if !self.scenarios.is_empty() {
+            write(&self.scenarios_path(), &to_jsonl(&self.scenarios)?)?;
+        }
+        let meta = serde_json::to_string_pretty(&self.meta).map_err(|e| e.to_string())?;
+        write(&self.dir.join("meta.json"), &meta)
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// One JSON object per line.
+fn to_jsonl<T: Serialize>(items: &[T]) -> Result<String, String> {
+    let mut jsonl = String::new();
+    for item in items {
+        jsonl.push_str(&serde_json::to_string(item).map_err(|e| e.to_string())?);
+        jsonl.push('\n');
+    }
+    Ok(jsonl)
+}
+
+/// Reads one JSON object per non-blank line of `path`.
+fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("reading {}: {e}", path.display()))?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_and_none() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
 }

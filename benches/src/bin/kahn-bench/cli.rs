@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use kahn_bench::scenarios::Settings;
 use kahn_bench::shapes::Shape;
 
 /// The three task bodies every variant runs.
@@ -52,7 +53,7 @@ struct Flags {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     bodies: Vec<Body>,
     /// Timed repetitions, at most; fewer above 2e7/N tasks, never under 3
-    /// [default: 11]
+    /// [default: 11; 3 with --quick; 7 with --scenarios]
     #[arg(long, value_name = "N", value_parser = reps)]
     reps: Option<usize>,
     /// xorshift steps of the cpu body, about 1 ns each
@@ -64,7 +65,17 @@ struct Flags {
     /// Sizes 1000,10000,100000, 3 reps, cpu body up to 10000: under a minute
     #[arg(long)]
     quick: bool,
-    /// Results folder: results.jsonl, meta.json, bench.svg
+    /// Run the Scheduling issue's scenarios instead of the shapes (20–25 s
+    /// on 2 cores): small graphs of sleeping tasks timed against their
+    /// ideal makespan, concurrent runs, cheap and cold starts, rayon inside
+    /// a task; written to scenarios.jsonl
+    #[arg(long, conflicts_with_all = ["shapes", "sizes", "threads", "bodies", "steps", "cpu_max", "quick", "from"])]
+    scenarios: bool,
+    /// With --scenarios: the Scheduling issue's durations times F (its 1 s
+    /// task sleeps 250 ms at 0.25)
+    #[arg(long, value_name = "F", requires = "scenarios", value_parser = scale)]
+    scale: Option<f64>,
+    /// Results folder: results.jsonl (or scenarios.jsonl), meta.json, bench.svg
     #[arg(long, value_name = "DIR", default_value = "results")]
     out: PathBuf,
     /// Rewrite the generated region of FILE (e.g. BENCHMARKS.md)
@@ -73,6 +84,11 @@ struct Flags {
     /// Do not measure: regenerate table, plot and markdown from DIR/results.jsonl
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
+    /// Compare kahn's rerun, build and batch with an earlier results folder
+    /// (the before; the results measured now, or --from, are the after);
+    /// with --markdown, the comparison goes into --region NAME
+    #[arg(long, value_name = "BEFORE_DIR")]
+    compare: Option<PathBuf>,
     /// With --markdown, rewrite the region between <!-- bench:NAME:begin -->
     /// and <!-- bench:NAME:end --> instead of the main one, e.g. for a run
     /// committed under benches/results/NAME/
@@ -92,10 +108,14 @@ pub struct Args {
     pub steps: u32,
     /// The largest size the `cpu` body runs at.
     pub cpu_max: usize,
+    /// Run the scenarios, as these settings say, instead of the shapes.
+    pub scenarios: Option<Settings>,
     pub out: PathBuf,
     pub markdown: Option<PathBuf>,
     /// Regenerate the outputs from an earlier run's folder instead of measuring.
     pub from: Option<PathBuf>,
+    /// The results folder to compare with, as the before.
+    pub compare: Option<PathBuf>,
     /// The named region of `markdown` to rewrite; `None` for the main one.
     pub region: Option<String>,
 }
@@ -145,6 +165,14 @@ fn steps(s: &str) -> Result<u32, String> {
 
 fn cpu_max(s: &str) -> Result<usize, String> {
     number(s, 0, kahn::TaskId::LIMIT)
+}
+
+fn scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.001..=10.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!("{x} is out of range (0.001 to 10)")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
 }
 
 fn region(s: &str) -> Result<String, String> {
@@ -202,9 +230,18 @@ impl Args {
             reps: f.reps.unwrap_or(reps),
             steps: f.steps,
             cpu_max: f.cpu_max.unwrap_or(cpu_max),
+            scenarios: f.scenarios.then(|| {
+                let standard = Settings::default();
+                Settings {
+                    scale: f.scale.unwrap_or(standard.scale),
+                    reps: f.reps.unwrap_or(standard.reps),
+                    ..standard
+                }
+            }),
             out: f.out,
             markdown: f.markdown,
             from: f.from,
+            compare: f.compare,
             region: f.region,
         };
         dedup(&mut a.shapes);
@@ -275,5 +312,22 @@ mod tests {
         assert!(error("--markdown B.md --region Quiet").contains("lowercase letters"));
         let a = parse("--from benches/results/quiet --markdown B.md --region quiet").unwrap();
         assert_eq!(a.region.as_deref(), Some("quiet"));
+        let a = parse("--quick --compare results/before").unwrap();
+        assert_eq!(a.compare, Some(PathBuf::from("results/before")));
+        let a = parse("--scenarios --scale 0.1 --out x").unwrap();
+        let s = a.scenarios.unwrap();
+        assert_eq!((s.scale, s.reps), (0.1, 7));
+        assert_eq!(
+            parse("--scenarios --reps 3")
+                .unwrap()
+                .scenarios
+                .unwrap()
+                .reps,
+            3
+        );
+        assert!(error("--scenarios --quick").contains("cannot be used with"));
+        assert!(error("--scenarios --shapes chain").contains("cannot be used with"));
+        assert!(error("--scale 0.1").contains("--scenarios"));
+        assert!(error("--scenarios --scale 0").contains("out of range"));
     }
 }

@@ -1,6 +1,6 @@
 //! The benchmark harness: kahn's arena against a heap-built DAG, and kahn
-//! against a one-thread floor and `rayon::scope`, on the six standard shapes
-//! from 1e3 to 1e7 tasks, in one command.
+//! against a one-thread floor and two `rayon::scope` schedulers, on the six
+//! standard shapes from 1e3 to 1e7 tasks, in one command.
 //!
 //! ```sh
 //! cargo run --release -p kahn-bench -- --quick               # under a minute
@@ -8,15 +8,18 @@
 //! cargo run --release -p kahn-bench -- --shapes chain,tree --sizes 1e5 --threads 1,2
 //! cargo run --release -p kahn-bench -- --from results --markdown BENCHMARKS.md
 //! cargo run --release -p kahn-bench -- --from benches/results/quiet --markdown BENCHMARKS.md --region quiet
+//! cargo run --release -p kahn-bench -- --scenarios           # the Scheduling issue's scenarios, ~20 s
+//! cargo run --release -p kahn-bench -- --from after --compare before --markdown BENCHMARKS.md --region x
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
-//! measures four variants:
+//! measures five variants:
 //! - `arena`: kahn — names interned into an [`kahn::Arena`], CSR, run by
 //!   [`kahn::Executor`]; `arena.builder()` rewinds the arena between batches;
 //! - `heap`: `Box<Node>`s, a `HashMap<String, u32>` and `rayon::scope`,
 //!   rebuilt for every batch (`kahn_bench::heap`);
-//! - `rayon-scope` and `floor` (one thread): the baselines over CSR
+//! - `rayon-scope`, `rayon-scope-inline` (which continues inline with one
+//!   ready successor) and `floor` (one thread): the baselines over CSR
 //!   (`kahn_bench::baselines`).
 //!
 //! and reports build, first run, steady rerun (median and min) and batch loop
@@ -31,6 +34,14 @@
 //! all its predecessors), and every timed run is checked (every task ran
 //! once, and the `count` body counted them all). A wrong run records no
 //! number: the harness reports it and exits non-zero at the end.
+//!
+//! `--scenarios` measures the Scheduling issue's small graphs instead
+//! (`kahn_bench::scenarios`): makespans and start latencies against the
+//! ideal, concurrent runs, cheap and cold starts, rayon inside a task, each
+//! figure checked and written to `scenarios.jsonl`. `--compare BEFORE_DIR`
+//! sets the results measured now (or `--from`) beside an earlier folder's
+//! (`kahn_bench::compare`); with `--markdown`, that table goes into
+//! `--region NAME`.
 //!
 //! Output: a row per result on stdout, then summary tables; in `--out`
 //! (default `results/`), `results.jsonl` (one JSON object per result),
@@ -49,15 +60,17 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kahn::Executor;
 use kahn_bench::alloc;
-use kahn_bench::record::{Meta, Record};
+use kahn_bench::compare;
+use kahn_bench::record::{Folder, Meta, Record, ScenarioRecord};
 use kahn_bench::report;
+use kahn_bench::scenarios::{self, Settings};
 
 mod cli;
 mod measure;
 mod plot;
 
 use cli::{Args, Body};
-use measure::{Bench, Input};
+use measure::{Baseline, Bench, Input};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
@@ -86,63 +99,70 @@ fn main() -> ExitCode {
 
 /// Measures (or loads), then writes everything; returns the wrong runs.
 fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
-    let (records, meta, errors, dir) = match &args.from {
-        Some(dir) => {
-            let (records, meta) = load(dir)?;
-            (records, meta, Vec::new(), dir.clone())
-        }
+    if args.compare.is_some() && args.markdown.is_some() && args.region.is_none() {
+        return Err("--compare with --markdown writes a named region: add --region NAME".into());
+    }
+    // Read first: a wrong folder should not cost a measurement.
+    let before = args.compare.as_deref().map(Folder::load).transpose()?;
+    let (folder, errors) = match &args.from {
+        Some(dir) => (Folder::load(dir)?, Vec::new()),
         None => {
             let meta = Meta::now(argv);
             std::fs::create_dir_all(&args.out)
                 .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
-            let (records, errors) = measure_all(args, &meta)?;
-            save(&args.out, &records, &meta)?;
-            (records, meta, errors, args.out.clone())
+            let mut folder = Folder {
+                dir: args.out.clone(),
+                meta,
+                records: Vec::new(),
+                scenarios: Vec::new(),
+            };
+            let errors = match &args.scenarios {
+                Some(settings) => {
+                    let (figures, errors) = measure_scenarios(settings, &folder.meta)?;
+                    folder.scenarios = figures;
+                    errors
+                }
+                None => {
+                    let (records, errors) = measure_all(args, &folder.meta)?;
+                    folder.records = records;
+                    errors
+                }
+            };
+            folder.save()?;
+            (folder, errors)
         }
     };
-    if records.is_empty() {
+    if folder.records.is_empty() && folder.scenarios.is_empty() {
         return Ok(errors);
     }
-    let svg = dir.join("bench.svg");
-    plot::draw(&records, &svg)?;
-    let jsonl = dir.join("results.jsonl");
-    let summary = report::summary(&records, &meta, &jsonl.display().to_string());
+    let svg = folder.dir.join("bench.svg");
+    let plotted = !folder.records.is_empty();
+    if plotted {
+        plot::draw(&folder.records, &svg)?;
+    }
+    let summary = report::summary(&folder);
     println!("\n{summary}");
-    println!(
-        "results: {}, {}, {}",
-        jsonl.display(),
-        dir.join("meta.json").display(),
-        svg.display()
-    );
+    let mut written = vec![folder.dir.join("meta.json")];
+    if !folder.records.is_empty() {
+        written.extend([folder.results_path(), svg.clone()]);
+    }
+    if !folder.scenarios.is_empty() {
+        written.push(folder.scenarios_path());
+    }
+    let written: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("results: {}", written.join(", "));
+    let comparison = before.map(|before| compare::before_after(&before, &folder));
+    if let Some(comparison) = &comparison {
+        println!("\n{comparison}");
+    }
     if let Some(file) = &args.markdown {
         if !errors.is_empty() {
             eprintln!("bench: not rewriting {} after wrong runs", file.display());
             return Ok(errors);
         }
-        let base = match file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let plot = match &args.region {
-            // The main region's plot is copied beside the file's tables.
-            None => {
-                let copy = base.join("benches").join("results.svg");
-                std::fs::create_dir_all(base.join("benches"))
-                    .map_err(|e| format!("creating {}: {e}", base.display()))?;
-                std::fs::copy(&svg, &copy)
-                    .map_err(|e| format!("copying the plot to {}: {e}", copy.display()))?;
-                println!("copied the plot to {}", copy.display());
-                Some(PathBuf::from("benches/results.svg"))
-            }
-            // A named region's stays in its results folder, linked if the
-            // folder is below the file's.
-            Some(_) => relative_to(&svg, base),
-        };
-        let body = match plot {
-            Some(plot) => format!(
-                "{summary}\n![ns per task against graph size, log-log]({})\n",
-                plot.display()
-            ),
+        let body = match comparison {
+            Some(comparison) => comparison,
+            None if plotted => with_plot(summary, &svg, file, args.region.is_some())?,
             None => summary,
         };
         report::rewrite_markdown(file, args.region.as_deref(), &body)?;
@@ -151,11 +171,57 @@ fn run(args: &Args, argv: &[String]) -> Result<Vec<String>, String> {
     Ok(errors)
 }
 
+/// The summary with a link to the plot `svg` for a region of `file`: the
+/// main region's plot is copied beside the file's tables, a named region's
+/// stays in its results folder, linked if the folder is below the file's.
+fn with_plot(summary: String, svg: &Path, file: &Path, named: bool) -> Result<String, String> {
+    let base = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let plot = if named {
+        relative_to(svg, base)
+    } else {
+        let copy = base.join("benches").join("results.svg");
+        std::fs::create_dir_all(base.join("benches"))
+            .map_err(|e| format!("creating {}: {e}", base.display()))?;
+        std::fs::copy(svg, &copy)
+            .map_err(|e| format!("copying the plot to {}: {e}", copy.display()))?;
+        println!("copied the plot to {}", copy.display());
+        Some(PathBuf::from("benches/results.svg"))
+    };
+    Ok(match plot {
+        Some(plot) => format!(
+            "{summary}\n![ns per task against graph size, log-log]({})\n",
+            plot.display()
+        ),
+        None => summary,
+    })
+}
+
 /// `path` relative to `base`, if it lies below it.
 fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
     let path = std::path::absolute(path).ok()?;
     let base = std::path::absolute(base).ok()?;
     path.strip_prefix(base).ok().map(Path::to_path_buf)
+}
+
+/// Runs the scenarios, printing each figure as it comes; returns the
+/// figures and the wrong runs.
+fn measure_scenarios(
+    settings: &Settings,
+    meta: &Meta,
+) -> Result<(Vec<ScenarioRecord>, Vec<String>), String> {
+    println!(
+        "{} on {} ({} cores); the Scheduling issue's durations × {}, {} reps",
+        meta.command, meta.cpu, meta.cores, settings.scale, settings.reps
+    );
+    let start = std::time::Instant::now();
+    let result = scenarios::run_all(settings, |figure| {
+        println!("{}", report::scenario_row(figure));
+    });
+    println!("scenarios took {:.1} s", start.elapsed().as_secs_f64());
+    result
 }
 
 fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), String> {
@@ -185,7 +251,7 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
     let steps: u64 = args
         .sizes
         .iter()
-        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + 3 * threads))
+        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + 4 * threads))
         .sum::<u64>()
         * args.shapes.len() as u64;
     let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
@@ -217,12 +283,12 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
             }
             for &body in bodies_at(n) {
                 if wrong {
-                    bar.inc(1 + 3 * threads);
+                    bar.inc(1 + 4 * threads);
                     continue;
                 }
                 let what = |v: &str| format!("{shape}-{n}: {v}, {} body", body.name());
                 bar.set_message(what("floor"));
-                let floor = measure::baseline(&bench, &input, body, None, None);
+                let floor = measure::baseline(&bench, &input, body, Baseline::Floor, None);
                 bar.inc(1);
                 let floor_secs = floor.as_ref().ok().map(|(_, secs)| *secs);
                 let mut keep = |result: Result<Record, String>| match result {
@@ -237,12 +303,14 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
                     bar.set_message(what(&format!("heap {t}t")));
                     keep(measure::heap(&bench, &input, body, t, floor_secs));
                     bar.inc(1);
-                    bar.set_message(what(&format!("rayon-scope {t}t")));
-                    keep(
-                        measure::baseline(&bench, &input, body, Some(t), floor_secs)
-                            .map(|(r, _)| r),
-                    );
-                    bar.inc(1);
+                    for which in [Baseline::RayonScope(t), Baseline::RayonScopeInline(t)] {
+                        bar.set_message(what(&format!("{} {t}t", which.variant())));
+                        keep(
+                            measure::baseline(&bench, &input, body, which, floor_secs)
+                                .map(|(r, _)| r),
+                        );
+                        bar.inc(1);
+                    }
                 }
             }
             bar.suspend(|| {
@@ -257,38 +325,4 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
     }
     bar.finish_and_clear();
     Ok((records, errors))
-}
-
-fn save(dir: &Path, records: &[Record], meta: &Meta) -> Result<(), String> {
-    let mut jsonl = String::new();
-    for r in records {
-        jsonl.push_str(&serde_json::to_string(r).map_err(|e| e.to_string())?);
-        jsonl.push('\n');
-    }
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
-    };
-    write("results.jsonl", &jsonl)?;
-    write(
-        "meta.json",
-        &serde_json::to_string_pretty(meta).map_err(|e| e.to_string())?,
-    )
-}
-
-fn load(dir: &Path) -> Result<(Vec<Record>, Meta), String> {
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
-    };
-    let meta = serde_json::from_str(&read("meta.json")?).map_err(|e| format!("meta.json: {e}"))?;
-    let records = read("results.jsonl")?
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("results.jsonl line {}: {e}", i + 1))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((records, meta))
 }

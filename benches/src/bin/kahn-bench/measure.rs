@@ -2,13 +2,14 @@
 //! times and returning an error instead of a number when a run was wrong.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use kahn::{Arena, BoxError, Counts, Executor, TaskContext};
 use kahn_bench::alloc;
 use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
 use kahn_bench::heap::{task_names, HeapBody, HeapGraph};
+use kahn_bench::order::Stamps;
 use kahn_bench::record::Record;
 use kahn_bench::shapes::{Shape, ShapeGraph};
 
@@ -172,59 +173,15 @@ fn kahn_ran(counts: Counts) -> usize {
     }
 }
 
-/// Order stamps for the untimed correctness run of each variant.
-struct Stamps {
-    next: AtomicU64,
-    at: Vec<AtomicU64>,
-    twice: AtomicBool,
-}
-
-impl Stamps {
-    fn new(tasks: usize) -> Stamps {
-        Stamps {
-            next: AtomicU64::new(0),
-            at: (0..tasks).map(|_| AtomicU64::new(u64::MAX)).collect(),
-            twice: AtomicBool::new(false),
-        }
-    }
-
-    fn hit(&self, v: u32) {
-        let now = self.next.fetch_add(1, Ordering::SeqCst);
-        if self.at[v as usize].swap(now, Ordering::SeqCst) != u64::MAX {
-            self.twice.store(true, Ordering::SeqCst);
-        }
-    }
-
-    /// Every task ran exactly once, and after every one of its predecessors.
-    fn verify(&self, input: &Input, who: &str) -> Result<(), String> {
-        let fail = |why: String| Err(format!("{who} on {}: {why}", input.what()));
-        if self.twice.load(Ordering::SeqCst) {
-            return fail("a task ran twice".into());
-        }
-        if let Some(v) = self
-            .at
-            .iter()
-            .position(|t| t.load(Ordering::SeqCst) == u64::MAX)
-        {
-            return fail(format!("task {v} never ran"));
-        }
-        for &(u, v) in &input.g.edges {
-            let (tu, tv) = (
-                self.at[u as usize].load(Ordering::SeqCst),
-                self.at[v as usize].load(Ordering::SeqCst),
-            );
-            if tu >= tv {
-                return fail(format!("task {v} started before its predecessor {u}"));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Runs each variant once with order stamps and checks the order: every
 /// task once, after all its predecessors. Untimed.
 pub fn verify(bench: &Bench<'_>, input: &Input, threads: usize) -> Result<(), String> {
     let (_, executor, pool) = pool_for(bench, threads);
+    let in_order = |stamps: &Stamps, who: &str| {
+        stamps
+            .verify(&input.g)
+            .map_err(|why| format!("{who} on {}: {why}", input.what()))
+    };
     let stamps = Stamps::new(input.tasks());
     let s = &stamps;
     let mut arena = Arena::new();
@@ -234,7 +191,7 @@ pub fn verify(bench: &Bench<'_>, input: &Input, threads: usize) -> Result<(), St
     });
     let counts = executor.run(&graph).counts();
     check(input, "kahn (order check)", kahn_ran(counts), None)?;
-    stamps.verify(input, &format!("kahn {threads}t"))?;
+    in_order(&stamps, &format!("kahn {threads}t"))?;
     drop(graph);
     drop(arena);
 
@@ -252,18 +209,23 @@ pub fn verify(bench: &Bench<'_>, input: &Input, threads: usize) -> Result<(), St
         ));
     }
     check(input, "heap (order check)", heap.run(pool), None)?;
-    stamps.verify(input, &format!("heap {threads}t"))?;
+    in_order(&stamps, &format!("heap {threads}t"))?;
     drop(heap);
 
-    let stamps = Stamps::new(input.tasks());
-    let scope = RayonScope::new(&input.g, threads);
-    check(
-        input,
-        "rayon-scope (order check)",
-        scope.run(|v| stamps.hit(v)),
-        None,
-    )?;
-    stamps.verify(input, &format!("rayon-scope {threads}t"))?;
+    for scope in [
+        RayonScope::new(&input.g, threads),
+        RayonScope::continuing_inline(&input.g, threads),
+    ] {
+        let stamps = Stamps::new(input.tasks());
+        let who = format!("{} {threads}t", scope.variant());
+        check(
+            input,
+            &format!("{who} (order check)"),
+            scope.run(|v| stamps.hit(v)),
+            None,
+        )?;
+        in_order(&stamps, &who)?;
+    }
 
     let stamps = Stamps::new(input.tasks());
     let floor = SerialFloor::new(&input.g);
@@ -273,7 +235,7 @@ pub fn verify(bench: &Bench<'_>, input: &Input, threads: usize) -> Result<(), St
         floor.run(|v| stamps.hit(v)),
         None,
     )?;
-    stamps.verify(input, "floor")
+    in_order(&stamps, "floor")
 }
 
 fn pool_for<'b>(bench: &'b Bench<'_>, threads: usize) -> &'b (usize, Executor, rayon::ThreadPool) {
@@ -539,15 +501,43 @@ fn heap_case<'c>(
     Ok(rec)
 }
 
-/// The baselines over CSR, which are not built from names: `rayon-scope` on
-/// `threads` threads, or the one-thread `floor` when `threads` is `None`.
-/// Returns the record and the median run in seconds (the floor's is the
-/// reference of parallel efficiency).
+/// A baseline over CSR, which is not built from names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// The one-thread Kahn loop with the body inlined.
+    Floor,
+    /// `rayon::scope` on this many threads, one spawn per ready task.
+    RayonScope(usize),
+    /// `rayon::scope` on this many threads, continuing inline with one
+    /// ready successor.
+    RayonScopeInline(usize),
+}
+
+impl Baseline {
+    /// The variant's name in the records.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Baseline::Floor => "floor",
+            Baseline::RayonScope(_) => "rayon-scope",
+            Baseline::RayonScopeInline(_) => "rayon-scope-inline",
+        }
+    }
+
+    fn threads(self) -> usize {
+        match self {
+            Baseline::Floor => 1,
+            Baseline::RayonScope(t) | Baseline::RayonScopeInline(t) => t,
+        }
+    }
+}
+
+/// Measures a baseline. Returns the record and the median run in seconds
+/// (the floor's is the reference of parallel efficiency).
 pub fn baseline(
     bench: &Bench<'_>,
     input: &Input,
     body: Body,
-    threads: Option<usize>,
+    which: Baseline,
     floor_secs: Option<f64>,
 ) -> Result<(Record, f64), String> {
     let counter = AtomicUsize::new(0);
@@ -558,19 +548,19 @@ pub fn baseline(
         ($runner:expr) => {{
             let runner = $runner;
             match body {
-                Body::Empty => baseline_case(bench, input, body, threads, floor_secs, None, || {
+                Body::Empty => baseline_case(bench, input, body, which, floor_secs, None, || {
                     runner.run(|v| {
                         black_box(v);
                     })
                 }),
                 Body::Count => {
-                    baseline_case(bench, input, body, threads, floor_secs, Some(c), || {
+                    baseline_case(bench, input, body, which, floor_secs, Some(c), || {
                         runner.run(|_| {
                             c.fetch_add(1, Ordering::Relaxed);
                         })
                     })
                 }
-                Body::Cpu => baseline_case(bench, input, body, threads, floor_secs, None, || {
+                Body::Cpu => baseline_case(bench, input, body, which, floor_secs, None, || {
                     runner.run(|v| {
                         spin(u64::from(v), steps);
                     })
@@ -578,9 +568,10 @@ pub fn baseline(
             }
         }};
     }
-    match threads {
-        None => with_body!(SerialFloor::new(&input.g)),
-        Some(t) => with_body!(RayonScope::new(&input.g, t)),
+    match which {
+        Baseline::Floor => with_body!(SerialFloor::new(&input.g)),
+        Baseline::RayonScope(t) => with_body!(RayonScope::new(&input.g, t)),
+        Baseline::RayonScopeInline(t) => with_body!(RayonScope::continuing_inline(&input.g, t)),
     }
 }
 
@@ -589,15 +580,12 @@ fn baseline_case(
     bench: &Bench<'_>,
     input: &Input,
     body_kind: Body,
-    threads: Option<usize>,
+    which: Baseline,
     floor_secs: Option<f64>,
     counter: Option<&AtomicUsize>,
     run: impl Fn() -> usize,
 ) -> Result<(Record, f64), String> {
-    let (variant, t) = match threads {
-        None => ("floor", 1),
-        Some(t) => ("rayon-scope", t),
-    };
+    let (variant, t) = (which.variant(), which.threads());
     let mut rec = bench.record(input, variant, body_kind, t);
     let (tasks, reps) = (input.tasks(), rec.reps);
     let ns = |secs: f64| secs * 1e9 / tasks as f64;

@@ -47,6 +47,11 @@ fn series(threads: usize, batch_body: &'static str) -> Vec<Series> {
             pick: rerun("rayon-scope", threads),
         },
         Series {
+            label: format!("rayon::scope inline, {threads}t"),
+            color: RGBColor(0x8c, 0x56, 0x4b),
+            pick: rerun("rayon-scope-inline", threads),
+        },
+        Series {
             label: "floor, 1t".into(),
             color: RGBColor(0x7f, 0x7f, 0x7f),
             pick: rerun("floor", 1),
