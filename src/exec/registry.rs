@@ -247,20 +247,31 @@ impl Shared {
             .is_ok()
     }
 
-    /// Joins the run that needs a worker most and is not in `tried`.
-    fn pick(&self, tried: &[u64]) -> Option<Arc<Listing>> {
+    /// Joins the run that needs a worker most and is not in `tried`: the
+    /// fewest workers, the oldest on a tie. Allocates nothing, so that a
+    /// worker joining and leaving runs costs no heap allocation.
+    fn pick(&self, tried: &Tried) -> Option<Arc<Listing>> {
         let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut candidates: Vec<&Arc<Listing>> =
-            runs.iter().filter(|l| !tried.contains(&l.serial)).collect();
-        candidates.sort_by_key(|l| (l.presence(), l.serial));
-        let joined = candidates.into_iter().find(|l| l.try_join()).cloned();
-        if let Some(listing) = &joined {
-            if listing.presence() >= listing.seats {
-                listing.signals.enough_workers();
+        // Candidates in (workers, serial) order, without sorting a copy:
+        // each round takes the least key above the last one tried.
+        let mut after: Option<(usize, u64)> = None;
+        loop {
+            let next = runs
+                .iter()
+                .filter(|l| !tried.contains(l.serial))
+                .map(|l| ((l.presence(), l.serial), l))
+                .filter(|(key, _)| after.is_none_or(|a| *key > a))
+                .min_by_key(|(key, _)| *key)?;
+            let (key, listing) = next;
+            if listing.try_join() {
+                if listing.presence() >= listing.seats {
+                    listing.signals.enough_workers();
+                }
+                refresh_rotation(&runs);
+                return Some(Arc::clone(listing));
             }
-            refresh_rotation(&runs);
+            after = Some(key);
         }
-        joined
     }
 
     /// A worker left `listing`: it may now lack workers, or be waiting.
@@ -313,7 +324,7 @@ fn worker_job(shared: Arc<Shared>) {
     // A panic here is a bug in kahn (task panics are caught): abort rather
     // than leave a run's starter waiting for a worker that is gone.
     let guard = AbortOnUnwind;
-    let mut tried: Vec<u64> = Vec::new();
+    let mut tried = Tried::default();
     loop {
         while let Some(listing) = shared.pick(&tried) {
             // SAFETY: `pick` joined the run.
@@ -323,7 +334,7 @@ fn worker_job(shared: Arc<Shared>) {
             // Do not come straight back: a run that had nothing, ended, or
             // was left for another is tried again only on a fresh round.
             let _ = departure;
-            tried.push(listing.serial);
+            tried.add(listing.serial);
         }
         shared.jobs.fetch_sub(1, Ordering::SeqCst);
         // A run listed, or left without workers, between the last look and
@@ -337,6 +348,31 @@ fn worker_job(shared: Arc<Shared>) {
         break;
     }
     std::mem::forget(guard);
+}
+
+/// The runs a worker job has served since it last found none to serve, so
+/// that it does not go straight back to a run that had nothing for it. A
+/// small ring: past eight runs the oldest is forgotten (and at worst tried
+/// again, which costs a join and a leave).
+#[derive(Default)]
+struct Tried {
+    serials: [u64; 8],
+    len: usize,
+}
+
+impl Tried {
+    fn contains(&self, serial: u64) -> bool {
+        self.serials[..self.len.min(8)].contains(&serial)
+    }
+
+    fn add(&mut self, serial: u64) {
+        self.serials[self.len % 8] = serial;
+        self.len += 1;
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
 }
 
 /// Aborts the process if dropped during a panic; `forget` it on success.

@@ -39,7 +39,7 @@ use crate::error::TaskFailure;
 use crate::exec::fence::Fences;
 use crate::exec::registry::{self, Shared};
 use crate::exec::releases::{Cause, Releases};
-use crate::exec::seat::{Announcer, Hidden, Seat};
+use crate::exec::seat::{Announcer, Hidden, Seat, Sighting};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
@@ -259,18 +259,6 @@ pub(crate) enum Waiting {
     /// It stays until the run ends, sleeping when idle (the thread that
     /// started a nested run, or a loom thread).
     Stays,
-}
-
-/// What an idle worker remembers of one peer's announcement.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Sighting {
-    number: u64,
-    #[cfg(not(loom))]
-    since: Option<Instant>,
-    /// Nothing is left to rescue under this announcement: it was rescued
-    /// (by this worker or another) or came out empty. Ignored until the
-    /// peer announces again.
-    spent: bool,
 }
 
 impl<'r, T> RunCore<'r, T> {

@@ -36,6 +36,8 @@
 
 use std::collections::VecDeque;
 use std::sync::PoisonError;
+#[cfg(not(loom))]
+use std::time::Instant;
 
 use crate::exec::fence::Fences;
 use crate::exec::releases::{Cause, Releases};
@@ -64,6 +66,10 @@ pub(crate) struct Hidden {
     /// Set by a rescuer that took the work, so that the occupant, coming
     /// out, knows its current range is gone.
     taken: bool,
+    /// What the seat's occupants remember of the other seats'
+    /// announcements, kept here between occupants so that joining a run
+    /// allocates nothing after the seat's first. Never rescued.
+    pub(crate) seen: Vec<Sighting>,
 }
 
 impl Hidden {
@@ -71,6 +77,18 @@ impl Hidden {
     pub(crate) fn is_empty(&self) -> bool {
         self.cur.is_empty() && self.stack.is_empty() && self.deferred.is_none()
     }
+}
+
+/// What an idle worker remembers of one peer's announcement.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sighting {
+    pub(crate) number: u64,
+    #[cfg(not(loom))]
+    pub(crate) since: Option<Instant>,
+    /// Nothing is left to rescue under this announcement: it was rescued
+    /// (by this worker or another) or came out empty. Ignored until the
+    /// peer announces again.
+    pub(crate) spent: bool,
 }
 
 /// Releases of one task, deferred and combined (`Claim::Deferred`): `count`

@@ -26,8 +26,8 @@ use crate::error::TaskFailure;
 use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
-use crate::exec::run::{Acquired, Claim, Found, RunCore, Sighting, Tally, TaskEnd, Waiting};
-use crate::exec::seat::{Announcer, Deferred, Seat};
+use crate::exec::run::{Acquired, Claim, Found, RunCore, Tally, TaskEnd, Waiting};
+use crate::exec::seat::{Announcer, Deferred, Seat, Sighting};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
@@ -421,7 +421,12 @@ pub(crate) fn participate<T: Send + Sync>(
         tally: Tally::default(),
         failures: Vec::new(),
         pace: how.fixed_pace.map_or_else(Pace::new, Pace::fixed),
-        seen: vec![Sighting::default(); core.seat_count()],
+        seen: {
+            // SAFETY: this worker sits in the seat, with no announcement out.
+            let mut seen = unsafe { core.seat(me).with_hidden(|h| std::mem::take(&mut h.seen)) };
+            seen.resize(core.seat_count(), Sighting::default());
+            seen
+        },
         joined: Instant::now(),
         before_task: if core.has_peers() { PEERS } else { 0 }
             | if graph.resources.is_some() {
@@ -434,6 +439,9 @@ pub(crate) fn participate<T: Send + Sync>(
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
+    let seen = std::mem::take(&mut local.seen);
+    // SAFETY: this worker still sits in its seat, with no announcement out.
+    unsafe { local.seat.with_hidden(|h| h.seen = seen) };
     // SAFETY: this worker sits in its seat; `work` returns only with no
     // private work held and no announcement out.
     unsafe { local.seat.leave(local.deque, local.announcer) };
@@ -766,9 +774,17 @@ impl Local<'_> {
             core.shared();
         }
         if let Some(shared) = shared.filter(|_| want) {
-            if !registry::spawn_worker(shared) {
-                // The executor is full; a job that finishes asks again.
-                core.signals().enough_workers();
+            // One worker for what was published, and one more to watch the
+            // work still held here (announced while the next task runs): a
+            // worker that is only called when work is published would leave
+            // that work hidden if the task turns out long.
+            let holds = !cur.is_empty() || self.holds_hidden_work();
+            for _ in 0..1 + usize::from(holds) {
+                if !registry::spawn_worker(shared) {
+                    // The executor is full; a job that finishes asks again.
+                    core.signals().enough_workers();
+                    break;
+                }
             }
         }
         cur

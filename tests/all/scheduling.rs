@@ -54,42 +54,46 @@ fn a_short_task_does_not_wait_behind_a_long_sibling() {
     });
 }
 
-/// `root -> 4 × parse -> aggregate` on two workers, the parses meeting two
-/// by two as they start (the first two to start wait for each other, then
-/// the last two): they meet only if two parses always run at once.
+/// `root -> 4 × parse -> aggregate`, the parses meeting in groups as they
+/// start: on two workers two by two (the first two to start wait for each
+/// other, then the last two), on four all four at once. They meet only if
+/// as many parses as workers always run at once: on four workers, that
+/// needs a worker for a parse that another holds while it runs its own.
 #[test]
-fn a_fan_out_keeps_both_workers_busy() {
+fn a_fan_out_keeps_every_worker_busy() {
     bounded(|| {
-        let executor = Executor::with_threads(2).unwrap();
-        let arrived = AtomicUsize::new(0);
-        let meet = || {
-            let order = arrived.fetch_add(1, Ordering::SeqCst);
-            let pair_done = 2 * (order / 2) + 2;
-            wait_until(LIMIT, || arrived.load(Ordering::SeqCst) >= pair_done)
-        };
-        let meet = &meet;
-        let mut arena = Arena::new();
-        let mut b = arena.builder::<bool>();
-        b.task("root", |_| Ok(true)).unwrap();
-        for i in 0..4 {
-            let name = format!("parse{i}");
-            b.task(&name, move |_| Ok(meet())).unwrap();
-            b.edge("root", name.as_str()).unwrap();
-        }
-        b.task("aggregate", |ctx| Ok(ctx.inputs().all(|(_, met)| *met)))
-            .unwrap();
-        for i in 0..4 {
-            b.edge(format!("parse{i}").as_str(), "aggregate").unwrap();
-        }
-        let graph = b.build().unwrap();
-        for rerun in 0..if cfg!(miri) { 1 } else { 10 } {
-            arrived.store(0, Ordering::SeqCst);
-            let report = executor.run(&graph);
-            assert_eq!(
-                report.output("aggregate"),
-                Some(&true),
-                "rerun {rerun}: a parse did not meet its partner\n{report}"
-            );
+        for threads in [2, 4] {
+            let executor = Executor::with_threads(threads).unwrap();
+            let arrived = AtomicUsize::new(0);
+            let meet = || {
+                let order = arrived.fetch_add(1, Ordering::SeqCst);
+                let group_done = threads * (order / threads) + threads;
+                wait_until(LIMIT, || arrived.load(Ordering::SeqCst) >= group_done)
+            };
+            let meet = &meet;
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<bool>();
+            b.task("root", |_| Ok(true)).unwrap();
+            for i in 0..4 {
+                let name = format!("parse{i}");
+                b.task(&name, move |_| Ok(meet())).unwrap();
+                b.edge("root", name.as_str()).unwrap();
+            }
+            b.task("aggregate", |ctx| Ok(ctx.inputs().all(|(_, met)| *met)))
+                .unwrap();
+            for i in 0..4 {
+                b.edge(format!("parse{i}").as_str(), "aggregate").unwrap();
+            }
+            let graph = b.build().unwrap();
+            for rerun in 0..if cfg!(miri) { 1 } else { 10 } {
+                arrived.store(0, Ordering::SeqCst);
+                let report = executor.run(&graph);
+                assert_eq!(
+                    report.output("aggregate"),
+                    Some(&true),
+                    "{threads} threads, rerun {rerun}: a parse did not meet its group\n{report}"
+                );
+            }
         }
     });
 }
