@@ -90,11 +90,15 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
             }
             let steady_small = batch(&mut arena_small, &executor, shape, small, how, &shared);
 
-            // A run allocates a fixed number of buffers (per-run slots and counters,
-            // one deque per worker, the report), independent of the task count.
-            // 100x more tasks may add a handful (a deeper private stack), not 100x.
+            // A run allocates a fixed number of buffers (per-run slots and
+            // counters, the listing, the report), independent of the task
+            // count; seats, deques and stacks are reused from earlier runs.
+            // A longer run may add a few per idle spell, not per task: a
+            // worker called from the pool (a boxed rayon job) or a rescue
+            // (the rescued seat's stack starts over). A per-task allocation
+            // would add 99,000.
             assert!(
-                steady_large <= steady_small + 16,
+                steady_large <= steady_small + 64,
                 "{shape} named={named} ranked={ranked}: {steady_large} allocations for {large} tasks vs {steady_small} for {small}"
             );
             assert!(
@@ -121,7 +125,7 @@ fn rebuild_after_reset_and_rerun_allocate_nothing_per_task() {
         }));
     }
     assert!(
-        per_size[1] <= per_size[0] + 16,
+        per_size[1] <= per_size[0] + 64,
         "rerun allocations grew with size: {per_size:?}"
     );
     assert_eq!(

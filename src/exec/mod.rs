@@ -115,12 +115,12 @@ impl Executor {
         let shared = &self.shared;
         let seats = shared.threads();
         let signals = Arc::new(Signals::new());
-        let core = RunCore::new(
+        let mut core = RunCore::new(
             graph.csr,
             graph.names,
             graph.resources.as_ref(),
             options,
-            (seats, Arc::clone(&signals), shared.fences),
+            (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
         );
         if graph.task_count() > 0 {
@@ -152,6 +152,7 @@ impl Executor {
             wait_until_closed(&core, &listing);
             shared.deregister(&listing);
         }
+        shared.give_back_seats(core.take_seats());
         let wall = core.start().elapsed();
         core.into_report(wall)
     }
@@ -225,7 +226,7 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
         graph.resources.as_ref(),
         options,
         (
-            threads,
+            (0..threads).map(|_| seat::Seat::new()).collect(),
             Arc::new(Signals::new()),
             fence::Fences::symmetric(),
         ),
@@ -277,7 +278,11 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
             graph.names,
             graph.resources.as_ref(),
             options,
-            (2, Arc::new(Signals::new()), fence::Fences::symmetric()),
+            (
+                (0..2).map(|_| seat::Seat::new()).collect(),
+                Arc::new(Signals::new()),
+                fence::Fences::symmetric(),
+            ),
             None,
         ))
     };

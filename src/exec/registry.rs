@@ -40,6 +40,7 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use crate::exec::fence::Fences;
+use crate::exec::seat::Seat;
 use crate::exec::signals::Signals;
 
 /// How long a worker serves a run before it moves to a run that has none.
@@ -192,6 +193,15 @@ pub(crate) struct Shared {
     runs: Mutex<Vec<Arc<Listing>>>,
     /// Worker jobs spawned and not yet returned to rayon.
     jobs: AtomicUsize,
+    /// Seats of ended runs, reset, for the next runs: a run that reuses
+    /// them allocates no seat, deque or stack.
+    spare_seats: Mutex<Vec<Box<[Seat]>>>,
+    /// Lingering jobs no caller counted on yet (see [`spawn_worker`]).
+    lingering: AtomicUsize,
+    /// Lingering jobs a caller counted on, to answer.
+    assigned: AtomicUsize,
+    /// Calls waiting for a job to be free.
+    standing: AtomicUsize,
     serials: AtomicU64,
 }
 
@@ -203,6 +213,10 @@ impl Shared {
             fences: Fences::detect(),
             runs: Mutex::new(Vec::new()),
             jobs: AtomicUsize::new(0),
+            spare_seats: Mutex::new(Vec::new()),
+            lingering: AtomicUsize::new(0),
+            assigned: AtomicUsize::new(0),
+            standing: AtomicUsize::new(0),
             serials: AtomicU64::new(0),
         }
     }
@@ -214,6 +228,35 @@ impl Shared {
     /// Whether the calling thread is one of this executor's.
     pub(crate) fn is_own_thread(&self) -> bool {
         self.pool.current_thread_index().is_some()
+    }
+
+    /// Seats for a run: one per thread, reused from an ended run if any.
+    pub(crate) fn lend_seats(&self) -> Box<[Seat]> {
+        let spare = self
+            .spare_seats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        spare.unwrap_or_else(|| (0..self.threads).map(|_| Seat::new()).collect())
+    }
+
+    /// Takes back the seats of an ended run, which every worker has left.
+    pub(crate) fn give_back_seats(&self, mut seats: Box<[Seat]>) {
+        /// Sets kept: as many as runs usually overlap, not as many as ever did.
+        const KEPT: usize = 4;
+        if seats.len() != self.threads {
+            return;
+        }
+        for seat in seats.iter_mut() {
+            seat.reset();
+        }
+        let mut spare = self
+            .spare_seats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < KEPT {
+            spare.push(seats);
+        }
     }
 
     /// A fresh serial number for a listing.
@@ -307,15 +350,91 @@ fn refresh_rotation(runs: &[Arc<Listing>]) {
     }
 }
 
-/// Spawns a worker job into the executor's pool, from any thread, if the
-/// executor has room for one.
+/// Calls a worker, from any thread: hands the call to a lingering worker
+/// job if there is one, or spawns a job into the executor's pool if it has
+/// room for one. `false` if neither (every thread is busy serving runs);
+/// the call then stands, and the first job that is free answers it.
+///
+/// # Calls
+///
+/// `lingering` counts the lingering jobs nobody has counted on yet, and
+/// `assigned` the ones a caller did count on that have not answered: a
+/// caller moves one from the first to the second, and a lingering job that
+/// sees `assigned` above zero takes one and goes to serve. A job that stops
+/// lingering takes its place back from `lingering`, or, if a caller took it
+/// first, answers that caller from `assigned`. So `lingering + assigned` is
+/// the number of lingering jobs, and every call handed over is answered.
+/// A call that finds no lingering job and no room for a new one *stands*
+/// (`standing`) until a job is free: a job that stops lingering, or leaves
+/// for rayon, looks for standing calls first (Dekker with the caller: each
+/// side counts itself before it looks at the other).
 pub(crate) fn spawn_worker(shared: &Arc<Shared>) -> bool {
+    if take_one(&shared.lingering) {
+        shared.assigned.fetch_add(1, Ordering::SeqCst);
+        return true;
+    }
+    shared.standing.fetch_add(1, Ordering::SeqCst);
     if !shared.try_add_job() {
         return false;
+    }
+    if !take_one(&shared.standing) {
+        // A job that was leaving took the call: no new one is needed.
+        shared.jobs.fetch_sub(1, Ordering::SeqCst);
+        return true;
     }
     let job = Arc::clone(shared);
     shared.pool.spawn(move || worker_job(job));
     true
+}
+
+/// Decrements `count` if it is above zero; `true` if it did.
+fn take_one(count: &AtomicUsize) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| c.checked_sub(1))
+        .is_ok()
+}
+
+/// How long a worker job with no run to serve stays ready for the next
+/// call before it returns its thread to rayon. A run that starts within it
+/// (back-to-back runs of a batch) finds its worker awake, not asleep in
+/// rayon; while it waits, the job runs any rayon work that is pending.
+const LINGER: Duration = Duration::from_micros(50);
+
+/// How often a lingering job looks for pending rayon work.
+const SLICE: Duration = Duration::from_micros(5);
+
+/// Waits up to [`LINGER`] for a call for a worker, running pending rayon
+/// work meanwhile; `true` if it took one.
+fn linger(shared: &Shared) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        shared.lingering.fetch_add(1, Ordering::SeqCst);
+        let slice = start.elapsed() + SLICE;
+        while start.elapsed() < slice.min(LINGER) {
+            if shared.assigned.load(Ordering::Relaxed) > 0 && take_one(&shared.assigned) {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        if !take_one(&shared.lingering) {
+            // A caller counted on this job just now: answer it. Its
+            // `assigned` increment follows its decrement at once.
+            while !take_one(&shared.assigned) {
+                std::hint::spin_loop();
+            }
+            return true;
+        }
+        if take_one(&shared.standing) {
+            return true;
+        }
+        if start.elapsed() >= LINGER {
+            return false;
+        }
+        // Between slices, not lingering, it runs pending rayon work (which
+        // may take long, or be another worker job that lingers in turn: a
+        // call must not wait for it).
+        rayon::yield_now();
+    }
 }
 
 /// A worker job: serve runs until none needs this worker, then return the
@@ -336,11 +455,20 @@ fn worker_job(shared: Arc<Shared>) {
             let _ = departure;
             tried.add(listing.serial);
         }
+        if linger(&shared) {
+            tried.clear();
+            continue;
+        }
         shared.jobs.fetch_sub(1, Ordering::SeqCst);
-        // A run listed, or left without workers, between the last look and
-        // the decrement above found the executor full and spawned nothing:
-        // serve it rather than leave it waiting.
-        if shared.someone_starving() && shared.try_add_job() {
+        // A call, a run listed, or a run left without workers between the
+        // last look and the decrement above found the executor full and
+        // spawned nothing: serve it rather than leave it waiting. (Dekker
+        // with `spawn_worker`: it puts its token before it counts the jobs,
+        // this job uncounts itself before it looks for tokens.)
+        if (shared.standing.load(Ordering::SeqCst) > 0 || shared.someone_starving())
+            && shared.try_add_job()
+        {
+            take_one(&shared.standing);
             tried.clear();
             continue;
         }

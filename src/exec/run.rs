@@ -60,6 +60,11 @@ use crate::sync::{Backoff, Mutex, OnceLock};
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) const RESCUE_AFTER: Duration = Duration::from_micros(20);
 
+/// How long a worker with nothing to do stays in its run before it leaves
+/// (see `look_for_work`).
+#[cfg(not(loom))]
+const STAY_IDLE: Duration = Duration::from_micros(50);
+
 /// What one release did to a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
@@ -262,8 +267,8 @@ pub(crate) enum Waiting {
 }
 
 impl<'r, T> RunCore<'r, T> {
-    /// Sets up a run of the graph compiled as `csr` for up to `seats`
-    /// workers at once, with its sources ready to be taken. `executor`
+    /// Sets up a run of the graph compiled as `csr` for as many workers at
+    /// once as it is given `seats` (fresh, or reset after an earlier run), with its sources ready to be taken. `executor`
     /// (none under loom) is where a task handed back by a resource calls a
     /// worker when the run has none.
     pub(crate) fn new(
@@ -271,7 +276,7 @@ impl<'r, T> RunCore<'r, T> {
         names: Names<'r>,
         resources: Option<&'r ResourceTable<'r>>,
         options: &RunOptions,
-        (seats, signals, fences): (usize, Arc<Signals>, Fences),
+        (seats, signals, fences): (Box<[Seat]>, Arc<Signals>, Fences),
         executor: Option<Arc<Shared>>,
     ) -> Self {
         let n = csr.task_count();
@@ -309,7 +314,7 @@ impl<'r, T> RunCore<'r, T> {
             watch,
             remaining: AtomicUsize::new(n),
             injector: Injector::new(),
-            seats: (0..seats.max(1)).map(|_| Seat::new()).collect(),
+            seats,
             inbox,
             sleep,
             resources,
@@ -713,6 +718,8 @@ impl<'r, T> RunCore<'r, T> {
         // `seen` is kept from one idle spell to the next: announcement
         // numbers are never reused, and a spent one must stay spent.
         let backoff = Backoff::new();
+        #[cfg(not(loom))]
+        let idle_since = Instant::now();
         loop {
             if self.is_over() {
                 return Found::Over;
@@ -738,6 +745,16 @@ impl<'r, T> RunCore<'r, T> {
             }
             match waiting {
                 Waiting::MayLeave => {
+                    // Stay a little before leaving, unless another run waits
+                    // for a worker: a run between two waves of work would
+                    // otherwise see its workers leave and be called back
+                    // (and each leave pays a heavy fence).
+                    #[cfg(not(loom))]
+                    if idle_since.elapsed() < STAY_IDLE && !self.signals.rotate() {
+                        backoff.reset();
+                        std::thread::yield_now();
+                        continue;
+                    }
                     self.signals.want_workers();
                     self.fences.heavy();
                     if self.is_over() {
@@ -873,6 +890,12 @@ impl<'r, T> RunCore<'r, T> {
 
     /// Turns the finished run into its report. Call only after every worker
     /// has returned.
+    /// Takes the seats back once every worker has left, to be reset and
+    /// lent to a later run (their buffers keep their capacity).
+    pub(crate) fn take_seats(&mut self) -> Box<[Seat]> {
+        std::mem::take(&mut self.seats)
+    }
+
     pub(crate) fn into_report(self, wall: Duration) -> Report<'r, T> {
         assert!(
             self.is_over(),

@@ -189,6 +189,36 @@ impl Seat {
         }
     }
 
+    /// Readies a seat that served a run that has ended for the next one.
+    /// Its buffers keep their capacity and its announcements keep counting
+    /// (so they stay unique), which is what makes a reused seat cheaper
+    /// than a new one.
+    pub(crate) fn reset(&mut self) {
+        // `&mut self`: plain loads and stores would do, but loom's atomics
+        // have no `get_mut`.
+        debug_assert!(
+            !self.meet.occupied.load(Ordering::Relaxed)
+                && self
+                    .meet
+                    .deque
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .is_some_and(|d| d.is_empty()),
+            "a seat is reset only after its run ended and its worker left"
+        );
+        self.own.announced.store(0, Ordering::Relaxed);
+        self.own.rescued.store(false, Ordering::Relaxed);
+        self.own.hidden.with_mut(|hidden| {
+            // SAFETY: `&mut self`: nobody else can touch the seat.
+            let hidden = unsafe { &mut *hidden };
+            hidden.cur = Releases::EMPTY;
+            hidden.stack.clear();
+            hidden.deferred = None;
+            hidden.taken = false;
+        });
+    }
+
     /// The thieves' end of this seat's deque.
     pub(crate) fn stealer(&self) -> &Stealer<Releases> {
         &self.meet.stealer

@@ -117,9 +117,11 @@ fn under_fail_fast_a_failure_beside_a_long_task_stops_it() {
         for rerun in 0..if cfg!(miri) { 1 } else { 10 } {
             let report = executor.run_with(&graph, &RunOptions::new().fail_fast());
             assert_eq!(report.state("bad"), Some(State::Failed));
-            assert_eq!(
-                report.output("long"),
-                Some(&true),
+            // `long` saw the stop while it ran, or `bad` failed before it
+            // started; a `bad` held behind `long` would leave it waiting.
+            assert!(
+                report.output("long") == Some(&true)
+                    || report.state("long") == Some(State::Cancelled),
                 "rerun {rerun}: `long` never saw the stop\n{report}"
             );
         }
