@@ -187,29 +187,21 @@ impl ResourceTable<'_> {
     /// waiters that the freed units can serve.
     pub(crate) fn release(&self, v: u32) {
         for u in self.uses_of(v) {
-            let resource = &self.resources[u.resource as usize];
-            let woken: Vec<Waiter> = {
-                let mut held = resource.lock();
-                held.in_use -= u.units;
-                let mut free = resource.capacity() - held.in_use;
-                let mut woken = Vec::new();
-                while let Some(front) = held.waiters.front() {
-                    if front.units > free {
-                        break;
-                    }
-                    free -= front.units;
-                    woken.extend(held.waiters.pop_front());
-                }
-                woken
-            };
-            // Outside the lock: a woken task retries on its own run's
-            // workers, and parks again if another resource is short.
-            for waiter in woken {
-                waiter.inbox.hand_back(waiter.task, true);
-            }
+            wake_front(&self.resources[u.resource as usize], u.units);
         }
     }
 
+    /// Passes on a wake-up that task `v` will not use: it was handed back
+    /// by a release, which counted free units as its own, and was then
+    /// cancelled (its run stopped) or parked again (another resource was
+    /// short). Whoever waits behind it and fits in what is free now is
+    /// handed back in its place; without this, a waiter of another run
+    /// could stay parked with the resource free, and that run never end.
+    pub(crate) fn pass_on(&self, v: u32) {
+        for u in self.uses_of(v) {
+            wake_front(&self.resources[u.resource as usize], 0);
+        }
+    }
     /// Takes every waiter of `inbox`'s run off the wait lists (the run has
     /// stopped) and hands them back, to be recorded cancelled.
     pub(crate) fn withdraw(&self, inbox: &Arc<Inbox>) {
@@ -234,6 +226,31 @@ impl ResourceTable<'_> {
                 inbox.hand_back(waiter.task, false);
             }
         }
+    }
+}
+
+/// Gives `units` of `resource` back, and hands to their runs the first
+/// waiters that the units now free can serve (first come, first served: a
+/// waiter that does not fit holds back those behind it).
+fn wake_front(resource: &Resource, units: u32) {
+    let woken: Vec<Waiter> = {
+        let mut held = resource.lock();
+        held.in_use -= units;
+        let mut free = resource.capacity() - held.in_use;
+        let mut woken = Vec::new();
+        while let Some(front) = held.waiters.front() {
+            if front.units > free {
+                break;
+            }
+            free -= front.units;
+            woken.extend(held.waiters.pop_front());
+        }
+        woken
+    };
+    // Outside the lock: a woken task retries on its own run's workers, and
+    // parks again if another resource is short.
+    for waiter in woken {
+        waiter.inbox.hand_back(waiter.task, true);
     }
 }
 

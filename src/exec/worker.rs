@@ -616,17 +616,25 @@ fn take_back<T: Send + Sync>(
             "kahn: internal error: a task came back from a resource of a graph without any"
         )
     };
-    if !returned.retry || core.should_stop() {
+    if !returned.retry {
         return settle(core, local, v, TaskEnd::Cancelled, None);
     }
+    // Woken by a release: unless it takes its units now, it passes the
+    // wake-up on to whoever waits behind it, of this run or another.
     match core.acquire_for(table, v) {
         Acquired::Held => {
             let next = run_claimed(graph, core, local, v);
             core.release_for(table, v);
             next
         }
-        Acquired::NotNeeded => settle(core, local, v, TaskEnd::Cancelled, None),
-        Acquired::Parked => Releases::EMPTY,
+        Acquired::NotNeeded => {
+            table.pass_on(v);
+            settle(core, local, v, TaskEnd::Cancelled, None)
+        }
+        Acquired::Parked => {
+            table.pass_on(v);
+            Releases::EMPTY
+        }
     }
 }
 
@@ -679,20 +687,27 @@ fn run_claimed<T: Send + Sync>(
 }
 
 /// Records task `v`, which a failure reached, as skipped for `cause`, and
-/// returns the releases that pass the same cause to its successors.
+/// returns the releases that pass the same cause to its successors. The
+/// recording is out of line and the releases are not: a range returned from
+/// a call would keep the loop's next range in memory for every task.
+#[inline(always)]
 fn skip_claimed<T>(
     core: &RunCore<'_, T>,
     local: &mut Local<'_>,
     v: u32,
     cause: TaskId,
 ) -> Releases {
-    settle(
-        core,
-        local,
-        v,
-        TaskEnd::Skipped(cause),
-        Some(Cause::new(cause)),
-    )
+    record_skipped(core, local, v, cause);
+    successors(core, v, Some(Cause::new(cause)))
+}
+
+#[cold]
+#[inline(never)]
+fn record_skipped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause: TaskId) {
+    // SAFETY: this worker claimed `v` (`claim` said `Poisoned`), records it
+    // once, here, and releases the successors only afterwards.
+    let state = unsafe { core.record(v, TaskEnd::Skipped(cause), &mut local.failures) };
+    local.tally.count(state);
 }
 
 /// Records how claimed task `v` ended and returns the releases of its
@@ -710,6 +725,12 @@ fn settle<T>(
     // records it once, here, and releases the successors only afterwards.
     let state = unsafe { core.record(v, end, &mut local.failures) };
     local.tally.count(state);
+    successors(core, v, poison)
+}
+
+/// The releases of `v`'s successors, poisoned by `poison`.
+#[inline(always)]
+fn successors<T>(core: &RunCore<'_, T>, v: u32, poison: Option<Cause>) -> Releases {
     let succ_off = core.csr().succ_off;
     Releases {
         lo: succ_off[v as usize],
