@@ -58,6 +58,9 @@ pub fn random_case(seed: u64) -> ExecCase {
         order_seed: rng.next_u64(),
         edges,
         tasks,
+        resources: Vec::new(),
+        uses: Vec::new(),
+        more_runs: Vec::new(),
     }
 }
 
