@@ -1,4 +1,4 @@
-//! The `execute` fuzz input and its check: a small DAG whose tasks succeed, fail, panic, dawdle or cancel the run, checked outcome by outcome against the run oracle.
+//! The `execute` fuzz input and its check: a small DAG whose tasks succeed, fail, panic, dawdle, cancel the run or hold resources, run up to three times at once, checked outcome by outcome against the run oracle.
 //!
 //! The fuzz target, the failure proptest and the stress test all check runs
 //! here. The run oracle ([`crate::Oracle`], through [`ExecCase::oracle`])
@@ -33,9 +33,11 @@
 //! `std::thread::scope`, released together by a barrier), on one executor.
 //! Each run runs a graph of its own, built from the same case in an arena of
 //! its own: the same tasks, edges and uses, but bodies that write to that
-//! run's probes, so every check above holds per run. The resources are
-//! shared: one set per check, declared by every run's graph, so the runs
-//! contend for them.
+//! run's probes, so every check above holds per run. (A body cannot tell
+//! which run called it, so one `Graph` run from several threads at once
+//! could not be checked task by task; `tests/all/execution.rs` checks that
+//! case by the outputs alone.) The resources are shared: one set per check,
+//! declared by every run's graph, so the runs contend for them.
 //!
 //! Each run has its own [`RunSpec`] (fail-fast or not, what may stop it from
 //! outside) and its own `CancelToken`: a task that cancels stops its own run
@@ -50,6 +52,9 @@
 //! capacity, or if, after every run, a resource has units in use or tasks
 //! waiting. The builder is checked too: a use that would take a task past
 //! the capacity is refused with `BuildError::ResourceUnits`, and only that.
+//!
+//! A run that never ends is beyond a check that waits for it: the fuzzer's
+//! `-timeout` and the stress test's watchdog report it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
