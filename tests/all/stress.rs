@@ -18,6 +18,7 @@
 //! checks that no resource was ever held past its capacity across the runs
 //! and that none is left held or waited for.
 
+use std::io::Write;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
@@ -120,7 +121,9 @@ fn watch_for_a_hang() -> mpsc::Sender<(u64, u64)> {
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some((i, seed)) = last {
                         let case = random_case(seed);
-                        eprintln!(
+                        // Past libtest's capture, which the exit would lose.
+                        let _ = writeln!(
+                            std::io::stderr(),
                             "graph {i}, seed {seed} (replay: KAHN_STRESS_SEED={seed} KAHN_STRESS_GRAPHS=1) \
                              has not finished in {HUNG:?}: kahn hung\n{case:?}"
                         );
