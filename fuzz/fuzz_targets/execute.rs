@@ -1,4 +1,4 @@
-//! Fuzzes runs of small DAGs with failing, panicking, slow and cancelling tasks against the run oracle.
+//! Fuzzes runs of small DAGs with failing, panicking, slow and cancelling tasks, resources with capacities, and up to three runs at once on one executor, against the run oracle.
 #![no_main]
 
 use kahn_test_support::fuzzing::execute::{check, ExecCase};

@@ -217,6 +217,9 @@ fn random_cases() -> impl Strategy<Value = ExecCase> {
                 order_seed,
                 edges,
                 tasks,
+                resources: Vec::new(),
+                uses: Vec::new(),
+                more_runs: Vec::new(),
             }
         })
 }

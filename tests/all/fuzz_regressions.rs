@@ -158,6 +158,46 @@ fn builder_ops_regressions_decode_as_pinned() {
     );
 }
 
+/// The capacity check is not vacuous either: three runs at once of twelve
+/// sleeping tasks that each hold the one unit of a resource pass, and the
+/// same runs with the uses left out of the graphs (so kahn lets every task
+/// run at once) fail the check, since the tasks' own gauge sees more than
+/// one held. Overlap is up to the scheduler, so the failure must show in one
+/// of a few tries.
+#[test]
+fn a_missing_limit_fails_the_capacity_check() {
+    kahn_test_support::bounded(|| {
+        let one_run = execute::RunSpec {
+            fail_fast: false,
+            watch: execute::Watch::Nothing,
+        };
+        let case = execute::ExecCase {
+            fail_fast: false,
+            watch: execute::Watch::Nothing,
+            threads: 2,
+            order_seed: 0,
+            edges: Vec::new(),
+            tasks: vec![execute::Behavior::Sleep(255); 12],
+            resources: vec![0],
+            uses: (0..12).map(|task| (task, 0, 0)).collect(),
+            more_runs: vec![one_run; 2],
+        };
+        assert_eq!(case.capacities(), [1], "{case:?}");
+        let exec = kahn_test_support::executor(case.threads());
+        assert_eq!(execute::check_on(exec, &case), Ok(()), "{case:?}");
+        let unlimited = execute::ExecCase {
+            uses: Vec::new(),
+            ..case.clone()
+        };
+        let caught = (0..10).find_map(|_| execute::check_against(exec, &unlimited, &case).err());
+        let finding = caught.expect("twelve sleeping tasks on four workers never overlapped");
+        assert!(
+            finding.contains("held at once"),
+            "the check failed, but not on the capacity: {finding}"
+        );
+    });
+}
+
 /// Decoding is the fuzzer's: the same bytes give the same case here as in
 /// the fuzz target, which prints it with the same `Debug`.
 #[test]

@@ -365,3 +365,69 @@ fn resource_declarations_are_checked() {
     assert_eq!(used, [("postgres".to_owned(), 4)]);
     assert_eq!(graph.resources_of(TaskId::new(99)).count(), 0);
 }
+
+/// Found by the `execute` stress test with concurrent runs (seed 1000620):
+/// a release wakes the first waiters that the freed units can serve,
+/// counting those units as theirs; a woken waiter whose run has stopped by
+/// the time it is taken back is cancelled, and must pass its wake-up on to
+/// the waiters behind it, which may belong to another run.
+///
+/// Here run A's holder of a one-unit lock waits until A's second task and
+/// run B's task are parked behind it (in that order), cancels A's token and
+/// returns without looking at the token, so A notices the stop only after
+/// the release has woken A's waiter. That waiter is cancelled; B's must
+/// then run. (Without the pass-on, run B never ended; the threads of a
+/// failed try are leaked, still waiting.)
+#[test]
+fn a_waiter_cancelled_after_its_wake_up_strands_no_other_run() {
+    let executor: &'static Executor = Box::leak(Box::new(Executor::with_threads(2).unwrap()));
+    let lock = Resource::new("lock", 1);
+    let token = CancelToken::new();
+    let graph_a = {
+        let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+        let mut b = arena.builder::<()>();
+        for name in ["a1", "a2"] {
+            // Whichever runs first holds the lock; the other parks.
+            let (lock_in_task, token_in_task) = (lock.clone(), token.clone());
+            b.task(name, move |_| {
+                wait_until(LIMIT, || lock_in_task.waiting() == 2);
+                token_in_task.cancel();
+                Ok(())
+            })
+            .unwrap();
+            b.uses(name, &lock).unwrap();
+        }
+        &*Box::leak(Box::new(b.build().unwrap()))
+    };
+    let graph_b = {
+        let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+        let mut b = arena.builder::<()>();
+        b.task("b1", |_| Ok(())).unwrap();
+        b.uses("b1", &lock).unwrap();
+        &*Box::leak(Box::new(b.build().unwrap()))
+    };
+    let options = RunOptions::new().cancel_token(token);
+    let run_a = std::thread::spawn(move || executor.run_with(graph_a, &options).counts());
+    assert!(
+        wait_until(LIMIT, || lock.waiting() == 1),
+        "run A's second task never parked"
+    );
+    let b_done = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&b_done);
+    let run_b = std::thread::spawn(move || {
+        let report = executor.run(graph_b);
+        done.store(true, Ordering::SeqCst);
+        report.state("b1")
+    });
+    let finished = wait_until(Duration::from_secs(10), || b_done.load(Ordering::SeqCst));
+    assert!(
+        finished,
+        "run B never ended: lock in use {}, {} waiting",
+        lock.in_use(),
+        lock.waiting()
+    );
+    assert_eq!(run_b.join().unwrap(), Some(State::Succeeded));
+    let a = run_a.join().unwrap();
+    assert_eq!((a.succeeded, a.cancelled), (1, 1), "{a:?}");
+    assert_eq!((lock.in_use(), lock.waiting()), (0, 0));
+}

@@ -1,4 +1,4 @@
-//! The `execute` fuzz input and its check: a small DAG whose tasks succeed, fail, panic, dawdle or cancel the run, checked outcome by outcome against the run oracle.
+//! The `execute` fuzz input and its check: a small DAG whose tasks succeed, fail, panic, dawdle, cancel the run or hold resources, run up to three times at once, checked outcome by outcome against the run oracle.
 //!
 //! The fuzz target, the failure proptest and the stress test all check runs
 //! here. The run oracle ([`crate::Oracle`], through [`ExecCase::oracle`])
@@ -24,16 +24,53 @@
 //! - the counts and the failure list agree with the outcomes.
 //!
 //! With no stop, these pin the report to the oracle exactly.
+//!
+//! # Resources and concurrent runs
+//!
+//! A case may also declare up to [`MAX_RESOURCES`] resources (capacity 1 to
+//! 3) and which tasks use how many units of each, and ask for up to
+//! [`MAX_RUNS`] runs started at once, from separate threads (in a
+//! `std::thread::scope`, released together by a barrier), on one executor.
+//! Each run runs a graph of its own, built from the same case in an arena of
+//! its own: the same tasks, edges and uses, but bodies that write to that
+//! run's probes, so every check above holds per run. (A body cannot tell
+//! which run called it, so one `Graph` run from several threads at once
+//! could not be checked task by task; `tests/all/execution.rs` checks that
+//! case by the outputs alone.) The resources are shared: one set per check,
+//! declared by every run's graph, so the runs contend for them.
+//!
+//! Each run has its own [`RunSpec`] (fail-fast or not, what may stop it from
+//! outside) and its own `CancelToken`: a task that cancels stops its own run
+//! only, so a stop, and the Cancelled tasks it allows, is judged per run as
+//! above. A task of a stopped run that was waiting for a resource is
+//! Cancelled, which those rules already allow; in a run nothing stops, every
+//! task waiting for a resource must get it and end as the oracle says.
+//!
+//! On top of that, every task body adds the units it holds of each resource
+//! to a gauge shared by all runs when it starts, and takes them off when it
+//! ends (or unwinds); the check fails if a gauge ever exceeds its resource's
+//! capacity, or if, after every run, a resource has units in use or tasks
+//! waiting. The builder is checked too: a use that would take a task past
+//! the capacity is refused with `BuildError::ResourceUnits`, and only that.
+//!
+//! A run that never ends is beyond a check that waits for it. One kind is
+//! caught: runs with resources start on threads of their own while the
+//! calling thread watches the resources, and a resource that has tasks
+//! waiting and no unit in use for [`STRANDED`] (10 s) aborts the process
+//! with the case, since no release will ever wake those tasks. Other hangs
+//! are left to the fuzzer's `-timeout` and the stress test's watchdog.
 
 use std::fmt;
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Barrier, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use kahn::{
-    Arena, BoxError, CancelToken, Counts, Executor, InputError, Outcome, OwnedTaskRef, RunOptions,
-    State, StopReason, TaskContext, TaskId, TaskLabel,
+    Arena, BoxError, BuildError, CancelToken, Counts, Executor, Graph, InputError, Outcome,
+    OwnedTaskRef, Report, Resource, RunOptions, State, StopReason, TaskContext, TaskId, TaskLabel,
 };
 use kahn_bench::shapes::SplitMix64;
 
@@ -42,6 +79,12 @@ use crate::{executor, Oracle};
 
 /// The most tasks a case builds; tasks past it are ignored.
 pub const MAX_TASKS: usize = 256;
+
+/// The most resources a case creates; capacities past it are ignored.
+pub const MAX_RESOURCES: usize = 3;
+
+/// The most runs a case starts at once; run specs past it are ignored.
+pub const MAX_RUNS: usize = 3;
 
 /// The message of a non-string panic payload, as kahn reports it.
 const OPAQUE_PANIC: &str = "the task panicked with a value that is not a string";
@@ -106,12 +149,38 @@ pub enum Watch {
     FarTimeout,
 }
 
-/// A DAG of at most [`MAX_TASKS`] tasks, what each does, and how it is run.
-#[derive(Clone, Arbitrary)]
-pub struct ExecCase {
+/// How one run of a case is started: its failure policy, and what may stop
+/// it from outside. Each run has a token of its own.
+#[derive(Clone, Copy, PartialEq, Eq, Arbitrary)]
+pub struct RunSpec {
     /// Run with `RunOptions::fail_fast()`.
     pub fail_fast: bool,
     /// What may stop the run from outside.
+    pub watch: Watch,
+}
+
+impl fmt::Debug for RunSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RunSpec {{ fail_fast: {}, watch: Watch::{:?} }}",
+            self.fail_fast, self.watch
+        )
+    }
+}
+
+/// A DAG of at most [`MAX_TASKS`] tasks, what each does, which resources
+/// each uses, and how many runs of it start at once, each how.
+///
+/// The fields that came with resources and concurrent runs are the last
+/// three, after `tasks`: `arbitrary` decodes a `Vec` field by a continuation
+/// byte per element whether or not it is the last, so an input made before
+/// them decodes to the same case, with no resources and one run.
+#[derive(Clone, Arbitrary)]
+pub struct ExecCase {
+    /// The first run uses `RunOptions::fail_fast()`.
+    pub fail_fast: bool,
+    /// What may stop the first run from outside.
     pub watch: Watch,
     /// The parallel run uses `2 + threads % 3` workers (one run is always on one).
     pub threads: u8,
@@ -122,6 +191,31 @@ pub struct ExecCase {
     pub edges: Vec<(u16, u16)>,
     /// One per task, by id.
     pub tasks: Vec<Behavior>,
+    /// One resource each, of capacity `1 + c % 3`, shared by every run;
+    /// only the first [`MAX_RESOURCES`] count.
+    pub resources: Vec<u8>,
+    /// `(task, resource, units)`: task `task % n` declares `1 + units %
+    /// capacity` units of resource `resource % r` (ignored if there is no
+    /// task or no resource); see [`ExecCase::declared_uses`].
+    pub uses: Vec<(u8, u8, u8)>,
+    /// The runs started at the same time as the first (which `fail_fast`
+    /// and `watch` describe), each of a graph of its own built from this
+    /// case; only the first [`MAX_RUNS`] − 1 count.
+    pub more_runs: Vec<RunSpec>,
+}
+
+/// One `uses_units` call of a case, as [`ExecCase::declared_uses`] says.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DeclaredUse {
+    /// The task, by id.
+    pub task: usize,
+    /// The resource, by index.
+    pub resource: usize,
+    /// The units asked for in this call.
+    pub units: u32,
+    /// The task's units of the resource with this call's: the builder
+    /// refuses the call iff this exceeds the capacity.
+    pub total: u32,
 }
 
 impl fmt::Debug for ExecCase {
@@ -129,8 +223,17 @@ impl fmt::Debug for ExecCase {
         write!(
             f,
             "let case = ExecCase {{ fail_fast: {}, watch: Watch::{:?}, threads: {}, \
-             order_seed: {}, edges: vec!{:?}, tasks: vec!{:?} }};",
-            self.fail_fast, self.watch, self.threads, self.order_seed, self.edges, self.tasks
+             order_seed: {}, edges: vec!{:?}, tasks: vec!{:?}, resources: vec!{:?}, \
+             uses: vec!{:?}, more_runs: vec!{:?} }};",
+            self.fail_fast,
+            self.watch,
+            self.threads,
+            self.order_seed,
+            self.edges,
+            self.tasks,
+            self.resources,
+            self.uses,
+            self.more_runs
         )
     }
 }
@@ -177,9 +280,88 @@ impl ExecCase {
     }
 
     /// The run oracle of this case: its graph, and each task's body.
+    /// Resources change no outcome, only when tasks may start.
     pub fn oracle(&self) -> Oracle {
         let n = self.task_count();
         Oracle::new(n, &self.dag_edges(), |v| self.tasks[v].state())
+    }
+
+    /// The capacities of the resources, 1 to 3 each.
+    pub fn capacities(&self) -> Vec<u32> {
+        self.resources
+            .iter()
+            .take(MAX_RESOURCES)
+            .map(|&c| 1 + u32::from(c) % 3)
+            .collect()
+    }
+
+    /// The `uses_units` calls, in order: each `(task, resource, units)`
+    /// taken modulo the task count and the resource count, its units made
+    /// 1 to the capacity. Calls for the same task and resource add up, so
+    /// `total` may exceed the capacity; the builder refuses such a call and
+    /// leaves the task's total as it was.
+    pub fn declared_uses(&self) -> Vec<DeclaredUse> {
+        let (n, capacities) = (self.task_count(), self.capacities());
+        if n == 0 || capacities.is_empty() {
+            return Vec::new();
+        }
+        let mut held = vec![0u32; n * capacities.len()];
+        self.uses
+            .iter()
+            .map(|&(task, resource, units)| {
+                let (task, resource) = (
+                    usize::from(task) % n,
+                    usize::from(resource) % capacities.len(),
+                );
+                let capacity = capacities[resource];
+                let units = 1 + u32::from(units) % capacity;
+                let slot = &mut held[task * capacities.len() + resource];
+                let total = *slot + units;
+                if total <= capacity {
+                    *slot = total;
+                }
+                DeclaredUse {
+                    task,
+                    resource,
+                    units,
+                    total,
+                }
+            })
+            .collect()
+    }
+
+    /// What each task holds while it runs, by id: `(resource, units)` for
+    /// every resource it uses, by resource index.
+    pub fn holdings(&self) -> Vec<Vec<(usize, u32)>> {
+        let (n, capacities) = (self.task_count(), self.capacities());
+        let r = capacities.len();
+        let mut units = vec![0u32; n * r];
+        for d in self.declared_uses() {
+            if d.total <= capacities[d.resource] {
+                units[d.task * r + d.resource] = d.total;
+            }
+        }
+        (0..n)
+            .map(|v| {
+                (0..r)
+                    .filter(|&i| units[v * r + i] > 0)
+                    .map(|i| (i, units[v * r + i]))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// How each run is started: the first as `fail_fast` and `watch` say,
+    /// then up to [`MAX_RUNS`] − 1 of `more_runs`.
+    pub fn runs(&self) -> Vec<RunSpec> {
+        let first = RunSpec {
+            fail_fast: self.fail_fast,
+            watch: self.watch,
+        };
+        std::iter::once(first)
+            .chain(self.more_runs.iter().copied())
+            .take(MAX_RUNS)
+            .collect()
     }
 }
 
@@ -205,40 +387,258 @@ struct Probe {
     worker: AtomicUsize,
 }
 
-/// Builds the case's graph, runs it once on `exec`, and checks the report.
+/// One run's record: what its tasks saw, and its token.
+struct RunLog {
+    probes: Vec<Probe>,
+    clock: AtomicU32,
+    problems: Mutex<Vec<String>>,
+    token: CancelToken,
+}
+
+impl RunLog {
+    fn new(n: usize) -> RunLog {
+        RunLog {
+            probes: (0..n).map(|_| Probe::default()).collect(),
+            clock: AtomicU32::new(1),
+            problems: Mutex::new(Vec::new()),
+            token: CancelToken::new(),
+        }
+    }
+
+    fn report_problem(&self, problem: String) {
+        self.problems
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(problem);
+    }
+}
+
+/// The units of one resource that running task bodies hold, across every
+/// run of a check, and the most they ever held at once.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicU32,
+    most: AtomicU32,
+}
+
+/// A task body's units, taken off their gauges when the body ends or
+/// unwinds.
+struct Held<'s> {
+    gauges: &'s [Gauge],
+    holding: &'s [(usize, u32)],
+}
+
+impl<'s> Held<'s> {
+    fn take(gauges: &'s [Gauge], holding: &'s [(usize, u32)]) -> Held<'s> {
+        for &(r, units) in holding {
+            let now = gauges[r].now.fetch_add(units, Ordering::SeqCst) + units;
+            gauges[r].most.fetch_max(now, Ordering::SeqCst);
+        }
+        Held { gauges, holding }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        for &(r, units) in self.holding {
+            self.gauges[r].now.fetch_sub(units, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Builds the case's graph, runs it on `exec` (as many times at once as the
+/// case says), and checks every report.
 pub fn check_on(exec: &Executor, case: &ExecCase) -> Result<(), String> {
     check_against(exec, case, case)
 }
 
-/// Runs the tasks of `run` but checks the report against `case`, which must
-/// have as many tasks; with `run == case` this is [`check_on`]. A test flips
-/// one task in `case` to prove the check notices.
+/// Runs the tasks of `run`, with the resource uses `run` declares, but
+/// checks the reports against `case`, which must have the same graph; the
+/// resources, the runs and how each is started are `case`'s. With
+/// `run == case` this is [`check_on`]. Tests flip one task in `case`, or
+/// leave the uses out of `run`, to prove the check notices.
 pub fn check_against(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), String> {
-    check_run(exec, run, case).map_err(|e| format!("{} threads: {e}", exec.threads()))
+    check_runs(exec, run, case).map_err(|e| format!("{} threads: {e}", exec.threads()))
 }
 
-fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), String> {
+fn check_runs(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), String> {
     let n = case.task_count();
     ensure!(
         run.task_count() == n && run.dag_edges() == case.dag_edges(),
         "the run and the expectation have different graphs"
     );
     let oracle = case.oracle();
-    let probes: Vec<Probe> = (0..n).map(|_| Probe::default()).collect();
-    let clock = AtomicU32::new(1);
-    let problems = Mutex::new(Vec::<String>::new());
-    let token = CancelToken::new();
-    let mut arena = Arena::new();
+    let capacities = case.capacities();
+    let resources: Vec<Resource> = capacities
+        .iter()
+        .enumerate()
+        .map(|(i, &capacity)| Resource::new(format!("r{i}"), capacity))
+        .collect();
+    let gauges: Vec<Gauge> = resources.iter().map(|_| Gauge::default()).collect();
+    let holdings = case.holdings();
+    let specs = case.runs();
+    let logs: Vec<RunLog> = specs.iter().map(|_| RunLog::new(n)).collect();
+    let mut arenas: Vec<Arena> = specs.iter().map(|_| Arena::new()).collect();
+    let mut graphs = Vec::with_capacity(specs.len());
+    for (arena, log) in arenas.iter_mut().zip(&logs) {
+        let parts = Parts {
+            run,
+            oracle: &oracle,
+            log,
+            resources: &resources,
+            gauges: &gauges,
+            holdings: &holdings,
+        };
+        graphs.push(build(arena, parts)?);
+    }
+    let options: Vec<RunOptions> = specs
+        .iter()
+        .zip(&logs)
+        .map(|(&spec, log)| run_options(run, case, spec, log))
+        .collect();
+
+    let reports: Vec<Report<'_, String>> = if graphs.len() == 1 && resources.is_empty() {
+        vec![exec.run_with(&graphs[0], &options[0])]
+    } else {
+        // Separate threads, released together, so the runs overlap; this
+        // one watches the resources while they run.
+        let start = Barrier::new(graphs.len());
+        let (ended, ends) = mpsc::channel();
+        std::thread::scope(|scope| {
+            let started: Vec<_> = graphs
+                .iter()
+                .zip(&options)
+                .map(|(graph, options)| {
+                    let (start, ended) = (&start, ended.clone());
+                    scope.spawn(move || {
+                        start.wait();
+                        let report = exec.run_with(graph, options);
+                        let _ = ended.send(());
+                        report
+                    })
+                })
+                .collect();
+            drop(ended);
+            watch_for_stranded_waiters(&ends, graphs.len(), &resources, case);
+            started
+                .into_iter()
+                .map(|run| run.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+
+    let k = specs.len();
+    for (i, ((report, log), &spec)) in reports.iter().zip(&logs).zip(&specs).enumerate() {
+        check_report(exec, case, spec, &oracle, log, report).map_err(|e| {
+            if k == 1 {
+                e
+            } else {
+                format!("run {} of {k} at once: {e}", i + 1)
+            }
+        })?;
+    }
+    for (i, ((resource, gauge), &capacity)) in
+        resources.iter().zip(&gauges).zip(&capacities).enumerate()
+    {
+        let most = gauge.most.load(Ordering::SeqCst);
+        ensure!(
+            most <= capacity,
+            "resource r{i} (capacity {capacity}) had {most} units held at once by running tasks, over {k} runs"
+        );
+        ensure!(
+            resource.in_use() == 0 && resource.waiting() == 0,
+            "after every run, resource r{i} has {} units in use and {} tasks waiting",
+            resource.in_use(),
+            resource.waiting()
+        );
+    }
+    Ok(())
+}
+
+/// How long a resource may have tasks waiting and no unit in use, while
+/// runs are still going, before the check calls them stranded.
+pub const STRANDED: Duration = Duration::from_secs(10);
+
+/// Waits until `runs` runs have sent on `ends`, and aborts the process if
+/// meanwhile a resource has tasks waiting and no unit in use for
+/// [`STRANDED`]: such a waiter fits, but only a release wakes waiters, and
+/// none will come, so its run can never end and the check could only hang.
+/// (The state passes in a moment when a released unit is promised to a
+/// woken waiter that has not taken it yet.) The abort names the resource and
+/// prints the case; the fuzzer keeps the input as a crash, and a hang found
+/// this way is told apart from a run that is only slow.
+fn watch_for_stranded_waiters(
+    ends: &mpsc::Receiver<()>,
+    runs: usize,
+    resources: &[Resource],
+    case: &ExecCase,
+) {
+    let mut ended = 0;
+    let mut stranded_since = None;
+    while ended < runs {
+        match ends.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => ended += 1,
+            // A run's thread panicked: joining it tells.
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                let stranded = resources
+                    .iter()
+                    .position(|r| r.in_use() == 0 && r.waiting() > 0);
+                let Some(i) = stranded else {
+                    stranded_since = None;
+                    continue;
+                };
+                let since = *stranded_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STRANDED {
+                    // Past libtest's capture, which the abort would lose.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "kahn hung: resource r{i} has had {} tasks waiting and no unit in use for \
+                         {STRANDED:?}, with {} of {runs} runs still going; no release will wake \
+                         them\n{case:?}",
+                        resources[i].waiting(),
+                        runs - ended
+                    );
+                    std::process::abort();
+                }
+            }
+        }
+    }
+}
+
+/// What one run's graph is built from.
+struct Parts<'s> {
+    /// The tasks and uses to build.
+    run: &'s ExecCase,
+    oracle: &'s Oracle,
+    log: &'s RunLog,
+    resources: &'s [Resource],
+    gauges: &'s [Gauge],
+    /// What each task's body counts itself as holding (the expectation's).
+    holdings: &'s [Vec<(usize, u32)>],
+}
+
+/// Builds one run's graph of `parts.run` in `arena`, checking that the
+/// builder takes every task and edge, and refuses exactly the uses that
+/// would take a task past a resource's capacity.
+fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>, String> {
+    let Parts {
+        run,
+        oracle,
+        log,
+        resources,
+        gauges,
+        holdings,
+    } = parts;
+    let n = run.task_count();
     let mut b = arena.builder::<String>();
-    for v in 0..n {
+    for (v, holding) in holdings.iter().enumerate() {
         let body = task_body(
             v,
             run.tasks[v],
             oracle.predecessors(v),
-            &probes,
-            &clock,
-            &problems,
-            &token,
+            log,
+            (gauges, holding),
             n,
         );
         // Odd tasks have names, so lookups by name are exercised too.
@@ -252,30 +652,72 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
             "adding task {v}: {added:?}"
         );
     }
-    let edges = case.dag_edges();
+    let edges = run.dag_edges();
     b.edges(edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v))))
         .map_err(|e| format!("edges of a DAG: {e}"))?;
-    let graph = b.build().map_err(|e| format!("build of a DAG: {e}"))?;
+    for d in run.declared_uses() {
+        let resource = &resources[d.resource];
+        let name = format!("t{}", d.task);
+        let declared = if d.task % 2 == 1 {
+            b.uses_units(name.as_str(), resource, d.units)
+        } else {
+            b.uses_units(TaskId::new(d.task as u32), resource, d.units)
+        };
+        let want = if d.total <= resource.capacity() {
+            Ok(())
+        } else {
+            Err(BuildError::ResourceUnits {
+                task: TaskLabel::new(
+                    TaskId::new(d.task as u32),
+                    (d.task % 2 == 1).then_some(name.as_str()),
+                ),
+                resource: resource.name().to_owned(),
+                units: d.total,
+                capacity: resource.capacity(),
+            })
+        };
+        ensure!(declared == want, "{d:?}: {declared:?}, expected {want:?}");
+    }
+    b.build().map_err(|e| format!("build of a DAG: {e}"))
+}
 
+/// The options of one run of `run`, checked as `case`, started as `spec`.
+fn run_options(run: &ExecCase, case: &ExecCase, spec: RunSpec, log: &RunLog) -> RunOptions {
+    let n = case.task_count();
     let cancels = run.tasks[..n].contains(&Behavior::Cancel);
     let mut options = RunOptions::new();
-    if case.fail_fast {
+    if spec.fail_fast {
         options = options.fail_fast();
     }
-    if cancels || case.watch == Watch::CancelledBefore {
-        options = options.cancel_token(token.clone());
+    if cancels || spec.watch == Watch::CancelledBefore {
+        options = options.cancel_token(log.token.clone());
     }
-    match case.watch {
+    match spec.watch {
         Watch::Nothing => {}
-        Watch::CancelledBefore => token.cancel(),
+        Watch::CancelledBefore => log.token.cancel(),
         Watch::ZeroTimeout => options = options.timeout(Duration::ZERO),
         Watch::FarTimeout if case.order_seed % 2 == 1 => options = options.timeout(Duration::MAX),
         Watch::FarTimeout => options = options.timeout(Duration::from_secs(3600)),
     }
-    let report = exec.run_with(&graph, &options);
+    options
+}
+
+/// Checks one run's report, started as `spec`, against the oracle and what
+/// its tasks saw.
+fn check_report(
+    exec: &Executor,
+    case: &ExecCase,
+    spec: RunSpec,
+    oracle: &Oracle,
+    log: &RunLog,
+    report: &Report<'_, String>,
+) -> Result<(), String> {
+    let n = case.task_count();
+    let probes = &log.probes;
     let what = || format!("{report}");
 
-    let problems = std::mem::take(&mut *problems.lock().unwrap_or_else(PoisonError::into_inner));
+    let problems =
+        std::mem::take(&mut *log.problems.lock().unwrap_or_else(PoisonError::into_inner));
     ensure!(problems.is_empty(), "tasks saw: {problems:?}\n{}", what());
     ensure!(
         report.task_count() == n,
@@ -423,14 +865,14 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
     let cancelled_by: Vec<usize> = (0..n)
         .filter(|&v| runs[v] == 1 && case.tasks[v] == Behavior::Cancel)
         .collect();
-    let failed_fast: Vec<usize> = if case.fail_fast {
+    let failed_fast: Vec<usize> = if spec.fail_fast {
         failed.iter().map(|id| id.index()).collect()
     } else {
         Vec::new()
     };
     let mut reasons = Vec::new();
     if n > 0 {
-        match case.watch {
+        match spec.watch {
             Watch::CancelledBefore => reasons.push(StopReason::Cancelled),
             Watch::ZeroTimeout => reasons.push(StopReason::DeadlineExceeded),
             Watch::Nothing | Watch::FarTimeout => {}
@@ -462,7 +904,7 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
             what()
         ),
     }
-    if matches!(case.watch, Watch::CancelledBefore | Watch::ZeroTimeout) {
+    if matches!(spec.watch, Watch::CancelledBefore | Watch::ZeroTimeout) {
         ensure!(
             counts.cancelled == n,
             "the run was stopped before it began, yet {counts:?}"
@@ -483,31 +925,29 @@ fn check_run(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), Str
     Ok(())
 }
 
-/// The body of task `v`: records that it ran and when, checks its inputs,
-/// then does what `behavior` says.
-#[allow(clippy::too_many_arguments)]
+/// The body of task `v`: counts the units it holds, records that it ran and
+/// when, checks its inputs, then does what `behavior` says.
 fn task_body<'s>(
     v: usize,
     behavior: Behavior,
     preds: &'s [u32],
-    probes: &'s [Probe],
-    clock: &'s AtomicU32,
-    problems: &'s Mutex<Vec<String>>,
-    token: &'s CancelToken,
+    log: &'s RunLog,
+    (gauges, holding): (&'s [Gauge], &'s [(usize, u32)]),
     n: usize,
 ) -> impl Fn(&TaskContext<'_, String>) -> Result<String, BoxError> + Send + Sync + 's {
     move |ctx| {
-        let probe = &probes[v];
+        // Taken first and given back last (on return or unwind), so the
+        // gauge counts only while kahn holds the units for this task.
+        let _held = Held::take(gauges, holding);
+        let probe = &log.probes[v];
+        let clock = &log.clock;
         probe.runs.fetch_add(1, Ordering::SeqCst);
         probe.worker.store(ctx.worker_index(), Ordering::SeqCst);
         probe
             .start
             .store(clock.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
         if let Err(problem) = check_inputs(ctx, v, preds, n) {
-            problems
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(format!("task {v}: {problem}"));
+            log.report_problem(format!("task {v}: {problem}"));
         }
         let end = || {
             probe
@@ -533,14 +973,11 @@ fn task_body<'s>(
             Behavior::Sleep(us) => std::thread::sleep(Duration::from_micros(u64::from(us))),
             Behavior::Spin(us) => crate::spin_for(Duration::from_micros(u64::from(us))),
             Behavior::Cancel => {
-                token.cancel();
+                log.token.cancel();
                 if !ctx.is_cancelled() {
-                    problems
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(format!(
-                            "task {v}: cancelled the token but is_cancelled() is false"
-                        ));
+                    log.report_problem(format!(
+                        "task {v}: cancelled the token but is_cancelled() is false"
+                    ));
                 }
             }
         }
