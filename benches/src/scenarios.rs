@@ -28,7 +28,15 @@
 //!   so that the sum is bound by the cores rather than by memory; and each
 //!   in plain rayon pools (`-no-kahn`), the machine's ceiling;
 //!   `rayon-graph`: a chain of 4 tasks that sum hashed elements with
-//!   `par_iter`, against the same sums written as 8 sequential tasks a stage.
+//!   `par_iter`, against the same sums written as 8 sequential tasks a stage;
+//! - `critical-path`: a chain of 200 × 1 ms tasks listed after 400
+//!   independent 1 ms tasks, on 2 threads, built with
+//!   [`critical_path_first`](kahn::GraphBuilder::critical_path_first) and
+//!   without it (`-list-order`): the makespan against the ideal (0.30 s,
+//!   not scaled: shorter sleeps would measure their overshoot);
+//!   `layered-uneven` the same with the layered shape at 500 tasks whose
+//!   bodies sleep 0.2 or 2 ms (one in five), weighted by their sleep,
+//!   against the larger of the longest path and the total over 2 threads.
 //!
 //! The sleeping scenarios take the Scheduling issue's durations times
 //! [`Settings::scale`]. Every run is checked (each task ran once and after
@@ -67,7 +75,7 @@ pub struct Settings {
 
 impl Default for Settings {
     /// Scale 0.25, 7 reps, 200 runs back to back, 100 ms before a cold
-    /// start, 1e7 elements: 20–25 s on 2 cores.
+    /// start, 1e7 elements: about 30 s on 2 cores.
     fn default() -> Settings {
         Settings {
             scale: 0.25,
@@ -129,6 +137,10 @@ pub fn run_all(
         keep(rayon_sum_without_kahn(s, &data, element));
     }
     keep(rayon_graph(s, &data, on(2)));
+    for ranked in [true, false] {
+        keep(critical_path(s, on(2), ranked));
+        keep(layered_uneven(s, on(2), ranked));
+    }
     let (mut records, mut errors) = (Vec::new(), Vec::new());
     for figure in figures {
         match figure {
@@ -203,6 +215,8 @@ impl Element {
 struct Plan {
     tasks: Vec<(String, Work)>,
     edges: Vec<(usize, usize)>,
+    /// Built critical path first, each sleeping task weighted by its sleep.
+    ranked: bool,
 }
 
 impl Plan {
@@ -306,6 +320,15 @@ fn run_plan(
     for &(u, v) in &plan.edges {
         b.edge(plan.tasks[u].0.as_str(), plan.tasks[v].0.as_str())
             .map_err(|e| e.to_string())?;
+    }
+    if plan.ranked {
+        b.critical_path_first();
+        for (name, work) in &plan.tasks {
+            if let Work::Sleep(d) = work {
+                b.weight(name.as_str(), d.as_secs_f64())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
     }
     let graph = b.build().map_err(|e| e.to_string())?;
 
@@ -531,6 +554,111 @@ fn root_fan_out(s: &Settings, executor: &Executor) -> Result<ScenarioRecord, Str
     let waves = 8usize.div_ceil(executor.threads()) as u32;
     let graph = format!("root -> 8 × {}", ms(work));
     makespan(s, executor, &plan, "root-fan-out", graph, work * waves)
+}
+
+/// Makespan figures of the priority scenarios: no bar, since the point is
+/// the comparison of the two orders against one ideal.
+fn ordered(scenario: &str, ranked: bool) -> String {
+    if ranked {
+        scenario.to_owned()
+    } else {
+        format!("{scenario}-list-order")
+    }
+}
+
+/// 400 independent 1 ms tasks, then a chain of 200 × 1 ms: ideal 0.30 s
+/// on 2 threads. Listed first, the independent tasks start first in list
+/// order, and the chain is still running when they are done.
+fn critical_path(
+    s: &Settings,
+    executor: &Executor,
+    ranked: bool,
+) -> Result<ScenarioRecord, String> {
+    let each = Duration::from_millis(1);
+    let mut plan = Plan {
+        ranked,
+        ..Plan::default()
+    };
+    for i in 0..400 {
+        plan.task(format!("short-{i}"), Work::Sleep(each));
+    }
+    let mut last = Vec::new();
+    for i in 0..200 {
+        last = vec![plan.task_after(&last, format!("chain-{i}"), Work::Sleep(each))];
+    }
+    let ideal = each * 600 / executor.threads() as u32;
+    let samples = sample(s.reps, || seconds(executor, &plan, &[], None))?;
+    let scenario = ordered("critical-path", ranked);
+    Ok(Figure {
+        scenario: &scenario,
+        graph: "400 × 1 ms beside a chain of 200 × 1 ms".to_owned(),
+        threads: executor.threads(),
+        measured: "makespan",
+        against: "ideal makespan",
+        against_s: ideal.as_secs_f64(),
+        bar: None,
+    }
+    .of(samples))
+}
+
+/// The layered shape at 500 tasks, each sleeping 0.2 ms or (one in five,
+/// chosen by a fixed seed) 2 ms, against a lower bound of its makespan: the
+/// longest path's sleep, or the total sleep over the threads if larger.
+fn layered_uneven(
+    s: &Settings,
+    executor: &Executor,
+    ranked: bool,
+) -> Result<ScenarioRecord, String> {
+    let shape = Shape::Layered.generate(500);
+    let mut rng = crate::shapes::SplitMix64(0x005e_ed0f_1a7e);
+    let sleeps: Vec<Duration> = (0..shape.tasks)
+        .map(|_| match rng.next_u64() % 5 {
+            0 => Duration::from_millis(2),
+            _ => Duration::from_micros(200),
+        })
+        .collect();
+    let mut plan = Plan {
+        ranked,
+        ..Plan::default()
+    };
+    for (i, &d) in sleeps.iter().enumerate() {
+        plan.task(format!("t{i}"), Work::Sleep(d));
+    }
+    plan.edges = shape
+        .edges
+        .iter()
+        .map(|&(u, v)| (u as usize, v as usize))
+        .collect();
+    // Longest path ending at each task, in the generator's order (edges go
+    // from lower to higher ids, checked below).
+    let mut ends = sleeps.clone();
+    let mut by_target = plan.edges.clone();
+    by_target.sort_unstable_by_key(|&(_, v)| v);
+    for &(u, v) in &by_target {
+        if u >= v {
+            return Err(format!("layered edge {u} -> {v} goes backwards"));
+        }
+        ends[v] = ends[v].max(ends[u] + sleeps[v]);
+    }
+    let longest = ends.iter().copied().max().unwrap_or_default();
+    let total: Duration = sleeps.iter().sum();
+    let ideal = longest.max(total / executor.threads() as u32);
+    let samples = sample(s.reps, || seconds(executor, &plan, &[], None))?;
+    let scenario = ordered("layered-uneven", ranked);
+    Ok(Figure {
+        scenario: &scenario,
+        graph: format!(
+            "layered, {} tasks of 0.2 or 2 ms ({} ms in all)",
+            shape.tasks,
+            total.as_millis()
+        ),
+        threads: executor.threads(),
+        measured: "makespan",
+        against: "ideal makespan (bound)",
+        against_s: ideal.as_secs_f64(),
+        bar: None,
+    }
+    .of(samples))
 }
 
 /// A chain of `count` tasks of `each`.

@@ -43,6 +43,10 @@ fn every_scenario_records_checked_figures() {
         "rayon-sum-hashed",
         "rayon-sum-hashed-no-kahn",
         "rayon-graph",
+        "critical-path",
+        "layered-uneven",
+        "critical-path-list-order",
+        "layered-uneven-list-order",
     ]);
     assert_eq!(scenarios, want);
     for f in &figures {
