@@ -31,7 +31,10 @@ use worker::Participation;
 /// started while others are running gets idle workers right away, and
 /// workers rotate between runs at task boundaries when there are more runs
 /// than workers). Tasks always run on the executor's threads, never on the
-/// thread that called [`run`](Self::run), which waits.
+/// thread that called [`run`](Self::run), which waits; handing a run to a
+/// pool thread and its end back costs a few microseconds a run (about 3 µs
+/// on the machine of BENCHMARKS.md), which only graphs of a few hundred
+/// empty tasks notice.
 ///
 /// The threads are a [rayon] pool, and a worker that has no graph work
 /// returns to it: parallel code inside a task (`rayon::join`, `par_iter`)
