@@ -326,10 +326,14 @@ impl Shared {
         refresh_rotation(&runs);
     }
 
-    /// Whether some listed run has no worker.
-    fn someone_starving(&self) -> bool {
+    /// Whether some listed run has no worker, other than the runs in
+    /// `dry`: runs the asking job left for lack of work. Such a run gets
+    /// work again only when a task parked on a resource comes back, and
+    /// that hand-back calls a worker itself; counting it as starving would
+    /// keep the job circling it for as long as the resource is held.
+    fn someone_starving(&self, dry: &Tried) -> bool {
         let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
-        runs.iter().any(|l| l.starving())
+        runs.iter().any(|l| l.starving() && !dry.contains(l.serial))
     }
 
     /// Asks every listed run with room for workers to call one.
@@ -373,11 +377,22 @@ pub(crate) fn spawn_worker(shared: &Arc<Shared>) -> bool {
         shared.assigned.fetch_add(1, Ordering::SeqCst);
         return true;
     }
-    shared.standing.fetch_add(1, Ordering::SeqCst);
+    // At most `threads` calls stand: more could never be answered by more
+    // jobs, and each stale one would cost a job a useless round (under a
+    // stream of runs they piled up by the hundred thousand, and jobs never
+    // went back to rayon). A call not counted is still covered: `standing`
+    // is above zero, so a job that leaves after failing `try_add_job` below
+    // serves it (the exit re-check in `worker_job`).
+    let counted = shared
+        .standing
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+            (s < shared.threads).then_some(s + 1)
+        })
+        .is_ok();
     if !shared.try_add_job() {
         return false;
     }
-    if !take_one(&shared.standing) {
+    if counted && !take_one(&shared.standing) {
         // A job that was leaving took the call: no new one is needed.
         shared.jobs.fetch_sub(1, Ordering::SeqCst);
         return true;
@@ -443,7 +458,16 @@ fn worker_job(shared: Arc<Shared>) {
     // A panic here is a bug in kahn (task panics are caught): abort rather
     // than leave a run's starter waiting for a worker that is gone.
     let guard = AbortOnUnwind;
+    // Rayon may run this job on a thread whose task waits in `rayon::join`
+    // (a join runs pending jobs while it waits); that task resumes only when
+    // the job returns, so a nested job does not linger.
+    let nested = JOB_DEPTH.with(|depth| {
+        depth.set(depth.get() + 1);
+        depth.get() > 1
+    });
     let mut tried = Tried::default();
+    // Runs this job left for lack of work, since its last call.
+    let mut dry = Tried::default();
     loop {
         while let Some(listing) = shared.pick(&tried) {
             // SAFETY: `pick` joined the run.
@@ -452,11 +476,14 @@ fn worker_job(shared: Arc<Shared>) {
             shared.left(&listing);
             // Do not come straight back: a run that had nothing, ended, or
             // was left for another is tried again only on a fresh round.
-            let _ = departure;
+            if departure == Departure::NoWork {
+                dry.add(listing.serial);
+            }
             tried.add(listing.serial);
         }
-        if linger(&shared) {
+        if !nested && linger(&shared) {
             tried.clear();
+            dry.clear();
             continue;
         }
         shared.jobs.fetch_sub(1, Ordering::SeqCst);
@@ -465,7 +492,7 @@ fn worker_job(shared: Arc<Shared>) {
         // spawned nothing: serve it rather than leave it waiting. (Dekker
         // with `spawn_worker`: it puts its token before it counts the jobs,
         // this job uncounts itself before it looks for tokens.)
-        if (shared.standing.load(Ordering::SeqCst) > 0 || shared.someone_starving())
+        if (shared.standing.load(Ordering::SeqCst) > 0 || shared.someone_starving(&dry))
             && shared.try_add_job()
         {
             take_one(&shared.standing);
@@ -475,7 +502,13 @@ fn worker_job(shared: Arc<Shared>) {
         shared.want_workers_everywhere();
         break;
     }
+    JOB_DEPTH.with(|depth| depth.set(depth.get() - 1));
     std::mem::forget(guard);
+}
+
+thread_local! {
+    /// How many worker jobs run on this thread, one inside another.
+    static JOB_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The runs a worker job has served since it last found none to serve, so

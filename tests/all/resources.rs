@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kahn::{Arena, BuildError, CancelToken, Executor, Resource, RunOptions, State, TaskId};
-use kahn_test_support::{bounded, rendezvous, spin_for, wait_until};
+use kahn_test_support::{bounded, cpu_ms, rendezvous, spin_for, thread_ids, wait_until};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -430,4 +430,118 @@ fn a_waiter_cancelled_after_its_wake_up_strands_no_other_run() {
     let a = run_a.join().unwrap();
     assert_eq!((a.succeeded, a.cancelled), (1, 1), "{a:?}");
     assert_eq!((lock.in_use(), lock.waiting()), (0, 0));
+}
+
+/// Found in review: a run whose only task waits for a resource has no
+/// worker and has not ended, which the worker jobs took for a run that
+/// needs a worker; a job left it for lack of work, found it "starving",
+/// and went round again, spinning a core for as long as the resource was
+/// held. Here another run's task holds the resource for 400 ms, sleeping:
+/// the executor's threads must stay (nearly) idle meanwhile. Spinning used
+/// 280–380 ms of CPU; the bound is 100 ms.
+#[test]
+fn a_run_waiting_for_a_resource_keeps_no_thread_busy() {
+    if cfg!(miri) {
+        return;
+    }
+    bounded(|| {
+        let executor: &'static Executor = Box::leak(Box::new(Executor::with_threads(2).unwrap()));
+        let Some(threads) = thread_ids(executor) else {
+            return; // no /proc here
+        };
+        let lock = Resource::new("lock", 1);
+        let holding = Arc::new(AtomicBool::new(false));
+        let graph = |name: &str, body: Box<dyn Fn() + Send + Sync>| {
+            let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+            let mut b = arena.builder::<()>();
+            b.task(name, move |_| {
+                body();
+                Ok(())
+            })
+            .unwrap();
+            b.uses(name, &lock).unwrap();
+            &*Box::leak(Box::new(b.build().unwrap()))
+        };
+        let held = Arc::clone(&holding);
+        let holder = graph(
+            "holder",
+            Box::new(move || {
+                held.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(400));
+            }),
+        );
+        let waiter = graph("waiter", Box::new(|| {}));
+        let holding_run = std::thread::spawn(move || executor.run(holder).is_success());
+        assert!(wait_until(LIMIT, || holding.load(Ordering::SeqCst)));
+        let before = cpu_ms(&threads).unwrap();
+        let waiting_run = std::thread::spawn(move || executor.run(waiter).is_success());
+        assert!(holding_run.join().unwrap());
+        let used = cpu_ms(&threads).unwrap() - before;
+        assert!(waiting_run.join().unwrap());
+        assert!(
+            used <= 100,
+            "the executor's threads used {used} ms of CPU while the only work waited 400 ms for a resource"
+        );
+    });
+}
+
+/// Found in review: a task that holds a resource and calls `rayon::join`
+/// may, while it waits for the half another thread stole, have rayon run a
+/// pending worker job underneath it. That job served a run whose only task
+/// waits for the same resource, and (as above) went round and round it:
+/// the task under it never resumed, the resource was never released, and
+/// both runs hung, every time. The nested job must return.
+#[test]
+fn a_worker_job_run_inside_a_tasks_join_returns() {
+    for _ in 0..3 {
+        bounded(|| {
+            let executor: &'static Executor =
+                Box::leak(Box::new(Executor::with_threads(2).unwrap()));
+            let lock = Resource::new("lock", 1);
+            let other_started = Arc::new(AtomicBool::new(false));
+            let start_other = Arc::new(AtomicBool::new(false));
+            // The other run: one task that needs the lock, started from
+            // another thread while the holder waits inside its join.
+            let other = {
+                let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+                let mut b = arena.builder::<()>();
+                b.task("needs-lock", |_| Ok(())).unwrap();
+                b.uses("needs-lock", &lock).unwrap();
+                &*Box::leak(Box::new(b.build().unwrap()))
+            };
+            let (go, started) = (Arc::clone(&start_other), Arc::clone(&other_started));
+            let other_run = std::thread::spawn(move || {
+                assert!(wait_until(LIMIT, || go.load(Ordering::SeqCst)));
+                started.store(true, Ordering::SeqCst);
+                executor.run(other).is_success()
+            });
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<()>();
+            let (go, started) = (Arc::clone(&start_other), Arc::clone(&other_started));
+            b.task("holds-lock", move |_| {
+                let stolen = AtomicBool::new(false);
+                rayon::join(
+                    || {
+                        // Both threads busy: the other run's worker job
+                        // waits in the pool's queue for this join.
+                        assert!(wait_until(LIMIT, || stolen.load(Ordering::SeqCst)));
+                        go.store(true, Ordering::SeqCst);
+                        assert!(wait_until(LIMIT, || started.load(Ordering::SeqCst)));
+                        std::thread::sleep(Duration::from_millis(5));
+                    },
+                    || {
+                        stolen.store(true, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                    },
+                );
+                Ok(())
+            })
+            .unwrap();
+            b.uses("holds-lock", &lock).unwrap();
+            let graph = b.build().unwrap();
+            assert!(executor.run(&graph).is_success());
+            assert!(other_run.join().unwrap());
+            assert_eq!((lock.in_use(), lock.waiting()), (0, 0));
+        });
+    }
 }

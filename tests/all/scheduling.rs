@@ -6,10 +6,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kahn::{Arena, Executor, ExecutorError, Outcome, RunOptions, State};
-use kahn_test_support::{bounded, rendezvous, spin_for, wait_for, wait_until};
+use kahn::{Arena, Executor, ExecutorError, Graph, Outcome, RunOptions, State};
+use kahn_test_support::{bounded, cpu_ms, rendezvous, spin_for, thread_ids, wait_for, wait_until};
 
 /// Long enough that only a scheduler that hides work makes a test fail.
 const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
@@ -249,4 +249,55 @@ fn thread_counts_are_bounded_and_honest() {
         Err(ExecutorError::TooManyThreads { .. })
     ));
     assert_eq!(Executor::with_threads(3).unwrap().threads(), 3);
+}
+
+/// Found in review: under a stream of concurrent runs, calls for workers
+/// that found the executor full piled up uncounted (hundreds of thousands
+/// after a few seconds), and every worker job then went round for them
+/// instead of returning to rayon: the threads stayed busy for seconds after
+/// the last run had returned. After a second of tiny runs from four threads
+/// on two workers, the executor's threads must go quiet at once (they
+/// linger 100 µs at most): at most 50 ms of CPU in the next 300 ms.
+#[test]
+fn threads_go_quiet_after_a_stream_of_concurrent_runs() {
+    if cfg!(miri) {
+        return;
+    }
+    bounded(|| {
+        let executor: &'static Executor = Box::leak(Box::new(Executor::with_threads(2).unwrap()));
+        let Some(threads) = thread_ids(executor) else {
+            return; // no /proc here
+        };
+        let graph: &'static Graph<'static, u32> = {
+            let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+            let mut b = arena.builder::<u32>();
+            b.task("a", |_| Ok(1)).unwrap();
+            b.task("b", |ctx| Ok(ctx.input("a")? + 1)).unwrap();
+            b.task("c", |ctx| Ok(ctx.input("a")? + 2)).unwrap();
+            b.edge("a", "b").unwrap();
+            b.edge("a", "c").unwrap();
+            Box::leak(Box::new(b.build().unwrap()))
+        };
+        let until = Instant::now() + Duration::from_secs(1);
+        let streams: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    while Instant::now() < until {
+                        assert_eq!(executor.run(graph).output("c"), Some(&3));
+                    }
+                })
+            })
+            .collect();
+        for stream in streams {
+            stream.join().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let before = cpu_ms(&threads).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let used = cpu_ms(&threads).unwrap() - before;
+        assert!(
+            used <= 50,
+            "the executor's threads used {used} ms of CPU in the 300 ms after the last run"
+        );
+    });
 }
