@@ -161,7 +161,7 @@ impl ResourceTable<'_> {
             .map(|u| self.resources[u.resource as usize].lock())
             .collect();
         let short = uses.iter().zip(&guards).position(|(u, held)| {
-            held.in_use + u.units > self.resources[u.resource as usize].capacity()
+            u.units > self.resources[u.resource as usize].capacity() - held.in_use
         });
         match short {
             None => {
@@ -220,6 +220,14 @@ impl ResourceTable<'_> {
                     }
                     !mine
                 });
+                if !gone.is_empty() {
+                    // A withdrawn waiter may have held back others that fit.
+                    let woken = wake_locked(resource, &mut held);
+                    drop(held);
+                    for waiter in woken {
+                        waiter.inbox.hand_back(waiter.task, true);
+                    }
+                }
                 gone
             };
             for waiter in gone {
@@ -233,25 +241,40 @@ impl ResourceTable<'_> {
 /// waiters that the units now free can serve (first come, first served: a
 /// waiter that does not fit holds back those behind it).
 fn wake_front(resource: &Resource, units: u32) {
-    let woken: Vec<Waiter> = {
-        let mut held = resource.lock();
-        held.in_use -= units;
-        let mut free = resource.capacity() - held.in_use;
-        let mut woken = Vec::new();
-        while let Some(front) = held.waiters.front() {
-            if front.units > free {
-                break;
-            }
-            free -= front.units;
-            woken.extend(held.waiters.pop_front());
+    let mut units = units;
+    loop {
+        let woken: Vec<Waiter> = {
+            let mut held = resource.lock();
+            held.in_use -= units;
+            wake_locked(resource, &mut held)
+        };
+        units = 0;
+        // Outside the lock: a woken task retries on its own run's workers, and
+        // parks again if another resource is short.
+        let mut unserved = false;
+        for waiter in woken {
+            unserved |= !waiter.inbox.hand_back(waiter.task, true);
         }
-        woken
-    };
-    // Outside the lock: a woken task retries on its own run's workers, and
-    // parks again if another resource is short.
-    for waiter in woken {
-        waiter.inbox.hand_back(waiter.task, true);
+        // A woken task whose run could not call a worker (every thread is
+        // busy, perhaps in nested runs waiting for this resource) must not
+        // keep the units from those behind it.
+        if !unserved {
+            return;
+        }
     }
+}
+
+fn wake_locked(resource: &Resource, held: &mut Holding) -> Vec<Waiter> {
+    let mut free = resource.capacity() - held.in_use;
+    let mut woken = Vec::new();
+    while let Some(front) = held.waiters.front() {
+        if front.units > free {
+            break;
+        }
+        free -= front.units;
+        woken.extend(held.waiters.pop_front());
+    }
+    woken
 }
 
 /// Where tasks that waited for resources come back to their run: parked
@@ -262,7 +285,7 @@ pub(crate) struct Inbox {
     /// A hint for the hot path: how many are queued.
     queued: AtomicUsize,
     /// Called after a hand-back, to wake or call a worker of the run.
-    wake: Box<dyn Fn() + Send + Sync>,
+    wake: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// A parked task back from a resource's wait list.
@@ -274,7 +297,7 @@ pub(crate) struct Returned {
 }
 
 impl Inbox {
-    pub(crate) fn new(wake: Box<dyn Fn() + Send + Sync>) -> Inbox {
+    pub(crate) fn new(wake: Box<dyn Fn() -> bool + Send + Sync>) -> Inbox {
         Inbox {
             returned: crate::sync::Mutex::new(VecDeque::new()),
             queued: AtomicUsize::new(0),
@@ -282,13 +305,13 @@ impl Inbox {
         }
     }
 
-    fn hand_back(&self, task: u32, retry: bool) {
+    fn hand_back(&self, task: u32, retry: bool) -> bool {
         self.returned
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push_back(Returned { task, retry });
         self.queued.fetch_add(1, Ordering::SeqCst);
-        (self.wake)();
+        (self.wake)()
     }
 
     /// Whether anything came back (a hint; `take` says for sure).

@@ -177,6 +177,8 @@ fn wait_until_closed<T>(core: &RunCore<'_, T>, listing: &Listing) {
         if core.is_over() && listing.close() {
             return;
         }
+        // A run whose tasks are all parked has no worker to notice a stop.
+        core.should_stop();
         // The last worker out unparks this thread; the timeout only guards
         // against a wake-up consumed by an earlier, unrelated park.
         std::thread::park_timeout(Duration::from_millis(10));

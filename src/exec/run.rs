@@ -771,6 +771,12 @@ impl<'r, T> RunCore<'r, T> {
                             || self.has_visible_work()
                             || self.any_fresh_announcement(me, seen)
                     });
+                    // A worker that stays may be the run's only one (a
+                    // nested run's caller) with every task parked on a
+                    // resource: it wakes now and then to look at the
+                    // deadline and the token, as no task start will. A stop
+                    // hands the parked tasks back, to be cancelled.
+                    self.should_stop();
                 }
             }
             backoff.reset();
@@ -959,13 +965,14 @@ fn wake_on_return(
     sleep: &Arc<Sleep>,
     signals: &Arc<Signals>,
     executor: Option<Arc<Shared>>,
-) -> Box<dyn Fn() + Send + Sync> {
+) -> Box<dyn Fn() -> bool + Send + Sync> {
     let (sleep, signals) = (Arc::clone(sleep), Arc::clone(signals));
     Box::new(move || {
-        sleep.wake_one();
+        let woke = sleep.wake_one();
         if let Some(shared) = &executor {
             signals.want_workers();
-            registry::spawn_worker(shared);
+            return registry::spawn_worker(shared) || woke;
         }
+        true
     })
 }

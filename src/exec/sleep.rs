@@ -18,6 +18,10 @@ use std::sync::PoisonError;
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
 
+/// The longest a worker sleeps before it looks at its run again.
+#[cfg(not(loom))]
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(10);
+
 #[derive(Debug)]
 pub(crate) struct Sleep {
     lock: Mutex<()>,
@@ -34,13 +38,22 @@ impl Sleep {
         }
     }
 
-    /// Sleeps until woken, unless `has_work()` (checked after announcing the
-    /// sleep) says there is something to do.
+    /// Sleeps until woken (or for at most 10 ms), unless `has_work()`
+    /// (checked after announcing the sleep) says there is something to do.
     pub(crate) fn sleep(&self, has_work: impl Fn() -> bool) {
         let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if !has_work() {
+            // At most `LOOK_AGAIN`: a sleeper whose run has a deadline or a
+            // token must notice them even if no work ever wakes it.
+            #[cfg(not(loom))]
+            drop(
+                self.wake
+                    .wait_timeout(guard, LOOK_AGAIN)
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            #[cfg(loom)]
             drop(
                 self.wake
                     .wait(guard)
@@ -53,12 +66,14 @@ impl Sleep {
     }
 
     /// Wakes one sleeper, if any; call after publishing work.
-    pub(crate) fn wake_one(&self) {
+    pub(crate) fn wake_one(&self) -> bool {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Relaxed) > 0 {
             let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
             self.wake.notify_one();
+            return true;
         }
+        false
     }
 
     /// Wakes every sleeper; call when the run has ended.
