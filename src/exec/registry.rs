@@ -448,7 +448,9 @@ fn linger(shared: &Shared) -> bool {
         // Between slices, not lingering, it runs pending rayon work (which
         // may take long, or be another worker job that lingers in turn: a
         // call must not wait for it).
+        LINGER_YIELD.with(|flag| flag.set(true));
         rayon::yield_now();
+        LINGER_YIELD.with(|flag| flag.set(false));
     }
 }
 
@@ -461,10 +463,13 @@ fn worker_job(shared: Arc<Shared>) {
     // Rayon may run this job on a thread whose task waits in `rayon::join`
     // (a join runs pending jobs while it waits); that task resumes only when
     // the job returns, so a nested job does not linger.
+    // (A job started by a lingering job's `rayon::yield_now` is not held
+    // up by a task, and lingers as usual.)
+    let under_linger = LINGER_YIELD.with(|flag| flag.replace(false));
     let nested = JOB_DEPTH.with(|depth| {
         depth.set(depth.get() + 1);
         depth.get() > 1
-    });
+    }) && !under_linger;
     let mut tried = Tried::default();
     // Runs this job left for lack of work, since its last call.
     let mut dry = Tried::default();
@@ -503,12 +508,15 @@ fn worker_job(shared: Arc<Shared>) {
         break;
     }
     JOB_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    LINGER_YIELD.with(|flag| flag.set(under_linger));
     std::mem::forget(guard);
 }
 
 thread_local! {
     /// How many worker jobs run on this thread, one inside another.
     static JOB_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Whether this thread is in a lingering job's `rayon::yield_now`.
+    static LINGER_YIELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The runs a worker job has served since it last found none to serve, so
