@@ -276,11 +276,12 @@ impl Seat {
     /// and [`retract`](Self::retract).
     #[inline]
     pub(crate) unsafe fn with_hidden<R>(&self, f: impl FnOnce(&mut Hidden) -> R) -> R {
-        // SAFETY: by the caller's contract the occupant is the only one who
-        // may touch `hidden` now (no announcement out, so no rescuer takes).
-        self.own
-            .hidden
-            .with_mut(|hidden| f(unsafe { &mut *hidden }))
+        self.own.hidden.with_mut(|hidden| {
+            // SAFETY: by the caller's contract the occupant is the only one
+            // who may touch `hidden` now (no announcement out, so no
+            // rescuer takes).
+            f(unsafe { &mut *hidden })
+        })
     }
 
     /// Announces that the occupant, holding private work whose current
@@ -340,12 +341,11 @@ impl Seat {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         self.own.rescued.store(false, Ordering::Relaxed);
-        // SAFETY: the rescuer is done (we hold the lock) and no new rescue
-        // can start before our next announcement.
-        let taken = self
-            .own
-            .hidden
-            .with_mut(|hidden| unsafe { std::mem::take(&mut (*hidden).taken) });
+        let taken = self.own.hidden.with_mut(|hidden| {
+            // SAFETY: the rescuer is done (we hold the lock) and no new
+            // rescue can start before our next announcement.
+            unsafe { std::mem::take(&mut (*hidden).taken) }
+        });
         if taken {
             // The rescuer emptied the mirror too.
             announcer.mirrored = None;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kahn::{Arena, BuildError, CancelToken, Executor, Resource, RunOptions, State, TaskId};
-use kahn_test_support::{bounded, cpu_ms, rendezvous, spin_for, thread_ids, wait_until};
+use kahn_test_support::{bounded, cpu_ms, rendezvous, spin_for, wait_until, watched_executor};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -441,13 +441,9 @@ fn a_waiter_cancelled_after_its_wake_up_strands_no_other_run() {
 /// 280–380 ms of CPU; the bound is 100 ms.
 #[test]
 fn a_run_waiting_for_a_resource_keeps_no_thread_busy() {
-    if cfg!(miri) {
-        return;
-    }
     bounded(|| {
-        let executor: &'static Executor = Box::leak(Box::new(Executor::with_threads(2).unwrap()));
-        let Some(threads) = thread_ids(executor) else {
-            return; // no /proc here
+        let Some((executor, threads)) = watched_executor() else {
+            return; // no /proc here, or Miri
         };
         let lock = Resource::new("lock", 1);
         let holding = Arc::new(AtomicBool::new(false));

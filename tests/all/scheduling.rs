@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kahn::{Arena, Executor, ExecutorError, Graph, Outcome, RunOptions, State};
-use kahn_test_support::{bounded, cpu_ms, rendezvous, spin_for, thread_ids, wait_for, wait_until};
+use kahn_test_support::{
+    bounded, cpu_ms, rendezvous, spin_for, wait_for, wait_until, watched_executor,
+};
 
 /// Long enough that only a scheduler that hides work makes a test fail.
 const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
@@ -260,13 +262,9 @@ fn thread_counts_are_bounded_and_honest() {
 /// linger 100 µs at most): at most 50 ms of CPU in the next 300 ms.
 #[test]
 fn threads_go_quiet_after_a_stream_of_concurrent_runs() {
-    if cfg!(miri) {
-        return;
-    }
     bounded(|| {
-        let executor: &'static Executor = Box::leak(Box::new(Executor::with_threads(2).unwrap()));
-        let Some(threads) = thread_ids(executor) else {
-            return; // no /proc here
+        let Some((executor, threads)) = watched_executor() else {
+            return; // no /proc here, or Miri
         };
         let graph: &'static Graph<'static, u32> = {
             let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));

@@ -49,3 +49,16 @@ pub fn cpu_ms(ids: &[u64]) -> Option<u64> {
     // USER_HZ is 100 on every Linux architecture kahn runs on.
     Some(ticks * 10)
 }
+
+/// A fresh 2-thread executor, leaked so runs on other threads may borrow
+/// it, and the ids of its threads; `None` where their CPU cannot be read
+/// (see [`thread_ids`]) or under Miri, so callers skip their check.
+pub fn watched_executor() -> Option<(&'static Executor, Vec<u64>)> {
+    if cfg!(miri) {
+        return None;
+    }
+    let executor: &'static Executor =
+        Box::leak(Box::new(Executor::with_threads(2).expect("two threads")));
+    let ids = thread_ids(executor)?;
+    Some((executor, ids))
+}

@@ -13,7 +13,7 @@
 //! | [`wait`] | [`wait_until()`] and the waits built on it: flags, rendezvous, spinning for a while |
 //! | [`dags`] | random DAGs and task names for the property tests (with the default `proptest` feature) |
 //! | [`bounded`](mod@bounded) | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
-//! | [`cpu`] | [`thread_ids()`] and [`cpu_ms()`]: the CPU time an executor's threads used, for checks that idle threads stay idle |
+//! | [`cpu`] | [`watched_executor()`], [`thread_ids()`] and [`cpu_ms()`]: the CPU time an executor's threads used, for checks that idle threads stay idle |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod bounded;
@@ -27,7 +27,7 @@ pub mod panics;
 pub mod wait;
 
 pub use bounded::{bounded, LIMIT};
-pub use cpu::{cpu_ms, thread_ids};
+pub use cpu::{cpu_ms, thread_ids, watched_executor};
 pub use executors::{executor, executors};
 pub use oracle::{counts, Oracle};
 pub use panics::intend_panic;
