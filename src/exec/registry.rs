@@ -336,6 +336,21 @@ impl Shared {
         runs.iter().any(|l| l.starving() && !dry.contains(l.serial))
     }
 
+    /// Gives up the calling job's slot; but if a call stands (or `wanted`
+    /// says a run needs a worker) and a slot is free, takes one back and
+    /// answers: `true`, serve. A call that found the executor full before
+    /// the decrement is seen here after it (Dekker with [`spawn_worker`]:
+    /// it puts its token before it counts the jobs, the job uncounts itself
+    /// before it looks for tokens).
+    fn release_slot(&self, wanted: impl FnOnce() -> bool) -> bool {
+        self.jobs.fetch_sub(1, Ordering::SeqCst);
+        if (self.standing.load(Ordering::SeqCst) > 0 || wanted()) && self.try_add_job() {
+            take_one(&self.standing);
+            return true;
+        }
+        false
+    }
+
     /// Asks every listed run with room for workers to call one.
     fn want_workers_everywhere(&self) {
         let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
@@ -370,8 +385,9 @@ fn refresh_rotation(runs: &[Arc<Listing>]) {
 /// the number of lingering jobs, and every call handed over is answered.
 /// A call that finds no lingering job and no room for a new one *stands*
 /// (`standing`) until a job is free: a job that stops lingering, or leaves
-/// for rayon, looks for standing calls first (Dekker with the caller: each
-/// side counts itself before it looks at the other).
+/// for rayon (for good, or for a slice of rayon work while it lingers),
+/// looks for standing calls first (Dekker with the caller: each side counts
+/// itself before it looks at the other).
 pub(crate) fn spawn_worker(shared: &Arc<Shared>) -> bool {
     if take_one(&shared.lingering) {
         shared.assigned.fetch_add(1, Ordering::SeqCst);
@@ -418,16 +434,27 @@ const LINGER: Duration = Duration::from_micros(50);
 /// How often a lingering job looks for pending rayon work.
 const SLICE: Duration = Duration::from_micros(5);
 
+/// How a lingering job's wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lingered {
+    /// It took a call: serve.
+    Called,
+    /// No call came in time: leave, if no call stands.
+    Expired,
+    /// Its slot went to another job while it ran rayon work: it has left.
+    Replaced,
+}
+
 /// Waits up to [`LINGER`] for a call for a worker, running pending rayon
-/// work meanwhile; `true` if it took one.
-fn linger(shared: &Shared) -> bool {
+/// work meanwhile.
+fn linger(shared: &Shared) -> Lingered {
     let start = std::time::Instant::now();
     loop {
         shared.lingering.fetch_add(1, Ordering::SeqCst);
         let slice = start.elapsed() + SLICE;
         while start.elapsed() < slice.min(LINGER) {
             if shared.assigned.load(Ordering::Relaxed) > 0 && take_one(&shared.assigned) {
-                return true;
+                return Lingered::Called;
             }
             std::thread::yield_now();
         }
@@ -437,20 +464,29 @@ fn linger(shared: &Shared) -> bool {
             while !take_one(&shared.assigned) {
                 std::hint::spin_loop();
             }
-            return true;
+            return Lingered::Called;
         }
         if take_one(&shared.standing) {
-            return true;
+            return Lingered::Called;
         }
         if start.elapsed() >= LINGER {
-            return false;
+            return Lingered::Expired;
         }
-        // Between slices, not lingering, it runs pending rayon work (which
-        // may take long, or be another worker job that lingers in turn: a
-        // call must not wait for it).
+        // Between slices it runs pending rayon work, which may take long
+        // or be another worker job that serves a run in turn. While it
+        // does, this job cannot answer a call, so it gives its slot up:
+        // counted, it would make a call stand that only it could answer,
+        // from under a job that may wait for that very call (a task held
+        // behind its long sibling until the sibling ended).
+        if shared.release_slot(|| false) {
+            return Lingered::Called;
+        }
         LINGER_YIELD.with(|flag| flag.set(true));
         rayon::yield_now();
         LINGER_YIELD.with(|flag| flag.set(false));
+        if !shared.try_add_job() {
+            return Lingered::Replaced;
+        }
     }
 }
 
@@ -486,23 +522,26 @@ fn worker_job(shared: Arc<Shared>) {
             }
             tried.add(listing.serial);
         }
-        if !nested && linger(&shared) {
-            tried.clear();
-            dry.clear();
-            continue;
-        }
-        shared.jobs.fetch_sub(1, Ordering::SeqCst);
-        // A call, a run listed, or a run left without workers between the
-        // last look and the decrement above found the executor full and
-        // spawned nothing: serve it rather than leave it waiting. (Dekker
-        // with `spawn_worker`: it puts its token before it counts the jobs,
-        // this job uncounts itself before it looks for tokens.)
-        if (shared.standing.load(Ordering::SeqCst) > 0 || shared.someone_starving(&dry))
-            && shared.try_add_job()
-        {
-            take_one(&shared.standing);
-            tried.clear();
-            continue;
+        let lingered = if nested {
+            Lingered::Expired
+        } else {
+            linger(&shared)
+        };
+        match lingered {
+            Lingered::Called => {
+                tried.clear();
+                dry.clear();
+                continue;
+            }
+            Lingered::Expired => {
+                // A run listed, or left without workers, since the last
+                // look may have called no one (it found the executor full).
+                if shared.release_slot(|| shared.someone_starving(&dry)) {
+                    tried.clear();
+                    continue;
+                }
+            }
+            Lingered::Replaced => {}
         }
         shared.want_workers_everywhere();
         break;
