@@ -1,15 +1,15 @@
-//! The resettable arena a graph is built into: one bump allocator and one name interner.
+//! The resettable arena a graph is built into: one bump allocator and one name table.
 
 use bumpalo::Bump;
 
 use crate::builder::GraphBuilder;
-use crate::names::NameStore;
+use crate::names::NameTable;
 
 /// Memory for building graphs, reused from one batch to the next.
 ///
 /// An `Arena` owns a [`bumpalo`] allocator that holds every per-task
 /// structure of a graph (task closures, adjacency, compiled CSR arrays), and a
-/// [`lasso`] interner for task names. [`Arena::builder`] starts a graph that
+/// table of task names. [`Arena::builder`] starts a graph that
 /// borrows the arena; the borrow checker keeps the arena from being reused
 /// while that graph, or any report of its runs, is alive:
 ///
@@ -26,7 +26,7 @@ use crate::names::NameStore;
 #[derive(Debug, Default)]
 pub struct Arena {
     bump: Bump,
-    names: NameStore,
+    names: NameTable,
 }
 
 impl Arena {
@@ -42,7 +42,7 @@ impl Arena {
     pub fn with_capacity(bytes: usize) -> Arena {
         Arena {
             bump: Bump::with_capacity(bytes),
-            names: NameStore::Empty,
+            names: NameTable::new(),
         }
     }
 
@@ -60,11 +60,12 @@ impl Arena {
     /// and the bump keeps only its largest chunk.
     pub fn reset(&mut self) {
         self.bump.reset();
-        self.names.reopen();
+        self.names.clear();
     }
 
-    /// Bytes the bump allocator holds from the heap (used or not).
+    /// Bytes the arena holds from the heap, used or not: its bump chunks
+    /// and its name table.
     pub fn allocated_bytes(&self) -> usize {
-        self.bump.allocated_bytes()
+        self.bump.allocated_bytes() + self.names.heap_bytes()
     }
 }

@@ -4,14 +4,13 @@ use std::collections::HashMap;
 
 use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
-use lasso::{Key, Spur};
 
 use crate::compile::compile;
 use crate::context::TaskContext;
 use crate::error::{BoxError, BuildError, RejectedWeight};
 use crate::graph::Graph;
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
-use crate::names::{NameStore, Names};
+use crate::names::{NameTable, Names, Rejected};
 use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
@@ -38,12 +37,9 @@ const EDGE_LIMIT: usize = (1 << 30) - 1;
 /// worker starts those with the longest path to the end of the graph first.
 pub struct GraphBuilder<'a, T = ()> {
     bump: &'a Bump,
-    names: &'a mut NameStore,
+    /// The arena's name table, cleared for this graph.
+    names: &'a mut NameTable,
     tasks: BumpVec<'a, TaskBox<'a, T>>,
-    /// Name key of each task, by id.
-    keys: BumpVec<'a, Option<Spur>>,
-    /// Task of each name key, by `Spur::into_usize`.
-    by_key: BumpVec<'a, u32>,
     edges: BumpVec<'a, (u32, u32)>,
     /// Whether every edge so far goes from a lower id to a higher one; then
     /// ids are a topological order and `build` needs no cycle check.
@@ -63,15 +59,13 @@ pub struct GraphBuilder<'a, T = ()> {
 }
 
 impl<'a, T> GraphBuilder<'a, T> {
-    pub(crate) fn new(bump: &'a Bump, names: &'a mut NameStore) -> Self {
-        // Make sure the interner is open before the first name arrives.
-        names.rodeo();
+    /// A builder over a rewound arena: `bump` and `names` are empty.
+    pub(crate) fn new(bump: &'a Bump, names: &'a mut NameTable) -> Self {
+        debug_assert_eq!(names.named(), 0, "the arena was rewound");
         GraphBuilder {
             bump,
             names,
             tasks: BumpVec::new_in(bump),
-            keys: BumpVec::new_in(bump),
-            by_key: BumpVec::new_in(bump),
             edges: BumpVec::new_in(bump),
             forward_only: true,
             max_tasks: TaskId::LIMIT,
@@ -109,7 +103,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             .min(Self::RESERVE_EDGES.saturating_sub(self.edges.len()))
             .min(self.max_edges.saturating_sub(self.edges.len()));
         let _ = self.tasks.try_reserve(tasks);
-        let _ = self.keys.try_reserve(tasks);
+        self.names.reserve(self.tasks.len(), tasks);
         let _ = self.edges.try_reserve(edges);
     }
 
@@ -226,29 +220,80 @@ impl<'a, T> GraphBuilder<'a, T> {
             return Err(BuildError::EmptyName);
         }
         let id = self.next_id()?;
-        let rodeo = self.names.rodeo();
-        let known = rodeo.len();
-        let key = rodeo
-            .try_get_or_intern(name)
-            .map_err(|_| BuildError::TooManyTasks {
-                given: self.tasks.len() + 1,
-                limit: known,
-            })?;
-        if rodeo.len() == known {
-            let first = TaskId::new(self.by_key[key.into_usize()]);
-            return Err(BuildError::DuplicateName {
-                name: name.to_owned(),
-                first,
-            });
+        match self.names.push_named(id.raw(), name) {
+            Ok(()) => {}
+            Err(Rejected::Taken(first)) => {
+                return Err(BuildError::DuplicateName {
+                    name: name.to_owned(),
+                    first: TaskId::new(first),
+                })
+            }
+            Err(Rejected::TooLong) => {
+                return Err(BuildError::NamesTooLong {
+                    task: name.to_owned(),
+                    limit: NameTable::BYTE_LIMIT,
+                })
+            }
         }
-        debug_assert_eq!(
-            key.into_usize(),
-            self.by_key.len(),
-            "only task names are interned"
-        );
-        self.by_key.push(id.raw());
-        self.push(Some(key), body);
+        self.tasks.push(alloc_task(self.bump, body));
         Ok(id)
+    }
+
+    /// Adds many named tasks, in bulk: for task lists read from
+    /// configuration. The k-th task added gets the id [`task_count`]
+    /// had before the call, plus k. The names are hashed a batch at a
+    /// time and their places in the name table loaded together, so the
+    /// cache misses of a large graph overlap. Stops at the first bad task,
+    /// keeping the tasks before it.
+    ///
+    /// All bodies have one type: make them with one function.
+    ///
+    /// ```
+    /// # use kahn::{BoxError, TaskContext};
+    /// let config = [("extract", 1), ("clean", 2), ("load", 3)];
+    /// let step = |cost: u64| move |_: &TaskContext<'_, u64>| Ok::<_, BoxError>(cost);
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<u64>();
+    /// b.tasks(config.iter().map(|&(name, cost)| (name, step(cost))))?;
+    /// b.edges_by_name([("extract", "clean"), ("clean", "load")])?;
+    /// assert_eq!(b.build()?.task_count(), 3);
+    /// # Ok::<(), kahn::BuildError>(())
+    /// ```
+    ///
+    /// [`task_count`]: Self::task_count
+    ///
+    /// # Errors
+    /// As [`task`](Self::task), for the first bad task.
+    pub fn tasks<'n, I, F>(&mut self, tasks: I) -> Result<(), BuildError>
+    where
+        I: IntoIterator<Item = (&'n str, F)>,
+        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
+    {
+        /// Tasks whose names are looked at together.
+        const BATCH: usize = 16;
+        let mut tasks = tasks.into_iter();
+        let room = self.max_tasks.saturating_sub(self.tasks.len());
+        let hint = tasks.size_hint().0.min(room).min(Self::RESERVE_TASKS);
+        if hint > 0 {
+            self.reserve(hint, 0);
+        }
+        let mut batch: [Option<(&str, F)>; BATCH] = Default::default();
+        loop {
+            let mut count = 0;
+            for task in tasks.by_ref().take(BATCH) {
+                batch[count] = Some(task);
+                count += 1;
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            self.names
+                .prepare(batch[..count].iter().flatten().map(|(name, _)| *name));
+            for task in &mut batch[..count] {
+                let (name, body) = task.take().expect("filled above");
+                self.task(name, body)?;
+            }
+        }
     }
 
     /// Adds a task without a name and returns its id; errors and reports show
@@ -261,7 +306,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
     {
         let id = self.next_id()?;
-        self.push(None, body);
+        self.tasks.push(alloc_task(self.bump, body));
         Ok(id)
     }
 
@@ -276,14 +321,6 @@ impl<'a, T> GraphBuilder<'a, T> {
         Ok(TaskId::new(n as u32))
     }
 
-    fn push<F>(&mut self, key: Option<Spur>, body: F)
-    where
-        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
-    {
-        self.tasks.push(alloc_task(self.bump, body));
-        self.keys.push(key);
-    }
-
     /// Adds an edge: `to` starts only after `from` succeeded, and may read its output.
     ///
     /// # Errors
@@ -295,8 +332,17 @@ impl<'a, T> GraphBuilder<'a, T> {
         to: impl Into<TaskRef<'m>>,
     ) -> Result<(), BuildError> {
         let (from, to) = (from.into(), to.into());
-        let edge = (self.resolve(from, from, to)?, self.resolve(to, from, to)?);
-        self.push_edge(edge)
+        let (u, v) = match (from, to) {
+            // Both lookups at once, so their cache misses overlap.
+            (TaskRef::Name(a), TaskRef::Name(b)) => {
+                let [u, v] = self.names.find_batch(&[a, b]);
+                (u, v)
+            }
+            _ => (self.find(from), self.find(to)),
+        };
+        let u = self.resolved(u, from, from, to)?;
+        let v = self.resolved(v, to, from, to)?;
+        self.push_edge((u, v))
     }
 
     /// Adds many edges by id, in bulk; for generated graphs. Stops at the
@@ -328,6 +374,64 @@ impl<'a, T> GraphBuilder<'a, T> {
         Ok(())
     }
 
+    /// Adds many edges by name, in bulk: for edge lists read from
+    /// configuration. The names are looked up a batch at a time, so their
+    /// cache misses overlap; on a graph too big for the caches that is
+    /// several times faster than one [`edge`](Self::edge) call per pair.
+    /// Stops at the first bad edge, keeping the edges before it.
+    ///
+    /// ```
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<()>();
+    /// for name in ["extract", "clean", "load"] {
+    ///     b.task(name, |_| Ok(()))?;
+    /// }
+    /// let config = [("extract", "clean"), ("clean", "load")];
+    /// b.edges_by_name(config)?;
+    /// assert_eq!(b.build()?.edge_count(), 2);
+    /// # Ok::<(), kahn::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`edge`](Self::edge), for the first bad edge.
+    pub fn edges_by_name<'n, I>(&mut self, edges: I) -> Result<(), BuildError>
+    where
+        I: IntoIterator<Item = (&'n str, &'n str)>,
+    {
+        /// Pairs resolved together: two names each.
+        const PAIRS: usize = 8;
+        let mut edges = edges.into_iter();
+        let room = self.max_edges.saturating_sub(self.edges.len());
+        let _ = self
+            .edges
+            .try_reserve(edges.size_hint().0.min(room).min(1 << 20));
+        let mut names = [""; 2 * PAIRS];
+        let mut found = [None; 2 * PAIRS];
+        loop {
+            let mut count = 0;
+            for (from, to) in edges.by_ref().take(PAIRS) {
+                names[2 * count] = from;
+                names[2 * count + 1] = to;
+                count += 1;
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            self.names
+                .find_many(&names[..2 * count], &mut found[..2 * count]);
+            for pair in 0..count {
+                match (found[2 * pair], found[2 * pair + 1]) {
+                    (Some(u), Some(v)) if u != v && self.edges.len() < self.max_edges => {
+                        self.forward_only &= u < v;
+                        self.edges.push((u, v));
+                    }
+                    // Let the careful path build the right error.
+                    _ => self.edge(names[2 * pair], names[2 * pair + 1])?,
+                }
+            }
+        }
+    }
+
     fn push_edge(&mut self, (u, v): (u32, u32)) -> Result<(), BuildError> {
         if u == v {
             return Err(BuildError::SelfLoop {
@@ -345,13 +449,16 @@ impl<'a, T> GraphBuilder<'a, T> {
         Ok(())
     }
 
-    fn resolve(
+    /// `found`, the task `task` (one end of `from -> to`) resolved to, or
+    /// the error that names it.
+    fn resolved(
         &mut self,
+        found: Option<u32>,
         task: TaskRef<'_>,
         from: TaskRef<'_>,
         to: TaskRef<'_>,
     ) -> Result<u32, BuildError> {
-        self.find(task).ok_or_else(|| BuildError::UnknownTask {
+        found.ok_or_else(|| BuildError::UnknownTask {
             missing: task.to_owned_ref(),
             from: self.as_written(from),
             to: self.as_written(to),
@@ -368,10 +475,8 @@ impl<'a, T> GraphBuilder<'a, T> {
         }
     }
 
-    fn label(&mut self, v: u32) -> TaskLabel {
-        let key = self.keys[v as usize];
-        let name = key.map(|key| self.names.rodeo().resolve(&key));
-        TaskLabel::new(TaskId::new(v), name)
+    fn label(&self, v: u32) -> TaskLabel {
+        TaskLabel::new(TaskId::new(v), self.names.name(v as usize))
     }
 
     /// Declares that `task` holds one unit of `resource` while it runs: at
@@ -434,14 +539,10 @@ impl<'a, T> GraphBuilder<'a, T> {
     }
 
     /// The task a reference points at, if the builder has it.
-    fn find(&mut self, task: TaskRef<'_>) -> Option<u32> {
+    fn find(&self, task: TaskRef<'_>) -> Option<u32> {
         match task {
             TaskRef::Id(id) => (id.index() < self.tasks.len()).then_some(id.raw()),
-            TaskRef::Name(name) => self
-                .names
-                .rodeo()
-                .get(name)
-                .map(|key| self.by_key[key.into_usize()]),
+            TaskRef::Name(name) => self.names.find(name),
         }
     }
 
@@ -504,16 +605,14 @@ impl<'a, T> GraphBuilder<'a, T> {
             }
         };
         let resources = self.resource_table(n);
-        let GraphBuilder {
-            names,
-            tasks,
-            keys,
-            by_key,
-            ..
-        } = self;
-        let reader = names.freeze();
-        let names = Names::new(reader, keys.into_bump_slice(), by_key.into_bump_slice());
-        Ok(Graph::new(csr, names, tasks.into_boxed_slice(), resources))
+        let GraphBuilder { names, tasks, .. } = self;
+        let names: &'a NameTable = names;
+        Ok(Graph::new(
+            csr,
+            Names::new(names, n),
+            tasks.into_boxed_slice(),
+            resources,
+        ))
     }
 }
 

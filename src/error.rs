@@ -82,6 +82,14 @@ pub enum BuildError {
         /// The resource's capacity.
         capacity: u32,
     },
+    /// The task names of one graph would take more than 4 GiB in all.
+    #[error("adding task `{task}` would take the graph's names past {limit} bytes in all: use shorter names, or add tasks without names")]
+    NamesTooLong {
+        /// The name of the task that did not fit.
+        task: String,
+        /// The most bytes a graph's names may take together.
+        limit: usize,
+    },
     /// More tasks than the builder's limit.
     #[error("the graph would have {given} tasks, more than its limit of {limit}")]
     TooManyTasks {

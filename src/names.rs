@@ -1,58 +1,363 @@
-//! Task names: interned while building ([`NameStore`], open), looked up
-//! read-only once a graph is frozen ([`Names`]), and shown in messages.
+//! Task names: one table per arena that stores every name once and finds a
+//! task by name in about one cache miss ([`NameTable`]), and the read-only
+//! view a frozen graph keeps of it ([`Names`]).
+//!
+//! # Why not an interner
+//!
+//! A name is looked up far more often than it is added (twice per edge by
+//! name), and in a graph of a million tasks every lookup misses the caches.
+//! An interner (lasso, which this replaced) maps a string to a key in a hash
+//! table, the key to the string in a second array, and kahn then mapped the
+//! key to the task in a third: three or four misses per lookup. Here a slot
+//! of the hash table holds the task itself and 32 bits of the name's hash,
+//! so a lookup misses once on the slot, and the name it then compares is
+//! read from arrays in task order, which edges listed near their tasks walk
+//! in order. [`NameTable::find_many`] resolves a batch of names with their
+//! misses overlapped.
+//!
+//! # Layout
+//!
+//! - `bytes`: every name, concatenated in task order;
+//! - `ends[v]`: where task `v`'s name ends in `bytes` (it starts where task
+//!   `v - 1`'s ends; a task without a name has an empty one, and tasks
+//!   after the last named one have no entry, so a graph without names
+//!   keeps nothing here);
+//! - `slots`: open addressing with linear probing, a power of two long and
+//!   at most three quarters full; a slot is `hash32 << 32 | (task + 1)`, and
+//!   0 when empty. The home slot is the top bits of `hash32`, so the table
+//!   grows without hashing a name again.
+//!
+//! So a named task costs 4 bytes in `ends`, its name's length in `bytes`
+//! and 8 to 16 bytes of slots; an unnamed one, 4 bytes if a named task
+//! follows it, else nothing.
 
 use std::fmt;
-use std::num::NonZeroUsize;
-
-use lasso::{Capacity, Key, Rodeo, RodeoReader, Spur};
+use std::hash::BuildHasher;
 
 use crate::id::{TaskId, TaskLabel, TaskRef};
 
-/// A read-only view of a frozen graph's task names.
-///
-/// Every string in the interner is the name of exactly one task (edges look names
-/// up, they never intern), so `by_key` maps every key to its task.
-#[derive(Clone, Copy)]
-pub(crate) struct Names<'a> {
-    reader: &'a RodeoReader,
-    /// The name key of each task, by task id; `None` for tasks added without a name.
-    keys: &'a [Option<Spur>],
-    /// The task of each name key, by `Spur::into_usize`.
-    by_key: &'a [u32],
+/// Why a name could not be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejected {
+    /// Another task has the name.
+    Taken(u32),
+    /// The names would take more than [`NameTable::BYTE_LIMIT`] bytes.
+    TooLong,
 }
 
-impl<'a> Names<'a> {
-    pub(crate) fn new(
-        reader: &'a RodeoReader,
-        keys: &'a [Option<Spur>],
-        by_key: &'a [u32],
-    ) -> Self {
-        Names {
-            reader,
-            keys,
-            by_key,
+/// Every task name of the graph being built or last built in an arena.
+/// Cleared, not freed, between graphs, so a rebuild allocates nothing.
+pub(crate) struct NameTable {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+    slots: Vec<u64>,
+    /// Named tasks (occupied slots).
+    named: usize,
+    /// Names the builder said to expect: slots are sized for them when the
+    /// first name arrives (not before: a graph without names needs none).
+    expected: usize,
+    /// Seeded per table, so names from input you do not control cannot be
+    /// chosen to collide.
+    hasher: foldhash::quality::RandomState,
+}
+
+/// Names resolved together by [`NameTable::find_many`]: enough lookups in
+/// flight to overlap their misses, few enough to stay in registers.
+const BATCH: usize = 16;
+
+impl NameTable {
+    /// The most bytes all names of one graph may take (offsets are `u32`).
+    pub(crate) const BYTE_LIMIT: usize = u32::MAX as usize;
+
+    pub(crate) fn new() -> NameTable {
+        NameTable {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            slots: Vec::new(),
+            named: 0,
+            expected: 0,
+            hasher: foldhash::quality::RandomState::default(),
         }
     }
 
+    /// Forgets every name, keeping the memory.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        if self.named > 0 {
+            self.slots.fill(0);
+        }
+        self.named = 0;
+        self.expected = 0;
+    }
+
+    /// Expects `tasks` more tasks, of `known` so far: if they have names,
+    /// room for them is made when the first name arrives (a graph without
+    /// names needs none). The caller caps hints.
+    pub(crate) fn reserve(&mut self, known: usize, tasks: usize) {
+        self.expected = known.saturating_add(tasks);
+    }
+
+    /// Named tasks.
+    pub(crate) fn named(&self) -> usize {
+        self.named
+    }
+
+    /// Bytes held from the heap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + 4 * self.ends.capacity() + 8 * self.slots.capacity()
+    }
+
+    /// Names task `task` (a new task, after every named one) `name`
+    /// (not empty); on error, changes no name (the index may have grown).
+    pub(crate) fn push_named(&mut self, task: u32, name: &str) -> Result<(), Rejected> {
+        if self.named + 1 > Self::room(self.slots.len()) {
+            // The first name: make room for the names to come, as far as
+            // the allocator allows.
+            if self.ends.is_empty() {
+                let _ = self.ends.try_reserve(self.expected);
+            }
+            self.resize(Self::capacity_for(self.expected.max(self.named + 1)));
+        }
+        let hash = self.hash(name);
+        let mut at = self.home(hash);
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                break;
+            }
+            if (slot >> 32) as u32 == hash && self.name_is(slot_task(slot), name) {
+                return Err(Rejected::Taken(slot_task(slot)));
+            }
+            at = self.next(at);
+        }
+        if self.bytes.len() + name.len() > Self::BYTE_LIMIT {
+            return Err(Rejected::TooLong);
+        }
+        debug_assert!(task as usize >= self.ends.len(), "names come in task order");
+        // The unnamed tasks since the last named one get empty names.
+        self.ends.resize(task as usize, self.bytes.len() as u32);
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.ends.push(self.bytes.len() as u32);
+        self.slots[at] = slot_of(hash, task);
+        self.named += 1;
+        Ok(())
+    }
+
+    /// Loads the home slots of names about to be added, all at once, so
+    /// that their cache misses overlap instead of coming one per
+    /// [`push_named`](Self::push_named).
+    pub(crate) fn prepare<'n>(&self, names: impl Iterator<Item = &'n str>) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mut any = 0u64;
+        for name in names {
+            any |= self.slots[self.home(self.hash(name))];
+        }
+        std::hint::black_box(any);
+    }
+
+    /// The name of task `v`, if it has one (`None` too for a task the
+    /// graph does not have).
+    #[inline]
+    pub(crate) fn name(&self, v: usize) -> Option<&str> {
+        let end = *self.ends.get(v)? as usize;
+        let start = if v == 0 { 0 } else { self.ends[v - 1] as usize };
+        if start == end {
+            return None;
+        }
+        let bytes = &self.bytes[start..end];
+        // Only whole `&str`s are ever appended, so this cannot fail.
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// The task called `name`.
+    pub(crate) fn find(&self, name: &str) -> Option<u32> {
+        if self.named == 0 {
+            return None;
+        }
+        let hash = self.hash(name);
+        self.probe(name, hash, self.home(hash))
+    }
+
+    /// Finds the task of each of `names` into `found`, a batch at a time,
+    /// so that the batch's cache misses overlap rather than queue.
+    pub(crate) fn find_many(&self, names: &[&str], found: &mut [Option<u32>]) {
+        debug_assert_eq!(names.len(), found.len());
+        let mut names_chunks = names.chunks_exact(BATCH);
+        let mut found_chunks = found.chunks_exact_mut(BATCH);
+        for (names, found) in names_chunks.by_ref().zip(found_chunks.by_ref()) {
+            let names: &[&str; BATCH] = names.try_into().expect("a whole chunk");
+            found.copy_from_slice(&self.find_batch(names));
+        }
+        let rest = names_chunks.remainder();
+        for (name, found) in rest.iter().zip(found_chunks.into_remainder()) {
+            *found = self.find(name);
+        }
+    }
+
+    /// Finds the task of each of `names`: first every home slot, each load
+    /// independent of the others, then each candidate's name (read in task
+    /// order, so often cached), probing on where it is not the one.
+    #[inline]
+    pub(crate) fn find_batch<const N: usize>(&self, names: &[&str; N]) -> [Option<u32>; N] {
+        if self.named == 0 {
+            return [None; N];
+        }
+        let hashes: [u32; N] = std::array::from_fn(|k| self.hash(names[k]));
+        let homes: [usize; N] = std::array::from_fn(|k| self.home(hashes[k]));
+        let first: [u64; N] = std::array::from_fn(|k| self.slots[homes[k]]);
+        std::array::from_fn(|k| {
+            let slot = first[k];
+            if slot == 0 {
+                None
+            } else if (slot >> 32) as u32 == hashes[k] && self.name_is(slot_task(slot), names[k]) {
+                Some(slot_task(slot))
+            } else {
+                self.probe(names[k], hashes[k], self.next(homes[k]))
+            }
+        })
+    }
+
+    /// Probes from slot `at` for `name`, whose hash is `hash`.
+    #[inline]
+    fn probe(&self, name: &str, hash: u32, mut at: usize) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return None;
+            }
+            if (slot >> 32) as u32 == hash && self.name_is(slot_task(slot), name) {
+                return Some(slot_task(slot));
+            }
+            at = self.next(at);
+        }
+    }
+
+    /// Whether task `task` (which has a name) is called `name`.
+    #[inline]
+    fn name_is(&self, task: u32, name: &str) -> bool {
+        let v = task as usize;
+        let start = if v == 0 { 0 } else { self.ends[v - 1] as usize };
+        self.bytes[start..self.ends[v] as usize] == *name.as_bytes()
+    }
+
+    /// Stores `task` in the first empty slot from `hash`'s home.
+    fn place(&mut self, hash: u32, task: u32) {
+        let mut at = self.home(hash);
+        while self.slots[at] != 0 {
+            at = self.next(at);
+        }
+        self.slots[at] = slot_of(hash, task);
+    }
+
+    /// Rehashes into `capacity` slots (a power of two), from the stored
+    /// hashes alone.
+    fn resize(&mut self, capacity: usize) {
+        if self.named == 0 && self.slots.len() >= capacity {
+            return;
+        }
+        let old = std::mem::replace(&mut self.slots, vec![0; capacity]);
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            self.place((slot >> 32) as u32, slot_task(slot));
+        }
+    }
+
+    /// How many names `capacity` slots take (three quarters).
+    fn room(capacity: usize) -> usize {
+        capacity / 4 * 3
+    }
+
+    /// The slots for `names` names: a power of two, at least 16.
+    fn capacity_for(names: usize) -> usize {
+        let mut capacity = 16usize;
+        while Self::room(capacity) < names {
+            capacity *= 2;
+        }
+        capacity
+    }
+
+    #[inline]
+    fn hash(&self, name: &str) -> u32 {
+        (self.hasher.hash_one(name) >> 32) as u32
+    }
+
+    /// The slot a hash probes first: its top bits.
+    #[inline]
+    fn home(&self, hash: u32) -> usize {
+        if self.slots.is_empty() {
+            return 0;
+        }
+        let bits = self.slots.len().trailing_zeros();
+        (u64::from(hash) >> (32 - bits)) as usize
+    }
+
+    #[inline]
+    fn next(&self, at: usize) -> usize {
+        (at + 1) & (self.slots.len() - 1)
+    }
+}
+
+/// The slot of `task`, whose name's hash is `hash`.
+#[inline]
+fn slot_of(hash: u32, task: u32) -> u64 {
+    (u64::from(hash) << 32) | (u64::from(task) + 1)
+}
+
+/// The task a non-empty slot holds.
+#[inline]
+fn slot_task(slot: u64) -> u32 {
+    (slot as u32).wrapping_sub(1)
+}
+
+impl Default for NameTable {
+    fn default() -> Self {
+        NameTable::new()
+    }
+}
+
+impl fmt::Debug for NameTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NameTable")
+            .field("named", &self.named)
+            .field("bytes", &self.bytes.len())
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
+/// A read-only view of a frozen graph's task names.
+#[derive(Clone, Copy)]
+pub(crate) struct Names<'a> {
+    table: &'a NameTable,
+    /// Tasks in the graph, named or not.
+    tasks: usize,
+}
+
+impl<'a> Names<'a> {
+    pub(crate) fn new(table: &'a NameTable, tasks: usize) -> Self {
+        Names { table, tasks }
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.keys.len()
+        self.tasks
     }
 
     /// The name task `id` was added with, if any.
     pub(crate) fn name(&self, id: TaskId) -> Option<&'a str> {
-        let key = (*self.keys.get(id.index())?)?;
-        Some(self.reader.resolve(&key))
+        self.table.name(id.index())
     }
 
     /// The task a reference points at, if this graph has it.
     pub(crate) fn find(&self, task: TaskRef<'_>) -> Option<TaskId> {
         match task {
-            TaskRef::Id(id) if id.index() < self.keys.len() => Some(id),
+            TaskRef::Id(id) if id.index() < self.tasks => Some(id),
             TaskRef::Id(_) => None,
-            TaskRef::Name(name) => {
-                let key = self.reader.get(name)?;
-                Some(TaskId::new(self.by_key[key.into_usize()]))
-            }
+            TaskRef::Name(name) => self.table.find(name).map(TaskId::new),
         }
     }
 
@@ -74,65 +379,71 @@ impl<'a> Names<'a> {
 impl fmt::Debug for Names<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Names")
-            .field("tasks", &self.keys.len())
-            .field("named", &self.reader.len())
+            .field("tasks", &self.tasks)
+            .field("named", &self.table.named())
             .finish()
     }
 }
 
-/// The interner's stage: open while a builder adds names, frozen into a
-/// `Sync` reader once a graph is built.
-#[derive(Debug, Default)]
-pub(crate) enum NameStore {
-    #[default]
-    Empty,
-    Open(Rodeo),
-    Frozen(RodeoReader),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl NameStore {
-    /// Makes the store an empty, open interner, keeping the memory of the
-    /// last one where lasso allows it (a frozen reader cannot be reopened, so
-    /// it is replaced by an interner sized for as many names).
-    pub(crate) fn reopen(&mut self) {
-        match self {
-            NameStore::Open(rodeo) => rodeo.clear(),
-            NameStore::Frozen(reader) => {
-                let strings = reader.len();
-                let bytes = reader.strings().map(str::len).sum::<usize>();
-                let capacity = Capacity::new(
-                    strings,
-                    NonZeroUsize::new(bytes).unwrap_or(NonZeroUsize::MIN),
-                );
-                *self = NameStore::Open(Rodeo::with_capacity(capacity));
+    #[test]
+    fn finds_every_name_across_growth_and_tells_unnamed_tasks_apart() {
+        let mut table = NameTable::new();
+        for i in 0..5_000u32 {
+            if i % 7 != 3 {
+                table.push_named(i, &format!("task-{i}")).unwrap();
             }
-            NameStore::Empty => *self = NameStore::Open(Rodeo::new()),
         }
+        assert_eq!(table.named(), 5_000 - 714);
+        for i in 0..5_000u32 {
+            let name = format!("task-{i}");
+            let expected = (i % 7 != 3).then_some(i);
+            assert_eq!(table.find(&name), expected, "{name}");
+            assert_eq!(table.name(i as usize), expected.map(|_| name.as_str()));
+        }
+        let names: Vec<String> = (0..6_000).map(|i| format!("task-{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut found = vec![None; names.len()];
+        table.find_many(&names, &mut found);
+        for (i, found) in found.into_iter().enumerate() {
+            assert_eq!(found, table.find(names[i]), "{}", names[i]);
+        }
+        assert_eq!(table.find("task-3"), None);
+        assert_eq!(table.find(""), None);
     }
 
-    pub(crate) fn rodeo(&mut self) -> &mut Rodeo {
-        if !matches!(self, NameStore::Open(_)) {
-            self.reopen();
-        }
-        match self {
-            NameStore::Open(rodeo) => rodeo,
-            _ => unreachable!("reopen leaves the store open"),
-        }
+    #[test]
+    fn a_taken_name_is_rejected_and_changes_nothing() {
+        let mut table = NameTable::new();
+        table.push_named(0, "extract").unwrap();
+        assert_eq!(table.push_named(2, "extract"), Err(Rejected::Taken(0)));
+        assert_eq!(table.named(), 1);
+        table.push_named(2, "load").unwrap();
+        assert_eq!(table.find("load"), Some(2));
+        assert_eq!(table.name(1), None, "task 1 has no name");
+        assert_eq!(table.name(3), None, "no task 3 yet");
     }
 
-    /// Freezes the interner and hands out the read-only half.
-    pub(crate) fn freeze(&mut self) -> &RodeoReader {
-        if let NameStore::Open(_) = self {
-            let NameStore::Open(rodeo) = std::mem::take(self) else {
-                unreachable!()
-            };
-            *self = NameStore::Frozen(rodeo.into_reader());
-        } else if let NameStore::Empty = self {
-            *self = NameStore::Frozen(Rodeo::new().into_reader());
+    #[test]
+    fn clearing_keeps_the_memory_and_forgets_the_names() {
+        let mut table = NameTable::new();
+        table.reserve(0, 1_000);
+        for i in 0..1_000 {
+            table.push_named(i, &i.to_string()).unwrap();
         }
-        match self {
-            NameStore::Frozen(reader) => reader,
-            _ => unreachable!("the store was frozen above"),
+        let held = table.heap_bytes();
+        table.clear();
+        assert_eq!(table.find("7"), None);
+        for i in 0..1_000 {
+            table.push_named(i, &format!("{i}")).unwrap();
         }
+        assert_eq!(
+            table.heap_bytes(),
+            held,
+            "a rebuild of the same size regrows nothing"
+        );
     }
 }

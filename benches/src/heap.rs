@@ -11,16 +11,16 @@
 //! the representation and nothing else:
 //! - it validates what kahn validates: unknown and duplicate names,
 //!   self-loops, cycles;
-//! - its name index hashes with the hasher kahn's interner uses: `ahash`'s
-//!   `RandomState`, with the features lasso's `ahasher` feature selects, not
-//!   std's SipHash;
+//! - its name index hashes with the hasher kahn's name table uses,
+//!   `foldhash`'s seeded `quality::RandomState`, not std's SipHash (the
+//!   index itself is std's `HashMap`, where kahn keeps its own table);
 //! - it skips the cycle check by kahn's rule: when every edge goes from a
 //!   lower task index to a higher one, the indices are a topological order
 //!   and no cycle is possible (every standard shape is such a graph).
 
 use std::collections::HashMap;
 
-use ahash::RandomState;
+use foldhash::quality::RandomState;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
@@ -88,7 +88,7 @@ impl<'a> HeapGraph<'a> {
         mut make_body: impl FnMut(u32) -> HeapBody<'a>,
     ) -> Result<HeapGraph<'a>, HeapError> {
         let mut nodes = Vec::with_capacity(g.tasks);
-        let mut index = HashMap::with_capacity_and_hasher(g.tasks, RandomState::new());
+        let mut index = HashMap::with_capacity_and_hasher(g.tasks, RandomState::default());
         for (i, name) in names.iter().take(g.tasks).enumerate() {
             if index.insert(name.clone(), i as u32).is_some() {
                 return Err(HeapError::Duplicate(name.clone()));

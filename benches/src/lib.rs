@@ -17,7 +17,7 @@
 //! into BENCHMARKS.md (which the criterion benches, `benches/shapes.rs`,
 //! print too), the table of kahn's figures before and after a change, and
 //! the Scheduling issue's scenarios, timed against their ideal. kahn's own tests depend on this crate
-//! with `default-features = false`, so they build only kahn, rayon and ahash.
+//! with `default-features = false`, so they build only kahn, rayon and foldhash.
 #![warn(
     missing_docs,
     unsafe_op_in_unsafe_fn,
