@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use arbitrary::{Arbitrary, Unstructured};
 use kahn::{GraphBuilder, TaskId};
 
-use kahn_test_support::fuzzing::{builder_ops, edge_list, execute};
+use kahn_test_support::fuzzing::{builder_ops, edge_list, execute, named_edges};
 
 /// The inputs committed for `target`, in name order.
 fn inputs(target: &str) -> Vec<PathBuf> {
@@ -71,6 +71,11 @@ fn builder_ops_regressions_pass() {
 #[test]
 fn edge_list_regressions_pass() {
     replay("edge_list", edge_list::check);
+}
+
+#[test]
+fn named_edges_regressions_pass() {
+    replay("named_edges", named_edges::check);
 }
 
 #[test]

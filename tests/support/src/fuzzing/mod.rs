@@ -13,6 +13,7 @@
 pub mod builder_ops;
 pub mod edge_list;
 pub mod execute;
+pub mod named_edges;
 pub mod reference;
 
 /// `Err(message)` unless `condition`; the checks' `assert!`.
