@@ -1,6 +1,6 @@
 //! Task names: one table per arena that stores every name once and finds a
-//! task by name in about one cache miss ([`NameTable`]), and the read-only
-//! view a frozen graph keeps of it ([`Names`]).
+//! task by name in about two cache misses ([`NameTable`]), and the
+//! read-only view a frozen graph keeps of it ([`Names`]).
 //!
 //! # Why not an interner
 //!
@@ -8,33 +8,38 @@
 //! name), and in a graph of a million tasks every lookup misses the caches.
 //! An interner (lasso, which this replaced) maps a string to a key in a hash
 //! table, the key to the string in a second array, and kahn then mapped the
-//! key to the task in a third: three or four misses per lookup. Here a slot
-//! of the hash table holds the task itself and 32 bits of the name's hash,
-//! so a lookup misses once on the slot, and the name it then compares is
-//! read from arrays in task order, which edges listed near their tasks walk
-//! in order. [`NameTable::find_many`] resolves a batch of names with their
-//! misses overlapped.
+//! key to the task in a third: four or five misses per lookup. Here a slot
+//! of the hash table holds 32 bits of the name's hash and where the name's
+//! record is, and the record holds the name and its task: one miss on the
+//! slot, one on the record. [`NameTable::find_batch`] looks up several
+//! names with their misses overlapped.
 //!
 //! # Layout
 //!
-//! - `bytes`: every name, concatenated in task order;
-//! - `ends[v]`: where task `v`'s name ends in `bytes` (it starts where task
-//!   `v - 1`'s ends; a task without a name has an empty one, and tasks
-//!   after the last named one have no entry, so a graph without names
-//!   keeps nothing here);
+//! - `records`: one per named task, in task order: the name's length and
+//!   the task (`u32` each, little-endian), then the name;
+//! - `starts[v]`: where task `v`'s record starts, or [`UNNAMED`]; tasks
+//!   after the last named one have no entry, so a graph without names keeps
+//!   nothing here;
 //! - `slots`: open addressing with linear probing, a power of two long and
-//!   at most three quarters full; a slot is `hash32 << 32 | (task + 1)`, and
-//!   0 when empty. The home slot is the top bits of `hash32`, so the table
-//!   grows without hashing a name again.
+//!   at most three quarters full; a slot is `hash32 << 32 | (start + 1)`,
+//!   and 0 when empty. The home slot is the top bits of `hash32`, so the
+//!   table grows without hashing a name again.
 //!
-//! So a named task costs 4 bytes in `ends`, its name's length in `bytes`
-//! and 8 to 16 bytes of slots; an unnamed one, 4 bytes if a named task
-//! follows it, else nothing.
+//! So a named task costs 4 bytes in `starts`, 8 plus its name's length in
+//! `records`, and 8 to 16 bytes of slots; an unnamed one, 4 bytes if a
+//! named task follows it, else nothing.
 
 use std::fmt;
 use std::hash::BuildHasher;
 
 use crate::id::{TaskId, TaskLabel, TaskRef};
+
+/// `starts` of a task without a name.
+const UNNAMED: u32 = u32::MAX;
+
+/// Bytes of a record before its name: length and task.
+const HEADER: usize = 8;
 
 /// Why a name could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +53,13 @@ pub(crate) enum Rejected {
 /// Every task name of the graph being built or last built in an arena.
 /// Cleared, not freed, between graphs, so a rebuild allocates nothing.
 pub(crate) struct NameTable {
-    bytes: Vec<u8>,
-    ends: Vec<u32>,
+    records: Vec<u8>,
+    starts: Vec<u32>,
     slots: Vec<u64>,
     /// Named tasks (occupied slots).
     named: usize,
-    /// Names the builder said to expect: slots are sized for them when the
-    /// first name arrives (not before: a graph without names needs none).
+    /// Tasks the builder said to expect: room for their names is made when
+    /// the first name arrives (not before: a graph without names needs none).
     expected: usize,
     /// Seeded per table, so names from input you do not control cannot be
     /// chosen to collide.
@@ -66,13 +71,14 @@ pub(crate) struct NameTable {
 const BATCH: usize = 16;
 
 impl NameTable {
-    /// The most bytes all names of one graph may take (offsets are `u32`).
-    pub(crate) const BYTE_LIMIT: usize = u32::MAX as usize;
+    /// The most bytes the records of one graph's names may take (offsets
+    /// are `u32`, and a slot stores one plus an offset).
+    pub(crate) const BYTE_LIMIT: usize = u32::MAX as usize - 1;
 
     pub(crate) fn new() -> NameTable {
         NameTable {
-            bytes: Vec::new(),
-            ends: Vec::new(),
+            records: Vec::new(),
+            starts: Vec::new(),
             slots: Vec::new(),
             named: 0,
             expected: 0,
@@ -82,8 +88,8 @@ impl NameTable {
 
     /// Forgets every name, keeping the memory.
     pub(crate) fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
+        self.records.clear();
+        self.starts.clear();
         if self.named > 0 {
             self.slots.fill(0);
         }
@@ -92,8 +98,8 @@ impl NameTable {
     }
 
     /// Expects `tasks` more tasks, of `known` so far: if they have names,
-    /// room for them is made when the first name arrives (a graph without
-    /// names needs none). The caller caps hints.
+    /// room for them is made when the first name arrives. The caller caps
+    /// hints.
     pub(crate) fn reserve(&mut self, known: usize, tasks: usize) {
         self.expected = known.saturating_add(tasks);
     }
@@ -105,7 +111,7 @@ impl NameTable {
 
     /// Bytes held from the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + 4 * self.ends.capacity() + 8 * self.slots.capacity()
+        self.records.capacity() + 4 * self.starts.capacity() + 8 * self.slots.capacity()
     }
 
     /// Names task `task` (a new task, after every named one) `name`
@@ -114,8 +120,8 @@ impl NameTable {
         if self.named + 1 > Self::room(self.slots.len()) {
             // The first name: make room for the names to come, as far as
             // the allocator allows.
-            if self.ends.is_empty() {
-                let _ = self.ends.try_reserve(self.expected);
+            if self.starts.is_empty() {
+                let _ = self.starts.try_reserve(self.expected);
             }
             self.resize(Self::capacity_for(self.expected.max(self.named + 1)));
         }
@@ -126,20 +132,24 @@ impl NameTable {
             if slot == 0 {
                 break;
             }
-            if (slot >> 32) as u32 == hash && self.name_is(slot_task(slot), name) {
-                return Err(Rejected::Taken(slot_task(slot)));
+            if (slot >> 32) as u32 == hash && self.is_called(slot, name) {
+                return Err(Rejected::Taken(self.task_of(slot)));
             }
             at = self.next(at);
         }
-        if self.bytes.len() + name.len() > Self::BYTE_LIMIT {
+        let start = self.records.len();
+        if start + HEADER + name.len() > Self::BYTE_LIMIT {
             return Err(Rejected::TooLong);
         }
-        debug_assert!(task as usize >= self.ends.len(), "names come in task order");
-        // The unnamed tasks since the last named one get empty names.
-        self.ends.resize(task as usize, self.bytes.len() as u32);
-        self.bytes.extend_from_slice(name.as_bytes());
-        self.ends.push(self.bytes.len() as u32);
-        self.slots[at] = slot_of(hash, task);
+        debug_assert!(task as usize >= self.starts.len(), "names come in task order");
+        // The unnamed tasks since the last named one.
+        self.starts.resize(task as usize, UNNAMED);
+        self.starts.push(start as u32);
+        self.records
+            .extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.records.extend_from_slice(&task.to_le_bytes());
+        self.records.extend_from_slice(name.as_bytes());
+        self.slots[at] = slot_of(hash, start as u32);
         self.named += 1;
         Ok(())
     }
@@ -162,14 +172,12 @@ impl NameTable {
     /// graph does not have).
     #[inline]
     pub(crate) fn name(&self, v: usize) -> Option<&str> {
-        let end = *self.ends.get(v)? as usize;
-        let start = if v == 0 { 0 } else { self.ends[v - 1] as usize };
-        if start == end {
+        let start = *self.starts.get(v)?;
+        if start == UNNAMED {
             return None;
         }
-        let bytes = &self.bytes[start..end];
-        // Only whole `&str`s are ever appended, so this cannot fail.
-        std::str::from_utf8(bytes).ok()
+        // Only whole `&str`s are ever stored, so this cannot fail.
+        std::str::from_utf8(self.name_bytes(start as usize)).ok()
     }
 
     /// The task called `name`.
@@ -198,26 +206,34 @@ impl NameTable {
     }
 
     /// Finds the task of each of `names`: first every home slot, each load
-    /// independent of the others, then each candidate's name (read in task
-    /// order, so often cached), probing on where it is not the one.
+    /// independent of the others, then each candidate's record, probing on
+    /// where it is not the one.
     #[inline]
     pub(crate) fn find_batch<const N: usize>(&self, names: &[&str; N]) -> [Option<u32>; N] {
         if self.named == 0 {
             return [None; N];
         }
-        let hashes: [u32; N] = std::array::from_fn(|k| self.hash(names[k]));
-        let homes: [usize; N] = std::array::from_fn(|k| self.home(hashes[k]));
-        let first: [u64; N] = std::array::from_fn(|k| self.slots[homes[k]]);
-        std::array::from_fn(|k| {
+        // Plain loops: `array::from_fn`'s closures are not inlined.
+        let mut hashes = [0u32; N];
+        let mut homes = [0usize; N];
+        let mut first = [0u64; N];
+        for k in 0..N {
+            hashes[k] = self.hash(names[k]);
+            homes[k] = self.home(hashes[k]);
+            first[k] = self.slots[homes[k]];
+        }
+        let mut found = [None; N];
+        for k in 0..N {
             let slot = first[k];
-            if slot == 0 {
+            found[k] = if slot == 0 {
                 None
-            } else if (slot >> 32) as u32 == hashes[k] && self.name_is(slot_task(slot), names[k]) {
-                Some(slot_task(slot))
+            } else if (slot >> 32) as u32 == hashes[k] && self.is_called(slot, names[k]) {
+                Some(self.task_of(slot))
             } else {
                 self.probe(names[k], hashes[k], self.next(homes[k]))
-            }
-        })
+            };
+        }
+        found
     }
 
     /// Probes from slot `at` for `name`, whose hash is `hash`.
@@ -231,28 +247,38 @@ impl NameTable {
             if slot == 0 {
                 return None;
             }
-            if (slot >> 32) as u32 == hash && self.name_is(slot_task(slot), name) {
-                return Some(slot_task(slot));
+            if (slot >> 32) as u32 == hash && self.is_called(slot, name) {
+                return Some(self.task_of(slot));
             }
             at = self.next(at);
         }
     }
 
-    /// Whether task `task` (which has a name) is called `name`.
+    /// The `u32` at `at` in the records.
     #[inline]
-    fn name_is(&self, task: u32, name: &str) -> bool {
-        let v = task as usize;
-        let start = if v == 0 { 0 } else { self.ends[v - 1] as usize };
-        self.bytes[start..self.ends[v] as usize] == *name.as_bytes()
+    fn word(&self, at: usize) -> u32 {
+        let bytes: [u8; 4] = self.records[at..at + 4].try_into().expect("four bytes");
+        u32::from_le_bytes(bytes)
     }
 
-    /// Stores `task` in the first empty slot from `hash`'s home.
-    fn place(&mut self, hash: u32, task: u32) {
-        let mut at = self.home(hash);
-        while self.slots[at] != 0 {
-            at = self.next(at);
-        }
-        self.slots[at] = slot_of(hash, task);
+    /// The name of the record at `start`.
+    #[inline]
+    fn name_bytes(&self, start: usize) -> &[u8] {
+        let len = self.word(start) as usize;
+        &self.records[start + HEADER..start + HEADER + len]
+    }
+
+    /// Whether the name of a full slot's record is `name`.
+    #[inline]
+    fn is_called(&self, slot: u64, name: &str) -> bool {
+        let start = slot_start(slot);
+        self.word(start) as usize == name.len() && self.name_bytes(start) == name.as_bytes()
+    }
+
+    /// The task of a full slot's record.
+    #[inline]
+    fn task_of(&self, slot: u64) -> u32 {
+        self.word(slot_start(slot) + 4)
     }
 
     /// Rehashes into `capacity` slots (a power of two), from the stored
@@ -263,7 +289,11 @@ impl NameTable {
         }
         let old = std::mem::replace(&mut self.slots, vec![0; capacity]);
         for slot in old.into_iter().filter(|&s| s != 0) {
-            self.place((slot >> 32) as u32, slot_task(slot));
+            let mut at = self.home((slot >> 32) as u32);
+            while self.slots[at] != 0 {
+                at = self.next(at);
+            }
+            self.slots[at] = slot;
         }
     }
 
@@ -302,16 +332,16 @@ impl NameTable {
     }
 }
 
-/// The slot of `task`, whose name's hash is `hash`.
+/// The slot of the record at `start`, whose name's hash is `hash`.
 #[inline]
-fn slot_of(hash: u32, task: u32) -> u64 {
-    (u64::from(hash) << 32) | (u64::from(task) + 1)
+fn slot_of(hash: u32, start: u32) -> u64 {
+    (u64::from(hash) << 32) | (u64::from(start) + 1)
 }
 
-/// The task a non-empty slot holds.
+/// Where the record of a full slot starts.
 #[inline]
-fn slot_task(slot: u64) -> u32 {
-    (slot as u32).wrapping_sub(1)
+fn slot_start(slot: u64) -> usize {
+    (slot as u32 - 1) as usize
 }
 
 impl Default for NameTable {
@@ -324,7 +354,7 @@ impl fmt::Debug for NameTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NameTable")
             .field("named", &self.named)
-            .field("bytes", &self.bytes.len())
+            .field("record_bytes", &self.records.len())
             .field("slots", &self.slots.len())
             .finish()
     }
