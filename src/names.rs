@@ -86,11 +86,16 @@ impl NameTable {
         }
     }
 
-    /// Forgets every name, keeping the memory.
+    /// Forgets every name, keeping the memory for a graph of the same
+    /// size; but an index that is mostly empty (sized for a hint far above
+    /// the names that came) is freed rather than wiped, so that an
+    /// oversized hint costs one allocation, not a wipe of it per rebuild.
     pub(crate) fn clear(&mut self) {
         self.records.clear();
         self.starts.clear();
-        if self.named > 0 {
+        if self.named.saturating_mul(8) < self.slots.len() {
+            self.slots = Vec::new();
+        } else if self.named > 0 {
             self.slots.fill(0);
         }
         self.named = 0;
@@ -141,7 +146,10 @@ impl NameTable {
         if start + HEADER + name.len() > Self::BYTE_LIMIT {
             return Err(Rejected::TooLong);
         }
-        debug_assert!(task as usize >= self.starts.len(), "names come in task order");
+        debug_assert!(
+            task as usize >= self.starts.len(),
+            "names come in task order"
+        );
         // The unnamed tasks since the last named one.
         self.starts.resize(task as usize, UNNAMED);
         self.starts.push(start as u32);
@@ -455,6 +463,23 @@ mod tests {
         assert_eq!(table.find("load"), Some(2));
         assert_eq!(table.name(1), None, "task 1 has no name");
         assert_eq!(table.name(3), None, "no task 3 yet");
+    }
+
+    #[test]
+    fn an_index_sized_for_a_far_larger_hint_is_freed_not_wiped() {
+        let mut table = NameTable::new();
+        table.reserve(0, 1 << 20);
+        table.push_named(0, "only").unwrap();
+        assert!(table.slots.len() >= 1 << 20);
+        table.clear();
+        assert!(table.slots.is_empty(), "a mostly empty index is freed");
+        assert_eq!(table.find("only"), None);
+        table.push_named(0, "again").unwrap();
+        assert_eq!(table.find("again"), Some(0));
+        assert!(
+            table.slots.len() < 1 << 10,
+            "sized for the names, not the old hint"
+        );
     }
 
     #[test]
