@@ -123,8 +123,9 @@ impl NameTable {
     /// (not empty); on error, changes no name (the index may have grown).
     pub(crate) fn push_named(&mut self, task: u32, name: &str) -> Result<(), Rejected> {
         if self.named + 1 > Self::room(self.slots.len()) {
-            // The first name: make room for the names to come, as far as
-            // the allocator allows.
+            // Full, or the first name: grow for the names the builder
+            // expects (the offsets too, on the first, as far as the
+            // allocator allows), or else double.
             if self.starts.is_empty() {
                 let _ = self.starts.try_reserve(self.expected);
             }
