@@ -40,7 +40,9 @@ pub struct GraphBuilder<'a, T = ()> {
     /// The arena's name table, cleared for this graph.
     names: &'a mut NameTable,
     tasks: BumpVec<'a, TaskBox<'a, T>>,
-    edges: BumpVec<'a, (u32, u32)>,
+    /// `[from, to]` per edge as added; `build` reuses this memory for the
+    /// compiled graph's predecessor lists.
+    edges: BumpVec<'a, [u32; 2]>,
     /// Whether every edge so far goes from a lower id to a higher one; then
     /// ids are a topological order and `build` needs no cycle check.
     forward_only: bool,
@@ -369,7 +371,7 @@ impl<'a, T> GraphBuilder<'a, T> {
                 return self.edge(from, to);
             }
             self.forward_only &= u < v;
-            self.edges.push((u, v));
+            self.edges.push([u, v]);
         }
         Ok(())
     }
@@ -423,7 +425,7 @@ impl<'a, T> GraphBuilder<'a, T> {
                 match (found[2 * pair], found[2 * pair + 1]) {
                     (Some(u), Some(v)) if u != v && self.edges.len() < self.max_edges => {
                         self.forward_only &= u < v;
-                        self.edges.push((u, v));
+                        self.edges.push([u, v]);
                     }
                     // Let the careful path build the right error.
                     _ => self.edge(names[2 * pair], names[2 * pair + 1])?,
@@ -445,7 +447,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             });
         }
         self.forward_only &= u < v;
-        self.edges.push((u, v));
+        self.edges.push([u, v]);
         Ok(())
     }
 
@@ -597,7 +599,9 @@ impl<'a, T> GraphBuilder<'a, T> {
         let n = self.tasks.len();
         let priorities = std::mem::replace(&mut self.priorities, Priorities::new(self.bump));
         let weights = priorities.into_weights(self.bump, n);
-        let csr = match compile(self.bump, n, &self.edges, self.forward_only, weights) {
+        let edges =
+            std::mem::replace(&mut self.edges, BumpVec::new_in(self.bump)).into_bump_slice_mut();
+        let csr = match compile(self.bump, n, edges, self.forward_only, weights) {
             Ok(csr) => csr,
             Err(cycle) => {
                 let path = cycle.iter().map(|&v| self.label(v)).collect();

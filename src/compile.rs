@@ -1,14 +1,20 @@
 //! Compiles an edge list into the CSR form a run walks ([`Csr`]): O(V + E),
 //! three passes over the edges, all in the arena; finds and reports cycles;
 //! with priorities, sorts the lists by rank (`priority.rs`).
+//!
+//! The edge list is dead once the successors are laid out, and it is
+//! twice as large as the predecessor lists: they are written into it, and
+//! so are the pending counts and a cursor where the rest has room (`e ≥ 2n`).
+//! A graph of `n` tasks and `e` edges then takes 12e + 12n bytes here (plus
+//! 4 per source), not 16e + 20n, and keeps no dead edge list.
 
 use bumpalo::Bump;
 
 use crate::csr::Csr;
 use crate::priority::sort_by_rank;
 
-/// Compiles `edges` (each `(from, to)` with both ends `< n`, no self-loops) over
-/// `n` tasks. Duplicate edges are merged. On a cycle, returns the tasks on one
+/// Compiles `edges` (each `[from, to]` with both ends `< n`, no self-loops) over
+/// `n` tasks, reusing their memory. Duplicate edges are merged. On a cycle, returns the tasks on one
 /// cycle in edge order with the first repeated at the end.
 ///
 /// Ids and counts fit in `u32`: the builder enforces its limits before this runs.
@@ -22,7 +28,7 @@ use crate::priority::sort_by_rank;
 pub(crate) fn compile<'a>(
     bump: &'a Bump,
     n: usize,
-    edges: &[(u32, u32)],
+    edges: &'a mut [[u32; 2]],
     forward_only: bool,
     weights: Option<&mut [f64]>,
 ) -> Result<Csr<'a>, Vec<u32>> {
@@ -31,7 +37,7 @@ pub(crate) fn compile<'a>(
     // incoming edge is a source whatever duplicates are merged later.
     let succ_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
     let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
-    for &(from, to) in edges {
+    for &[from, to] in edges.iter() {
         succ_off[from as usize + 1] += 1;
         pred_off[to as usize + 1] += 1;
     }
@@ -43,11 +49,18 @@ pub(crate) fn compile<'a>(
     // with room for the sources after them.
     let targets = bump.alloc_slice_fill_copy(e + source_count, 0u32);
     let cursor = bump.alloc_slice_copy(&succ_off[..n]);
-    for &(from, to) in edges {
+    for &[from, to] in edges.iter() {
         let slot = &mut cursor[from as usize];
         targets[*slot as usize] = to;
         *slot += 1;
     }
+
+    // The edge list is dead: its 2e words hold the predecessors (e), then,
+    // where they fit, the pending counts and the predecessor cursor (n each).
+    let words: &'a mut [u32] = bytemuck::cast_slice_mut(edges);
+    let (preds, spare) = words.split_at_mut(e);
+    let (init_pending, spare) = carve(bump, spare, n);
+    let (pred_end, _) = carve(bump, spare, n);
 
     // Pass 3, by source in id order: merge duplicate edges in place
     // (`seen[t] == v` marks `v -> t` as kept; `cursor` is dead and becomes
@@ -55,8 +68,7 @@ pub(crate) fn compile<'a>(
     // target, so every predecessor list comes out sorted.
     let seen = cursor;
     seen.fill(u32::MAX);
-    let pred_end = bump.alloc_slice_copy(&pred_off[..n]);
-    let preds = bump.alloc_slice_fill_copy(e, 0u32);
+    pred_end.copy_from_slice(&pred_off[..n]);
     let mut kept = 0u32;
     let mut start = 0u32;
     for v in 0..n {
@@ -90,7 +102,6 @@ pub(crate) fn compile<'a>(
     let preds = &preds[..m];
 
     // Pending counts and the sources, after the successors.
-    let init_pending = bump.alloc_slice_fill_copy(n, 0u32);
     let mut next = m;
     for v in 0..n {
         let indegree = pred_off[v + 1] - pred_off[v];
@@ -133,6 +144,16 @@ pub(crate) fn compile<'a>(
         init_pending,
         sources_start: m as u32,
     })
+}
+
+/// The first `len` words of `spare` and the rest, or, where `spare` is too
+/// short, `len` new words from `bump` and all of `spare`.
+fn carve<'a>(bump: &'a Bump, spare: &'a mut [u32], len: usize) -> (&'a mut [u32], &'a mut [u32]) {
+    if spare.len() >= len {
+        spare.split_at_mut(len)
+    } else {
+        (bump.alloc_slice_fill_copy(len, 0u32), spare)
+    }
 }
 
 fn prefix_sum(counts: &mut [u32]) {

@@ -9,7 +9,9 @@
 //! - `phases` / `phases-bulk`: as `name` / `bulk`, timing the tasks, the
 //!   edges and `build` apart;
 //! - `none`: only generate the inputs (for peak RSS, which the caller
-//!   measures, e.g. with `/usr/bin/time -f %M`).
+//!   measures, e.g. with `/usr/bin/time -f %M`);
+//! - `id+run`, `name+run`, `bulk+run`: one build, then a run and a rerun
+//!   on two threads (for peak RSS).
 //!
 //! Names are `t0`, `t1`, … held by the caller, as a loaded configuration
 //! would hold them. Each build goes into one arena, reused: the first build
@@ -18,17 +20,46 @@
 
 use std::time::Instant;
 
-use kahn::{Arena, TaskContext};
+use kahn::{Arena, Graph, GraphBuilder, TaskContext};
 use kahn_bench::shapes::{Shape, ShapeGraph};
 
-fn by_id(arena: &mut Arena, g: &ShapeGraph) -> usize {
+fn build_by_id<'a>(arena: &'a mut Arena, g: &ShapeGraph) -> Graph<'a, ()> {
     let mut b = arena.builder::<()>();
     b.reserve(g.tasks, g.edges.len());
     for _ in 0..g.tasks {
         b.unnamed_task(|_| Ok(())).expect("within limits");
     }
     b.edges(g.task_edges()).expect("known ids");
-    b.build().expect("acyclic").task_count()
+    b.build().expect("acyclic")
+}
+
+fn build_by_name<'a>(
+    arena: &'a mut Arena,
+    g: &ShapeGraph,
+    names: &[String],
+    bulk: bool,
+) -> Graph<'a, ()> {
+    let mut b = arena.builder::<()>();
+    b.reserve(g.tasks, g.edges.len());
+    add_by_name(&mut b, g, names, bulk);
+    b.build().expect("acyclic")
+}
+
+/// The tasks, then the edges, by name, per call or in bulk.
+fn add_by_name(b: &mut GraphBuilder<'_, ()>, g: &ShapeGraph, names: &[String], bulk: bool) {
+    if bulk {
+        let body = |_: &TaskContext<'_, ()>| Ok(());
+        b.tasks(names.iter().map(|name| (name.as_str(), body)))
+            .expect("unique names");
+        b.edges_by_name(names_of(names, g)).expect("known names");
+    } else {
+        for name in names {
+            b.task(name, |_| Ok(())).expect("unique names");
+        }
+        for (from, to) in names_of(names, g) {
+            b.edge(from, to).expect("known names");
+        }
+    }
 }
 
 fn names_of<'n>(
@@ -101,6 +132,18 @@ fn main() {
             }
             return;
         }
+        "id+run" | "name+run" | "bulk+run" => {
+            let executor = kahn::Executor::with_threads(2).expect("two threads");
+            let graph = match how.as_str() {
+                "id+run" => build_by_id(&mut arena, &g),
+                how => build_by_name(&mut arena, &g, &names, how == "bulk+run"),
+            };
+            for _ in 0..2 {
+                assert!(executor.run(&graph).is_success());
+            }
+            println!("{} n={} {how}: built, ran, reran", shape.name(), g.tasks);
+            return;
+        }
         "id" | "name" | "bulk" => {}
         other => panic!("no mode `{other}`; {usage}"),
     }
@@ -108,7 +151,7 @@ fn main() {
     for _ in 0..builds {
         let start = Instant::now();
         match how.as_str() {
-            "id" => assert_eq!(by_id(&mut arena, &g), g.tasks),
+            "id" => assert_eq!(build_by_id(&mut arena, &g).task_count(), g.tasks),
             how => {
                 by_name(&mut arena, &g, &names, how == "bulk");
             }
