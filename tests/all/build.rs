@@ -890,3 +890,36 @@ fn topology_bytes_count_each_task_and_each_merged_edge_once() {
     drop(graph);
     assert!(arena.allocated_bytes() >= expected);
 }
+
+/// A graph that grew the arena in several chunks is rebuilt in one: after
+/// the rewind the arena holds a chunk as large as all of them, so the
+/// second build allocates nothing more (it used to grow, and fault in, new
+/// chunks for two more rebuilds).
+#[test]
+fn a_rewound_arena_holds_the_whole_last_graph_in_one_chunk() {
+    let n = if cfg!(miri) { 300 } else { 30_000 };
+    let build = |arena: &mut Arena| {
+        let mut b = arena.builder::<()>();
+        for _ in 0..n {
+            b.unnamed_task(|_| Ok(())).unwrap();
+        }
+        b.edges((1..n as u32).map(|i| (TaskId::new(i - 1), TaskId::new(i))))
+            .unwrap();
+        b.build().unwrap().task_count()
+    };
+    let mut arena = Arena::new();
+    assert_eq!(build(&mut arena), n);
+    let grown = arena.allocated_bytes();
+    arena.reset();
+    let rewound = arena.allocated_bytes();
+    assert!(
+        rewound >= grown,
+        "the rewound arena holds {rewound} bytes, the graph took {grown}"
+    );
+    assert_eq!(build(&mut arena), n);
+    assert_eq!(
+        arena.allocated_bytes(),
+        rewound,
+        "the second build needed a new chunk"
+    );
+}
