@@ -61,12 +61,16 @@ impl Arena {
     /// The bump keeps one chunk. If the last graph needed several (it grew
     /// them as it went), that one chunk is made as large as all of them, so
     /// the next graph of the same size fits at once rather than growing
-    /// (and faulting in) new chunks again for two more rebuilds.
+    /// (and faulting in) new chunks again for two more rebuilds. Where the
+    /// allocator cannot give that much at once (the chunks may hold room a
+    /// `reserve` hint asked for), the arena keeps its last chunk.
     pub fn reset(&mut self) {
         let held = self.bump.allocated_bytes();
         self.bump.reset();
         if self.bump.allocated_bytes() < held {
-            self.bump = Bump::with_capacity(held);
+            if let Ok(one) = Bump::try_with_capacity(held) {
+                self.bump = one;
+            }
         }
         self.names.clear();
     }
