@@ -213,7 +213,7 @@ impl<'a, T> GraphBuilder<'a, T> {
     ///
     /// # Errors
     /// [`BuildError::EmptyName`], [`BuildError::DuplicateName`],
-    /// [`BuildError::TooManyTasks`].
+    /// [`BuildError::TooManyTasks`], [`BuildError::NamesTooLong`].
     pub fn task<F>(&mut self, name: &str, body: F) -> Result<TaskId, BuildError>
     where
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
