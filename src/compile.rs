@@ -13,9 +13,10 @@ use bumpalo::Bump;
 use crate::csr::Csr;
 use crate::priority::sort_by_rank;
 
-/// Compiles `edges` (each `[from, to]` with both ends `< n`, no self-loops) over
-/// `n` tasks, reusing their memory. Duplicate edges are merged. On a cycle, returns the tasks on one
-/// cycle in edge order with the first repeated at the end.
+/// Compiles `edges` (each `[from, to]` with both ends `< n`, no self-loops)
+/// over `n` tasks, reusing their memory. Duplicate edges are merged. On a
+/// cycle, returns the tasks on one cycle in edge order with the first
+/// repeated at the end.
 ///
 /// Ids and counts fit in `u32`: the builder enforces its limits before this runs.
 /// `forward_only` says every edge goes from a lower id to a higher one, which
