@@ -10,7 +10,7 @@ use crate::context::TaskContext;
 use crate::error::{BoxError, BuildError, RejectedWeight};
 use crate::graph::Graph;
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
-use crate::names::{NameTable, Names, Rejected};
+use crate::names::{NameTable, Names, Rejected, BLOCK};
 use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
@@ -218,11 +218,20 @@ impl<'a, T> GraphBuilder<'a, T> {
     where
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
     {
+        let hash = self.names.hash(name);
+        self.hashed_task(name, hash, body)
+    }
+
+    /// [`task`](Self::task) for a name already hashed by the name table.
+    fn hashed_task<F>(&mut self, name: &str, hash: u32, body: F) -> Result<TaskId, BuildError>
+    where
+        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
+    {
         if name.is_empty() {
             return Err(BuildError::EmptyName);
         }
         let id = self.next_id()?;
-        match self.names.push_named(id.raw(), name) {
+        match self.names.push_hashed(id.raw(), name, hash) {
             Ok(()) => {}
             Err(Rejected::Taken(first)) => {
                 return Err(BuildError::DuplicateName {
@@ -289,11 +298,15 @@ impl<'a, T> GraphBuilder<'a, T> {
             if count == 0 {
                 return Ok(());
             }
-            self.names
-                .prepare(batch[..count].iter().flatten().map(|(name, _)| *name));
-            for task in &mut batch[..count] {
+            // Hash the batch and start loading its slots, then add it.
+            let mut hashes = [0u32; BATCH];
+            for (hash, (name, _)) in hashes.iter_mut().zip(batch[..count].iter().flatten()) {
+                *hash = self.names.hash(name);
+                self.names.prefetch_home(*hash);
+            }
+            for (task, hash) in batch[..count].iter_mut().zip(hashes) {
                 let (name, body) = task.take().expect("filled above");
-                self.task(name, body)?;
+                self.hashed_task(name, hash, body)?;
             }
         }
     }
@@ -401,7 +414,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         I: IntoIterator<Item = (&'n str, &'n str)>,
     {
         /// Pairs resolved together: two names each.
-        const PAIRS: usize = 8;
+        const PAIRS: usize = BLOCK / 2;
         let mut edges = edges.into_iter();
         let room = self.max_edges.saturating_sub(self.edges.len());
         let _ = self

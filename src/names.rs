@@ -66,9 +66,10 @@ pub(crate) struct NameTable {
     hasher: foldhash::quality::RandomState,
 }
 
-/// Names resolved together by [`NameTable::find_many`]: enough lookups in
-/// flight to overlap their misses, few enough to stay in registers.
-const BATCH: usize = 16;
+/// Names resolved together by [`NameTable::find_many`]: enough loads in
+/// flight to overlap their misses, few enough that the lines they bring
+/// stay in the first-level cache until used.
+pub(crate) const BLOCK: usize = 64;
 
 impl NameTable {
     /// The most bytes the records of one graph's names may take (offsets
@@ -121,7 +122,15 @@ impl NameTable {
 
     /// Names task `task` (a new task, after every named one) `name`
     /// (not empty); on error, changes no name (the index may have grown).
+    #[cfg(test)]
     pub(crate) fn push_named(&mut self, task: u32, name: &str) -> Result<(), Rejected> {
+        self.push_hashed(task, name, self.hash(name))
+    }
+
+    /// [`push_named`](Self::push_named) for a name already hashed with
+    /// [`hash`](Self::hash).
+    pub(crate) fn push_hashed(&mut self, task: u32, name: &str, hash: u32) -> Result<(), Rejected> {
+        debug_assert_eq!(hash, self.hash(name));
         if self.named + 1 > Self::room(self.slots.len()) {
             // Full, or the first name: grow for the names the builder
             // expects (the offsets too, on the first, as far as the
@@ -131,7 +140,6 @@ impl NameTable {
             }
             self.resize(Self::capacity_for(self.expected.max(self.named + 1)));
         }
-        let hash = self.hash(name);
         let mut at = self.home(hash);
         loop {
             let slot = self.slots[at];
@@ -163,18 +171,14 @@ impl NameTable {
         Ok(())
     }
 
-    /// Loads the home slots of names about to be added, all at once, so
-    /// that their cache misses overlap instead of coming one per
-    /// [`push_named`](Self::push_named).
-    pub(crate) fn prepare<'n>(&self, names: impl Iterator<Item = &'n str>) {
-        if self.slots.is_empty() {
-            return;
+    /// Starts loading the slot where a name hashed to `hash` would go, so
+    /// that the cache misses of names about to be added overlap instead of
+    /// coming one per [`push_hashed`](Self::push_hashed).
+    #[inline]
+    pub(crate) fn prefetch_home(&self, hash: u32) {
+        if !self.slots.is_empty() {
+            prefetch(self.slots.as_ptr().wrapping_add(self.home(hash)));
         }
-        let mut any = 0u64;
-        for name in names {
-            any |= self.slots[self.home(self.hash(name))];
-        }
-        std::hint::black_box(any);
     }
 
     /// The name of task `v`, if it has one (`None` too for a task the
@@ -198,19 +202,44 @@ impl NameTable {
         self.probe(name, hash, self.home(hash))
     }
 
-    /// Finds the task of each of `names` into `found`, a batch at a time,
-    /// so that the batch's cache misses overlap rather than queue.
+    /// Finds the task of each of `names` into `found`, [`BLOCK`] names at
+    /// a time in three passes, so that each pass's cache misses overlap
+    /// rather than queue: hash every name and start loading its home slot;
+    /// read each slot and start loading its record; then compare.
     pub(crate) fn find_many(&self, names: &[&str], found: &mut [Option<u32>]) {
         debug_assert_eq!(names.len(), found.len());
-        let mut names_chunks = names.chunks_exact(BATCH);
-        let mut found_chunks = found.chunks_exact_mut(BATCH);
-        for (names, found) in names_chunks.by_ref().zip(found_chunks.by_ref()) {
-            let names: &[&str; BATCH] = names.try_into().expect("a whole chunk");
-            found.copy_from_slice(&self.find_batch(names));
+        if self.named == 0 {
+            found.fill(None);
+            return;
         }
-        let rest = names_chunks.remainder();
-        for (name, found) in rest.iter().zip(found_chunks.into_remainder()) {
-            *found = self.find(name);
+        let mut hashes = [0u32; BLOCK];
+        let mut homes = [0usize; BLOCK];
+        let mut slots = [0u64; BLOCK];
+        for (names, found) in names.chunks(BLOCK).zip(found.chunks_mut(BLOCK)) {
+            for name in names {
+                prefetch(name.as_ptr());
+            }
+            for (k, name) in names.iter().enumerate() {
+                hashes[k] = self.hash(name);
+                homes[k] = self.home(hashes[k]);
+                prefetch(self.slots.as_ptr().wrapping_add(homes[k]));
+            }
+            for k in 0..names.len() {
+                slots[k] = self.slots[homes[k]];
+                if slots[k] != 0 {
+                    prefetch(self.records.as_ptr().wrapping_add(slot_start(slots[k])));
+                }
+            }
+            for (k, found) in found.iter_mut().enumerate() {
+                let slot = slots[k];
+                *found = if slot == 0 {
+                    None
+                } else if (slot >> 32) as u32 == hashes[k] && self.is_called(slot, names[k]) {
+                    Some(self.task_of(slot))
+                } else {
+                    self.probe(names[k], hashes[k], self.next(homes[k]))
+                };
+            }
         }
     }
 
@@ -320,8 +349,9 @@ impl NameTable {
         capacity
     }
 
+    /// A name's hash, as the table keys it.
     #[inline]
-    fn hash(&self, name: &str) -> u32 {
+    pub(crate) fn hash(&self, name: &str) -> u32 {
         (self.hasher.hash_one(name) >> 32) as u32
     }
 
@@ -351,6 +381,22 @@ fn slot_of(hash: u32, start: u32) -> u64 {
 #[inline]
 fn slot_start(slot: u64) -> usize {
     (slot as u32 - 1) as usize
+}
+
+/// Starts loading the cache line at `p` and returns at once: a hint that
+/// changes nothing the program computes.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has; a
+    // prefetch neither faults nor reads anything the program can see,
+    // whatever the address (callers pass addresses in or just past their
+    // buffers, made with `wrapping_add`).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Default for NameTable {
