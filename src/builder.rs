@@ -11,6 +11,7 @@ use crate::error::{BoxError, BuildError, RejectedWeight};
 use crate::graph::Graph;
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 use crate::names::{NameTable, Names, Rejected, BLOCK};
+use crate::pages;
 use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
@@ -104,9 +105,11 @@ impl<'a, T> GraphBuilder<'a, T> {
         let edges = edges
             .min(Self::RESERVE_EDGES.saturating_sub(self.edges.len()))
             .min(self.max_edges.saturating_sub(self.edges.len()));
-        let _ = self.tasks.try_reserve(tasks);
+        if self.tasks.try_reserve(tasks).is_ok() {
+            pages::advise_spare(self.names.huge_pages, &self.tasks);
+        }
         self.names.reserve(self.tasks.len(), tasks);
-        let _ = self.edges.try_reserve(edges);
+        self.reserve_edges(edges);
     }
 
     /// The most tasks [`reserve`](Self::reserve) makes room for, over all calls
@@ -246,7 +249,7 @@ impl<'a, T> GraphBuilder<'a, T> {
                 })
             }
         }
-        self.tasks.push(alloc_task(self.bump, body));
+        self.push_task(body);
         Ok(id)
     }
 
@@ -321,7 +324,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
     {
         let id = self.next_id()?;
-        self.tasks.push(alloc_task(self.bump, body));
+        self.push_task(body);
         Ok(id)
     }
 
@@ -373,9 +376,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         // Trust the iterator's length only as far as the edge limit allows,
         // and reserve at most a million edges ahead of validating them.
         let room = self.max_edges.saturating_sub(self.edges.len());
-        let _ = self
-            .edges
-            .try_reserve(edges.size_hint().0.min(room).min(1 << 20));
+        self.reserve_edges(edges.size_hint().0.min(room).min(1 << 20));
         let n = self.tasks.len() as u32;
         for (from, to) in edges {
             let (u, v) = (from.raw(), to.raw());
@@ -383,8 +384,7 @@ impl<'a, T> GraphBuilder<'a, T> {
                 // Let the careful path build the right error.
                 return self.edge(from, to);
             }
-            self.forward_only &= u < v;
-            self.edges.push([u, v]);
+            self.push_valid_edge(u, v);
         }
         Ok(())
     }
@@ -417,9 +417,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         const PAIRS: usize = BLOCK / 2;
         let mut edges = edges.into_iter();
         let room = self.max_edges.saturating_sub(self.edges.len());
-        let _ = self
-            .edges
-            .try_reserve(edges.size_hint().0.min(room).min(1 << 20));
+        self.reserve_edges(edges.size_hint().0.min(room).min(1 << 20));
         let mut names = [""; 2 * PAIRS];
         let mut found = [None; 2 * PAIRS];
         loop {
@@ -437,8 +435,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             for pair in 0..count {
                 match (found[2 * pair], found[2 * pair + 1]) {
                     (Some(u), Some(v)) if u != v && self.edges.len() < self.max_edges => {
-                        self.forward_only &= u < v;
-                        self.edges.push([u, v]);
+                        self.push_valid_edge(u, v);
                     }
                     // Let the careful path build the right error.
                     _ => self.edge(names[2 * pair], names[2 * pair + 1])?,
@@ -459,9 +456,54 @@ impl<'a, T> GraphBuilder<'a, T> {
                 limit: self.max_edges,
             });
         }
+        self.push_valid_edge(u, v);
+        Ok(())
+    }
+
+    /// Appends a checked edge.
+    #[inline]
+    fn push_valid_edge(&mut self, u: u32, v: u32) {
+        if self.edges.len() == self.edges.capacity() {
+            self.grow_edges();
+        }
         self.forward_only &= u < v;
         self.edges.push([u, v]);
-        Ok(())
+    }
+
+    /// Doubles the room for edges (as `push` would), in huge pages where
+    /// large.
+    #[cold]
+    #[inline(never)]
+    fn grow_edges(&mut self) {
+        self.reserve_edges(self.edges.len().max(16));
+    }
+
+    /// Room for `more` edges, if the allocator has it.
+    fn reserve_edges(&mut self, more: usize) {
+        if self.edges.try_reserve(more).is_ok() {
+            pages::advise_spare(self.names.huge_pages, &self.edges);
+        }
+    }
+
+    /// Appends a task.
+    #[inline]
+    fn push_task<F>(&mut self, body: F)
+    where
+        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
+    {
+        if self.tasks.len() == self.tasks.capacity() {
+            self.grow_tasks();
+        }
+        self.tasks.push(alloc_task(self.bump, body));
+    }
+
+    /// Doubles the room for tasks (as `push` would), in huge pages where
+    /// large.
+    #[cold]
+    #[inline(never)]
+    fn grow_tasks(&mut self) {
+        self.tasks.reserve(self.tasks.len().max(16));
+        pages::advise_spare(self.names.huge_pages, &self.tasks);
     }
 
     /// `found`, the task `task` (one end of `from -> to`) resolved to, or
@@ -614,7 +656,14 @@ impl<'a, T> GraphBuilder<'a, T> {
         let weights = priorities.into_weights(self.bump, n);
         let edges =
             std::mem::replace(&mut self.edges, BumpVec::new_in(self.bump)).into_bump_slice_mut();
-        let csr = match compile(self.bump, n, edges, self.forward_only, weights) {
+        let csr = match compile(
+            self.bump,
+            n,
+            edges,
+            self.forward_only,
+            weights,
+            self.names.huge_pages,
+        ) {
             Ok(csr) => csr,
             Err(cycle) => {
                 let path = cycle.iter().map(|&v| self.label(v)).collect();

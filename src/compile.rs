@@ -11,6 +11,7 @@
 use bumpalo::Bump;
 
 use crate::csr::Csr;
+use crate::pages;
 use crate::priority::sort_by_rank;
 
 /// Compiles `edges` (each `[from, to]` with both ends `< n`, no self-loops)
@@ -32,12 +33,13 @@ pub(crate) fn compile<'a>(
     edges: &'a mut [[u32; 2]],
     forward_only: bool,
     weights: Option<&mut [f64]>,
+    huge_pages: bool,
 ) -> Result<Csr<'a>, Vec<u32>> {
     let e = edges.len();
     // Pass 1: out- and in-degrees, duplicates still included. A task with no
     // incoming edge is a source whatever duplicates are merged later.
-    let succ_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
-    let pred_off = bump.alloc_slice_fill_copy(n + 1, 0u32);
+    let succ_off = pages::alloc_filled(huge_pages, bump, n + 1, 0u32);
+    let pred_off = pages::alloc_filled(huge_pages, bump, n + 1, 0u32);
     for &[from, to] in edges.iter() {
         succ_off[from as usize + 1] += 1;
         pred_off[to as usize + 1] += 1;
@@ -48,8 +50,8 @@ pub(crate) fn compile<'a>(
 
     // Pass 2: successors grouped by source (a counting sort), into an array
     // with room for the sources after them.
-    let targets = bump.alloc_slice_fill_copy(e + source_count, 0u32);
-    let cursor = bump.alloc_slice_copy(&succ_off[..n]);
+    let targets = pages::alloc_filled(huge_pages, bump, e + source_count, 0u32);
+    let cursor = pages::alloc_copy(huge_pages, bump, &succ_off[..n]);
     for &[from, to] in edges.iter() {
         let slot = &mut cursor[from as usize];
         targets[*slot as usize] = to;
@@ -60,8 +62,8 @@ pub(crate) fn compile<'a>(
     // where they fit, the pending counts and the predecessor cursor (n each).
     let words: &'a mut [u32] = bytemuck::cast_slice_mut(edges);
     let (preds, spare) = words.split_at_mut(e);
-    let (init_pending, spare) = carve(bump, spare, n);
-    let (pred_end, _) = carve(bump, spare, n);
+    let (init_pending, spare) = carve(bump, spare, n, huge_pages);
+    let (pred_end, _) = carve(bump, spare, n, huge_pages);
 
     // Pass 3, by source in id order: merge duplicate edges in place
     // (`seen[t] == v` marks `v -> t` as kept; `cursor` is dead and becomes
@@ -132,7 +134,7 @@ pub(crate) fn compile<'a>(
             init_pending,
             sources_start: m as u32,
         };
-        Some(check_acyclic(bump, &view)?)
+        Some(check_acyclic(bump, &view, huge_pages)?)
     };
     if let Some(ranks) = weights {
         sort_by_rank(order, succ_off, targets, m, ranks);
@@ -149,11 +151,16 @@ pub(crate) fn compile<'a>(
 
 /// The first `len` words of `spare` and the rest, or, where `spare` is too
 /// short, `len` new words from `bump` and all of `spare`.
-fn carve<'a>(bump: &'a Bump, spare: &'a mut [u32], len: usize) -> (&'a mut [u32], &'a mut [u32]) {
+fn carve<'a>(
+    bump: &'a Bump,
+    spare: &'a mut [u32],
+    len: usize,
+    huge_pages: bool,
+) -> (&'a mut [u32], &'a mut [u32]) {
     if spare.len() >= len {
         spare.split_at_mut(len)
     } else {
-        (bump.alloc_slice_fill_copy(len, 0u32), spare)
+        (pages::alloc_filled(huge_pages, bump, len, 0u32), spare)
     }
 }
 
@@ -167,13 +174,17 @@ fn prefix_sum(counts: &mut [u32]) {
 
 /// Kahn's algorithm over the compiled graph: the tasks in a topological
 /// order (in the arena), or, on failure, one cycle.
-fn check_acyclic<'b>(bump: &'b Bump, csr: &Csr<'_>) -> Result<&'b [u32], Vec<u32>> {
+fn check_acyclic<'b>(
+    bump: &'b Bump,
+    csr: &Csr<'_>,
+    huge_pages: bool,
+) -> Result<&'b [u32], Vec<u32>> {
     let n = csr.task_count();
-    let remaining = bump.alloc_slice_fill_copy(n, 0u32);
+    let remaining = pages::alloc_filled(huge_pages, bump, n, 0u32);
     for (v, r) in remaining.iter_mut().enumerate() {
         *r = csr.pred_off[v + 1] - csr.pred_off[v];
     }
-    let queue = bump.alloc_slice_fill_copy(n, 0u32);
+    let queue = pages::alloc_filled(huge_pages, bump, n, 0u32);
     let sources = csr.sources();
     queue[..sources.len()].copy_from_slice(sources);
     let (mut head, mut tail) = (0usize, sources.len());

@@ -20,6 +20,7 @@ mod graph;
 mod id;
 mod names;
 mod options;
+mod pages;
 mod priority;
 mod report;
 mod resource;

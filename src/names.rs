@@ -34,6 +34,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 
 use crate::id::{TaskId, TaskLabel, TaskRef};
+use crate::pages;
 
 /// `starts` of a task without a name.
 const UNNAMED: u32 = u32::MAX;
@@ -64,6 +65,8 @@ pub(crate) struct NameTable {
     /// Seeded per table, so names from input you do not control cannot be
     /// chosen to collide.
     hasher: foldhash::quality::RandomState,
+    /// Whether large buffers ask for huge pages (`pages.rs`).
+    pub(crate) huge_pages: bool,
 }
 
 /// Names resolved together by [`NameTable::find_many`]: enough loads in
@@ -84,6 +87,7 @@ impl NameTable {
             named: 0,
             expected: 0,
             hasher: foldhash::quality::RandomState::default(),
+            huge_pages: true,
         }
     }
 
@@ -135,8 +139,8 @@ impl NameTable {
             // Full, or the first name: grow for the names the builder
             // expects (the offsets too, on the first, as far as the
             // allocator allows), or else double.
-            if self.starts.is_empty() {
-                let _ = self.starts.try_reserve(self.expected);
+            if self.starts.is_empty() && self.starts.try_reserve(self.expected).is_ok() {
+                pages::advise_vec_spare(self.huge_pages, &self.starts);
             }
             self.resize(Self::capacity_for(self.expected.max(self.named + 1)));
         }
@@ -160,6 +164,9 @@ impl NameTable {
             "names come in task order"
         );
         // The unnamed tasks since the last named one.
+        if self.records.capacity() - start < HEADER + name.len() {
+            self.grow_records(HEADER + name.len());
+        }
         self.starts.resize(task as usize, UNNAMED);
         self.starts.push(start as u32);
         self.records
@@ -319,13 +326,23 @@ impl NameTable {
         self.word(slot_start(slot) + 4)
     }
 
+    /// Makes room for `more` record bytes, at least doubling.
+    #[cold]
+    fn grow_records(&mut self, more: usize) {
+        self.records.reserve(more.max(self.records.len()));
+        pages::advise_vec_spare(self.huge_pages, &self.records);
+    }
+
     /// Rehashes into `capacity` slots (a power of two), from the stored
     /// hashes alone.
     fn resize(&mut self, capacity: usize) {
         if self.named == 0 && self.slots.len() >= capacity {
             return;
         }
-        let old = std::mem::replace(&mut self.slots, vec![0; capacity]);
+        let mut slots = Vec::with_capacity(capacity);
+        pages::advise_vec_spare(self.huge_pages, &slots);
+        slots.resize(capacity, 0);
+        let old = std::mem::replace(&mut self.slots, slots);
         for slot in old.into_iter().filter(|&s| s != 0) {
             let mut at = self.home((slot >> 32) as u32);
             while self.slots[at] != 0 {

@@ -13,6 +13,9 @@
 //! - `id+run`, `name+run`, `bulk+run`: one build, then a run and a rerun
 //!   on two threads (for peak RSS).
 //!
+//! With `KAHN_NO_HUGE_PAGES` set, the arena asks for no huge pages
+//! ([`Arena::huge_pages`]).
+//!
 //! Names are `t0`, `t1`, … held by the caller, as a loaded configuration
 //! would hold them. Each build goes into one arena, reused: the first build
 //! is the first in a fresh process (fresh memory), and "settled" is the
@@ -120,6 +123,10 @@ fn main() {
     let g = shape.generate(n);
     let names: Vec<String> = (0..g.tasks).map(|i| format!("t{i}")).collect();
     let mut arena = Arena::new();
+    // For measuring huge pages against none in one binary.
+    if std::env::var_os("KAHN_NO_HUGE_PAGES").is_some() {
+        arena.huge_pages(false);
+    }
     match how.as_str() {
         "none" => {
             println!("{} n={}: inputs only", shape.name(), g.tasks);
