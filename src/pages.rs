@@ -95,14 +95,6 @@ pub(crate) fn alloc_filled<T: Copy>(on: bool, bump: &Bump, len: usize, value: T)
     v.into_bump_slice_mut()
 }
 
-/// A copy of `items` in the bump, in huge pages where large.
-pub(crate) fn alloc_copy<'b, T: Copy>(on: bool, bump: &'b Bump, items: &[T]) -> &'b mut [T] {
-    let mut v = BumpVec::with_capacity_in(items.len(), bump);
-    advise_spare(on, &v);
-    v.extend_from_slice(items);
-    v.into_bump_slice_mut()
-}
-
 /// A bump with one chunk of `bytes`, in huge pages where large; `None`
 /// if the allocator cannot provide it.
 pub(crate) fn bump_with_capacity(on: bool, bytes: usize) -> Option<Bump> {
@@ -180,9 +172,6 @@ mod tests {
         let filled = alloc_filled(true, &bump, (MIN_BYTES / 4) + 3, 7u32);
         assert!(filled.iter().all(|&x| x == 7));
         assert_eq!(filled.len(), MIN_BYTES / 4 + 3);
-        let items: Vec<u32> = (0..(MIN_BYTES / 4) as u32 + 5).collect();
-        let copy = alloc_copy(true, &bump, &items);
-        assert_eq!(copy, &items[..]);
         let big = bump_with_capacity(true, 3 * MIN_BYTES).expect("memory");
         assert!(
             big.chunk_capacity() >= 3 * MIN_BYTES,
