@@ -16,8 +16,9 @@
 //!
 //! # Layout
 //!
-//! - `records`: one per named task, in task order: the name's length and
-//!   the task (`u32` each, little-endian), then the name;
+//! - `records`: one per named task, in task order: the task (`u32`,
+//!   little-endian), the name's length (LEB128: one byte below 128), then
+//!   the name;
 //! - `starts[v]`: where task `v`'s record starts, or [`UNNAMED`]; tasks
 //!   after the last named one have no entry, so a graph without names keeps
 //!   nothing here;
@@ -26,8 +27,8 @@
 //!   and 0 when empty. The home slot is the top bits of `hash32`, so the
 //!   table grows without hashing a name again.
 //!
-//! So a named task costs 4 bytes in `starts`, 8 plus its name's length in
-//! `records`, and 8 to 16 bytes of slots; an unnamed one, 4 bytes if a
+//! So a named task costs 4 bytes in `starts`, 5 plus its name's length in
+//! `records` (for names shorter than 128 bytes), and 8 to 16 bytes of slots; an unnamed one, 4 bytes if a
 //! named task follows it, else nothing.
 
 use std::fmt;
@@ -39,8 +40,17 @@ use crate::pages;
 /// `starts` of a task without a name.
 const UNNAMED: u32 = u32::MAX;
 
-/// Bytes of a record before its name: length and task.
-const HEADER: usize = 8;
+/// Bytes of a record before its name, for a name of `len` bytes: the task
+/// and the length.
+fn header(len: usize) -> usize {
+    let mut bytes = 5;
+    let mut rest = len >> 7;
+    while rest > 0 {
+        bytes += 1;
+        rest >>= 7;
+    }
+    bytes
+}
 
 /// Why a name could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,22 +166,27 @@ impl NameTable {
             at = self.next(at);
         }
         let start = self.records.len();
-        if start + HEADER + name.len() > Self::BYTE_LIMIT {
+        let bytes = header(name.len()) + name.len();
+        if start + bytes > Self::BYTE_LIMIT {
             return Err(Rejected::TooLong);
         }
         debug_assert!(
             task as usize >= self.starts.len(),
             "names come in task order"
         );
-        // The unnamed tasks since the last named one.
-        if self.records.capacity() - start < HEADER + name.len() {
-            self.grow_records(HEADER + name.len());
+        if self.records.capacity() - start < bytes {
+            self.grow_records(bytes);
         }
+        // The unnamed tasks since the last named one.
         self.starts.resize(task as usize, UNNAMED);
         self.starts.push(start as u32);
-        self.records
-            .extend_from_slice(&(name.len() as u32).to_le_bytes());
         self.records.extend_from_slice(&task.to_le_bytes());
+        let mut len = name.len();
+        while len >= 0x80 {
+            self.records.push(len as u8 | 0x80);
+            len >>= 7;
+        }
+        self.records.push(len as u8);
         self.records.extend_from_slice(name.as_bytes());
         self.slots[at] = slot_of(hash, start as u32);
         self.named += 1;
@@ -309,21 +324,31 @@ impl NameTable {
     /// The name of the record at `start`.
     #[inline]
     fn name_bytes(&self, start: usize) -> &[u8] {
-        let len = self.word(start) as usize;
-        &self.records[start + HEADER..start + HEADER + len]
+        let mut at = start + 4;
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let byte = self.records[at];
+            at += 1;
+            len |= usize::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        &self.records[at..at + len]
     }
 
     /// Whether the name of a full slot's record is `name`.
     #[inline]
     fn is_called(&self, slot: u64, name: &str) -> bool {
-        let start = slot_start(slot);
-        self.word(start) as usize == name.len() && self.name_bytes(start) == name.as_bytes()
+        self.name_bytes(slot_start(slot)) == name.as_bytes()
     }
 
     /// The task of a full slot's record.
     #[inline]
     fn task_of(&self, slot: u64) -> u32 {
-        self.word(slot_start(slot) + 4)
+        self.word(slot_start(slot))
     }
 
     /// Makes room for `more` record bytes, at least doubling.
@@ -515,6 +540,34 @@ mod tests {
         }
         assert_eq!(table.find("task-3"), None);
         assert_eq!(table.find(""), None);
+    }
+
+    #[test]
+    fn names_of_every_length_class_round_trip() {
+        // Lengths around each LEB128 boundary, so records with one, two and
+        // three length bytes sit side by side.
+        let lengths = [1, 2, 126, 127, 128, 129, 300, 16_383, 16_384, 20_000];
+        let names: Vec<String> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let mut name = format!("{i}-");
+                name.extend(std::iter::repeat_n('x', len.max(name.len()) - name.len()));
+                name
+            })
+            .collect();
+        let mut table = NameTable::new();
+        for (i, name) in names.iter().enumerate() {
+            table.push_named(i as u32, name).unwrap();
+        }
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(table.find(name), Some(i as u32), "length {}", name.len());
+            assert_eq!(table.name(i), Some(name.as_str()));
+            let shorter = &name[..name.len() - 1];
+            assert!(table
+                .find(shorter)
+                .is_none_or(|t| names[t as usize] == shorter));
+        }
     }
 
     #[test]
