@@ -142,7 +142,7 @@ pub(crate) fn compile<'a>(
             init_pending,
             sources_start: m as u32,
         };
-        Some(check_acyclic(bump, &view, huge_pages)?)
+        Some(check_acyclic(&view, pred_end, seen)?)
     };
     if let Some(ranks) = weights {
         sort_by_rank(order, succ_off, targets, m, ranks);
@@ -181,18 +181,18 @@ fn prefix_sum(counts: &mut [u32]) {
 }
 
 /// Kahn's algorithm over the compiled graph: the tasks in a topological
-/// order (in the arena), or, on failure, one cycle.
+/// order (in `queue`), or, on failure, one cycle. `remaining` and `queue`
+/// (`n` words each) are pass 3's dead cursor and marks, so the check
+/// allocates nothing.
 fn check_acyclic<'b>(
-    bump: &'b Bump,
     csr: &Csr<'_>,
-    huge_pages: bool,
+    remaining: &mut [u32],
+    queue: &'b mut [u32],
 ) -> Result<&'b [u32], Vec<u32>> {
     let n = csr.task_count();
-    let remaining = pages::alloc_filled(huge_pages, bump, n, 0u32);
     for (v, r) in remaining.iter_mut().enumerate() {
         *r = csr.pred_off[v + 1] - csr.pred_off[v];
     }
-    let queue = pages::alloc_filled(huge_pages, bump, n, 0u32);
     let sources = csr.sources();
     queue[..sources.len()].copy_from_slice(sources);
     let (mut head, mut tail) = (0usize, sources.len());
