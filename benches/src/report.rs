@@ -435,7 +435,7 @@ fn memory(w: &mut String, ix: &Index<'_>, body: &str) {
         w,
         &format!("Memory per task, largest size of each shape (`{body}` body)"),
         "topology: `Graph::topology_bytes` (CSR and task table), target ≤ 64 B per task + 4 per edge; \
-         arena: `Arena::allocated_bytes` (also closures and builder scratch; names live in the interner, on the heap); \
+         arena: `Arena::allocated_bytes` (its bump chunks, used or not, and its name table); \
          peak heap: the allocator's high-water mark over the first batch (build + run, names and closures included), \
          above the edge list and names the caller holds; peak RSS: the whole process's `VmHWM` over that batch, \
          edge list and names included (the question is whether a graph fits in memory).",
