@@ -8,8 +8,9 @@
 //!   spawn per ready task over CSR, `rayon-scope-inline-2t` the same but
 //!   continuing inline with one ready successor, `floor-1t` a one-thread Kahn
 //!   loop with the body inlined;
-//! - `build/{arena, arena-by-id, heap}`: (arena rewind +) tasks + edges +
-//!   validation, by name from a configuration's strings unless `by-id`;
+//! - `build/{arena, arena-bulk, arena-by-id, heap}`: (arena rewind +) tasks +
+//!   edges + validation, by name from a configuration's strings (one call
+//!   per item, or `bulk`: `tasks` and `edges_by_name`) unless `by-id`;
 //! - `batch/{arena, heap}`: build by name + run + drop, the ETL loop;
 //! - `cpu1us/{kahn-1t, kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, floor-1t}`:
 //!   ~1 µs bodies, for parallel efficiency.
@@ -29,7 +30,9 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use kahn::{Arena, Executor};
-use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use kahn_bench::baselines::{
+    build_named, build_named_bulk, build_shape, spin, RayonScope, SerialFloor,
+};
 use kahn_bench::heap::{self, task_names, HeapGraph};
 use kahn_bench::record::{self, Record};
 use kahn_bench::report;
@@ -117,6 +120,9 @@ fn bench_builds_and_batches(c: &mut Criterion, executor: &Executor, pool: &rayon
         group.throughput(Throughput::Elements(g.tasks as u64));
         group.bench_function(id("arena", shape, n), |bench| {
             bench.iter(|| build_named(&mut arena, &g, &names, body).task_count())
+        });
+        group.bench_function(id("arena-bulk", shape, n), |bench| {
+            bench.iter(|| build_named_bulk(&mut arena, &g, &names, body).task_count())
         });
         group.bench_function(id("arena-by-id", shape, n), |bench| {
             bench.iter(|| build_shape(&mut arena, &g, body).task_count())

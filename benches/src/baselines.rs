@@ -42,6 +42,27 @@ pub fn build_named<'a, T>(
     b.build().expect("acyclic")
 }
 
+/// As [`build_named`], with the bulk calls a configuration loader uses:
+/// [`tasks`](kahn::GraphBuilder::tasks) with every name, then
+/// [`edges_by_name`](kahn::GraphBuilder::edges_by_name) with every pair.
+pub fn build_named_bulk<'a, T>(
+    arena: &'a mut Arena,
+    g: &ShapeGraph,
+    names: &[String],
+    body: impl Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + Copy + 'a,
+) -> Graph<'a, T> {
+    let mut b = arena.builder::<T>();
+    b.reserve(g.tasks, g.edges.len());
+    b.tasks(names[..g.tasks].iter().map(|name| (name.as_str(), body)))
+        .expect("unique names");
+    let pairs = g
+        .edges
+        .iter()
+        .map(|&(u, v)| (names[u as usize].as_str(), names[v as usize].as_str()));
+    b.edges_by_name(pairs).expect("known names");
+    b.build().expect("acyclic")
+}
+
 /// A one-thread Kahn loop over CSR with the task body inlined: the
 /// bookkeeping floor that no executor can beat on one thread.
 pub struct SerialFloor {
