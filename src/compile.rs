@@ -6,7 +6,7 @@
 //! twice as large as the predecessor lists: they are written into it, and
 //! so are the pending counts, a cursor and the marks of the duplicate
 //! merge where the rest has room (`e ≥ 3n`). The successor offsets are
-//! their own cursor. A graph of `n` tasks and `e` edges then takes
+//! their own cursor, shifted back after. A graph of `n` tasks and `e` edges then takes
 //! 12e + 8n bytes here (plus 4 per source), not 16e + 24n, and keeps no
 //! dead edge list.
 
@@ -40,16 +40,10 @@ pub(crate) fn compile<'a>(
     let e = edges.len();
     // Pass 1: out- and in-degrees, duplicates still included. A task with no
     // incoming edge is a source whatever duplicates are merged later.
-    // Out-degrees are counted two places on, so that after the prefix sum
-    // `succ_off[v + 1]` is where `v`'s successors start: pass 2 moves it to
-    // where they end, as the CSR wants, with no cursor array. (The last
-    // task's count would land past the end, where nothing reads it.)
     let succ_off = pages::alloc_filled(huge_pages, bump, n + 1, 0u32);
     let pred_off = pages::alloc_filled(huge_pages, bump, n + 1, 0u32);
     for &[from, to] in edges.iter() {
-        if let Some(count) = succ_off.get_mut(from as usize + 2) {
-            *count += 1;
-        }
+        succ_off[from as usize + 1] += 1;
         pred_off[to as usize + 1] += 1;
     }
     let source_count = pred_off[1..].iter().filter(|&&d| d == 0).count();
@@ -57,13 +51,18 @@ pub(crate) fn compile<'a>(
     prefix_sum(pred_off);
 
     // Pass 2: successors grouped by source (a counting sort), into an array
-    // with room for the sources after them.
+    // with room for the sources after them. The offsets are their own
+    // cursor: `succ_off[v]` moves from where `v`'s successors start to
+    // where they end, which is where `v + 1`'s start, so one shift puts
+    // them back, and no cursor array is needed.
     let targets = pages::alloc_filled(huge_pages, bump, e + source_count, 0u32);
     for &[from, to] in edges.iter() {
-        let slot = &mut succ_off[from as usize + 1];
+        let slot = &mut succ_off[from as usize];
         targets[*slot as usize] = to;
         *slot += 1;
     }
+    succ_off.copy_within(..n, 1);
+    succ_off[0] = 0;
 
     // The edge list is dead: its 2e words hold the predecessors (e), then,
     // where they fit, the pending counts, the predecessor cursor and the
@@ -73,12 +72,12 @@ pub(crate) fn compile<'a>(
     let (init_pending, spare) = carve(bump, spare, n, huge_pages);
     let (pred_end, spare) = carve(bump, spare, n, huge_pages);
     let (seen, _) = carve(bump, spare, n, huge_pages);
+    seen.fill(u32::MAX);
 
     // Pass 3, by source in id order: merge duplicate edges in place
     // (`seen[t] == v` marks `v -> t` as kept) and append `v` to the
     // predecessor list of each kept target, so every predecessor list
     // comes out sorted.
-    seen.fill(u32::MAX);
     pred_end.copy_from_slice(&pred_off[..n]);
     let mut kept = 0u32;
     let mut start = 0u32;

@@ -89,6 +89,9 @@ pub(crate) fn advise_vec_spare<T>(on: bool, v: &Vec<T>) {
 
 /// `len` copies of `value` in the bump, in huge pages where large.
 pub(crate) fn alloc_filled<T: Copy>(on: bool, bump: &Bump, len: usize, value: T) -> &mut [T] {
+    if !on || len.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+        return bump.alloc_slice_fill_copy(len, value);
+    }
     let mut v = BumpVec::with_capacity_in(len, bump);
     advise_spare(on, &v);
     v.resize(len, value);
