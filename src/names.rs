@@ -180,13 +180,19 @@ impl NameTable {
         // The unnamed tasks since the last named one.
         self.starts.resize(task as usize, UNNAMED);
         self.starts.push(start as u32);
-        self.records.extend_from_slice(&task.to_le_bytes());
+        // The header (task, then LEB128 length) is built on the stack and
+        // copied once.
+        let mut head = [0u8; 4 + 10];
+        head[..4].copy_from_slice(&task.to_le_bytes());
+        let mut used = 4;
         let mut len = name.len();
         while len >= 0x80 {
-            self.records.push(len as u8 | 0x80);
+            head[used] = len as u8 | 0x80;
+            used += 1;
             len >>= 7;
         }
-        self.records.push(len as u8);
+        head[used] = len as u8;
+        self.records.extend_from_slice(&head[..=used]);
         self.records.extend_from_slice(name.as_bytes());
         self.slots[at] = slot_of(hash, start as u32);
         self.named += 1;
@@ -324,6 +330,12 @@ impl NameTable {
     /// The name of the record at `start`.
     #[inline]
     fn name_bytes(&self, start: usize) -> &[u8] {
+        let first = self.records[start + 4];
+        if first < 0x80 {
+            // Names under 128 bytes: one length byte.
+            let at = start + 5;
+            return &self.records[at..at + usize::from(first)];
+        }
         let mut at = start + 4;
         let mut len = 0usize;
         let mut shift = 0;
