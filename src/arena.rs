@@ -41,31 +41,36 @@ impl Arena {
     /// # Panics
     /// If the allocator cannot provide `bytes`, as `Vec::with_capacity` does.
     pub fn with_capacity(bytes: usize) -> Arena {
-        let bump = match pages::bump_with_capacity(true, bytes) {
-            Some(bump) => bump,
-            None => Bump::with_capacity(bytes),
-        };
         Arena {
-            bump,
+            bump: Bump::with_capacity(bytes),
             names: NameTable::new(),
         }
     }
 
     /// Whether the arena asks the kernel for huge pages for its large
-    /// arrays (on by default; Linux only, elsewhere it does nothing).
+    /// arrays (off by default; Linux only, elsewhere it does nothing).
     ///
     /// A graph's arrays are written once, front to back, and in the first
     /// build most of them are fresh memory: in 4 KiB pages, that is one
     /// page fault per 4 KiB, about half the first build of a
-    /// million-task graph. The arena asks for transparent huge pages
-    /// (`madvise(MADV_HUGEPAGE)`) for buffers of 4 MiB and more, the whole
-    /// 2 MiB pages inside them only, so small graphs are untouched. Turn
-    /// it off where huge pages are unwelcome: they can hold up to 2 MiB
-    /// more per buffer resident, and where the system is short of free
-    /// huge pages the kernel may pause to make one (the `defrag` setting
-    /// of `/sys/kernel/mm/transparent_hugepage`).
+    /// million-task graph. With this on, the arena asks for transparent
+    /// huge pages (`madvise(MADV_HUGEPAGE)`) for the whole 2 MiB pages
+    /// inside its arrays of 2 MiB and more and inside the free room of
+    /// their bump chunks (from now on, and for the chunk it has), so
+    /// small graphs are untouched.
+    ///
+    /// Measure before you turn it on: it is off by default because what a
+    /// fresh huge page costs depends on the machine. On the VMs kahn is
+    /// developed on, which hand free memory back to their host, a first
+    /// build of a million tasks took half the time in most processes, but
+    /// at ten million tasks half the processes took four to six times
+    /// longer (BENCHMARKS.md, "The Build issue"). Huge pages can also hold
+    /// up to 2 MiB more per array resident, and where the system is short
+    /// of free huge pages the kernel may pause to make one (the `defrag`
+    /// setting of `/sys/kernel/mm/transparent_hugepage`).
     pub fn huge_pages(&mut self, on: bool) -> &mut Arena {
         self.names.huge_pages = on;
+        pages::advise_room(on, &self.bump);
         self
     }
 

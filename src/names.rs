@@ -97,7 +97,7 @@ impl NameTable {
             named: 0,
             expected: 0,
             hasher: foldhash::quality::RandomState::default(),
-            huge_pages: true,
+            huge_pages: false,
         }
     }
 

@@ -10,8 +10,9 @@
 //! [`advise`] asks, for the whole 2 MiB pages inside a buffer kahn owns,
 //! before it writes them.
 //!
-//! Elsewhere (other systems, or THP off) the request does nothing, and
-//! [`Arena::huge_pages`](crate::Arena::huge_pages) turns it off.
+//! It is asked only where [`Arena::huge_pages`](crate::Arena::huge_pages)
+//! turned it on (what a fresh huge page costs depends on the machine), and
+//! elsewhere than Linux, or with THP off, it does nothing.
 
 use std::alloc::Layout;
 
@@ -68,8 +69,8 @@ pub(crate) fn advise_spare<T>(on: bool, v: &BumpVec<'_, T>) {
 /// Asks for huge pages for the free room of `bump`'s current chunk: a
 /// large array that needed a new chunk leaves the rest of it to the
 /// arrays after it, which would otherwise fault in by 4 KiB.
-fn advise_room(on: bool, bump: &Bump) {
-    if bump.chunk_capacity() < MIN_BYTES {
+pub(crate) fn advise_room(on: bool, bump: &Bump) {
+    if !on || bump.chunk_capacity() < MIN_BYTES {
         return;
     }
     // One byte from the bump marks where its free room ends: the room is
@@ -164,6 +165,16 @@ mod tests {
         let middle = plain.as_ptr() as usize + 2 * MIN_BYTES;
         assert!(
             !vm_flags(middle).split_whitespace().any(|f| f == "hg"),
+            "{}",
+            vm_flags(middle)
+        );
+        // A chunk's free room, advised before anything is in it.
+        let chunk = Bump::with_capacity(4 * MIN_BYTES);
+        advise_room(true, &chunk);
+        let inside = chunk.alloc_slice_fill_copy(3 * MIN_BYTES / 4, 0u32);
+        let middle = inside.as_ptr() as usize + 3 * MIN_BYTES / 2;
+        assert!(
+            vm_flags(middle).split_whitespace().any(|f| f == "hg"),
             "{}",
             vm_flags(middle)
         );

@@ -13,7 +13,7 @@
 //! - `id+run`, `name+run`, `bulk+run`: one build, then a run and a rerun
 //!   on two threads (for peak RSS).
 //!
-//! With `KAHN_NO_HUGE_PAGES` set, the arena asks for no huge pages
+//! With `KAHN_HUGE_PAGES` set, the arena asks for huge pages
 //! ([`Arena::huge_pages`]).
 //!
 //! Names are `t0`, `t1`, … held by the caller, as a loaded configuration
@@ -124,8 +124,8 @@ fn main() {
     let names: Vec<String> = (0..g.tasks).map(|i| format!("t{i}")).collect();
     let mut arena = Arena::new();
     // For measuring huge pages against none in one binary.
-    if std::env::var_os("KAHN_NO_HUGE_PAGES").is_some() {
-        arena.huge_pages(false);
+    if std::env::var_os("KAHN_HUGE_PAGES").is_some() {
+        arena.huge_pages(true);
     }
     match how.as_str() {
         "none" => {
