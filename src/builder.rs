@@ -463,19 +463,8 @@ impl<'a, T> GraphBuilder<'a, T> {
     /// Appends a checked edge.
     #[inline]
     fn push_valid_edge(&mut self, u: u32, v: u32) {
-        if self.edges.len() == self.edges.capacity() {
-            self.grow_edges();
-        }
         self.forward_only &= u < v;
         self.edges.push([u, v]);
-    }
-
-    /// Doubles the room for edges (as `push` would), in huge pages where
-    /// large.
-    #[cold]
-    #[inline(never)]
-    fn grow_edges(&mut self) {
-        self.reserve_edges(self.edges.len().max(16));
     }
 
     /// Room for `more` edges, if the allocator has it.
@@ -491,19 +480,7 @@ impl<'a, T> GraphBuilder<'a, T> {
     where
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
     {
-        if self.tasks.len() == self.tasks.capacity() {
-            self.grow_tasks();
-        }
         self.tasks.push(alloc_task(self.bump, body));
-    }
-
-    /// Doubles the room for tasks (as `push` would), in huge pages where
-    /// large.
-    #[cold]
-    #[inline(never)]
-    fn grow_tasks(&mut self) {
-        self.tasks.reserve(self.tasks.len().max(16));
-        pages::advise_spare(self.names.huge_pages, &self.tasks);
     }
 
     /// `found`, the task `task` (one end of `from -> to`) resolved to, or
