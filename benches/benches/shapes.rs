@@ -30,9 +30,7 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use kahn::{Arena, Executor};
-use kahn_bench::baselines::{
-    build_named, build_named_bulk, build_shape, spin, RayonScope, SerialFloor,
-};
+use kahn_bench::baselines::{build_named, build_shape, spin, NameCalls, RayonScope, SerialFloor};
 use kahn_bench::heap::{self, task_names, HeapGraph};
 use kahn_bench::record::{self, Record};
 use kahn_bench::report;
@@ -119,10 +117,12 @@ fn bench_builds_and_batches(c: &mut Criterion, executor: &Executor, pool: &rayon
         let mut group = c.benchmark_group("build");
         group.throughput(Throughput::Elements(g.tasks as u64));
         group.bench_function(id("arena", shape, n), |bench| {
-            bench.iter(|| build_named(&mut arena, &g, &names, body).task_count())
+            bench.iter(|| {
+                build_named(&mut arena, &g, &names, body, NameCalls::OnePerItem).task_count()
+            })
         });
         group.bench_function(id("arena-bulk", shape, n), |bench| {
-            bench.iter(|| build_named_bulk(&mut arena, &g, &names, body).task_count())
+            bench.iter(|| build_named(&mut arena, &g, &names, body, NameCalls::Bulk).task_count())
         });
         group.bench_function(id("arena-by-id", shape, n), |bench| {
             bench.iter(|| build_shape(&mut arena, &g, body).task_count())
@@ -140,7 +140,7 @@ fn bench_builds_and_batches(c: &mut Criterion, executor: &Executor, pool: &rayon
         group.throughput(Throughput::Elements(g.tasks as u64));
         group.bench_function(id("arena", shape, n), |bench| {
             bench.iter(|| {
-                let graph = build_named(&mut arena, &g, &names, body);
+                let graph = build_named(&mut arena, &g, &names, body, NameCalls::OnePerItem);
                 assert!(executor.run(&graph).is_success());
             })
         });

@@ -22,6 +22,17 @@ pub fn build_shape<'a, T>(
     b.build().expect("acyclic")
 }
 
+/// How [`build_named`] hands the names to the builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameCalls {
+    /// One `task(name, body)` per task and one `edge(name, name)` per edge.
+    OnePerItem,
+    /// The bulk calls a configuration loader uses:
+    /// [`tasks`](kahn::GraphBuilder::tasks) with every name, then
+    /// [`edges_by_name`](kahn::GraphBuilder::edges_by_name) with every pair.
+    Bulk,
+}
+
 /// Builds `g` into `arena` by name, as from a configuration: every task
 /// called `names[i]` and running `body`, every edge given by its two names.
 pub fn build_named<'a, T>(
@@ -29,37 +40,30 @@ pub fn build_named<'a, T>(
     g: &ShapeGraph,
     names: &[String],
     body: impl Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + Copy + 'a,
+    calls: NameCalls,
 ) -> Graph<'a, T> {
     let mut b = arena.builder::<T>();
     b.reserve(g.tasks, g.edges.len());
-    for name in &names[..g.tasks] {
-        b.task(name, body).expect("unique names");
-    }
-    for &(u, v) in &g.edges {
-        b.edge(names[u as usize].as_str(), names[v as usize].as_str())
-            .expect("known names");
-    }
-    b.build().expect("acyclic")
-}
-
-/// As [`build_named`], with the bulk calls a configuration loader uses:
-/// [`tasks`](kahn::GraphBuilder::tasks) with every name, then
-/// [`edges_by_name`](kahn::GraphBuilder::edges_by_name) with every pair.
-pub fn build_named_bulk<'a, T>(
-    arena: &'a mut Arena,
-    g: &ShapeGraph,
-    names: &[String],
-    body: impl Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + Copy + 'a,
-) -> Graph<'a, T> {
-    let mut b = arena.builder::<T>();
-    b.reserve(g.tasks, g.edges.len());
-    b.tasks(names[..g.tasks].iter().map(|name| (name.as_str(), body)))
-        .expect("unique names");
+    let names = &names[..g.tasks];
     let pairs = g
         .edges
         .iter()
         .map(|&(u, v)| (names[u as usize].as_str(), names[v as usize].as_str()));
-    b.edges_by_name(pairs).expect("known names");
+    match calls {
+        NameCalls::OnePerItem => {
+            for name in names {
+                b.task(name, body).expect("unique names");
+            }
+            for (from, to) in pairs {
+                b.edge(from, to).expect("known names");
+            }
+        }
+        NameCalls::Bulk => {
+            b.tasks(names.iter().map(|name| (name.as_str(), body)))
+                .expect("unique names");
+            b.edges_by_name(pairs).expect("known names");
+        }
+    }
     b.build().expect("acyclic")
 }
 

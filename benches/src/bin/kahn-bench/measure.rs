@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use kahn::{Arena, BoxError, Counts, Executor, TaskContext};
 use kahn_bench::alloc;
-use kahn_bench::baselines::{build_named, build_shape, spin, RayonScope, SerialFloor};
+use kahn_bench::baselines::{build_named, build_shape, spin, NameCalls, RayonScope, SerialFloor};
 use kahn_bench::heap::{task_names, HeapBody, HeapGraph};
 use kahn_bench::order::Stamps;
 use kahn_bench::record::Record;
@@ -308,7 +308,7 @@ where
         let peaks = Peaks::start();
         let before = alloc::allocations();
         let t = Instant::now();
-        let graph = build_named(&mut arena, g, names, body);
+        let graph = build_named(&mut arena, g, names, body, NameCalls::OnePerItem);
         rec.first_build_ns = Some(ns(t.elapsed().as_secs_f64()));
         let t = Instant::now();
         let result = run(&graph);
@@ -321,7 +321,7 @@ where
 
         let before = alloc::allocations();
         let mut times = time_reps(reps, |lap| {
-            let graph = build_named(&mut arena, g, names, body);
+            let graph = build_named(&mut arena, g, names, body, NameCalls::OnePerItem);
             let result = run(&graph);
             drop(graph);
             lap.stop();
@@ -333,7 +333,7 @@ where
         rec.batch_ns = Some(ns(stats(&mut times).0));
 
         let mut times = time_reps(reps, |lap| {
-            let graph = build_named(&mut arena, g, names, body);
+            let graph = build_named(&mut arena, g, names, body, NameCalls::OnePerItem);
             lap.stop();
             drop(black_box(graph));
             Ok(())
@@ -349,7 +349,7 @@ where
         rec.build_by_id_ns = Some(ns(stats(&mut times).0));
     }
 
-    let graph = build_named(&mut arena, g, names, body);
+    let graph = build_named(&mut arena, g, names, body, NameCalls::OnePerItem);
     rec.topology_bytes_per_task = Some(graph.topology_bytes() as f64 / tasks as f64);
     if first_run.is_none() {
         let t = Instant::now();
