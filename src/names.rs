@@ -376,9 +376,11 @@ impl NameTable {
         if self.named == 0 && self.slots.len() >= capacity {
             return;
         }
-        let mut slots = Vec::with_capacity(capacity);
-        pages::advise_vec_spare(self.huge_pages, &slots);
-        slots.resize(capacity, 0);
+        // Zeroed by the allocator: a large index comes as fresh pages,
+        // faulted in only where names land (an index sized for a hint far
+        // above the names that come costs address space, not time).
+        let slots = vec![0; capacity];
+        pages::advise(self.huge_pages, slots.as_ptr().cast(), 8 * capacity);
         let old = std::mem::replace(&mut self.slots, slots);
         for slot in old.into_iter().filter(|&s| s != 0) {
             let mut at = self.home((slot >> 32) as u32);
@@ -608,6 +610,30 @@ mod tests {
         assert!(
             table.slots.len() < 1 << 10,
             "sized for the names, not the old hint"
+        );
+    }
+
+    /// Resident memory of this process, in bytes.
+    #[cfg(target_os = "linux")]
+    fn resident() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn an_index_sized_for_a_huge_hint_is_not_written_whole() {
+        let mut table = NameTable::new();
+        table.reserve(0, 1 << 24);
+        let before = resident();
+        table.push_named(0, "only").unwrap();
+        assert!(table.slots.len() >= 1 << 24, "sized for the hint");
+        let grew = resident().saturating_sub(before);
+        assert!(
+            grew < 128 << 20,
+            "{} MiB of a 256 MiB index touched",
+            grew >> 20
         );
     }
 
