@@ -923,3 +923,67 @@ fn a_rewound_arena_holds_the_whole_last_graph_in_one_chunk() {
         "the second build needed a new chunk"
     );
 }
+
+/// Everything a built graph says about its shape: names, successors in run
+/// order, predecessors, sources.
+fn shape_of(graph: &kahn::Graph<'_, u64>) -> Vec<(Option<String>, Vec<TaskId>, Vec<TaskId>)> {
+    let mut all: Vec<_> = (0..graph.task_count() as u32)
+        .map(TaskId::new)
+        .map(|v| {
+            let name = graph.name(v).map(str::to_owned);
+            (
+                name,
+                graph.successors(v).collect(),
+                graph.predecessors(v).collect(),
+            )
+        })
+        .collect();
+    all.push((None, graph.sources().collect(), Vec::new()));
+    all
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "300,000 tasks: too large for Miri")]
+fn huge_pages_change_nothing_a_graph_is_or_does() {
+    // Large enough for the arrays to take whole 2 MiB pages (the advice's
+    // threshold); tasks added in reverse, so edges go from higher ids to
+    // lower and the cycle check runs; every chain edge twice, so the merge
+    // runs.
+    let n = 300_000usize;
+    let names: Vec<String> = (0..n).map(|i| format!("step-{i}")).collect();
+    let mut pairs = Vec::new();
+    for v in 1..n {
+        let u = (v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) as usize % v;
+        pairs.push((names[u].as_str(), names[v].as_str()));
+        pairs.push((names[v - 1].as_str(), names[v].as_str()));
+        pairs.push((names[v - 1].as_str(), names[v].as_str()));
+    }
+    let body = |ctx: &TaskContext<'_, u64>| -> Result<u64, BoxError> {
+        Ok(1 + ctx.inputs().map(|(_, x)| *x).max().unwrap_or(0))
+    };
+    let distinct = pairs.iter().collect::<HashSet<_>>().len();
+    let executor = executor(2);
+    let mut seen = Vec::new();
+    for huge in [false, true] {
+        let mut arena = Arena::new();
+        arena.huge_pages(huge);
+        for _rebuild in 0..2 {
+            let mut b = arena.builder::<u64>();
+            b.reserve(n, pairs.len());
+            b.tasks(names.iter().rev().map(|name| (name.as_str(), body)))
+                .unwrap();
+            b.edges_by_name(pairs.iter().copied()).unwrap();
+            let graph = b.build().unwrap();
+            assert_eq!(graph.edge_count(), distinct, "duplicates merged");
+            let report = executor.run(&graph);
+            assert!(report.is_success());
+            let depth = report.output(names[n - 1].as_str()).copied();
+            assert_eq!(depth, Some(n as u64), "the chain runs through every step");
+            seen.push((shape_of(&graph), depth));
+        }
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "the same graph and outputs with and without huge pages, built and rebuilt"
+    );
+}

@@ -162,9 +162,7 @@ pub enum Op {
     Build,
     /// Drop the builder unbuilt, `arena.reset()`, then a new builder.
     Reset,
-    /// Drop the builder and the arena, then a new builder in a new arena,
-    /// asking for huge pages or not by turns (the first arena does not, the
-    /// first new one does).
+    /// Drop the builder and the arena, then a new builder in a new arena.
     NewArena,
     /// `critical_path_first()`.
     CriticalPathFirst,
@@ -231,7 +229,6 @@ pub fn check(case: &BuilderCase) -> Result<(), String> {
     let clock = AtomicU32::new(0);
     let mut ops = case.ops.iter().enumerate();
     let mut arena = Arena::new();
-    let mut arenas = 0u32;
     loop {
         let mut builder = arena.builder::<()>();
         let mut model = Model::new();
@@ -264,10 +261,6 @@ pub fn check(case: &BuilderCase) -> Result<(), String> {
             End::NewArena => {
                 drop(builder);
                 arena = Arena::new();
-                arenas += 1;
-                // Huge pages change where memory comes from, never what a
-                // build does: every other arena goes without.
-                arena.huge_pages(arenas % 2 == 1);
             }
         }
     }
