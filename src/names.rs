@@ -444,10 +444,10 @@ fn slot_start(slot: u64) -> usize {
 #[inline(always)]
 fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has; a
-    // prefetch neither faults nor reads anything the program can see,
+    // A prefetch neither faults nor reads anything the program can see,
     // whatever the address (callers pass addresses in or just past their
     // buffers, made with `wrapping_add`).
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }

@@ -41,11 +41,11 @@ pub(crate) fn advise(on: bool, ptr: *const u8, len: usize) {
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn madvise_huge(start: usize, len: usize) {
-    // SAFETY: `MADV_HUGEPAGE` changes only how the kernel backs the pages
-    // of the range, never their contents or whether they are mapped; the
-    // range is whole pages inside a live allocation of the caller's (see
-    // `advise`). An error (THP unsupported or off) leaves things as they
-    // were, and is ignored.
+    // `MADV_HUGEPAGE` changes only how the kernel backs the pages of the
+    // range, never their contents or whether they are mapped. An error
+    // (THP unsupported or off) leaves things as they were, and is ignored.
+    // SAFETY: the range is whole pages inside a live allocation of the
+    // caller's (see `advise`), whose contents the advice cannot change.
     unsafe {
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
     }
