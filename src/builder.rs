@@ -249,7 +249,7 @@ impl<'a, T> GraphBuilder<'a, T> {
                 })
             }
         }
-        self.push_task(body);
+        self.tasks.push(alloc_task(self.bump, body));
         Ok(id)
     }
 
@@ -324,7 +324,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
     {
         let id = self.next_id()?;
-        self.push_task(body);
+        self.tasks.push(alloc_task(self.bump, body));
         Ok(id)
     }
 
@@ -472,15 +472,6 @@ impl<'a, T> GraphBuilder<'a, T> {
         if self.edges.try_reserve(more).is_ok() {
             pages::advise_spare(self.names.huge_pages, &self.edges);
         }
-    }
-
-    /// Appends a task.
-    #[inline]
-    fn push_task<F>(&mut self, body: F)
-    where
-        F: Fn(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + Sync + 'a,
-    {
-        self.tasks.push(alloc_task(self.bump, body));
     }
 
     /// `found`, the task `task` (one end of `from -> to`) resolved to, or

@@ -6,9 +6,9 @@
 //! twice as large as the predecessor lists: they are written into it, and
 //! so are the pending counts, a cursor and the marks of the duplicate
 //! merge where the rest has room (`e ≥ 3n`). The successor offsets are
-//! their own cursor, shifted back after. A graph of `n` tasks and `e` edges then takes
-//! 12e + 8n bytes here (plus 4 per source), not 16e + 24n, and keeps no
-//! dead edge list.
+//! their own cursor, shifted back after. A graph of `n` tasks and `e`
+//! edges then takes 12e + 8n bytes here (plus 4 per source), not
+//! 16e + 24n, and keeps no dead edge list.
 
 use bumpalo::Bump;
 
