@@ -28,8 +28,8 @@
 //!   table grows without hashing a name again.
 //!
 //! So a named task costs 4 bytes in `starts`, 5 plus its name's length in
-//! `records` (for names shorter than 128 bytes), and 8 to 16 bytes of slots; an unnamed one, 4 bytes if a
-//! named task follows it, else nothing.
+//! `records` (for names shorter than 128 bytes), and 8 to 16 bytes of
+//! slots; an unnamed one, 4 bytes if a named task follows it, else nothing.
 
 use std::fmt;
 use std::hash::BuildHasher;
@@ -39,18 +39,6 @@ use crate::pages;
 
 /// `starts` of a task without a name.
 const UNNAMED: u32 = u32::MAX;
-
-/// Bytes of a record before its name, for a name of `len` bytes: the task
-/// and the length.
-fn header(len: usize) -> usize {
-    let mut bytes = 5;
-    let mut rest = len >> 7;
-    while rest > 0 {
-        bytes += 1;
-        rest >>= 7;
-    }
-    bytes
-}
 
 /// Why a name could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,8 +153,20 @@ impl NameTable {
             }
             at = self.next(at);
         }
+        // The record's header: the task, then the name's length in LEB128.
+        let mut head = [0u8; 4 + 10];
+        head[..4].copy_from_slice(&task.to_le_bytes());
+        let mut used = 4;
+        let mut len = name.len();
+        while len >= 0x80 {
+            head[used] = len as u8 | 0x80;
+            used += 1;
+            len >>= 7;
+        }
+        head[used] = len as u8;
+        let head = &head[..=used];
         let start = self.records.len();
-        let bytes = header(name.len()) + name.len();
+        let bytes = head.len() + name.len();
         if start + bytes > Self::BYTE_LIMIT {
             return Err(Rejected::TooLong);
         }
@@ -180,19 +180,7 @@ impl NameTable {
         // The unnamed tasks since the last named one.
         self.starts.resize(task as usize, UNNAMED);
         self.starts.push(start as u32);
-        // The header (task, then LEB128 length) is built on the stack and
-        // copied once.
-        let mut head = [0u8; 4 + 10];
-        head[..4].copy_from_slice(&task.to_le_bytes());
-        let mut used = 4;
-        let mut len = name.len();
-        while len >= 0x80 {
-            head[used] = len as u8 | 0x80;
-            used += 1;
-            len >>= 7;
-        }
-        head[used] = len as u8;
-        self.records.extend_from_slice(&head[..=used]);
+        self.records.extend_from_slice(head);
         self.records.extend_from_slice(name.as_bytes());
         self.slots[at] = slot_of(hash, start as u32);
         self.named += 1;
