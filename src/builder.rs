@@ -21,6 +21,23 @@ use crate::task::{alloc_task, TaskBox};
 /// plus sources must fit the `u32` offsets of the compiled graph.
 const EDGE_LIMIT: usize = (1 << 30) - 1;
 
+/// Makes room for `more` items in `v`; `false` if the allocator refused.
+///
+/// bumpalo's `realloc` copies the whole old capacity, and after a large
+/// hint that is mostly memory never written: copying it would touch every
+/// page of it. So a mostly empty array is first cut to its items (which
+/// gives the room back when it is the bump's newest allocation), and only
+/// the items move.
+fn try_reserve_items<T>(v: &mut BumpVec<'_, T>, more: usize) -> bool {
+    if v.capacity() - v.len() >= more {
+        return true;
+    }
+    if v.len() < v.capacity() / 2 {
+        v.shrink_to_fit();
+    }
+    v.try_reserve(more).is_ok()
+}
+
 /// Collects tasks and edges, validating each as it comes, and freezes them
 /// into a [`Graph`] with [`build`](GraphBuilder::build).
 ///
@@ -105,7 +122,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         let edges = edges
             .min(Self::RESERVE_EDGES.saturating_sub(self.edges.len()))
             .min(self.max_edges.saturating_sub(self.edges.len()));
-        if self.tasks.try_reserve(tasks).is_ok() {
+        if try_reserve_items(&mut self.tasks, tasks) {
             pages::advise_spare(self.names.huge_pages, &self.tasks);
         }
         self.names.reserve(self.tasks.len(), tasks);
@@ -469,7 +486,7 @@ impl<'a, T> GraphBuilder<'a, T> {
 
     /// Room for `more` edges, if the allocator has it.
     fn reserve_edges(&mut self, more: usize) {
-        if self.edges.try_reserve(more).is_ok() {
+        if try_reserve_items(&mut self.edges, more) {
             pages::advise_spare(self.names.huge_pages, &self.edges);
         }
     }
@@ -656,5 +673,56 @@ impl<T> std::fmt::Debug for GraphBuilder<'_, T> {
             .field("tasks", &self.tasks.len())
             .field("edges", &self.edges.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Arena;
+
+    /// KiB of the mapping that holds `addr` that are in memory.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn resident_kib(addr: *const u8) -> usize {
+        let rss = crate::pages::smaps_field(addr as usize, "Rss");
+        rss.trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("Rss in kB")
+    }
+
+    /// A larger hint after a large one moves the arrays, and only what they
+    /// hold may be copied: copying their whole old capacity (as bumpalo's
+    /// `realloc` does) would write tens of MiB nobody asked for.
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_growing_hint_copies_the_items_not_the_room() {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u32>();
+        b.reserve(1 << 21, 1 << 21);
+        for name in ["a", "b", "c"] {
+            b.task(name, |_| Ok(1)).unwrap();
+        }
+        b.edge("a", "b").unwrap();
+        b.edge("b", "c").unwrap();
+        let (tasks, edges) = (b.tasks.capacity(), b.edges.capacity());
+        b.reserve(1 << 22, 1 << 22);
+        assert!(
+            b.tasks.capacity() > tasks && b.edges.capacity() > edges,
+            "moved"
+        );
+        // The old capacities were 32 and 16 MiB; the items are 64 bytes.
+        let tasks = resident_kib(b.tasks.as_ptr().cast());
+        let edges = resident_kib(b.edges.as_ptr().cast());
+        assert!(
+            tasks < 4096 && edges < 4096,
+            "{tasks} KiB, {edges} KiB resident"
+        );
+        let graph = b.build().unwrap();
+        assert_eq!(graph.task_count(), 3);
+        assert_eq!(
+            graph.find("c").map(|c| graph.predecessors(c).len()),
+            Some(1)
+        );
+        assert_eq!(graph.edge_count(), 2);
     }
 }

@@ -116,33 +116,38 @@ pub(crate) fn bump_with_capacity(on: bool, bytes: usize) -> Option<Bump> {
     Some(bump)
 }
 
+/// Field `field` (`"VmFlags"`, `"Rss"`, …) of the mapping that holds
+/// `addr`, from `/proc/self/smaps`: what the kernel did with one array.
+#[cfg(all(test, target_os = "linux", not(miri)))]
+pub(crate) fn smaps_field(addr: usize, field: &str) -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line.split_whitespace().next().unwrap_or("");
+        if let Some((lo, hi)) = range.split_once('-') {
+            if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&addr);
+                continue;
+            }
+        }
+        if let Some(value) = line.strip_prefix(field).and_then(|l| l.strip_prefix(':')) {
+            if inside {
+                return value.trim().to_owned();
+            }
+        }
+    }
+    panic!("no mapping holds {addr:#x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The `VmFlags` of the mapping that holds `addr`, from
-    /// `/proc/self/smaps`.
+    /// The `VmFlags` of the mapping that holds `addr`.
     #[cfg(all(target_os = "linux", not(miri)))]
     fn vm_flags(addr: usize) -> String {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
-        let mut inside = false;
-        for line in smaps.lines() {
-            let range = line.split_whitespace().next().unwrap_or("");
-            if let Some((lo, hi)) = range.split_once('-') {
-                if let (Ok(lo), Ok(hi)) =
-                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
-                {
-                    inside = (lo..hi).contains(&addr);
-                    continue;
-                }
-            }
-            if let Some(flags) = line.strip_prefix("VmFlags:") {
-                if inside {
-                    return flags.to_owned();
-                }
-            }
-        }
-        panic!("no mapping holds {addr:#x}")
+        smaps_field(addr, "VmFlags")
     }
 
     #[test]
