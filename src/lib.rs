@@ -54,6 +54,8 @@ const _: () = {
 pub mod __loom {
     use crate::{Graph, Report, RunOptions};
 
+    pub use crate::exec::ListedRun;
+
     /// Runs `graph` on `threads` loom threads, the calling one included,
     /// publishing work before every task (`eager`) or only to a hungry peer.
     /// Call it inside `loom::model`, with a graph leaked outside it.

@@ -14,6 +14,8 @@
 //! - the atomics and `fence` (pending counters, state bytes, `signals`,
 //!   `remaining`, the sleepers count, the cancel token's flag);
 //! - `Mutex` and `Condvar` (the sleep lock, the failure list);
+//! - a listed run's worker count and its starter's `park` and `unpark`
+//!   (`exec/registry.rs`: who may free a run, and when);
 //! - `cell::UnsafeCell` (the output slots: loom checks that every read of a
 //!   predecessor's output happens-after its write);
 //! - `OnceLock` (the lazily allocated skip causes), rebuilt from a loom flag
@@ -101,9 +103,22 @@ pub(crate) mod cell {
     }
 }
 
-/// Threads, under loom only: a run there spawns its workers itself.
-#[cfg(loom)]
-pub(crate) use loom::thread;
+/// Threads: the waiting starter of a run parks, and (under loom only) a
+/// run spawns its workers itself.
+pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park_timeout, yield_now, Thread};
+
+    #[cfg(loom)]
+    pub(crate) use loom::thread::{current, spawn, yield_now, Thread};
+
+    /// loom's `park`, which has no timeout: a model then shows that no
+    /// wake-up is lost without the timeout's help.
+    #[cfg(loom)]
+    pub(crate) fn park_timeout(_: std::time::Duration) {
+        loom::thread::park();
+    }
+}
 
 #[cfg(loom)]
 pub(crate) use loom_impl::{Backoff, OnceLock};

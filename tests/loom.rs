@@ -44,6 +44,15 @@
 //! resource's release not handing its waiter back to the run,
 //! `a_resource_released_while_another_task_waits` finds both workers asleep
 //! with the waiter parked (loom: "deadlock", checked 2026-12-01).
+//!
+//! The registry's listing of a run (who may free a run, and when) is
+//! modelled on its own, over a stand-in run: with the last worker's
+//! `leave` weakened to `Relaxed`, or the starter's `close` to `Relaxed`,
+//! or a closed listing still letting a worker join,
+//! `a_run_is_freed_only_after_its_workers_left` finds a worker's read of
+//! the run racing with its freeing ("Causality violation"); without the
+//! last worker's `unpark`, the starter sleeps forever ("deadlock"; checked
+//! 2026-12-02).
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -596,6 +605,33 @@ fn a_worker_joins_a_run_another_is_in() {
                 assert_eq!(runs.count(id), 1, "`{name}` ran once");
             }
         }
+    });
+}
+
+/// Who may free a run, and when: the registry's listing of a run (the
+/// protocol that keeps a run's state, on its starter's stack, alive while
+/// worker jobs of the executor's pool are in it). One worker visits the run
+/// and ends it; another visits too, before, during or after, and may be
+/// turned away once the run is closed; the starter waits, closes the
+/// listing and frees the run. No worker's read of the run may race with
+/// the freeing (loom checks the cell), and the starter must be woken by the
+/// last worker out, without the timeout of the real `park` (loom's has
+/// none: a lost wake-up is a deadlock).
+#[test]
+fn a_run_is_freed_only_after_its_workers_left() {
+    model(|| {
+        let run = std::sync::Arc::new(kahn::__loom::ListedRun::new(THREADS));
+        let ender = {
+            let run = std::sync::Arc::clone(&run);
+            loom::thread::spawn(move || assert!(run.visit(true), "an open run with a free seat"))
+        };
+        let late = {
+            let run = std::sync::Arc::clone(&run);
+            loom::thread::spawn(move || run.visit(false))
+        };
+        run.wait_and_free();
+        ender.join().unwrap();
+        late.join().unwrap();
     });
 }
 

@@ -12,12 +12,13 @@ mod worker;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::ExecutorError;
 use crate::graph::Graph;
 use crate::options::RunOptions;
 use crate::report::Report;
+#[cfg(loom)]
+pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
 use run::{RunCore, Waiting};
 use signals::Signals;
@@ -152,36 +153,19 @@ impl Executor {
             } else {
                 registry::spawn_worker(shared);
             }
-            wait_until_closed(&core, &listing);
+            // A run whose tasks are all parked on resources has no worker
+            // to notice a stop: the waiting thread checks.
+            listing.wait_until_closed(
+                || core.is_over(),
+                || {
+                    core.should_stop();
+                },
+            );
             shared.deregister(&listing);
         }
         shared.give_back_seats(core.take_seats());
         let wall = core.start().elapsed();
         core.into_report(wall)
-    }
-}
-
-/// Waits, on the thread that started a run, until it has ended and every
-/// worker has left it, and closes it so none joins again.
-fn wait_until_closed<T>(core: &RunCore<'_, T>, listing: &Listing) {
-    // Short runs end within microseconds: look for a while before sleeping,
-    // yielding the core to the workers.
-    const LOOKS: u32 = 64;
-    for _ in 0..LOOKS {
-        if core.is_over() && listing.close() {
-            return;
-        }
-        std::thread::yield_now();
-    }
-    loop {
-        if core.is_over() && listing.close() {
-            return;
-        }
-        // A run whose tasks are all parked has no worker to notice a stop.
-        core.should_stop();
-        // The last worker out unparks this thread; the timeout only guards
-        // against a wake-up consumed by an earlier, unrelated park.
-        std::thread::park_timeout(Duration::from_millis(10));
     }
 }
 

@@ -34,14 +34,17 @@
 //! and runs that are equally wide share the threads about equally; there
 //! is no stronger guarantee (no priorities between runs, no strict shares).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::Thread;
 use std::time::Duration;
 
 use crate::exec::fence::Fences;
 use crate::exec::seat::Seat;
 use crate::exec::signals::Signals;
+// The listing's own fields are loom's under `--cfg loom`; the executor's
+// counters below are not modelled (the pool is rayon's, not loom's).
+use crate::sync::atomic as modelled;
+use crate::sync::thread::{self, Thread};
 
 /// How long a worker serves a run before it moves to a run that has none.
 pub(crate) const QUANTUM: Duration = Duration::from_millis(1);
@@ -72,7 +75,7 @@ pub(crate) struct Listing {
     /// The run, lifetime erased; see the module docs for when it is valid.
     run: *const (dyn Participate + 'static),
     /// Workers in the run (floating and anchored), and `CLOSED`.
-    presence: AtomicUsize,
+    presence: modelled::AtomicUsize,
     /// The most workers the run takes (its seats).
     seats: usize,
     /// The thread that waits for the run to end.
@@ -81,7 +84,7 @@ pub(crate) struct Listing {
     serial: u64,
     /// Set by a worker that saw the run end, so that a run with no worker
     /// left is not mistaken for one waiting for a worker.
-    ended: AtomicBool,
+    ended: modelled::AtomicBool,
     /// The run's signals, shared with the run itself so the executor can
     /// raise them without joining it.
     signals: Arc<Signals>,
@@ -111,11 +114,11 @@ impl Listing {
         let run: *const (dyn Participate + 'static) = unsafe { std::mem::transmute(run) };
         Listing {
             run,
-            presence: AtomicUsize::new(0),
+            presence: modelled::AtomicUsize::new(0),
             seats,
-            waiter: std::thread::current(),
+            waiter: thread::current(),
             serial,
-            ended: AtomicBool::new(false),
+            ended: modelled::AtomicBool::new(false),
             signals,
         }
     }
@@ -165,10 +168,38 @@ impl Listing {
 
     /// Closes the run if nobody is in it; after `true`, nobody ever joins.
     /// Call only from the waiting thread, once the run has ended.
-    pub(crate) fn close(&self) -> bool {
+    fn close(&self) -> bool {
         self.presence
             .compare_exchange(0, CLOSED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
+    }
+
+    /// Waits, on the thread that started the run, until it is over
+    /// (`is_over`) and every worker has left it, and closes it so that none
+    /// joins again: after this the run may be freed. `nudge` runs before
+    /// each sleep.
+    pub(crate) fn wait_until_closed(&self, is_over: impl Fn() -> bool, nudge: impl Fn()) {
+        // Short runs end within microseconds: look for a while before
+        // sleeping, yielding the core to the workers. (Once under loom,
+        // whose model of the looks is the sleep's.)
+        const LOOKS: u32 = if cfg!(loom) { 1 } else { 64 };
+        for _ in 0..LOOKS {
+            if is_over() && self.close() {
+                return;
+            }
+            thread::yield_now();
+        }
+        loop {
+            if is_over() && self.close() {
+                return;
+            }
+            nudge();
+            // The last worker out unparks this thread; the timeout only
+            // guards against a wake-up consumed by an earlier, unrelated
+            // park (loom's park has none, so its models show it is not
+            // needed otherwise).
+            thread::park_timeout(Duration::from_millis(10));
+        }
     }
 }
 
@@ -595,5 +626,91 @@ impl Drop for AbortOnUnwind {
         }
         eprintln!("kahn: internal error: a worker panicked outside a task; aborting");
         std::process::abort();
+    }
+}
+
+/// A listing over a stand-in run, for the loom model of who may free a run
+/// and when (`tests/loom.rs`): workers read the run while they are in it,
+/// and the starter overwrites it, as freeing would, once it has closed the
+/// listing. A read loom cannot order before that write is a run freed
+/// under a worker.
+#[cfg(loom)]
+pub struct ListedRun {
+    // Declared first, so dropped before the run it points at.
+    listing: Listing,
+    run: Box<StandIn>,
+}
+
+/// What a worker reads of a run, and whether the run is over.
+#[cfg(loom)]
+struct StandIn {
+    state: crate::sync::cell::UnsafeCell<u64>,
+    over: modelled::AtomicBool,
+}
+
+// SAFETY: `state` is read by workers between joining and leaving, and
+// written by the starter after closing: the protocol under test, whose
+// ordering loom checks on every access.
+#[cfg(loom)]
+unsafe impl Sync for StandIn {}
+
+#[cfg(loom)]
+impl Participate for StandIn {
+    fn participate(&self, _: &Arc<Shared>, _: &Listing) -> Departure {
+        unreachable!("the model's workers visit the run through `ListedRun`")
+    }
+}
+
+#[cfg(loom)]
+impl std::fmt::Debug for ListedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListedRun")
+            .field("listing", &self.listing)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(loom)]
+impl ListedRun {
+    const LIVE: u64 = 1;
+    const FREED: u64 = 0;
+
+    /// A run with `seats` seats, listed, its starter the calling thread.
+    #[allow(clippy::new_without_default)]
+    pub fn new(seats: usize) -> ListedRun {
+        let run = Box::new(StandIn {
+            state: crate::sync::cell::UnsafeCell::new(Self::LIVE),
+            over: modelled::AtomicBool::new(false),
+        });
+        // SAFETY: the box does not move, and outlives the listing (fields
+        // drop in order).
+        let listing = unsafe { Listing::new(&*run, Arc::new(Signals::new()), seats, 0) };
+        ListedRun { listing, run }
+    }
+
+    /// A worker's visit: joins the run if it can, reads it, ends it if
+    /// `ends`, and leaves. Whether it joined.
+    pub fn visit(&self, ends: bool) -> bool {
+        if !self.listing.try_join() {
+            return false;
+        }
+        // SAFETY: the pointer is the box's, valid for reads; whether this
+        // read is ordered before the starter's write is what loom checks.
+        let state = self.run.state.with(|p| unsafe { *p });
+        assert_eq!(state, Self::LIVE, "a worker in the run found it freed");
+        if ends {
+            self.run.over.store(true, Ordering::Release);
+            self.listing.mark_ended();
+        }
+        self.listing.leave();
+        true
+    }
+
+    /// The starter: waits until the run is over and closed, then frees it.
+    pub fn wait_and_free(&self) {
+        self.listing
+            .wait_until_closed(|| self.run.over.load(Ordering::Acquire), || {});
+        // SAFETY: as in `visit`; this write must come after every read.
+        self.run.state.with_mut(|p| unsafe { *p = Self::FREED });
     }
 }
