@@ -145,6 +145,7 @@ impl Executor {
                             waiting: Waiting::Stays,
                             shared: Some(shared),
                             fixed_pace: None,
+                            nested: false,
                         },
                     );
                     listing.mark_ended();
@@ -176,7 +177,7 @@ struct RunHandle<'r, T> {
 }
 
 impl<T: Send + Sync> Participate for RunHandle<'_, T> {
-    fn participate(&self, shared: &Arc<Shared>, listing: &Listing) -> Departure {
+    fn participate(&self, shared: &Arc<Shared>, listing: &Listing, nested: bool) -> Departure {
         let departure = worker::participate(
             self.graph,
             self.core,
@@ -184,6 +185,7 @@ impl<T: Send + Sync> Participate for RunHandle<'_, T> {
                 waiting: Waiting::MayLeave,
                 shared: Some(shared),
                 fixed_pace: None,
+                nested,
             },
         );
         if departure == Departure::Over {
@@ -228,6 +230,7 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
         waiting: Waiting::Stays,
         shared: None,
         fixed_pace: Some(eager),
+        nested: false,
     };
     if graph.task_count() > 0 {
         let others: Vec<_> = (1..threads)
@@ -280,6 +283,7 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
         waiting: Waiting::Stays,
         shared: None,
         fixed_pace: Some(false),
+        nested: false,
     };
     let other = {
         let (first, second) = (Arc::clone(&first), Arc::clone(&second));

@@ -63,8 +63,9 @@ pub(crate) enum Departure {
 /// A run as worker jobs see it, its lifetime and output type erased.
 pub(crate) trait Participate: Sync {
     /// Works in the run on the calling pool thread until it ends, has
-    /// nothing for this worker, or asks it to move.
-    fn participate(&self, shared: &Arc<Shared>, listing: &Listing) -> Departure;
+    /// nothing for this worker, or asks it to move; `nested`: for at most
+    /// about a quantum (see `worker_job`).
+    fn participate(&self, shared: &Arc<Shared>, listing: &Listing, nested: bool) -> Departure;
 }
 
 /// Set in `presence` once the run's starter has closed it: nobody joins.
@@ -529,7 +530,9 @@ fn worker_job(shared: Arc<Shared>) {
     let guard = AbortOnUnwind;
     // Rayon may run this job on a thread whose task waits in `rayon::join`
     // (a join runs pending jobs while it waits); that task resumes only when
-    // the job returns, so a nested job does not linger.
+    // the job returns, so a nested job does not linger, and serves a run
+    // for about a quantum at a time: then it hands the run to a fresh job
+    // and returns, and the thread looks whether its task can go on.
     // (A job started by a lingering job's `rayon::yield_now` is not held
     // up by a task, and lingers as usual.)
     let under_linger = LINGER_YIELD.with(|flag| flag.replace(false));
@@ -540,12 +543,21 @@ fn worker_job(shared: Arc<Shared>) {
     let mut tried = Tried::default();
     // Runs this job left for lack of work, since its last call.
     let mut dry = Tried::default();
-    loop {
+    'serve: loop {
         while let Some(listing) = shared.pick(&tried) {
             // SAFETY: `pick` joined the run.
-            let departure = unsafe { listing.run() }.participate(&shared, &listing);
+            let departure = unsafe { listing.run() }.participate(&shared, &listing, nested);
             listing.leave();
             shared.left(&listing);
+            if nested && departure == Departure::Rotated {
+                // The task under this job waits for it to return: hand the
+                // run to a fresh job (on this thread's deque, where another
+                // thread may steal it, or where this thread takes it back
+                // once it has looked whether its task can go on).
+                shared.jobs.fetch_sub(1, Ordering::SeqCst);
+                spawn_worker(&shared);
+                break 'serve;
+            }
             // Do not come straight back: a run that had nothing, ended, or
             // was left for another is tried again only on a fresh round.
             if departure == Departure::NoWork {
@@ -656,7 +668,7 @@ unsafe impl Sync for StandIn {}
 
 #[cfg(loom)]
 impl Participate for StandIn {
-    fn participate(&self, _: &Arc<Shared>, _: &Listing) -> Departure {
+    fn participate(&self, _: &Arc<Shared>, _: &Listing, _: bool) -> Departure {
         unreachable!("the model's workers visit the run through `ListedRun`")
     }
 }

@@ -44,6 +44,11 @@ pub(crate) struct Participation<'a> {
     /// Whether it publishes work before every task (`Some(true)`), only on
     /// demand (`Some(false)`), or as its pace says (`None`).
     pub(crate) fixed_pace: Option<bool>,
+    /// Whether it is a worker job that rayon runs inside a task's wait
+    /// (`join`, `par_iter`) on the same thread: that task resumes only when
+    /// this worker leaves, so it leaves after a quantum, as if asked to
+    /// rotate.
+    pub(crate) nested: bool,
 }
 
 /// One worker's private state for one stay in a run.
@@ -68,6 +73,9 @@ struct Local<'c> {
     before_task: u8,
     /// Whether this worker may move to another run (a worker job).
     may_rotate: bool,
+    /// Whether it leaves after a quantum whatever the run's signals say
+    /// (see [`Participation::nested`]).
+    nested: bool,
     /// What to undo after the task running now: [`ANNOUNCING`] if an
     /// announcement is out for it, [`HOLDING`] if it holds resources.
     after_task: u8,
@@ -271,7 +279,9 @@ impl Local<'_> {
     /// this one for a quantum, while another run has no worker.
     #[inline]
     fn should_rotate<T>(&self, core: &RunCore<'_, T>) -> bool {
-        self.may_rotate && core.signals().rotate() && self.joined.elapsed() >= QUANTUM
+        self.may_rotate
+            && (self.nested || core.signals().rotate())
+            && self.joined.elapsed() >= QUANTUM
     }
 
     /// Rotates if it should (see `should_rotate`).
@@ -435,6 +445,7 @@ pub(crate) fn participate<T: Send + Sync>(
                 0
             },
         may_rotate: how.waiting == Waiting::MayLeave,
+        nested: how.nested,
         after_task: 0,
     };
     let departure = work(graph, core, &mut local, &how);

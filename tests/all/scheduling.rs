@@ -259,6 +259,64 @@ fn rayon_join_inside_a_task_spreads_over_idle_workers() {
     });
 }
 
+/// A task waiting in its own `rayon::join` lets its thread run other rayon
+/// jobs, and one may be a worker called for another run: that worker must
+/// hand the run on after a quantum, so the task goes on once its join is
+/// done, not once the other run has nothing left. Here the join's second
+/// half is stolen by the other thread and holds it until the other run has
+/// started, so the task's thread is the only one free to take that run's
+/// worker; the task then counts how many of the other run's 40 tasks of
+/// 10 ms had ended when it went on.
+#[test]
+fn a_task_in_rayon_join_is_not_held_until_another_run_ends() {
+    bounded(|| {
+        let executor = Executor::with_threads(2).unwrap();
+        let (stolen, other_started) = (AtomicBool::new(false), AtomicBool::new(false));
+        let other_done = AtomicUsize::new(0);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<usize>();
+        b.task("join", |_| {
+            rayon::join(
+                || assert!(wait_for(&stolen, LIMIT), "the join's half was not stolen"),
+                || {
+                    stolen.store(true, Ordering::SeqCst);
+                    assert!(
+                        wait_for(&other_started, LIMIT),
+                        "the other run never started"
+                    );
+                },
+            );
+            Ok(other_done.load(Ordering::SeqCst))
+        })
+        .unwrap();
+        let joining = b.build().unwrap();
+        let mut other_arena = Arena::new();
+        let mut b = other_arena.builder::<()>();
+        const OTHER: usize = 40;
+        for _ in 0..OTHER {
+            b.unnamed_task(|_| {
+                other_started.store(true, Ordering::SeqCst);
+                spin_for(Duration::from_millis(10));
+                other_done.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .unwrap();
+        }
+        let other = b.build().unwrap();
+        std::thread::scope(|s| {
+            let join_run = s.spawn(|| executor.run(&joining));
+            assert!(wait_for(&stolen, LIMIT), "the join's half was not stolen");
+            assert!(executor.run(&other).is_success());
+            let report = join_run.join().unwrap();
+            let seen = *report.output("join").expect("the task ran");
+            assert!(
+                seen < OTHER,
+                "the task went on only after all {seen} tasks of the other run had ended"
+            );
+        });
+    });
+}
+
 /// Thread counts are bounded and `threads()` says the real number.
 #[test]
 fn thread_counts_are_bounded_and_honest() {
