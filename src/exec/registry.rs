@@ -688,7 +688,6 @@ impl ListedRun {
     const FREED: u64 = 0;
 
     /// A run with `seats` seats, listed, its starter the calling thread.
-    #[allow(clippy::new_without_default)]
     pub fn new(seats: usize) -> ListedRun {
         let run = Box::new(StandIn {
             state: crate::sync::cell::UnsafeCell::new(Self::LIVE),
