@@ -308,7 +308,8 @@ fn a_task_in_rayon_join_is_not_held_until_another_run_ends() {
             assert!(wait_for(&stolen, LIMIT), "the join's half was not stolen");
             assert!(executor.run(&other).is_success());
             let report = join_run.join().unwrap();
-            let seen = *report.output("join").expect("the task ran");
+            assert!(report.is_success(), "{report}");
+            let seen = *report.output("join").expect("the task succeeded");
             assert!(
                 seen < OTHER,
                 "the task went on only after all {seen} tasks of the other run had ended"
