@@ -234,12 +234,90 @@ pub enum TaskFailure {
     Panicked(String),
 }
 
+/// In full: a report's and a [`RunError`]'s summaries show it shortened
+/// (see [`TaskFailure::shortened`]); match on the variant for the error itself.
 impl fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TaskFailure::Failed(error) => write!(f, "failed: {error}"),
             TaskFailure::Panicked(message) => write!(f, "panicked: {message}"),
         }
+    }
+}
+
+impl TaskFailure {
+    /// The most bytes of one task's message a summary shows: a report's or
+    /// a [`RunError`]'s `Display` cuts a longer message there and says how
+    /// long it was.
+    pub const SHOWN_BYTES: usize = 500;
+
+    /// This failure as summaries show it: like its `Display`, but a message
+    /// longer than [`SHOWN_BYTES`](Self::SHOWN_BYTES) is cut, with a note
+    /// of its full length, so that one task's 32 MiB error does not drown
+    /// the others. The message is formatted once, into nothing: cutting
+    /// it allocates nothing.
+    pub fn shortened(&self) -> impl fmt::Display + '_ {
+        Shortened(self)
+    }
+}
+
+/// Shows a failure cut to [`TaskFailure::SHOWN_BYTES`] of message.
+struct Shortened<'f>(&'f TaskFailure);
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.0 {
+            TaskFailure::Failed(_) => "failed",
+            TaskFailure::Panicked(_) => "panicked",
+        };
+        write!(f, "{verb}: {}", ShortMessage(self.0))
+    }
+}
+
+/// Shows a failure's message alone, cut to [`TaskFailure::SHOWN_BYTES`].
+pub(crate) struct ShortMessage<'f>(pub(crate) &'f TaskFailure);
+
+impl fmt::Display for ShortMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message: &dyn fmt::Display = match self.0 {
+            TaskFailure::Failed(error) => error,
+            TaskFailure::Panicked(message) => message,
+        };
+        let mut cut = Cut {
+            out: f,
+            room: TaskFailure::SHOWN_BYTES,
+            total: 0,
+        };
+        fmt::write(&mut cut, format_args!("{message}"))?;
+        let total = cut.total;
+        if total > TaskFailure::SHOWN_BYTES {
+            write!(f, "… [message cut: {total} bytes in all]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Passes on the first `room` bytes written to it (ending on a character
+/// boundary) and counts the rest.
+struct Cut<'a, 'f> {
+    out: &'a mut fmt::Formatter<'f>,
+    room: usize,
+    total: usize,
+}
+
+impl fmt::Write for Cut<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.total += s.len();
+        if self.room == 0 {
+            return Ok(());
+        }
+        let mut end = s.len().min(self.room);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        // A character that does not fit ends what is shown.
+        self.room = if end < s.len() { 0 } else { self.room - end };
+        self.out.write_str(&s[..end])
     }
 }
 
@@ -257,8 +335,13 @@ impl std::error::Error for TaskFailure {
 
 /// A run that did not finish every task, as an error for `?`.
 ///
-/// Made by [`Report::into_result`](crate::Report::into_result). It owns its data,
-/// so it can be returned past the graph and the arena.
+/// Made by [`Report::into_result`](crate::Report::into_result), or beside
+/// the outputs that did succeed by
+/// [`Report::into_parts`](crate::Report::into_parts). It owns its data, so
+/// it can be returned past the graph and the arena. Its `Display` is one
+/// line: the totals and the first three failures, each message cut to
+/// [`TaskFailure::SHOWN_BYTES`]; [`failures`](Self::failures) has them all,
+/// whole.
 #[derive(Debug)]
 pub struct RunError {
     pub(crate) failures: Vec<(TaskLabel, TaskFailure)>,
@@ -301,7 +384,7 @@ impl fmt::Display for RunError {
                 if i > 0 {
                     f.write_str("; ")?;
                 }
-                write!(f, "{task} {failure}")?;
+                write!(f, "{task} {}", failure.shortened())?;
             }
             if self.failures.len() > 3 {
                 write!(f, "; and {} more", self.failures.len() - 3)?;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use crate::error::{BoxError, RunError, TaskFailure};
+use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::options::StopReason;
@@ -346,16 +346,52 @@ impl<'g, T> Report<'g, T> {
     }
 
     /// `Ok(self)` if every task succeeded, else a [`RunError`] that owns the
-    /// failures, for `?`.
+    /// failures, for `?`. The error drops the outputs of the tasks that did
+    /// succeed; [`into_parts`](Self::into_parts) keeps them.
     pub fn into_result(mut self) -> Result<Self, RunError> {
+        match self.take_error() {
+            None => Ok(self),
+            Some(error) => Err(error),
+        }
+    }
+
+    /// Splits the report into the outputs, by task id (`Some` for the tasks
+    /// that succeeded, as [`into_outputs`](Self::into_outputs) gives them),
+    /// and the [`RunError`] [`into_result`](Self::into_result) would give,
+    /// if any task did not succeed: a failed run loses none of the work
+    /// that did succeed. Neither part borrows the graph.
+    ///
+    /// ```
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<u32>();
+    /// b.task("good", |_| Ok(7))?;
+    /// b.task("bad", |_| Err("the source file is missing".into()))?;
+    /// let graph = b.build()?;
+    /// let good = graph.find("good").unwrap();
+    /// let report = kahn::Executor::with_threads(1)?.run(&graph);
+    ///
+    /// let (outputs, error) = report.into_parts();
+    /// assert_eq!(outputs[good.index()], Some(7));
+    /// let error = error.expect("`bad` failed");
+    /// assert_eq!(error.failures()[0].0.name(), Some("bad"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_parts(mut self) -> (Vec<Option<T>>, Option<RunError>) {
+        let error = self.take_error();
+        (self.into_outputs(), error)
+    }
+
+    /// The run's error if it did not fully succeed, with the failures moved
+    /// into it (the report keeps its states, outputs and counts).
+    fn take_error(&mut self) -> Option<RunError> {
         if self.is_success() {
-            return Ok(self);
+            return None;
         }
         let failures = std::mem::take(&mut self.failures)
             .into_iter()
             .map(|(id, failure)| (self.names.label(id), failure))
             .collect();
-        Err(RunError {
+        Some(RunError {
             failures,
             skipped: self.counts.skipped,
             cancelled: self.counts.cancelled,
@@ -371,7 +407,9 @@ impl<'g, T> Report<'g, T> {
 }
 
 /// A summary: totals, then every failure, then what was skipped for it.
-/// Long lists are cut at ten lines each.
+/// Long lists are cut at ten lines each, and each message at
+/// [`TaskFailure::SHOWN_BYTES`] (the report keeps it whole: see
+/// [`outcome`](Report::outcome)).
 impl<T> fmt::Display for Report<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MAX_LINES: usize = 10;
@@ -392,9 +430,10 @@ impl<T> fmt::Display for Report<'_, T> {
         }
         for (id, failure) in self.failures.iter().take(MAX_LINES) {
             let label = self.shown(*id);
+            let message = ShortMessage(failure);
             match failure {
-                TaskFailure::Failed(error) => write!(f, "\n  failed:   {label}: {error}")?,
-                TaskFailure::Panicked(message) => write!(f, "\n  panicked: {label}: {message}")?,
+                TaskFailure::Failed(_) => write!(f, "\n  failed:   {label}: {message}")?,
+                TaskFailure::Panicked(_) => write!(f, "\n  panicked: {label}: {message}")?,
             }
         }
         if self.failures.len() > MAX_LINES {

@@ -675,3 +675,137 @@ fn into_result_cuts_long_failure_lists_and_reports_panics_without_source() {
         (4, Some(StopReason::FailFast))
     );
 }
+
+#[test]
+fn into_parts_keeps_the_outputs_of_a_failed_run() {
+    for exec in executors() {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<String>();
+        b.task("extract", |_| Ok("rows".to_owned())).unwrap();
+        b.task("clean", |ctx| {
+            Ok(format!("clean {}", ctx.input("extract")?))
+        })
+        .unwrap();
+        b.task("load", |_| Err("the warehouse refused the batch".into()))
+            .unwrap();
+        b.task("report", |ctx| Ok(ctx.input("load")?.clone()))
+            .unwrap();
+        b.task("audit", |_| Ok("audited".to_owned())).unwrap();
+        b.edge("extract", "clean").unwrap();
+        b.edge("clean", "load").unwrap();
+        b.edge("load", "report").unwrap();
+        let graph = b.build().unwrap();
+        let id = |name| graph.find(name).unwrap().index();
+
+        let (outputs, error) = exec.run(&graph).into_parts();
+        assert_eq!(outputs.len(), 5);
+        assert_eq!(outputs[id("extract")].as_deref(), Some("rows"));
+        assert_eq!(outputs[id("clean")].as_deref(), Some("clean rows"));
+        assert_eq!(outputs[id("audit")].as_deref(), Some("audited"));
+        assert_eq!(
+            (&outputs[id("load")], &outputs[id("report")]),
+            (&None, &None)
+        );
+        let error = error.expect("`load` failed");
+        let failed: Vec<_> = error.failures().iter().map(|(t, _)| t.clone()).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (failed[0].id().index(), failed[0].name()),
+            (id("load"), Some("load"))
+        );
+        assert_eq!(error.skipped(), 1);
+        assert_eq!(
+            error.to_string(),
+            "3 of 5 tasks succeeded; 1 failed (`load` failed: the warehouse refused the batch); 1 skipped"
+        );
+
+        // A clean run splits into every output and no error.
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u8>();
+        b.task("a", |_| Ok(1)).unwrap();
+        let graph = b.build().unwrap();
+        let (outputs, error) = exec.run(&graph).into_parts();
+        assert_eq!((outputs, error.is_none()), (vec![Some(1)], true));
+    }
+}
+
+#[test]
+fn a_huge_message_is_cut_in_summaries_and_whole_in_the_api() {
+    const HUGE: usize = 32 << 20;
+    let exec = executor(2);
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    b.task("bulky", |_| Err("x".repeat(HUGE).into())).unwrap();
+    // Three-byte characters: the cut at 500 bytes falls inside one.
+    b.task("euros", |_| Err("€".repeat(1000).into())).unwrap();
+    b.task("crash", |_| {
+        intend_panic();
+        panic!("{}", "p".repeat(HUGE))
+    })
+    .unwrap();
+    b.task("terse", |_| Err("short and whole".into())).unwrap();
+    let graph = b.build().unwrap();
+    let report = exec.run(&graph);
+
+    let shown = report.to_string();
+    assert!(
+        shown.len() < 4 * 1024,
+        "the summary stays short: {} bytes",
+        shown.len()
+    );
+    let cut = format!("… [message cut: {HUGE} bytes in all]");
+    let bulky = format!(
+        "\n  failed:   `bulky`: {}{cut}",
+        "x".repeat(TaskFailure::SHOWN_BYTES)
+    );
+    assert!(shown.contains(&bulky), "{shown}");
+    let crash = format!(
+        "\n  panicked: `crash`: {}{cut}",
+        "p".repeat(TaskFailure::SHOWN_BYTES)
+    );
+    assert!(shown.contains(&crash), "{shown}");
+    let euros = format!(
+        "`euros`: {}… [message cut: 3000 bytes in all]",
+        "€".repeat(166)
+    );
+    assert!(
+        shown.contains(&euros),
+        "cut on a character boundary: {shown}"
+    );
+    assert!(
+        shown.contains("\n  failed:   `terse`: short and whole\n")
+            || shown.ends_with("`terse`: short and whole")
+    );
+
+    // The full message is still there.
+    match report.outcome("bulky") {
+        Some(Outcome::Failed(error)) => assert_eq!(error.to_string().len(), HUGE),
+        other => panic!("bulky: {other:?}"),
+    }
+    match report.outcome("crash") {
+        Some(Outcome::Panicked(message)) => assert_eq!(message.len(), HUGE),
+        other => panic!("crash: {other:?}"),
+    }
+
+    let error = report.into_result().unwrap_err();
+    let shown = error.to_string();
+    assert!(
+        shown.len() < 4 * 1024,
+        "the error stays short: {} bytes",
+        shown.len()
+    );
+    assert!(
+        shown.contains(&format!("`bulky` failed: {}{cut}", "x".repeat(500))),
+        "{shown}"
+    );
+    let (_, bulky) = &error.failures()[0];
+    assert_eq!(
+        bulky.to_string().len(),
+        "failed: ".len() + HUGE,
+        "a failure's own Display is whole"
+    );
+    assert_eq!(
+        bulky.shortened().to_string(),
+        format!("failed: {}{cut}", "x".repeat(500))
+    );
+}
