@@ -102,6 +102,42 @@ impl<'r, T> TaskContext<'r, T> {
         self.core.should_stop()
     }
 
+    /// Stops the whole run, as a cancelled [`CancelToken`] would: no task
+    /// starts after this (each is recorded
+    /// [`Cancelled`](crate::Outcome::Cancelled)), running tasks see
+    /// [`is_cancelled`](Self::is_cancelled), and the report's
+    /// [`stop_reason`](crate::Report::stop_reason) is
+    /// [`StopReason::CancelledByTask`] with this task, unless the run had
+    /// stopped for another reason first. This task itself ends as its body
+    /// returns: `Ok` is a success. For a sensor that finds the batch
+    /// incomplete, say, and would rather stop the run than fail.
+    ///
+    /// ```
+    /// use kahn::{Executor, Outcome, StopReason};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<()>();
+    /// let sensor = b.task("sensor", |ctx| {
+    ///     let files_arrived = false;
+    ///     if !files_arrived {
+    ///         ctx.cancel_run();
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// b.task("load", |_| Ok(()))?;
+    /// b.edge("sensor", "load")?;
+    /// let graph = b.build()?;
+    /// let report = Executor::with_threads(2)?.run(&graph);
+    /// assert_eq!(report.stop_reason(), Some(StopReason::CancelledByTask(sensor)));
+    /// assert!(matches!(report.outcome("load"), Some(Outcome::Cancelled)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`CancelToken`]: crate::CancelToken
+    /// [`StopReason::CancelledByTask`]: crate::StopReason::CancelledByTask
+    pub fn cancel_run(&self) {
+        self.core.cancel_by(self.id());
+    }
+
     /// The index of the worker running this task, from 0 (always 0 in a
     /// one-thread or nested run).
     pub fn worker_index(&self) -> usize {

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel};
-use crate::options::StopReason;
+use crate::options::{ShownReason, StopReason};
 use crate::priority::MAX_WEIGHT;
 
 /// The error type a task returns: any error, boxed, so `?` works on all of them.
@@ -348,7 +348,7 @@ pub struct RunError {
     pub(crate) skipped: usize,
     pub(crate) cancelled: usize,
     pub(crate) total: usize,
-    pub(crate) stop: Option<StopReason>,
+    pub(crate) stop: Option<ShownReason>,
 }
 
 impl RunError {
@@ -370,7 +370,7 @@ impl RunError {
 
     /// Why the run was stopped early, if it was.
     pub fn stop_reason(&self) -> Option<StopReason> {
-        self.stop
+        self.stop.as_ref().map(|shown| shown.reason)
     }
 }
 
@@ -397,7 +397,7 @@ impl fmt::Display for RunError {
         if self.cancelled > 0 {
             write!(f, "; {} cancelled", self.cancelled)?;
         }
-        if let Some(stop) = self.stop {
+        if let Some(stop) = &self.stop {
             write!(f, "; {stop}")?;
         }
         Ok(())

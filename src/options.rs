@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::id::{TaskId, TaskLabel};
+use crate::names::Names;
 use crate::sync::atomic::{AtomicBool, Ordering};
 
 /// What a run does after a task fails or panics.
@@ -24,7 +26,13 @@ pub enum FailurePolicy {
 /// Once cancelled, tasks not yet started become
 /// [`Cancelled`](crate::Outcome::Cancelled); running tasks finish, and can
 /// notice with [`TaskContext::is_cancelled`](crate::TaskContext::is_cancelled).
-/// A token stays cancelled: make a new one for the next run.
+/// A token stays cancelled, and cannot be reset: a run that saw it
+/// cancelled and the next run that watches it could not tell one
+/// cancellation from the other. Make a fresh token for each run
+/// (`CancelToken::new()` is one small allocation), and keep a clone of it
+/// wherever that run may be stopped from. A task can stop its own run with
+/// [`TaskContext::cancel_run`](crate::TaskContext::cancel_run), with no
+/// token at all.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken {
     flag: Arc<AtomicBool>,
@@ -124,39 +132,81 @@ impl RunOptions {
 
 /// Why a run stopped starting tasks before it ran out of them.
 ///
-/// A run records the first reason as one byte (its discriminant; 0 while
-/// the run has not stopped).
+/// A run records the first reason given: one byte, and the task for
+/// [`CancelledByTask`](StopReason::CancelledByTask).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-#[repr(u8)]
 pub enum StopReason {
     /// The run's [`CancelToken`] was cancelled.
-    Cancelled = 1,
+    Cancelled,
     /// The run's deadline or timeout passed.
-    DeadlineExceeded = 2,
+    DeadlineExceeded,
     /// A task failed under [`FailurePolicy::FailFast`].
-    FailFast = 3,
+    FailFast,
+    /// This task called
+    /// [`TaskContext::cancel_run`](crate::TaskContext::cancel_run).
+    CancelledByTask(TaskId),
 }
 
 impl StopReason {
-    /// The reason a recorded byte stands for; `None` for 0 (not stopped).
-    pub(crate) fn from_code(code: u8) -> Option<StopReason> {
+    /// The byte a run records for this reason (never 0, "not stopped").
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            StopReason::Cancelled => 1,
+            StopReason::DeadlineExceeded => 2,
+            StopReason::FailFast => 3,
+            StopReason::CancelledByTask(_) => 4,
+        }
+    }
+
+    /// The reason a recorded byte stands for, with the task recorded
+    /// beside it; `None` for 0 (not stopped).
+    pub(crate) fn from_code(code: u8, task: u32) -> Option<StopReason> {
         [
             StopReason::Cancelled,
             StopReason::DeadlineExceeded,
             StopReason::FailFast,
+            StopReason::CancelledByTask(TaskId::new(task)),
         ]
         .into_iter()
-        .find(|reason| *reason as u8 == code)
+        .find(|reason| reason.code() == code)
+    }
+
+    /// The reason with its task named, where it has one, as summaries show it.
+    pub(crate) fn shown(self, names: &Names<'_>) -> ShownReason {
+        ShownReason {
+            reason: self,
+            task: match self {
+                StopReason::CancelledByTask(task) => Some(names.label(task)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A stop reason with its task by name, owned, as summaries show it.
+#[derive(Debug, Clone)]
+pub(crate) struct ShownReason {
+    pub(crate) reason: StopReason,
+    task: Option<TaskLabel>,
+}
+
+impl fmt::Display for ShownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.task {
+            Some(task) => write!(f, "{task} cancelled the run"),
+            None => self.reason.fmt(f),
+        }
     }
 }
 
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StopReason::Cancelled => "the run was cancelled",
-            StopReason::DeadlineExceeded => "the run passed its deadline",
-            StopReason::FailFast => "the run stopped at the first failure (fail-fast)",
-        })
+        match self {
+            StopReason::Cancelled => f.write_str("the run was cancelled"),
+            StopReason::DeadlineExceeded => f.write_str("the run passed its deadline"),
+            StopReason::FailFast => f.write_str("the run stopped at the first failure (fail-fast)"),
+            StopReason::CancelledByTask(task) => write!(f, "task {task} cancelled the run"),
+        }
     }
 }

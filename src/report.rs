@@ -396,7 +396,7 @@ impl<'g, T> Report<'g, T> {
             skipped: self.counts.skipped,
             cancelled: self.counts.cancelled,
             total: self.counts.total(),
-            stop: self.stop,
+            stop: self.stop.map(|stop| stop.shown(&self.names)),
         })
     }
 
@@ -426,7 +426,7 @@ impl<T> fmt::Display for Report<'_, T> {
             c.cancelled
         )?;
         if let Some(stop) = self.stop {
-            write!(f, "\n  stopped early: {stop}")?;
+            write!(f, "\n  stopped early: {}", stop.shown(&self.names))?;
         }
         for (id, failure) in self.failures.iter().take(MAX_LINES) {
             let label = self.shown(*id);

@@ -213,8 +213,10 @@ pub(crate) struct RunCore<'r, T> {
     tally: [AtomicUsize; State::ALL.len()],
     /// Shared with the executor's listing of the run, which raises them.
     signals: Arc<Signals>,
-    /// `StopReason` of the first stop, as its discriminant; 0 until then.
+    /// `StopReason::code` of the first stop; 0 until then.
     stop_reason: AtomicU8,
+    /// The task that cancelled the run, if that was the first stop.
+    stopped_by: AtomicU32,
     policy: FailurePolicy,
     watch: Option<Watch>,
     /// Tasks not yet accounted for; workers subtract what they finished when
@@ -310,6 +312,7 @@ impl<'r, T> RunCore<'r, T> {
             tally: Default::default(),
             signals,
             stop_reason: AtomicU8::new(0),
+            stopped_by: AtomicU32::new(0),
             policy: options.policy,
             watch,
             remaining: AtomicUsize::new(n),
@@ -559,8 +562,12 @@ impl<'r, T> RunCore<'r, T> {
     fn stop(&self, reason: StopReason) {
         let first = self
             .stop_reason
-            .compare_exchange(0, reason as u8, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(0, reason.code(), Ordering::Relaxed, Ordering::Relaxed)
             .is_ok();
+        if let (true, StopReason::CancelledByTask(task)) = (first, reason) {
+            // Only the first stop writes it; read after every worker left.
+            self.stopped_by.store(task.raw(), Ordering::Relaxed);
+        }
         self.signals.stop();
         if first {
             self.withdraw_waiters();
@@ -597,6 +604,11 @@ impl<'r, T> RunCore<'r, T> {
     #[cold]
     pub(crate) fn release_for(&self, table: &ResourceTable<'_>, v: u32) {
         table.release(v);
+    }
+
+    /// Stops the run for task `task`, which asked to.
+    pub(crate) fn cancel_by(&self, task: TaskId) {
+        self.stop(StopReason::CancelledByTask(task));
     }
 
     /// Reacts to a task's failure according to the run's policy.
@@ -916,7 +928,8 @@ impl<'r, T> RunCore<'r, T> {
             cancelled: tally[State::Cancelled.index()],
         };
         debug_assert_eq!(counts.total(), self.states.len(), "every task counted once");
-        let stop = StopReason::from_code(self.stop_reason.into_inner());
+        let stop =
+            StopReason::from_code(self.stop_reason.into_inner(), self.stopped_by.into_inner());
         // All workers have joined, so nothing else touches the slots; the
         // report reads an output only where `states` says Succeeded, which is
         // exactly where `record` wrote one.

@@ -465,3 +465,152 @@ fn a_running_task_sees_the_deadline_pass() {
         }
     });
 }
+
+#[test]
+fn a_task_can_cancel_its_own_run_and_is_named_as_the_reason() {
+    bounded(|| {
+        for exec in executors() {
+            let threads = exec.threads();
+            let ran = AtomicUsize::new(0);
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<u32>();
+            // `sensor` finds the batch incomplete and stops the run; `load`
+            // and `publish` wait for it; `check` watches for the stop.
+            let sensor = b
+                .task("sensor", |ctx| {
+                    assert!(!ctx.is_cancelled());
+                    ctx.cancel_run();
+                    assert!(ctx.is_cancelled(), "the asking task sees its own stop");
+                    Ok(1)
+                })
+                .unwrap();
+            b.task("load", |_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(2)
+            })
+            .unwrap();
+            b.task("publish", |_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(3)
+            })
+            .unwrap();
+            b.edge("sensor", "load").unwrap();
+            b.edge("load", "publish").unwrap();
+            let graph = b.build().unwrap();
+
+            let report = exec.run(&graph);
+            assert_eq!(ran.load(Ordering::SeqCst), 0, "{threads} threads: {report}");
+            assert_eq!(
+                report.output("sensor"),
+                Some(&1),
+                "the asking task succeeded"
+            );
+            assert_eq!(report.state("load"), Some(State::Cancelled));
+            assert_eq!(report.state("publish"), Some(State::Cancelled));
+            assert_eq!(
+                report.stop_reason(),
+                Some(StopReason::CancelledByTask(sensor))
+            );
+            assert!(
+                report
+                    .to_string()
+                    .contains("\n  stopped early: `sensor` cancelled the run"),
+                "{report}"
+            );
+            let error = report.into_result().unwrap_err();
+            assert_eq!(
+                error.stop_reason(),
+                Some(StopReason::CancelledByTask(sensor))
+            );
+            assert!(
+                error
+                    .to_string()
+                    .ends_with("; 2 cancelled; `sensor` cancelled the run"),
+                "{error}"
+            );
+            assert_eq!(
+                StopReason::CancelledByTask(sensor).to_string(),
+                "task #0 cancelled the run",
+                "without the graph, by id"
+            );
+        }
+    });
+}
+
+#[test]
+fn the_first_stop_is_the_reason_even_when_a_task_cancels_later() {
+    bounded(|| {
+        let exec = executor(1);
+        let token = CancelToken::new();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        b.task("first", |_| {
+            token.cancel();
+            Ok(())
+        })
+        .unwrap();
+        b.task("second", |ctx| {
+            ctx.cancel_run();
+            Ok(())
+        })
+        .unwrap();
+        let graph = b.build().unwrap();
+        // On one thread `first` runs first; it cancels the token, and
+        // `second` never starts.
+        let report = exec.run_with(&graph, &RunOptions::new().cancel_token(token.clone()));
+        assert_eq!(
+            report.stop_reason(),
+            Some(StopReason::Cancelled),
+            "{report}"
+        );
+        assert_eq!(report.state("second"), Some(State::Cancelled));
+
+        // Both ask, `a` first: the reason names `a`, not `b`.
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        let a = b
+            .task("a", |ctx| {
+                ctx.cancel_run();
+                Ok(())
+            })
+            .unwrap();
+        b.task("b", |ctx| {
+            ctx.cancel_run();
+            Ok(())
+        })
+        .unwrap();
+        b.edge("a", "b").unwrap();
+        let graph = b.build().unwrap();
+        for exec in executors() {
+            let report = exec.run(&graph);
+            assert_eq!(report.stop_reason(), Some(StopReason::CancelledByTask(a)));
+            assert_eq!(report.state("b"), Some(State::Cancelled));
+        }
+    });
+}
+
+#[test]
+fn a_run_after_a_task_cancelled_one_starts_clean() {
+    let exec = executor(2);
+    let calls = AtomicUsize::new(0);
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    b.task("sometimes", |ctx| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            ctx.cancel_run();
+        }
+        Ok(())
+    })
+    .unwrap();
+    b.task("after", |_| Ok(())).unwrap();
+    b.edge("sometimes", "after").unwrap();
+    let graph = b.build().unwrap();
+    let first = exec.run(&graph);
+    assert_eq!(first.state("after"), Some(State::Cancelled));
+    let second = exec.run(&graph);
+    assert!(
+        second.is_success(),
+        "the stop belonged to the first run: {second}"
+    );
+    assert_eq!(second.stop_reason(), None);
+}
