@@ -15,6 +15,7 @@ use crate::pages;
 use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
+use crate::timeout;
 
 /// Hard limit on edges, 2³⁰ − 1: an in-degree must leave the pending
 /// counter's top two bits free (poisoned, and many predecessors), and edges
@@ -76,6 +77,7 @@ pub struct GraphBuilder<'a, T = ()> {
     /// Where each `(task, resource)` pair is in `uses`, so a repeated
     /// declaration adds up in O(1).
     use_index: HashMap<(u32, u32), usize>,
+    timeouts: timeout::Declared<'a>,
 }
 
 impl<'a, T> GraphBuilder<'a, T> {
@@ -95,6 +97,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             uses: BumpVec::new_in(bump),
             resource_index: HashMap::new(),
             use_index: HashMap::new(),
+            timeouts: timeout::Declared::new(bump),
         }
     }
 
@@ -581,6 +584,62 @@ impl<'a, T> GraphBuilder<'a, T> {
     }
 
     /// The task a reference points at, if the builder has it.
+    /// Gives `task` a timeout: how long it may run before it is told to
+    /// stop and, if it returns later, recorded as
+    /// [`TimedOut`](crate::Outcome::TimedOut), whatever it returned. Its
+    /// descendants are then skipped, as after a failure. Setting a timeout
+    /// again replaces it.
+    ///
+    /// **A timeout is cooperative.** Rust cannot stop a running thread, so
+    /// a task past its limit keeps its worker until it returns: it must
+    /// look. From its limit on, [`TaskContext::is_cancelled`] is true, and
+    /// [`TaskContext::checkpoint`] returns an error for `?`. A task that
+    /// never looks is recorded as timed out when it returns, no sooner.
+    ///
+    /// The clock starts when the task starts. A limit too long for 64 bits
+    /// of nanoseconds (over 584 years) is no limit. Graphs where no task has
+    /// a timeout pay nothing for the feature; those where some do take eight
+    /// bytes of arena a task and two clock reads a timed task.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kahn::{Executor, Outcome};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<u64>();
+    /// b.task("poll", |ctx| {
+    ///     let mut polls = 0;
+    ///     loop {
+    ///         ctx.checkpoint()?; // an error once the timeout has passed
+    ///         polls += 1;
+    ///         std::thread::sleep(Duration::from_millis(1));
+    ///     }
+    /// })?;
+    /// b.timeout("poll", Duration::from_millis(20))?;
+    /// let graph = b.build()?;
+    /// let report = Executor::with_threads(1)?.run(&graph);
+    /// assert!(matches!(report.outcome("poll"), Some(Outcome::TimedOut { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`] if the builder has no such task.
+    ///
+    /// [`TaskContext::is_cancelled`]: crate::TaskContext::is_cancelled
+    /// [`TaskContext::checkpoint`]: crate::TaskContext::checkpoint
+    pub fn timeout<'n>(
+        &mut self,
+        task: impl Into<TaskRef<'n>>,
+        limit: std::time::Duration,
+    ) -> Result<(), BuildError> {
+        let task = task.into();
+        let v = self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
+            call: "timeout",
+            missing: task.to_owned_ref(),
+        })?;
+        self.timeouts.set(v, limit);
+        Ok(())
+    }
+
     fn find(&self, task: TaskRef<'_>) -> Option<u32> {
         match task {
             TaskRef::Id(id) => (id.index() < self.tasks.len()).then_some(id.raw()),
@@ -656,13 +715,20 @@ impl<'a, T> GraphBuilder<'a, T> {
             }
         };
         let resources = self.resource_table(n);
-        let GraphBuilder { names, tasks, .. } = self;
+        let GraphBuilder {
+            bump,
+            names,
+            tasks,
+            timeouts,
+            ..
+        } = self;
         let names: &'a NameTable = names;
         Ok(Graph::new(
             csr,
             Names::new(names, n),
             tasks.into_boxed_slice(),
             resources,
+            timeouts.compile(bump, n),
         ))
     }
 }

@@ -2,9 +2,11 @@
 
 use std::fmt;
 
-use crate::error::InputError;
+use crate::error::{InputError, Interrupted};
 use crate::exec::run::RunCore;
 use crate::id::{TaskId, TaskRef};
+use crate::options::StopReason;
+use crate::timeout::NO_LIMIT;
 
 /// Handed to a task body while it runs.
 ///
@@ -29,7 +31,10 @@ use crate::id::{TaskId, TaskRef};
 pub struct TaskContext<'r, T> {
     pub(crate) core: &'r RunCore<'r, T>,
     pub(crate) node: u32,
-    pub(crate) worker: usize,
+    pub(crate) worker: u32,
+    /// When the task's timeout passes, in nanoseconds from the run's start;
+    /// `NO_LIMIT` if it has none. (Beside `worker`, it fits where padding was.)
+    pub(crate) deadline: u64,
 }
 
 impl<'r, T> TaskContext<'r, T> {
@@ -96,10 +101,57 @@ impl<'r, T> TaskContext<'r, T> {
         self.core.csr().predecessors(self.node).len()
     }
 
-    /// Whether the run has been told to stop (cancel token, deadline, or a
-    /// failure under fail-fast). A long task may poll this and return early.
+    /// Whether this task should stop: the run has been told to stop
+    /// (cancel token, deadline, a failure under fail-fast, or a task's
+    /// [`cancel_run`](Self::cancel_run)), or this task has run past its
+    /// [timeout](crate::GraphBuilder::timeout). A long task may poll this
+    /// and return early; [`checkpoint`](Self::checkpoint) does both in one
+    /// call.
     pub fn is_cancelled(&self) -> bool {
-        self.core.should_stop()
+        self.past_deadline() || self.core.should_stop()
+    }
+
+    /// `Err` if this task should stop (see
+    /// [`is_cancelled`](Self::is_cancelled)), saying why, for `?` in a
+    /// loop. Returned from the task, the error records it as what stopped
+    /// it: [timed out](crate::Outcome::TimedOut) past its own timeout,
+    /// [cancelled](crate::Outcome::Cancelled) when the run was stopped.
+    ///
+    /// ```
+    /// # let mut arena = kahn::Arena::new();
+    /// # let mut b = arena.builder::<u64>();
+    /// b.task("scan", |ctx| {
+    ///     let mut total = 0;
+    ///     for batch in 0..1_000u64 {
+    ///         ctx.checkpoint()?;
+    ///         total += batch; // one batch of real work
+    ///     }
+    ///     Ok(total)
+    /// })?;
+    /// # Ok::<(), kahn::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Interrupted::TimedOut`] past the task's timeout (checked first),
+    /// [`Interrupted::RunStopped`] once the run has stopped.
+    pub fn checkpoint(&self) -> Result<(), Interrupted> {
+        if self.past_deadline() {
+            return Err(Interrupted::TimedOut {
+                task: self.core.names().label(self.id()),
+                limit: self.core.timeout_of(self.node).unwrap_or_default(),
+            });
+        }
+        if self.core.should_stop() {
+            return Err(Interrupted::RunStopped {
+                task: self.core.names().label(self.id()),
+                reason: self.core.stop_reason().unwrap_or(StopReason::Cancelled),
+            });
+        }
+        Ok(())
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline != NO_LIMIT && self.core.elapsed_nanos() >= self.deadline
     }
 
     /// Stops the whole run, as a cancelled [`CancelToken`] would: no task
@@ -133,7 +185,6 @@ impl<'r, T> TaskContext<'r, T> {
     /// ```
     ///
     /// [`CancelToken`]: crate::CancelToken
-    /// [`StopReason::CancelledByTask`]: crate::StopReason::CancelledByTask
     pub fn cancel_run(&self) {
         self.core.cancel_by(self.id());
     }
@@ -141,7 +192,7 @@ impl<'r, T> TaskContext<'r, T> {
     /// The index of the worker running this task, from 0 (always 0 in a
     /// one-thread or nested run).
     pub fn worker_index(&self) -> usize {
-        self.worker
+        self.worker as usize
     }
 }
 

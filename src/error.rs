@@ -6,6 +6,7 @@
 //! for a task added without one.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel};
 use crate::options::{ShownReason, StopReason};
@@ -204,6 +205,33 @@ pub enum InputError {
     },
 }
 
+/// Why [`TaskContext::checkpoint`](crate::TaskContext::checkpoint) told a
+/// task to stop: return it with `?`.
+///
+/// A task that returns it is recorded as what stopped it: timed out after
+/// its own timeout, or [cancelled](crate::Outcome::Cancelled) when its run
+/// was stopped (not failed: it did as it was told).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Interrupted {
+    /// The task ran past its timeout.
+    #[error("{task} ran past its timeout of {limit:?}")]
+    TimedOut {
+        /// The task.
+        task: TaskLabel,
+        /// Its timeout.
+        limit: Duration,
+    },
+    /// The run was stopped while the task ran.
+    #[error("{task} stopped early: {reason}")]
+    RunStopped {
+        /// The task.
+        task: TaskLabel,
+        /// Why the run was stopped.
+        reason: StopReason,
+    },
+}
+
 /// Why an [`Executor`](crate::Executor) could not be created.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -232,6 +260,11 @@ pub enum TaskFailure {
     Failed(BoxError),
     /// The task panicked with this message.
     Panicked(String),
+    /// The task returned after its timeout, this long.
+    TimedOut {
+        /// The task's timeout.
+        limit: Duration,
+    },
 }
 
 /// In full: a report's and a [`RunError`]'s summaries show it shortened
@@ -241,6 +274,7 @@ impl fmt::Display for TaskFailure {
         match self {
             TaskFailure::Failed(error) => write!(f, "failed: {error}"),
             TaskFailure::Panicked(message) => write!(f, "panicked: {message}"),
+            TaskFailure::TimedOut { limit } => write!(f, "timed out: {}", TimedOutAfter(*limit)),
         }
     }
 }
@@ -269,6 +303,7 @@ impl fmt::Display for Shortened<'_> {
         let verb = match self.0 {
             TaskFailure::Failed(_) => "failed",
             TaskFailure::Panicked(_) => "panicked",
+            TaskFailure::TimedOut { .. } => "timed out",
         };
         write!(f, "{verb}: {}", ShortMessage(self.0))
     }
@@ -282,6 +317,7 @@ impl fmt::Display for ShortMessage<'_> {
         let message: &dyn fmt::Display = match self.0 {
             TaskFailure::Failed(error) => error,
             TaskFailure::Panicked(message) => message,
+            TaskFailure::TimedOut { limit } => return TimedOutAfter(*limit).fmt(f),
         };
         let mut cut = Cut {
             out: f,
@@ -294,6 +330,15 @@ impl fmt::Display for ShortMessage<'_> {
             write!(f, "… [message cut: {total} bytes in all]")?;
         }
         Ok(())
+    }
+}
+
+/// A timed-out task's message: "it ran past its timeout of 20ms".
+struct TimedOutAfter(Duration);
+
+impl fmt::Display for TimedOutAfter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "it ran past its timeout of {:?}", self.0)
     }
 }
 
@@ -328,7 +373,7 @@ impl std::error::Error for TaskFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TaskFailure::Failed(error) => error.source(),
-            TaskFailure::Panicked(_) => None,
+            TaskFailure::Panicked(_) | TaskFailure::TimedOut { .. } => None,
         }
     }
 }
@@ -352,7 +397,7 @@ pub struct RunError {
 }
 
 impl RunError {
-    /// The tasks that failed or panicked, as `(task, failure)`, in id order;
+    /// The tasks that failed, panicked or timed out, as `(task, failure)`, in id order;
     /// each task by id and, if it has one, by name.
     pub fn failures(&self) -> &[(TaskLabel, TaskFailure)] {
         &self.failures
@@ -408,7 +453,7 @@ impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.failures.iter().find_map(|(_, failure)| match failure {
             TaskFailure::Failed(error) => Some(&**error as &(dyn std::error::Error + 'static)),
-            TaskFailure::Panicked(_) => None,
+            TaskFailure::Panicked(_) | TaskFailure::TimedOut { .. } => None,
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::resource::{Resource, ResourceTable};
 use crate::task::TaskBox;
+use crate::timeout::Timeouts;
 
 /// A validated, compiled task graph.
 ///
@@ -22,6 +23,8 @@ pub struct Graph<'a, T = ()> {
     pub(crate) tasks: BumpBox<'a, [TaskBox<'a, T>]>,
     /// Which tasks use which resources; `None` (and free) if none does.
     pub(crate) resources: Option<ResourceTable<'a>>,
+    /// Each task's timeout; `None` (and free) if no task has one.
+    pub(crate) timeouts: Option<Timeouts<'a>>,
 }
 
 impl<'a, T> Graph<'a, T> {
@@ -30,6 +33,7 @@ impl<'a, T> Graph<'a, T> {
         names: Names<'a>,
         tasks: BumpBox<'a, [TaskBox<'a, T>]>,
         resources: Option<ResourceTable<'a>>,
+        timeouts: Option<Timeouts<'a>>,
     ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
@@ -38,7 +42,18 @@ impl<'a, T> Graph<'a, T> {
             names,
             tasks,
             resources,
+            timeouts,
         }
+    }
+
+    /// Task `id`'s timeout (see
+    /// [`GraphBuilder::timeout`](crate::GraphBuilder::timeout)); `None` if
+    /// it has none or there is no such task.
+    pub fn timeout_of(&self, id: TaskId) -> Option<std::time::Duration> {
+        let timeouts = self.timeouts.as_ref()?;
+        (id.index() < self.task_count())
+            .then(|| timeouts.of(id.raw()))
+            .flatten()
     }
 
     /// The resources task `id` uses while it runs, with units; empty if it

@@ -26,12 +26,14 @@ mod report;
 mod resource;
 mod sync;
 mod task;
+mod timeout;
 
 pub use arena::Arena;
 pub use builder::GraphBuilder;
 pub use context::TaskContext;
 pub use error::{
-    BoxError, BuildError, ExecutorError, InputError, RejectedWeight, RunError, TaskFailure,
+    BoxError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight, RunError,
+    TaskFailure,
 };
 pub use exec::Executor;
 pub use graph::Graph;

@@ -30,8 +30,17 @@ pub enum Outcome<'r, T> {
         cause: TaskId,
     },
     /// The task did not start because the run was stopped (cancel token,
-    /// deadline, or fail-fast).
+    /// deadline, fail-fast, or a task's
+    /// [`cancel_run`](crate::TaskContext::cancel_run)); or it started, and
+    /// stopped early by returning the error of
+    /// [`checkpoint`](crate::TaskContext::checkpoint) once the run had.
     Cancelled,
+    /// The task returned after its
+    /// [timeout](crate::GraphBuilder::timeout); what it returned was dropped.
+    TimedOut {
+        /// The task's timeout.
+        limit: Duration,
+    },
 }
 
 impl<T> Clone for Outcome<'_, T> {
@@ -60,16 +69,19 @@ pub enum State {
     Skipped = 4,
     /// See [`Outcome::Cancelled`].
     Cancelled = 5,
+    /// See [`Outcome::TimedOut`].
+    TimedOut = 6,
 }
 
 impl State {
     /// Every state, in discriminant order.
-    pub(crate) const ALL: [State; 5] = [
+    pub(crate) const ALL: [State; 6] = [
         State::Succeeded,
         State::Failed,
         State::Panicked,
         State::Skipped,
         State::Cancelled,
+        State::TimedOut,
     ];
 
     /// The byte a run records for a task that ended in this state.
@@ -99,6 +111,7 @@ impl fmt::Display for State {
             State::Panicked => "panicked",
             State::Skipped => "skipped",
             State::Cancelled => "cancelled",
+            State::TimedOut => "timed out",
         })
     }
 }
@@ -112,6 +125,7 @@ impl<'r, T> Outcome<'r, T> {
             Outcome::Panicked(_) => State::Panicked,
             Outcome::Skipped { .. } => State::Skipped,
             Outcome::Cancelled => State::Cancelled,
+            Outcome::TimedOut { .. } => State::TimedOut,
         }
     }
 
@@ -151,6 +165,8 @@ pub struct Counts {
     pub skipped: usize,
     /// Tasks not started because the run was stopped.
     pub cancelled: usize,
+    /// Tasks that returned after their timeout.
+    pub timed_out: usize,
 }
 
 impl Counts {
@@ -162,12 +178,18 @@ impl Counts {
             State::Panicked => self.panicked,
             State::Skipped => self.skipped,
             State::Cancelled => self.cancelled,
+            State::TimedOut => self.timed_out,
         }
     }
 
     /// All tasks counted.
     pub fn total(&self) -> usize {
-        self.succeeded + self.failed + self.panicked + self.skipped + self.cancelled
+        self.succeeded
+            + self.failed
+            + self.panicked
+            + self.skipped
+            + self.cancelled
+            + self.timed_out
     }
 }
 
@@ -220,9 +242,10 @@ impl<'g, T> Report<'g, T> {
             // Succeeded (see `RunCore::into_report`), and `into_outputs`,
             // the only code that moves outputs out, consumes the report.
             State::Succeeded => Outcome::Succeeded(unsafe { self.outputs[i].assume_init_ref() }),
-            State::Failed | State::Panicked => match self.failure(id) {
+            State::Failed | State::Panicked | State::TimedOut => match self.failure(id) {
                 TaskFailure::Failed(error) => Outcome::Failed(error),
                 TaskFailure::Panicked(message) => Outcome::Panicked(message),
+                TaskFailure::TimedOut { limit } => Outcome::TimedOut { limit: *limit },
             },
             State::Skipped => {
                 let causes = self
@@ -272,7 +295,7 @@ impl<'g, T> Report<'g, T> {
     fn timing_of(&self, id: TaskId) -> Option<Timing> {
         let ran = matches!(
             State::from_code(self.states[id.index()]),
-            State::Succeeded | State::Failed | State::Panicked
+            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
         );
         ran.then(|| self.timings.as_ref().map(|t| t[id.index()]))
             .flatten()
@@ -292,7 +315,7 @@ impl<'g, T> Report<'g, T> {
         }
     }
 
-    /// The tasks that failed or panicked, in id order.
+    /// The tasks that failed, panicked or timed out, in id order.
     pub fn failures(&self) -> impl ExactSizeIterator<Item = TaskReport<'_, T>> + '_ {
         self.failures
             .iter()
@@ -425,6 +448,9 @@ impl<T> fmt::Display for Report<'_, T> {
             c.skipped,
             c.cancelled
         )?;
+        if c.timed_out > 0 {
+            write!(f, ", {} timed out", c.timed_out)?;
+        }
         if let Some(stop) = self.stop {
             write!(f, "\n  stopped early: {}", stop.shown(&self.names))?;
         }
@@ -434,6 +460,7 @@ impl<T> fmt::Display for Report<'_, T> {
             match failure {
                 TaskFailure::Failed(_) => write!(f, "\n  failed:   {label}: {message}")?,
                 TaskFailure::Panicked(_) => write!(f, "\n  panicked: {label}: {message}")?,
+                TaskFailure::TimedOut { .. } => write!(f, "\n  timed out: {label}: {message}")?,
             }
         }
         if self.failures.len() > MAX_LINES {

@@ -123,6 +123,7 @@ impl Executor {
             graph.csr,
             graph.names,
             graph.resources.as_ref(),
+            graph.timeouts,
             options,
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
@@ -215,6 +216,7 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
         graph.csr,
         graph.names,
         graph.resources.as_ref(),
+        graph.timeouts,
         options,
         (
             (0..threads).map(|_| seat::Seat::new()).collect(),
@@ -269,6 +271,7 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
             graph.csr,
             graph.names,
             graph.resources.as_ref(),
+            graph.timeouts,
             options,
             (
                 (0..2).map(|_| seat::Seat::new()).collect(),

@@ -51,6 +51,7 @@ use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
 use crate::sync::{Backoff, Mutex, OnceLock};
+use crate::timeout::{self, Timeouts, NO_LIMIT};
 
 /// How long an idle worker watches a peer run one task while that peer holds
 /// ready work privately, before it rescues the work (see `seat.rs`). Long
@@ -95,6 +96,9 @@ const COUNT: u32 = HOT - 1;
 /// cache line between workers (a fan-in of a million tasks). Two under
 /// loom, so the models' joins take the deferred path.
 pub(crate) const HOT_IN_DEGREE: u32 = if cfg!(loom) { 2 } else { 16 };
+
+/// No task has asked to stop the run (in `stopped_by`).
+const NOBODY: u32 = u32::MAX;
 
 /// "No cause" in the lazily allocated `causes` array.
 const NO_CAUSE: u32 = u32::MAX;
@@ -215,7 +219,7 @@ pub(crate) struct RunCore<'r, T> {
     signals: Arc<Signals>,
     /// `StopReason::code` of the first stop; 0 until then.
     stop_reason: AtomicU8,
-    /// The task that cancelled the run, if that was the first stop.
+    /// The first task that asked to stop the run; `NOBODY` until then.
     stopped_by: AtomicU32,
     policy: FailurePolicy,
     watch: Option<Watch>,
@@ -234,6 +238,8 @@ pub(crate) struct RunCore<'r, T> {
     /// The graph's resources, to take this run's waiters off their lists
     /// when it stops.
     resources: Option<&'r ResourceTable<'r>>,
+    /// The graph's task timeouts, if any task has one.
+    timeouts: Option<Timeouts<'r>>,
     fences: Fences,
     start: Instant,
 }
@@ -277,6 +283,7 @@ impl<'r, T> RunCore<'r, T> {
         csr: Csr<'r>,
         names: Names<'r>,
         resources: Option<&'r ResourceTable<'r>>,
+        timeouts: Option<Timeouts<'r>>,
         options: &RunOptions,
         (seats, signals, fences): (Box<[Seat]>, Arc<Signals>, Fences),
         executor: Option<Arc<Shared>>,
@@ -312,7 +319,7 @@ impl<'r, T> RunCore<'r, T> {
             tally: Default::default(),
             signals,
             stop_reason: AtomicU8::new(0),
-            stopped_by: AtomicU32::new(0),
+            stopped_by: AtomicU32::new(NOBODY),
             policy: options.policy,
             watch,
             remaining: AtomicUsize::new(n),
@@ -321,6 +328,7 @@ impl<'r, T> RunCore<'r, T> {
             inbox,
             sleep,
             resources,
+            timeouts,
             fences,
             start,
         };
@@ -345,6 +353,37 @@ impl<'r, T> RunCore<'r, T> {
     #[inline]
     pub(crate) fn names(&self) -> &Names<'r> {
         &self.names
+    }
+
+    /// Nanoseconds since the run was set up: the clock of task deadlines.
+    #[inline]
+    pub(crate) fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(NO_LIMIT - 1)
+    }
+
+    /// The deadline of task `v`, about to start, on [`elapsed_nanos`]'s
+    /// clock: [`NO_LIMIT`] unless it has a timeout.
+    ///
+    /// [`elapsed_nanos`]: Self::elapsed_nanos
+    #[cold]
+    pub(crate) fn deadline_for(&self, v: u32) -> u64 {
+        match &self.timeouts {
+            Some(timeouts) if timeouts.nanos_of(v) != NO_LIMIT => {
+                timeout::add_nanos(self.elapsed_nanos(), timeouts.nanos_of(v))
+            }
+            _ => NO_LIMIT,
+        }
+    }
+
+    /// Task `v`'s timeout, if it has one.
+    pub(crate) fn timeout_of(&self, v: u32) -> Option<Duration> {
+        self.timeouts.as_ref().and_then(|t| t.of(v))
+    }
+
+    /// Why the run has stopped, if it has (read while it runs).
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        let code = self.stop_reason.load(Ordering::Acquire);
+        StopReason::from_code(code, self.stopped_by.load(Ordering::Relaxed))
     }
 
     /// When the run was set up: the origin of its timings.
@@ -473,6 +512,7 @@ impl<'r, T> RunCore<'r, T> {
                 let state = match failure {
                     TaskFailure::Failed(_) => State::Failed,
                     TaskFailure::Panicked(_) => State::Panicked,
+                    TaskFailure::TimedOut { .. } => State::TimedOut,
                 };
                 failures.push((TaskId::new(v), failure));
                 state
@@ -560,14 +600,21 @@ impl<'r, T> RunCore<'r, T> {
     /// the first stop also takes the run's tasks off resource wait lists,
     /// to be cancelled rather than wait for units.
     fn stop(&self, reason: StopReason) {
-        let first = self
-            .stop_reason
-            .compare_exchange(0, reason.code(), Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok();
-        if let (true, StopReason::CancelledByTask(task)) = (first, reason) {
-            // Only the first stop writes it; read after every worker left.
-            self.stopped_by.store(task.raw(), Ordering::Relaxed);
-        }
+        // A task that asks names itself first, and only the first task to
+        // ask may record the reason: so whoever reads the reason reads the
+        // task that gave it (Release here, Acquire in `stop_reason`).
+        let claimed = match reason {
+            StopReason::CancelledByTask(task) => self
+                .stopped_by
+                .compare_exchange(NOBODY, task.raw(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok(),
+            _ => true,
+        };
+        let first = claimed
+            && self
+                .stop_reason
+                .compare_exchange(0, reason.code(), Ordering::Release, Ordering::Relaxed)
+                .is_ok();
         self.signals.stop();
         if first {
             self.withdraw_waiters();
@@ -926,6 +973,7 @@ impl<'r, T> RunCore<'r, T> {
             panicked: tally[State::Panicked.index()],
             skipped: tally[State::Skipped.index()],
             cancelled: tally[State::Cancelled.index()],
+            timed_out: tally[State::TimedOut.index()],
         };
         debug_assert_eq!(counts.total(), self.states.len(), "every task counted once");
         let stop =

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::context::TaskContext;
-use crate::error::TaskFailure;
+use crate::error::{BoxError, Interrupted, TaskFailure};
 use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
@@ -33,6 +33,7 @@ use crate::id::TaskId;
 use crate::report::Timing;
 use crate::resource::Returned;
 use crate::sync::deque::Worker;
+use crate::timeout::NO_LIMIT;
 
 /// How a worker takes part in a run.
 #[derive(Debug)]
@@ -79,6 +80,8 @@ struct Local<'c> {
     /// What to undo after the task running now: [`ANNOUNCING`] if an
     /// announcement is out for it, [`HOLDING`] if it holds resources.
     after_task: u8,
+    /// Whether some task of the graph has a timeout.
+    timed: bool,
 }
 
 /// In `Local::before_task`: the run has another seat.
@@ -447,6 +450,7 @@ pub(crate) fn participate<T: Send + Sync>(
         may_rotate: how.waiting == Waiting::MayLeave,
         nested: how.nested,
         after_task: 0,
+        timed: graph.timeouts.is_some(),
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
@@ -664,11 +668,17 @@ fn run_claimed<T: Send + Sync>(
     let end = if core.should_stop() {
         TaskEnd::Cancelled
     } else {
+        let deadline = if local.timed {
+            core.deadline_for(v)
+        } else {
+            NO_LIMIT
+        };
         let started = core.records_timings().then(Instant::now);
         let ctx = TaskContext {
             core,
             node: v,
-            worker: local.me,
+            worker: local.me as u32,
+            deadline,
         };
         let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
         if let Some(started) = started {
@@ -681,20 +691,58 @@ fn run_claimed<T: Send + Sync>(
             unsafe { core.write_timing(v, timing) };
         }
         match result {
-            Ok(Ok(output)) => TaskEnd::Succeeded(output),
-            Ok(Err(error)) => {
-                poison = Some(Cause::new(TaskId::new(v)));
-                core.on_failure();
-                TaskEnd::Failed(TaskFailure::Failed(error))
-            }
-            Err(payload) => {
-                poison = Some(Cause::new(TaskId::new(v)));
-                core.on_failure();
-                TaskEnd::Failed(TaskFailure::Panicked(panic_message(payload)))
+            Ok(Ok(output)) if deadline == NO_LIMIT => TaskEnd::Succeeded(output),
+            result => {
+                let end = judge(core, v, deadline, result);
+                if let TaskEnd::Failed(_) = end {
+                    poison = Some(Cause::new(TaskId::new(v)));
+                    core.on_failure();
+                }
+                end
             }
         }
     };
     settle(core, local, v, end, poison)
+}
+
+/// How task `v` ended, but for the common case (it succeeded, with no
+/// timeout): timed out if it returned past its `deadline`, whatever it
+/// returned; cancelled if it returned [`Interrupted::RunStopped`] from a
+/// stopped run; else as it returned.
+#[cold]
+#[inline(never)]
+fn judge<T>(
+    core: &RunCore<'_, T>,
+    v: u32,
+    deadline: u64,
+    result: std::thread::Result<Result<T, BoxError>>,
+) -> TaskEnd<T> {
+    if deadline != NO_LIMIT && core.elapsed_nanos() >= deadline {
+        // What it returned is dropped here, inside a guard like the task's:
+        // a panicking destructor is the task's doing, not kahn's.
+        let _ = catch_unwind(AssertUnwindSafe(move || match result {
+            Ok(returned) => drop(returned),
+            Err(payload) => drop(panic_message(payload)),
+        }));
+        let limit = core.timeout_of(v).unwrap_or_default();
+        return TaskEnd::Failed(TaskFailure::TimedOut { limit });
+    }
+    match result {
+        Ok(Ok(output)) => TaskEnd::Succeeded(output),
+        Ok(Err(error)) => {
+            let told_to_stop = matches!(
+                error.downcast_ref::<Interrupted>(),
+                Some(Interrupted::RunStopped { .. })
+            );
+            if told_to_stop && core.should_stop() {
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(error)));
+                TaskEnd::Cancelled
+            } else {
+                TaskEnd::Failed(TaskFailure::Failed(error))
+            }
+        }
+        Err(payload) => TaskEnd::Failed(TaskFailure::Panicked(panic_message(payload))),
+    }
 }
 
 /// Records task `v`, which a failure reached, as skipped for `cause`, and

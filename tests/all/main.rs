@@ -20,4 +20,5 @@ mod run_props;
 mod scheduling;
 mod stress;
 mod stress_nested;
+mod timeouts;
 mod unsafe_paths;
