@@ -108,7 +108,9 @@ impl<'r, T> TaskContext<'r, T> {
     /// and return early; [`checkpoint`](Self::checkpoint) does both in one
     /// call.
     pub fn is_cancelled(&self) -> bool {
-        self.past_deadline() || self.core.should_stop()
+        // The run's stop first: looking records its reason (a token
+        // cancelled, a deadline passed) in the report.
+        self.core.should_stop() || self.past_deadline()
     }
 
     /// `Err` if this task should stop (see
@@ -135,13 +137,14 @@ impl<'r, T> TaskContext<'r, T> {
     /// [`Interrupted::TimedOut`] past the task's timeout (checked first),
     /// [`Interrupted::RunStopped`] once the run has stopped.
     pub fn checkpoint(&self) -> Result<(), Interrupted> {
+        let stopped = self.core.should_stop();
         if self.past_deadline() {
             return Err(Interrupted::TimedOut {
                 task: self.core.names().label(self.id()),
                 limit: self.core.timeout_of(self.node).unwrap_or_default(),
             });
         }
-        if self.core.should_stop() {
+        if stopped {
             return Err(Interrupted::RunStopped {
                 task: self.core.names().label(self.id()),
                 reason: self.core.stop_reason().unwrap_or(StopReason::Cancelled),

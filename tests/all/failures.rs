@@ -220,6 +220,7 @@ fn random_cases() -> impl Strategy<Value = ExecCase> {
                 resources: Vec::new(),
                 uses: Vec::new(),
                 more_runs: Vec::new(),
+                stops: Vec::new(),
             }
         })
 }

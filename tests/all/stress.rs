@@ -25,7 +25,7 @@ use std::time::Duration;
 use kahn::Executor;
 use kahn_bench::shapes::SplitMix64;
 
-use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, RunSpec, Watch};
+use kahn_test_support::fuzzing::execute::{self, Behavior, ExecCase, RunSpec, TaskStop, Watch};
 
 /// The default first seed.
 const SEED: u64 = 0x5eed_6b61_686e;
@@ -91,6 +91,22 @@ pub fn random_case(seed: u64) -> ExecCase {
     } else {
         Vec::new()
     };
+    // Drawn last, as above: timeouts (zero, or never reached) and tasks
+    // that cancel their own run.
+    let stops = if below(3) == 0 {
+        (0..1 + below(4))
+            .map(|_| {
+                let stop = match below(3) {
+                    0 => TaskStop::ZeroTimeout,
+                    1 => TaskStop::FarTimeout,
+                    _ => TaskStop::CancelRun,
+                };
+                (below(n as u64) as u8, stop)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     ExecCase {
         fail_fast,
         watch,
@@ -101,6 +117,7 @@ pub fn random_case(seed: u64) -> ExecCase {
         resources,
         uses,
         more_runs,
+        stops,
     }
 }
 

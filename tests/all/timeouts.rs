@@ -353,3 +353,30 @@ fn checkpoint_says_timed_out_before_run_stopped() {
         assert_eq!(report.state("both"), Some(State::TimedOut), "{report}");
     });
 }
+
+/// Found by the stress test: a task past its timeout that cancelled the
+/// token and then asked `is_cancelled` must still record the token's stop,
+/// even when no task is left to start after it.
+#[test]
+fn a_timed_out_task_that_sees_a_cancel_still_records_the_stop() {
+    for exec in executors() {
+        let token = CancelToken::new();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        b.task("last", |ctx| {
+            token.cancel();
+            assert!(ctx.is_cancelled());
+            Ok(())
+        })
+        .unwrap();
+        b.timeout("last", Duration::ZERO).unwrap();
+        let graph = b.build().unwrap();
+        let report = exec.run_with(&graph, &RunOptions::new().cancel_token(token.clone()));
+        assert_eq!(report.state("last"), Some(State::TimedOut), "{report}");
+        assert_eq!(
+            report.stop_reason(),
+            Some(StopReason::Cancelled),
+            "{report}"
+        );
+    }
+}

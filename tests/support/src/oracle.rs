@@ -76,8 +76,11 @@ impl Oracle {
             } else {
                 let state = ends(v);
                 assert!(
-                    matches!(state, State::Succeeded | State::Failed | State::Panicked),
-                    "a task that runs succeeds, fails or panics, not {state:?}"
+                    matches!(
+                        state,
+                        State::Succeeded | State::Failed | State::Panicked | State::TimedOut
+                    ),
+                    "a task that runs succeeds, fails, panics or times out, not {state:?}"
                 );
                 state
             };
@@ -126,15 +129,21 @@ impl Oracle {
     /// oracle's where the run was stopped), one of `v`'s ancestors failed or
     /// panicked: then `v` must be Skipped, for such an ancestor.
     pub fn is_doomed(&self, v: usize, states: &[State]) -> bool {
-        (0..self.task_count())
-            .any(|u| self.is_ancestor(u, v) && matches!(states[u], State::Failed | State::Panicked))
+        (0..self.task_count()).any(|u| {
+            self.is_ancestor(u, v)
+                && matches!(states[u], State::Failed | State::Panicked | State::TimedOut)
+        })
     }
 
     /// Whether `cause` may be named as the reason `v` was skipped, in a run
     /// that ended in `states`: it is one of `v`'s ancestors, and it failed or
     /// panicked.
     pub fn is_skip_cause(&self, cause: usize, v: usize, states: &[State]) -> bool {
-        self.is_ancestor(cause, v) && matches!(states[cause], State::Failed | State::Panicked)
+        self.is_ancestor(cause, v)
+            && matches!(
+                states[cause],
+                State::Failed | State::Panicked | State::TimedOut
+            )
     }
 
     /// The counts the report must show.
@@ -146,6 +155,7 @@ impl Oracle {
                 State::Failed => counts.failed += 1,
                 State::Panicked => counts.panicked += 1,
                 State::Skipped => counts.skipped += 1,
+                State::TimedOut => counts.timed_out += 1,
                 other => unreachable!("the oracle never says {other:?}"),
             }
         }

@@ -135,6 +135,18 @@ impl fmt::Debug for Behavior {
     }
 }
 
+/// What a task is given besides its behavior, to stop itself or its run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Arbitrary)]
+pub enum TaskStop {
+    /// A timeout of zero: the task, if it runs, is timed out, whatever its
+    /// behavior returns.
+    ZeroTimeout,
+    /// A timeout of an hour, never reached: the task ends as its behavior says.
+    FarTimeout,
+    /// The task calls `ctx.cancel_run()` before its behavior.
+    CancelRun,
+}
+
 /// What may stop the run from outside, set up before it starts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Arbitrary)]
 pub enum Watch {
@@ -202,6 +214,10 @@ pub struct ExecCase {
     /// and `watch` describe), each of a graph of its own built from this
     /// case; only the first [`MAX_RUNS`] − 1 count.
     pub more_runs: Vec<RunSpec>,
+    /// `(task, stop)`: task `task % n` gets a timeout or cancels its run
+    /// (see [`ExecCase::timeout_of`], [`ExecCase::cancels_run`]). Last, so
+    /// that inputs made before it decode as they did.
+    pub stops: Vec<(u8, TaskStop)>,
 }
 
 /// One `uses_units` call of a case, as [`ExecCase::declared_uses`] says.
@@ -224,7 +240,7 @@ impl fmt::Debug for ExecCase {
             f,
             "let case = ExecCase {{ fail_fast: {}, watch: Watch::{:?}, threads: {}, \
              order_seed: {}, edges: vec!{:?}, tasks: vec!{:?}, resources: vec!{:?}, \
-             uses: vec!{:?}, more_runs: vec!{:?} }};",
+             uses: vec!{:?}, more_runs: vec!{:?}, stops: vec!{:?} }};",
             self.fail_fast,
             self.watch,
             self.threads,
@@ -233,7 +249,8 @@ impl fmt::Debug for ExecCase {
             self.tasks,
             self.resources,
             self.uses,
-            self.more_runs
+            self.more_runs,
+            self.stops
         )
     }
 }
@@ -279,11 +296,45 @@ impl ExecCase {
             .collect()
     }
 
-    /// The run oracle of this case: its graph, and each task's body.
+    /// The run oracle of this case: its graph, and how each task ends.
     /// Resources change no outcome, only when tasks may start.
     pub fn oracle(&self) -> Oracle {
         let n = self.task_count();
-        Oracle::new(n, &self.dag_edges(), |v| self.tasks[v].state())
+        Oracle::new(n, &self.dag_edges(), |v| self.ends(v))
+    }
+
+    /// How task `v` ends if it runs: timed out if its timeout is zero,
+    /// else as its behavior says.
+    pub fn ends(&self, v: usize) -> State {
+        match self.timeout_of(v) {
+            Some(Duration::ZERO) => State::TimedOut,
+            _ => self.tasks[v].state(),
+        }
+    }
+
+    /// The timeout of task `v`: the last `ZeroTimeout` or `FarTimeout` of
+    /// `stops` for it.
+    pub fn timeout_of(&self, v: usize) -> Option<Duration> {
+        self.stops_of(v)
+            .filter_map(|stop| match stop {
+                TaskStop::ZeroTimeout => Some(Duration::ZERO),
+                TaskStop::FarTimeout => Some(Duration::from_secs(3600)),
+                TaskStop::CancelRun => None,
+            })
+            .last()
+    }
+
+    /// Whether task `v` cancels its run.
+    pub fn cancels_run(&self, v: usize) -> bool {
+        self.stops_of(v).any(|stop| stop == TaskStop::CancelRun)
+    }
+
+    fn stops_of(&self, v: usize) -> impl Iterator<Item = TaskStop> + '_ {
+        let n = self.task_count();
+        self.stops
+            .iter()
+            .filter(move |&&(task, _)| n > 0 && usize::from(task) % n == v)
+            .map(|&(_, stop)| stop)
     }
 
     /// The capacities of the resources, 1 to 3 each.
@@ -635,7 +686,7 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
     for (v, holding) in holdings.iter().enumerate() {
         let body = task_body(
             v,
-            run.tasks[v],
+            (run.tasks[v], run.cancels_run(v)),
             oracle.predecessors(v),
             log,
             (gauges, holding),
@@ -655,6 +706,12 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
     let edges = run.dag_edges();
     b.edges(edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v))))
         .map_err(|e| format!("edges of a DAG: {e}"))?;
+    for v in 0..n {
+        if let Some(limit) = run.timeout_of(v) {
+            b.timeout(TaskId::new(v as u32), limit)
+                .map_err(|e| format!("timeout of task {v}: {e}"))?;
+        }
+    }
     for d in run.declared_uses() {
         let resource = &resources[d.resource];
         let name = format!("t{}", d.task);
@@ -790,7 +847,7 @@ fn check_report(
                     what()
                 );
                 ensure!(
-                    matches!(states[c], State::Failed | State::Panicked),
+                    matches!(states[c], State::Failed | State::Panicked | State::TimedOut),
                     "task {v} skipped for {cause:?}, which {}\n{}",
                     states[c],
                     what()
@@ -798,11 +855,20 @@ fn check_report(
                 counts.skipped += 1;
             }
             Outcome::Cancelled => counts.cancelled += 1,
+            Outcome::TimedOut { limit } => {
+                ensure!(
+                    limit == Duration::ZERO && case.timeout_of(v) == Some(limit),
+                    "task {v} timed out after {limit:?}, its timeout is {:?}",
+                    case.timeout_of(v)
+                );
+                counts.timed_out += 1;
+                failed.push(id);
+            }
             other => return Err(format!("task {v} ended in an unknown way: {other:?}")),
         }
         let started = matches!(
             outcome.state(),
-            State::Succeeded | State::Failed | State::Panicked
+            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
         );
         ensure!(
             ran == started,
@@ -812,8 +878,9 @@ fn check_report(
             what()
         );
         ensure!(
-            !ran || outcome.state() == behavior.state(),
-            "task {v} ({behavior:?}) ran and ended {}",
+            !ran || outcome.state() == case.ends(v),
+            "task {v} ({behavior:?}, timeout {:?}) ran and ended {}",
+            case.timeout_of(v),
             outcome.state()
         );
         if ran {
@@ -881,6 +948,14 @@ fn check_report(
     if !cancelled_by.is_empty() {
         reasons.push(StopReason::Cancelled);
     }
+    let run_cancelled_by: Vec<usize> = (0..n)
+        .filter(|&v| runs[v] == 1 && case.cancels_run(v))
+        .collect();
+    reasons.extend(
+        run_cancelled_by
+            .iter()
+            .map(|&v| StopReason::CancelledByTask(TaskId::new(v as u32))),
+    );
     if !failed_fast.is_empty() {
         reasons.push(StopReason::FailFast);
     }
@@ -910,7 +985,11 @@ fn check_report(
             "the run was stopped before it began, yet {counts:?}"
         );
     }
-    for &s in cancelled_by.iter().chain(&failed_fast) {
+    for &s in cancelled_by
+        .iter()
+        .chain(&failed_fast)
+        .chain(&run_cancelled_by)
+    {
         let (_, stopped) = tick(s);
         let worker = probes[s].worker.load(Ordering::SeqCst);
         for v in (0..n).filter(|&v| runs[v] == 1) {
@@ -929,7 +1008,7 @@ fn check_report(
 /// when, checks its inputs, then does what `behavior` says.
 fn task_body<'s>(
     v: usize,
-    behavior: Behavior,
+    (behavior, cancels_run): (Behavior, bool),
     preds: &'s [u32],
     log: &'s RunLog,
     (gauges, holding): (&'s [Gauge], &'s [(usize, u32)]),
@@ -954,6 +1033,14 @@ fn task_body<'s>(
                 .end
                 .store(clock.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
         };
+        if cancels_run {
+            ctx.cancel_run();
+            if !ctx.is_cancelled() {
+                log.report_problem(format!(
+                    "task {v}: cancelled its run but is_cancelled() is false"
+                ));
+            }
+        }
         match behavior {
             Behavior::Ok => {}
             Behavior::Fail => {
