@@ -16,6 +16,7 @@ use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
 use crate::task::{alloc_task, TaskBox};
 use crate::timeout;
+use crate::trigger::{self, TriggerRule};
 
 /// Hard limit on edges, 2³⁰ − 1: an in-degree must leave the pending
 /// counter's top two bits free (poisoned, and many predecessors), and edges
@@ -78,6 +79,7 @@ pub struct GraphBuilder<'a, T = ()> {
     /// declaration adds up in O(1).
     use_index: HashMap<(u32, u32), usize>,
     timeouts: timeout::Declared<'a>,
+    triggers: trigger::Declared<'a>,
 }
 
 impl<'a, T> GraphBuilder<'a, T> {
@@ -98,6 +100,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             resource_index: HashMap::new(),
             use_index: HashMap::new(),
             timeouts: timeout::Declared::new(bump),
+            triggers: trigger::Declared::new(bump),
         }
     }
 
@@ -553,11 +556,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         resource: &Resource,
         units: u32,
     ) -> Result<(), BuildError> {
-        let task = task.into();
-        let v = self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
-            call: "uses",
-            missing: task.to_owned_ref(),
-        })?;
+        let v = self.find_for("uses", task.into())?;
         let next = self.resources.len() as u32;
         let index = *self.resource_index.entry(resource.key()).or_insert(next);
         let existing = self.use_index.get(&(v, index)).copied();
@@ -631,13 +630,101 @@ impl<'a, T> GraphBuilder<'a, T> {
         task: impl Into<TaskRef<'n>>,
         limit: std::time::Duration,
     ) -> Result<(), BuildError> {
-        let task = task.into();
-        let v = self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
-            call: "timeout",
-            missing: task.to_owned_ref(),
-        })?;
+        let v = self.find_for("timeout", task.into())?;
         self.timeouts.set(v, limit);
         Ok(())
+    }
+
+    /// Sets when `task` runs, once its predecessors have all finished (see
+    /// [`TriggerRule`]); setting a rule again replaces it. A cleanup task
+    /// that must always run, an alert that runs only when something failed:
+    ///
+    /// ```
+    /// use kahn::{Executor, Outcome, TriggerRule};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<&str>();
+    /// b.task("load", |_| Err("the warehouse is down".into()))?;
+    /// b.task("cleanup", |_| Ok("temp files removed"))?;
+    /// b.task("alert", |ctx| {
+    ///     let load = ctx.upstream("load")?;
+    ///     assert_eq!(load, kahn::State::Failed);
+    ///     Ok("paged the on-call")
+    /// })?;
+    /// b.edge("load", "cleanup")?;
+    /// b.edge("load", "alert")?;
+    /// b.trigger_rule("cleanup", TriggerRule::AllDone)?;
+    /// b.trigger_rule("alert", TriggerRule::OneFailed)?;
+    /// let graph = b.build()?;
+    /// let report = Executor::with_threads(2)?.run(&graph);
+    /// assert_eq!(report.output("cleanup"), Some(&"temp files removed"));
+    /// assert_eq!(report.output("alert"), Some(&"paged the on-call"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Graphs where every task has the default rule and none branches pay
+    /// nothing for the feature; others take a byte of arena a task, and
+    /// a look at each predecessor's state when a task with a rule is
+    /// released.
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`] if the builder has no such task.
+    pub fn trigger_rule<'n>(
+        &mut self,
+        task: impl Into<TaskRef<'n>>,
+        rule: TriggerRule,
+    ) -> Result<(), BuildError> {
+        let v = self.find_for("trigger_rule", task.into())?;
+        self.triggers.rule(v, rule);
+        Ok(())
+    }
+
+    /// Lets `task` choose at run time which of its direct successors run,
+    /// with [`TaskContext::branch`](crate::TaskContext::branch). Those it
+    /// does not choose are skipped as
+    /// [branch not taken](crate::Outcome::BranchNotTaken), which is not a
+    /// failure: their descendants follow their trigger rules (the default
+    /// skips them too; [`TriggerRule::NoneFailed`] runs a join after the
+    /// branch), and the run can still be a success. A branching task that
+    /// does not call `branch` runs all its successors.
+    ///
+    /// ```
+    /// use kahn::{Executor, Outcome, TriggerRule};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<u32>();
+    /// b.task("check", |ctx| {
+    ///     let new_data = false;
+    ///     ctx.branch([if new_data { "load" } else { "skip_load" }])?;
+    ///     Ok(0)
+    /// })?;
+    /// b.task("load", |_| Ok(1))?;
+    /// b.task("skip_load", |_| Ok(2))?;
+    /// b.task("report", |ctx| Ok(ctx.inputs().count() as u32))?;
+    /// b.edges_by_name([("check", "load"), ("check", "skip_load")])?;
+    /// b.edges_by_name([("load", "report"), ("skip_load", "report")])?;
+    /// b.branching("check")?;
+    /// b.trigger_rule("report", TriggerRule::NoneFailed)?;
+    /// let graph = b.build()?;
+    /// let report = Executor::with_threads(2)?.run(&graph);
+    /// assert!(matches!(report.outcome("load"), Some(Outcome::BranchNotTaken { .. })));
+    /// assert_eq!(report.output("report"), Some(&1));
+    /// assert!(report.is_success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`] if the builder has no such task.
+    pub fn branching<'n>(&mut self, task: impl Into<TaskRef<'n>>) -> Result<(), BuildError> {
+        let v = self.find_for("branching", task.into())?;
+        self.triggers.branching(v);
+        Ok(())
+    }
+
+    /// The id of `task`, or the error that `call` names an unknown task.
+    fn find_for(&self, call: &'static str, task: TaskRef<'_>) -> Result<u32, BuildError> {
+        self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
+            call,
+            missing: task.to_owned_ref(),
+        })
     }
 
     fn find(&self, task: TaskRef<'_>) -> Option<u32> {
@@ -720,6 +807,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             names,
             tasks,
             timeouts,
+            triggers,
             ..
         } = self;
         let names: &'a NameTable = names;
@@ -729,6 +817,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             tasks.into_boxed_slice(),
             resources,
             timeouts.compile(bump, n),
+            triggers.compile(bump, n),
         ))
     }
 }

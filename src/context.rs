@@ -2,18 +2,20 @@
 
 use std::fmt;
 
-use crate::error::{InputError, Interrupted};
+use crate::error::{BranchError, InputError, Interrupted};
 use crate::exec::run::RunCore;
 use crate::id::{TaskId, TaskRef};
 use crate::options::StopReason;
+use crate::state::State;
 use crate::timeout::NO_LIMIT;
 
 /// Handed to a task body while it runs.
 ///
 /// Every input a task reads is the output of a direct predecessor, which has
 /// succeeded before the task started (a task with a failed predecessor does
-/// not run). Reading any other task's output is an [`InputError`], since it
-/// might not have run yet.
+/// not run, unless its [trigger rule](crate::TriggerRule) says so). Reading
+/// any other task's output is an [`InputError`], since it might not have
+/// run yet.
 ///
 /// ```
 /// let mut arena = kahn::Arena::new();
@@ -65,29 +67,109 @@ impl<'r, T> TaskContext<'r, T> {
         if id == self.id() {
             return Err(InputError::OwnOutput { task: asker() });
         }
-        if self
-            .core
-            .csr()
-            .predecessors(self.node)
-            .binary_search(&id.raw())
-            .is_err()
-        {
+        if !self.is_predecessor(id) {
             let task = self.core.names().label(id);
             return Err(InputError::NotAPredecessor {
                 asker: asker(),
                 task,
             });
         }
-        Ok(self.core.output_of_predecessor(id.raw()))
+        match self.core.state_of(id.raw()) {
+            State::Succeeded => Ok(self.core.output_of_predecessor(id.raw())),
+            state => Err(InputError::NotSucceeded {
+                asker: asker(),
+                task: self.core.names().label(id),
+                state,
+            }),
+        }
     }
 
-    /// The outputs of all direct predecessors, with their ids, in id order.
-    pub fn inputs(&self) -> impl ExactSizeIterator<Item = (TaskId, &'r T)> + 'r {
+    fn is_predecessor(&self, id: TaskId) -> bool {
+        self.core
+            .csr()
+            .predecessors(self.node)
+            .binary_search(&id.raw())
+            .is_ok()
+    }
+
+    /// The outputs of the direct predecessors that succeeded, with their
+    /// ids, in id order: all of them, unless this task has a
+    /// [trigger rule](crate::TriggerRule) that runs it after a failure or
+    /// a branch.
+    pub fn inputs(&self) -> impl Iterator<Item = (TaskId, &'r T)> + 'r {
         let core = self.core;
         core.csr()
             .predecessors(self.node)
             .iter()
+            .filter(move |&&p| core.state_of(p) == State::Succeeded)
             .map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
+    }
+
+    /// How direct predecessor `task` ended (it has, before this task
+    /// starts), by name or id: for a task with a
+    /// [trigger rule](crate::TriggerRule) that runs it after a failure.
+    ///
+    /// # Errors
+    /// [`InputError::UnknownTask`], [`InputError::OwnOutput`] or
+    /// [`InputError::NotAPredecessor`], as for [`input`](Self::input).
+    pub fn upstream<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<State, InputError> {
+        let task = task.into();
+        let asker = || self.core.names().label(self.id());
+        let Some(id) = self.core.names().find(task) else {
+            return Err(InputError::UnknownTask {
+                asker: asker(),
+                missing: task.to_owned_ref(),
+            });
+        };
+        if id == self.id() {
+            return Err(InputError::OwnOutput { task: asker() });
+        }
+        if !self.is_predecessor(id) {
+            return Err(InputError::NotAPredecessor {
+                asker: asker(),
+                task: self.core.names().label(id),
+            });
+        }
+        Ok(self.core.state_of(id.raw()))
+    }
+
+    /// Runs only `chosen` of this task's direct successors, by name or id;
+    /// the others are skipped as
+    /// [branch not taken](crate::Outcome::BranchNotTaken). The task must be
+    /// declared with [`GraphBuilder::branching`](crate::GraphBuilder::branching),
+    /// which has an example. The choice takes effect if the task then
+    /// succeeds (a failure skips every successor, as always); a later call
+    /// replaces it; choosing nothing passes over every successor.
+    ///
+    /// # Errors
+    /// [`BranchError::NotBranching`] if the task was not declared;
+    /// [`BranchError::NotASuccessor`] for a choice that is not a direct
+    /// successor. Either leaves the earlier choice, if any, in force.
+    pub fn branch<'n, I>(&self, chosen: I) -> Result<(), BranchError>
+    where
+        I: IntoIterator,
+        I::Item: Into<TaskRef<'n>>,
+    {
+        let task = || self.core.names().label(self.id());
+        if !self.core.triggers().is_some_and(|t| t.branches(self.node)) {
+            return Err(BranchError::NotBranching { task: task() });
+        }
+        let successors = self.core.csr().successors(self.node);
+        let mut ids = Vec::new();
+        for choice in chosen {
+            let choice = choice.into();
+            match self.core.names().find(choice) {
+                Some(id) if successors.contains(&id.raw()) => ids.push(id.raw()),
+                _ => {
+                    return Err(BranchError::NotASuccessor {
+                        task: task(),
+                        chosen: choice.to_owned_ref(),
+                    })
+                }
+            }
+        }
+        self.core.choose(self.node, ids);
+        Ok(())
     }
 
     /// The name of any task in the graph, e.g. of an id from

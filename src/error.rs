@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel};
 use crate::options::{ShownReason, StopReason};
 use crate::priority::MAX_WEIGHT;
+use crate::state::State;
 
 /// The error type a task returns: any error, boxed, so `?` works on all of them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -203,6 +204,50 @@ pub enum InputError {
         /// The task whose output was asked for.
         task: TaskLabel,
     },
+    /// The task is a direct predecessor that did not succeed, so it has no
+    /// output: only a task with a [trigger rule](crate::TriggerRule) runs
+    /// after that.
+    #[error("{asker} asked for the output of {task}, which {state} and has none: check `upstream` first")]
+    NotSucceeded {
+        /// The task that asked.
+        asker: TaskLabel,
+        /// The predecessor.
+        task: TaskLabel,
+        /// How the predecessor ended.
+        state: State,
+    },
+}
+
+/// Why [`TaskContext::branch`](crate::TaskContext::branch) refused a choice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BranchError {
+    /// The task was not declared as one that branches.
+    #[error("{task} chose its successors but may not branch: declare it with `GraphBuilder::branching` before `build`")]
+    NotBranching {
+        /// The task.
+        task: TaskLabel,
+    },
+    /// The task chose a task that is not one of its direct successors.
+    #[error("{task} chose {}, which is not one of its direct successors: choose among the tasks it has edges to", Chosen(chosen))]
+    NotASuccessor {
+        /// The task that branched.
+        task: TaskLabel,
+        /// What it chose, as written.
+        chosen: OwnedTaskRef,
+    },
+}
+
+/// Shows a chosen task as `` `x` `` or "task #3".
+struct Chosen<'s>(&'s OwnedTaskRef);
+
+impl fmt::Display for Chosen<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            OwnedTaskRef::Id(id) => write!(f, "task {id}"),
+            OwnedTaskRef::Name(name) => write!(f, "`{name}`"),
+        }
+    }
 }
 
 /// Why [`TaskContext::checkpoint`](crate::TaskContext::checkpoint) told a

@@ -10,6 +10,7 @@ use crate::names::Names;
 use crate::resource::{Resource, ResourceTable};
 use crate::task::TaskBox;
 use crate::timeout::Timeouts;
+use crate::trigger::{TriggerRule, Triggers};
 
 /// A validated, compiled task graph.
 ///
@@ -25,6 +26,9 @@ pub struct Graph<'a, T = ()> {
     pub(crate) resources: Option<ResourceTable<'a>>,
     /// Each task's timeout; `None` (and free) if no task has one.
     pub(crate) timeouts: Option<Timeouts<'a>>,
+    /// Each task's trigger rule and whether it branches; `None` (and free)
+    /// if every task has the default rule and none branches.
+    pub(crate) triggers: Option<Triggers<'a>>,
 }
 
 impl<'a, T> Graph<'a, T> {
@@ -34,6 +38,7 @@ impl<'a, T> Graph<'a, T> {
         tasks: BumpBox<'a, [TaskBox<'a, T>]>,
         resources: Option<ResourceTable<'a>>,
         timeouts: Option<Timeouts<'a>>,
+        triggers: Option<Triggers<'a>>,
     ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
@@ -43,7 +48,22 @@ impl<'a, T> Graph<'a, T> {
             tasks,
             resources,
             timeouts,
+            triggers,
         }
+    }
+
+    /// Task `id`'s [trigger rule](crate::GraphBuilder::trigger_rule); the
+    /// default for unknown ids.
+    pub fn trigger_rule(&self, id: TaskId) -> TriggerRule {
+        match &self.triggers {
+            Some(t) if id.index() < self.task_count() => t.rule(id.raw()),
+            _ => TriggerRule::default(),
+        }
+    }
+
+    /// Whether task `id` [may branch](crate::GraphBuilder::branching).
+    pub fn is_branching(&self, id: TaskId) -> bool {
+        matches!(&self.triggers, Some(t) if id.index() < self.task_count() && t.branches(id.raw()))
     }
 
     /// Task `id`'s timeout (see

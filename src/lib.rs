@@ -24,23 +24,27 @@ mod pages;
 mod priority;
 mod report;
 mod resource;
+mod state;
 mod sync;
 mod task;
 mod timeout;
+mod trigger;
 
 pub use arena::Arena;
 pub use builder::GraphBuilder;
 pub use context::TaskContext;
 pub use error::{
-    BoxError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight, RunError,
-    TaskFailure,
+    BoxError, BranchError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight,
+    RunError, TaskFailure,
 };
 pub use exec::Executor;
 pub use graph::Graph;
 pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
-pub use report::{Counts, Outcome, Report, State, TaskReport, Timing};
+pub use report::{Counts, Outcome, Report, TaskReport, Timing};
+pub use state::State;
 pub use resource::Resource;
+pub use trigger::TriggerRule;
 
 // A compiled graph is shared by reference across worker threads and across
 // concurrent runs: it must stay `Send + Sync` whatever its output type.

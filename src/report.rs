@@ -8,6 +8,8 @@ use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::options::StopReason;
+use crate::state::Cause;
+use crate::state::State;
 
 /// How one task ended in one run, borrowed from its [`Report`].
 ///
@@ -22,12 +24,28 @@ pub enum Outcome<'r, T> {
     Failed(&'r BoxError),
     /// The task panicked; this is its panic message.
     Panicked(&'r str),
-    /// The task did not run because an upstream task failed or panicked.
+    /// The task did not run because an upstream task failed, panicked or
+    /// timed out.
     Skipped {
         /// The task whose failure this one was skipped for (the root cause,
         /// not an intermediate skipped task). If several upstream tasks
         /// failed, one of them.
         cause: TaskId,
+    },
+    /// The task did not run because a [trigger rule](crate::TriggerRule)
+    /// did not hold: its own (say, an alert when nothing failed), or that
+    /// of a task upstream. Not a failure.
+    NotTriggered {
+        /// The task whose rule did not hold: this one, or the upstream task
+        /// it was skipped for.
+        cause: TaskId,
+    },
+    /// The task did not run because a
+    /// [branching](crate::GraphBuilder::branching) task upstream chose other
+    /// successors. Not a failure.
+    BranchNotTaken {
+        /// The task that branched.
+        branch: TaskId,
     },
     /// The task did not start because the run was stopped (cancel token,
     /// deadline, fail-fast, or a task's
@@ -51,71 +69,6 @@ impl<T> Clone for Outcome<'_, T> {
 
 impl<T> Copy for Outcome<'_, T> {}
 
-/// An [`Outcome`] without its payload, for counting and matching.
-///
-/// A run records one byte per task: the discriminant (0 while the task has
-/// not finished).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[repr(u8)]
-pub enum State {
-    /// See [`Outcome::Succeeded`].
-    Succeeded = 1,
-    /// See [`Outcome::Failed`].
-    Failed = 2,
-    /// See [`Outcome::Panicked`].
-    Panicked = 3,
-    /// See [`Outcome::Skipped`].
-    Skipped = 4,
-    /// See [`Outcome::Cancelled`].
-    Cancelled = 5,
-    /// See [`Outcome::TimedOut`].
-    TimedOut = 6,
-}
-
-impl State {
-    /// Every state, in discriminant order.
-    pub(crate) const ALL: [State; 6] = [
-        State::Succeeded,
-        State::Failed,
-        State::Panicked,
-        State::Skipped,
-        State::Cancelled,
-        State::TimedOut,
-    ];
-
-    /// The byte a run records for a task that ended in this state.
-    pub(crate) const fn code(self) -> u8 {
-        self as u8
-    }
-
-    /// This state's place in [`State::ALL`], for per-state counts.
-    pub(crate) const fn index(self) -> usize {
-        self as usize - 1
-    }
-
-    /// The state a recorded byte stands for.
-    pub(crate) fn from_code(code: u8) -> State {
-        match State::ALL.get(usize::from(code).wrapping_sub(1)) {
-            Some(&state) => state,
-            None => unreachable!("kahn: internal error: task state code {code} in a finished run"),
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::Succeeded => "succeeded",
-            State::Failed => "failed",
-            State::Panicked => "panicked",
-            State::Skipped => "skipped",
-            State::Cancelled => "cancelled",
-            State::TimedOut => "timed out",
-        })
-    }
-}
-
 impl<'r, T> Outcome<'r, T> {
     /// The state, without payload.
     pub fn state(&self) -> State {
@@ -123,7 +76,9 @@ impl<'r, T> Outcome<'r, T> {
             Outcome::Succeeded(_) => State::Succeeded,
             Outcome::Failed(_) => State::Failed,
             Outcome::Panicked(_) => State::Panicked,
-            Outcome::Skipped { .. } => State::Skipped,
+            Outcome::Skipped { .. }
+            | Outcome::NotTriggered { .. }
+            | Outcome::BranchNotTaken { .. } => State::Skipped,
             Outcome::Cancelled => State::Cancelled,
             Outcome::TimedOut { .. } => State::TimedOut,
         }
@@ -161,12 +116,16 @@ pub struct Counts {
     pub failed: usize,
     /// Tasks that panicked.
     pub panicked: usize,
-    /// Tasks skipped because something upstream failed.
+    /// Tasks skipped because something upstream failed, or passed over by
+    /// a branch or a trigger rule.
     pub skipped: usize,
     /// Tasks not started because the run was stopped.
     pub cancelled: usize,
     /// Tasks that returned after their timeout.
     pub timed_out: usize,
+    /// Of `skipped`, those passed over by a branch or a trigger rule, not
+    /// skipped for a failure (not counted again in [`total`](Self::total)).
+    pub by_choice: usize,
 }
 
 impl Counts {
@@ -205,8 +164,8 @@ pub struct Report<'g, T> {
     pub(crate) outputs: Box<[MaybeUninit<T>]>,
     /// The tasks that failed or panicked, sorted by id.
     pub(crate) failures: Vec<(TaskId, TaskFailure)>,
-    /// For each task, the failed task it was skipped for; only meaningful
-    /// where `states` says Skipped, and absent if nothing failed.
+    /// For each task, the `Cause` it was skipped for, as its raw bits; only
+    /// meaningful where `states` says Skipped, and absent if nothing was.
     pub(crate) causes: Option<Box<[u32]>>,
     pub(crate) timings: Option<Vec<Timing>>,
     pub(crate) counts: Counts,
@@ -248,12 +207,20 @@ impl<'g, T> Report<'g, T> {
                 TaskFailure::TimedOut { limit } => Outcome::TimedOut { limit: *limit },
             },
             State::Skipped => {
-                let causes = self
+                let cause = self
                     .causes
                     .as_ref()
-                    .expect("kahn: internal error: a skipped task in a run without failures");
-                Outcome::Skipped {
-                    cause: TaskId::new(causes[i]),
+                    .and_then(|causes| Cause::from_raw(causes[i]))
+                    .expect("kahn: internal error: a skipped task without a cause");
+                let task = cause.task();
+                if !cause.by_choice() {
+                    Outcome::Skipped { cause: task }
+                } else if self.states[task.index()] == State::Succeeded.code() {
+                    // Only a branching task that succeeded passes over
+                    // tasks and still runs.
+                    Outcome::BranchNotTaken { branch: task }
+                } else {
+                    Outcome::NotTriggered { cause: task }
                 }
             }
             State::Cancelled => Outcome::Cancelled,
@@ -327,9 +294,11 @@ impl<'g, T> Report<'g, T> {
         self.counts
     }
 
-    /// Whether every task succeeded.
+    /// Whether every task succeeded, or was passed over by a branch or a
+    /// trigger rule: none failed, panicked, timed out, was skipped for a
+    /// failure, or was cancelled.
     pub fn is_success(&self) -> bool {
-        self.counts.succeeded == self.states.len()
+        self.counts.succeeded + self.counts.by_choice == self.states.len()
     }
 
     /// How long the run took, from its setup to the last worker leaving; the
@@ -470,13 +439,27 @@ impl<T> fmt::Display for Report<'_, T> {
                 self.failures.len() - MAX_LINES
             )?;
         }
-        let skipped = self.tasks().filter_map(|t| match t.outcome {
-            Outcome::Skipped { cause } => Some((t.id, cause)),
-            _ => None,
-        });
-        for (id, cause) in skipped.take(MAX_LINES) {
-            let (label, cause) = (self.shown(id), self.shown(cause));
-            write!(f, "\n  skipped:  {label} (because {cause} did not succeed)")?;
+        let skipped = self.tasks().filter(|t| t.outcome.state() == State::Skipped);
+        for task in skipped.take(MAX_LINES) {
+            let label = self.shown(task.id);
+            write!(f, "\n  skipped:  {label} ")?;
+            match task.outcome {
+                Outcome::Skipped { cause } => {
+                    write!(f, "(because {} did not succeed)", self.shown(cause))?
+                }
+                Outcome::BranchNotTaken { branch } => {
+                    write!(f, "(branch not taken at {})", self.shown(branch))?
+                }
+                Outcome::NotTriggered { cause } if cause == task.id => {
+                    f.write_str("(not triggered: its trigger rule did not hold)")?
+                }
+                Outcome::NotTriggered { cause } => write!(
+                    f,
+                    "(not triggered: the trigger rule of {} did not hold)",
+                    self.shown(cause)
+                )?,
+                _ => {}
+            }
         }
         if c.skipped > MAX_LINES {
             write!(f, "\n  … and {} more skipped", c.skipped - MAX_LINES)?;

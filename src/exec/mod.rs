@@ -124,6 +124,7 @@ impl Executor {
             graph.names,
             graph.resources.as_ref(),
             graph.timeouts,
+            graph.triggers,
             options,
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
@@ -217,6 +218,7 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
         graph.names,
         graph.resources.as_ref(),
         graph.timeouts,
+        graph.triggers,
         options,
         (
             (0..threads).map(|_| seat::Seat::new()).collect(),
@@ -272,6 +274,7 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
             graph.names,
             graph.resources.as_ref(),
             graph.timeouts,
+            graph.triggers,
             options,
             (
                 (0..2).map(|_| seat::Seat::new()).collect(),

@@ -1,15 +1,13 @@
 //! The unit of work that moves between workers: a range of tasks to release.
 
-use std::num::NonZeroU32;
-
-use crate::id::TaskId;
+pub(crate) use crate::state::Cause;
 
 /// A range of `Csr::targets` whose tasks are each to be released once.
 ///
 /// Successor ranges release tasks that may still wait on other predecessors;
 /// the source range releases tasks whose only "predecessor" is the run's start
-/// (their pending count is 1). `poison` is the failed task that poisons every
-/// task in the range, if the releasing task did not succeed.
+/// (their pending count is 1). `poison` says why the releasing task passes
+/// on a "did not succeed", if it does: a failure upstream, or a choice.
 ///
 /// Twelve bytes, so the worker loop keeps its current range in registers
 /// (sixteen, with a plain `Option<TaskId>`, made a chain run three times
@@ -19,25 +17,6 @@ pub(crate) struct Releases {
     pub(crate) lo: u32,
     pub(crate) hi: u32,
     pub(crate) poison: Option<Cause>,
-}
-
-/// A failed task as releases carry it: its id plus one, so that
-/// `Option<Cause>` takes four bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Cause(NonZeroU32);
-
-impl Cause {
-    #[inline]
-    pub(crate) fn new(task: TaskId) -> Cause {
-        // A task id is below 2^31 (`TaskId::LIMIT`), so adding one neither
-        // overflows nor makes zero.
-        Cause(NonZeroU32::MIN.saturating_add(task.raw()))
-    }
-
-    #[inline]
-    pub(crate) fn task(self) -> TaskId {
-        TaskId::new(self.0.get() - 1)
-    }
 }
 
 impl Releases {

@@ -45,13 +45,15 @@ use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
-use crate::report::{Counts, Report, State, Timing};
+use crate::report::{Counts, Report, Timing};
+use crate::state::State;
 use crate::resource::{Inbox, ResourceTable, Returned};
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
 use crate::sync::{Backoff, Mutex, OnceLock};
 use crate::timeout::{self, Timeouts, NO_LIMIT};
+use crate::trigger::{TriggerRule, Triggers};
 
 /// How long an idle worker watches a peer run one task while that peer holds
 /// ready work privately, before it rescues the work (see `seat.rs`). Long
@@ -75,7 +77,7 @@ pub(crate) enum Claim {
     Clean,
     /// This was the last release and a failure reached the task: the caller
     /// records it skipped for this failed task.
-    Poisoned(TaskId),
+    Poisoned(Cause),
     /// A clean release of a task with many predecessors that was not the
     /// last one, not applied: the caller keeps it (with others of the same
     /// task) and applies them later with [`RunCore::apply_deferred`].
@@ -99,9 +101,6 @@ pub(crate) const HOT_IN_DEGREE: u32 = if cfg!(loom) { 2 } else { 16 };
 
 /// No task has asked to stop the run (in `stopped_by`).
 const NOBODY: u32 = u32::MAX;
-
-/// "No cause" in the lazily allocated `causes` array.
-const NO_CAUSE: u32 = u32::MAX;
 
 /// One task's output for one run, written once by the worker that ran it, if
 /// it succeeded.
@@ -157,8 +156,8 @@ unsafe impl Sync for TimingSlot {}
 pub(crate) enum TaskEnd<T> {
     Succeeded(T),
     Failed(TaskFailure),
-    /// Skipped for this failed task.
-    Skipped(TaskId),
+    /// Skipped for this cause.
+    Skipped(Cause),
     Cancelled,
 }
 
@@ -208,8 +207,9 @@ pub(crate) struct RunCore<'r, T> {
     timings: Option<Box<[TimingSlot]>>,
     /// Releases each task still waits for; `POISONED` once a failure reached it.
     pending: Box<[AtomicU32]>,
-    /// For a poisoned or skipped task, the failed task that caused it.
-    /// Allocated by the first failure, so a clean run pays nothing for it.
+    /// For a poisoned or skipped task, its `Cause` (the failed task, or the
+    /// task that passed it over), 0 for none. Allocated by the first
+    /// failure or choice, so a clean run pays nothing for it.
     causes: OnceLock<Box<[AtomicU32]>>,
     /// Failures, gathered from the workers as they leave the run.
     failures: Mutex<Vec<(TaskId, TaskFailure)>>,
@@ -240,6 +240,12 @@ pub(crate) struct RunCore<'r, T> {
     resources: Option<&'r ResourceTable<'r>>,
     /// The graph's task timeouts, if any task has one.
     timeouts: Option<Timeouts<'r>>,
+    /// The graph's trigger rules and branching tasks, if it has any.
+    triggers: Option<Triggers<'r>>,
+    /// What each branching task that ran chose: its id and its chosen
+    /// successors, sorted. Written by the task's worker before it releases
+    /// the successors (which the lock orders before their claims).
+    choices: Mutex<Vec<(u32, Box<[u32]>)>>,
     fences: Fences,
     start: Instant,
 }
@@ -284,6 +290,7 @@ impl<'r, T> RunCore<'r, T> {
         names: Names<'r>,
         resources: Option<&'r ResourceTable<'r>>,
         timeouts: Option<Timeouts<'r>>,
+        triggers: Option<Triggers<'r>>,
         options: &RunOptions,
         (seats, signals, fences): (Box<[Seat]>, Arc<Signals>, Fences),
         executor: Option<Arc<Shared>>,
@@ -329,6 +336,8 @@ impl<'r, T> RunCore<'r, T> {
             sleep,
             resources,
             timeouts,
+            triggers,
+            choices: Mutex::new(Vec::new()),
             fences,
             start,
         };
@@ -380,6 +389,75 @@ impl<'r, T> RunCore<'r, T> {
         self.timeouts.as_ref().and_then(|t| t.of(v))
     }
 
+    /// The graph's trigger rules and branching tasks, if it has any.
+    pub(crate) fn triggers(&self) -> Option<&Triggers<'r>> {
+        self.triggers.as_ref()
+    }
+
+    /// Records that branching task `b` chose `chosen` (its successors, as
+    /// ids), replacing an earlier choice of this run.
+    pub(crate) fn choose(&self, b: u32, mut chosen: Vec<u32>) {
+        chosen.sort_unstable();
+        chosen.dedup();
+        let mut choices = self.choices.lock().unwrap_or_else(PoisonError::into_inner);
+        match choices.iter_mut().find(|(task, _)| *task == b) {
+            Some((_, old)) => *old = chosen.into_boxed_slice(),
+            None => choices.push((b, chosen.into_boxed_slice())),
+        }
+    }
+
+    /// Whether branching task `b` made a choice in this run.
+    pub(crate) fn has_choice(&self, b: u32) -> bool {
+        let choices = self.choices.lock().unwrap_or_else(PoisonError::into_inner);
+        choices.iter().any(|(task, _)| *task == b)
+    }
+
+    /// Whether branching task `b` chose its successor `v`.
+    fn chose(&self, b: u32, v: u32) -> bool {
+        let choices = self.choices.lock().unwrap_or_else(PoisonError::into_inner);
+        choices
+            .iter()
+            .find(|(task, _)| *task == b)
+            .is_some_and(|(_, chosen)| chosen.binary_search(&v).is_ok())
+    }
+
+    /// Decides, for task `v` just claimed (`claim`), whether it runs by its
+    /// trigger rule: `Clean` to run it, `Poisoned` to skip it. Every
+    /// predecessor has finished and is visible (see [`claim`]).
+    ///
+    /// A cancelled predecessor means the run stopped: the task is handed
+    /// on to run, which records it cancelled (cancellation wins).
+    ///
+    /// [`claim`]: Self::claim
+    #[cold]
+    pub(crate) fn apply_rule(&self, rule: TriggerRule, v: u32, claim: Claim) -> Claim {
+        let mut failure = None;
+        for &p in self.csr.predecessors(v) {
+            match State::from_code(self.states[p as usize].load(Ordering::Relaxed)) {
+                State::Failed | State::Panicked | State::TimedOut => {
+                    failure.get_or_insert(Cause::new(TaskId::new(p)));
+                }
+                State::Skipped => {
+                    let raw = self.causes()[p as usize].load(Ordering::Relaxed);
+                    if let Some(cause) = Cause::from_raw(raw).filter(|c| !c.by_choice()) {
+                        failure.get_or_insert(cause);
+                    }
+                }
+                State::Cancelled => return Claim::Clean,
+                State::Succeeded => {}
+            }
+        }
+        if rule.runs(failure.is_some()) {
+            Claim::Clean
+        } else if rule == TriggerRule::OneFailed {
+            Claim::Poisoned(Cause::chosen(TaskId::new(v)))
+        } else {
+            // Skipped for the failure; or, under the default rule, for the
+            // choice that reached it.
+            failure.map_or(claim, Claim::Poisoned)
+        }
+    }
+
     /// Why the run has stopped, if it has (read while it runs).
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
         let code = self.stop_reason.load(Ordering::Acquire);
@@ -393,11 +471,20 @@ impl<'r, T> RunCore<'r, T> {
 
     // ---- Claiming and recording tasks ----
 
-    /// Releases task `v` once, from a predecessor (or the run's start) whose
-    /// failure, if it failed, is `poison`; says whether the caller now owns
-    /// `v`, and if so whether a failure reached it. With `may_defer`, a clean
-    /// release of a task with many predecessors that is not the last one is
-    /// not applied but handed back (`Claim::Deferred`).
+    /// Releases task `v`, found at `targets[at]`, once, from a predecessor
+    /// (or the run's start) that passes on `poison` if it did not succeed;
+    /// says whether the caller now owns `v`, and if so whether a failure
+    /// (or a choice) reached it. With `may_defer`, a clean release of a
+    /// task with many predecessors that is not the last one is not applied
+    /// but handed back (`Claim::Deferred`).
+    ///
+    /// A by-choice cause from a branching task's own successor range is
+    /// clean for the successors it chose (see [`unless_chosen`]). Causes
+    /// rank: a failure replaces a choice in `causes`, never the reverse, so
+    /// a task that both a failure and a branch reached is skipped for the
+    /// failure.
+    ///
+    /// [`unless_chosen`]: Self::unless_chosen
     ///
     /// Ordering: a clean release is a `fetch_sub(AcqRel)`; the last release
     /// is only an `Acquire` load that sees 1 (nobody else touches the counter
@@ -407,8 +494,11 @@ impl<'r, T> RunCore<'r, T> {
     /// release sequence, so that load synchronizes with all of them: the
     /// claimant happens-after every predecessor's state and output writes.
     #[inline(always)]
-    pub(crate) fn claim(&self, v: u32, poison: Option<Cause>, may_defer: bool) -> Claim {
-        let poison = poison.map(Cause::task);
+    pub(crate) fn claim(&self, v: u32, at: u32, poison: Option<Cause>, may_defer: bool) -> Claim {
+        let poison = match poison {
+            Some(cause) if cause.by_choice() => self.unless_chosen(cause, v, at),
+            poison => poison,
+        };
         let pending = &self.pending[v as usize];
         let seen = pending.load(Ordering::Acquire);
         if seen & !HOT == 1 {
@@ -427,7 +517,13 @@ impl<'r, T> RunCore<'r, T> {
             Some(cause) => {
                 // The cause is stored before the poisoning decrement, which
                 // publishes it to the claimant (Relaxed store, AcqRel RMW).
-                self.causes()[v as usize].store(cause.raw(), Ordering::Relaxed);
+                let slot = &self.causes()[v as usize];
+                if cause.by_choice() {
+                    let _ =
+                        slot.compare_exchange(0, cause.raw(), Ordering::Relaxed, Ordering::Relaxed);
+                } else {
+                    slot.store(cause.raw(), Ordering::Relaxed);
+                }
                 // Poison and decrement as one step, so the claimant sees both.
                 let Ok(before) = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
                     Some((p | POISONED) - 1)
@@ -443,13 +539,31 @@ impl<'r, T> RunCore<'r, T> {
         );
         if before & COUNT != 1 {
             Claim::Waiting
-        } else if let Some(cause) = poison {
-            Claim::Poisoned(cause) // this release poisoned the task itself
-        } else if before & POISONED == 0 {
+        } else if let Some(cause) = poison.filter(|c| !c.by_choice()) {
+            Claim::Poisoned(cause) // this release's failure ranks first
+        } else if before & POISONED == 0 && poison.is_none() {
             Claim::Clean
         } else {
             let cause = self.causes()[v as usize].load(Ordering::Relaxed);
-            Claim::Poisoned(TaskId::new(cause))
+            match Cause::from_raw(cause) {
+                Some(cause) => Claim::Poisoned(cause),
+                None => unreachable!("kahn: internal error: a poisoned task without a cause"),
+            }
+        }
+    }
+
+    /// `None` (a clean release) if `cause` is a choice of branching task
+    /// `b`, released from `b`'s own successor range (`targets[at]`), and
+    /// `b` chose `v`; else `cause`. A choice that reaches `v` through a task
+    /// `b` passed over is not `b`'s own release, and stays a cause.
+    #[cold]
+    fn unless_chosen(&self, cause: Cause, v: u32, at: u32) -> Option<Cause> {
+        let b = cause.task().raw() as usize;
+        let own = self.csr.succ_off[b]..self.csr.succ_off[b + 1];
+        if own.contains(&at) && self.chose(cause.task().raw(), v) {
+            None
+        } else {
+            Some(cause)
         }
     }
 
@@ -473,11 +587,8 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     fn causes(&self) -> &[AtomicU32] {
-        self.causes.get_or_init(|| {
-            (0..self.pending.len())
-                .map(|_| AtomicU32::new(NO_CAUSE))
-                .collect()
-        })
+        self.causes
+            .get_or_init(|| (0..self.pending.len()).map(|_| AtomicU32::new(0)).collect())
     }
 
     /// Records how task `v` ended and returns its state; a failure goes to
@@ -542,6 +653,12 @@ impl<'r, T> RunCore<'r, T> {
 
     pub(crate) fn records_timings(&self) -> bool {
         self.timings.is_some()
+    }
+
+    /// How task `p`, a direct predecessor of a task that is running now
+    /// (so finished, and visible: see [`claim`](Self::claim)), ended.
+    pub(crate) fn state_of(&self, p: u32) -> State {
+        State::from_code(self.states[p as usize].load(Ordering::Relaxed))
     }
 
     /// The output of `p`, which must be a direct predecessor of a task that
@@ -974,6 +1091,7 @@ impl<'r, T> RunCore<'r, T> {
             skipped: tally[State::Skipped.index()],
             cancelled: tally[State::Cancelled.index()],
             timed_out: tally[State::TimedOut.index()],
+            by_choice: 0,
         };
         debug_assert_eq!(counts.total(), self.states.len(), "every task counted once");
         let stop =
@@ -987,19 +1105,30 @@ impl<'r, T> RunCore<'r, T> {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         failures.sort_unstable_by_key(|(id, _)| *id);
-        let causes = self.causes.into_inner().map(|causes| {
+        let causes: Option<Box<[u32]>> = self.causes.into_inner().map(|causes| {
             causes
                 .into_vec()
                 .into_iter()
                 .map(AtomicU32::into_inner)
                 .collect()
         });
-        let states = self
+        let states: Box<[u8]> = self
             .states
             .into_vec()
             .into_iter()
             .map(AtomicU8::into_inner)
             .collect();
+        let mut counts = counts;
+        if let (Some(causes), true) = (&causes, counts.skipped > 0) {
+            counts.by_choice = states
+                .iter()
+                .zip(causes.iter())
+                .filter(|&(&state, &cause)| {
+                    state == State::Skipped.code()
+                        && Cause::from_raw(cause).is_some_and(Cause::by_choice)
+                })
+                .count();
+        }
         let timings = self.timings.map(|t| {
             t.into_vec()
                 .into_iter()

@@ -34,6 +34,7 @@ use crate::report::Timing;
 use crate::resource::Returned;
 use crate::sync::deque::Worker;
 use crate::timeout::NO_LIMIT;
+use crate::trigger::TriggerRule;
 
 /// How a worker takes part in a run.
 #[derive(Debug)]
@@ -80,9 +81,17 @@ struct Local<'c> {
     /// What to undo after the task running now: [`ANNOUNCING`] if an
     /// announcement is out for it, [`HOLDING`] if it holds resources.
     after_task: u8,
-    /// Whether some task of the graph has a timeout.
-    timed: bool,
+    /// What the graph's tasks may have beyond the default: [`TIMED`],
+    /// [`RULED`], [`BRANCHY`]; 0, and no cost, for most graphs.
+    traits: u8,
 }
+
+/// In `Local::traits`: some task has a timeout.
+const TIMED: u8 = 1;
+/// In `Local::traits`: some task has a trigger rule.
+const RULED: u8 = 2;
+/// In `Local::traits`: some task may branch.
+const BRANCHY: u8 = 4;
 
 /// In `Local::before_task`: the run has another seat.
 const PEERS: u8 = 1;
@@ -411,6 +420,36 @@ impl Pace {
     }
 }
 
+/// What a graph's tasks have beyond the default (see `Local::traits`).
+fn graph_traits<T>(graph: &Graph<'_, T>) -> u8 {
+    let mut traits = 0;
+    if graph.timeouts.is_some() {
+        traits |= TIMED;
+    }
+    if let Some(triggers) = &graph.triggers {
+        if triggers.ruled {
+            traits |= RULED;
+        }
+        if triggers.branching {
+            traits |= BRANCHY;
+        }
+    }
+    traits
+}
+
+/// Applies task `v`'s trigger rule, if it has one, to its claim.
+#[cold]
+#[inline(never)]
+fn apply_rule<T>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32, claim: Claim) -> Claim {
+    if matches!(claim, Claim::Waiting | Claim::Deferred) {
+        return claim;
+    }
+    match graph.triggers.as_ref().map(|t| t.rule(v)) {
+        Some(rule) if rule != TriggerRule::AllSucceeded => core.apply_rule(rule, v, claim),
+        _ => claim,
+    }
+}
+
 /// Takes part in a run on the calling thread until it ends, or, for a
 /// worker that may leave, until it has nothing for this worker or another
 /// run needs it more.
@@ -450,7 +489,7 @@ pub(crate) fn participate<T: Send + Sync>(
         may_rotate: how.waiting == Waiting::MayLeave,
         nested: how.nested,
         after_task: 0,
-        timed: graph.timeouts.is_some(),
+        traits: graph_traits(graph),
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
@@ -486,7 +525,7 @@ fn work<T: Send + Sync>(
         while lo < hi {
             let v = targets[lo as usize];
             lo += 1;
-            let mut claim = core.claim(v, poison, true);
+            let mut claim = core.claim(v, lo - 1, poison, true);
             if claim == Claim::Deferred {
                 // One of many releases of a fan-in: combined with this
                 // worker's others of the same task, applied when it runs
@@ -495,7 +534,10 @@ fn work<T: Send + Sync>(
                 if local.defer(v, lo - 1) {
                     continue;
                 }
-                claim = core.claim(v, poison, false);
+                claim = core.claim(v, lo - 1, poison, false);
+            }
+            if local.traits & RULED != 0 {
+                claim = apply_rule(graph, core, v, claim);
             }
             let next = match claim {
                 Claim::Waiting => continue,
@@ -598,7 +640,11 @@ fn flush_deferred<T: Send + Sync>(
     };
     let v = deferred.task;
     core.apply_deferred(v, deferred.count - 1);
-    match core.claim(v, None, false) {
+    let mut claim = core.claim(v, deferred.index, None, false);
+    if local.traits & RULED != 0 {
+        claim = apply_rule(graph, core, v, claim);
+    }
+    match claim {
         Claim::Waiting => Releases::EMPTY,
         Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
         Claim::Clean => {
@@ -668,7 +714,8 @@ fn run_claimed<T: Send + Sync>(
     let end = if core.should_stop() {
         TaskEnd::Cancelled
     } else {
-        let deadline = if local.timed {
+        let traits = local.traits;
+        let deadline = if traits & TIMED != 0 {
             core.deadline_for(v)
         } else {
             NO_LIMIT
@@ -691,13 +738,10 @@ fn run_claimed<T: Send + Sync>(
             unsafe { core.write_timing(v, timing) };
         }
         match result {
-            Ok(Ok(output)) if deadline == NO_LIMIT => TaskEnd::Succeeded(output),
+            Ok(Ok(output)) if traits & (TIMED | BRANCHY) == 0 => TaskEnd::Succeeded(output),
             result => {
-                let end = judge(core, v, deadline, result);
-                if let TaskEnd::Failed(_) = end {
-                    poison = Some(Cause::new(TaskId::new(v)));
-                    core.on_failure();
-                }
+                let end;
+                (end, poison) = judge(core, v, deadline, result);
                 end
             }
         }
@@ -705,10 +749,11 @@ fn run_claimed<T: Send + Sync>(
     settle(core, local, v, end, poison)
 }
 
-/// How task `v` ended, but for the common case (it succeeded, with no
-/// timeout): timed out if it returned past its `deadline`, whatever it
-/// returned; cancelled if it returned [`Interrupted::RunStopped`] from a
-/// stopped run; else as it returned.
+/// How task `v` ended, and what it passes on to its successors, but for
+/// the common case (it succeeded, with no timeout, and cannot branch):
+/// timed out if it returned past its `deadline`, whatever it returned;
+/// cancelled if it returned [`Interrupted::RunStopped`] from a stopped run;
+/// else as it returned, with its branch choice, if it made one.
 #[cold]
 #[inline(never)]
 fn judge<T>(
@@ -716,7 +761,11 @@ fn judge<T>(
     v: u32,
     deadline: u64,
     result: std::thread::Result<Result<T, BoxError>>,
-) -> TaskEnd<T> {
+) -> (TaskEnd<T>, Option<Cause>) {
+    let failed = |failure| {
+        core.on_failure();
+        (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
+    };
     if deadline != NO_LIMIT && core.elapsed_nanos() >= deadline {
         // What it returned is dropped here, inside a guard like the task's:
         // a panicking destructor is the task's doing, not kahn's.
@@ -725,10 +774,14 @@ fn judge<T>(
             Err(payload) => drop(panic_message(payload)),
         }));
         let limit = core.timeout_of(v).unwrap_or_default();
-        return TaskEnd::Failed(TaskFailure::TimedOut { limit });
+        return failed(TaskFailure::TimedOut { limit });
     }
     match result {
-        Ok(Ok(output)) => TaskEnd::Succeeded(output),
+        Ok(Ok(output)) => {
+            let branched = core.triggers().is_some_and(|t| t.branches(v)) && core.has_choice(v);
+            let passed_over = branched.then(|| Cause::chosen(TaskId::new(v)));
+            (TaskEnd::Succeeded(output), passed_over)
+        }
         Ok(Err(error)) => {
             let told_to_stop = matches!(
                 error.downcast_ref::<Interrupted>(),
@@ -736,12 +789,12 @@ fn judge<T>(
             );
             if told_to_stop && core.should_stop() {
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(error)));
-                TaskEnd::Cancelled
+                (TaskEnd::Cancelled, None)
             } else {
-                TaskEnd::Failed(TaskFailure::Failed(error))
+                failed(TaskFailure::Failed(error))
             }
         }
-        Err(payload) => TaskEnd::Failed(TaskFailure::Panicked(panic_message(payload))),
+        Err(payload) => failed(TaskFailure::Panicked(panic_message(payload))),
     }
 }
 
@@ -750,19 +803,14 @@ fn judge<T>(
 /// recording is out of line and the releases are not: a range returned from
 /// a call would keep the loop's next range in memory for every task.
 #[inline(always)]
-fn skip_claimed<T>(
-    core: &RunCore<'_, T>,
-    local: &mut Local<'_>,
-    v: u32,
-    cause: TaskId,
-) -> Releases {
+fn skip_claimed<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause: Cause) -> Releases {
     record_skipped(core, local, v, cause);
-    successors(core, v, Some(Cause::new(cause)))
+    successors(core, v, Some(cause))
 }
 
 #[cold]
 #[inline(never)]
-fn record_skipped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause: TaskId) {
+fn record_skipped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause: Cause) {
     // SAFETY: this worker claimed `v` (`claim` said `Poisoned`), records it
     // once, here, and releases the successors only afterwards.
     let state = unsafe { core.record(v, TaskEnd::Skipped(cause), &mut local.failures) };

@@ -114,7 +114,7 @@ fn digest(ctx: &TaskContext<'_, u64>) -> Result<u64, BoxError> {
         return Err(format!("task {me} sees the name {:?}", ctx.name()).into());
     }
     let inputs = ctx.inputs();
-    let count = inputs.len();
+    let count = ctx.input_count();
     let mut h = mix(0, me.index() as u64);
     let mut last = None;
     let mut seen = 0;
