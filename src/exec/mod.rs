@@ -120,11 +120,7 @@ impl Executor {
         let seats = shared.threads();
         let signals = Arc::new(Signals::new());
         let mut core = RunCore::new(
-            graph.csr,
-            graph.names,
-            graph.resources.as_ref(),
-            graph.timeouts,
-            graph.triggers,
+            graph,
             options,
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
@@ -214,11 +210,7 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
 ) -> Report<'static, T> {
     assert!(threads > 0, "a run needs a worker");
     let core = RunCore::new(
-        graph.csr,
-        graph.names,
-        graph.resources.as_ref(),
-        graph.timeouts,
-        graph.triggers,
+        graph,
         options,
         (
             (0..threads).map(|_| seat::Seat::new()).collect(),
@@ -270,11 +262,7 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
 ) -> (Report<'static, T>, Report<'static, T>) {
     let core = |graph: &'static Graph<'static, T>| {
         Arc::new(RunCore::new(
-            graph.csr,
-            graph.names,
-            graph.resources.as_ref(),
-            graph.timeouts,
-            graph.triggers,
+            graph,
             options,
             (
                 (0..2).map(|_| seat::Seat::new()).collect(),

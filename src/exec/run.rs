@@ -35,6 +35,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::csr::Csr;
+use crate::graph::Graph;
 use crate::error::TaskFailure;
 use crate::exec::fence::Fences;
 use crate::exec::registry::{self, Shared};
@@ -286,15 +287,13 @@ impl<'r, T> RunCore<'r, T> {
     /// (none under loom) is where a task handed back by a resource calls a
     /// worker when the run has none.
     pub(crate) fn new(
-        csr: Csr<'r>,
-        names: Names<'r>,
-        resources: Option<&'r ResourceTable<'r>>,
-        timeouts: Option<Timeouts<'r>>,
-        triggers: Option<Triggers<'r>>,
+        graph: &'r Graph<'_, T>,
         options: &RunOptions,
         (seats, signals, fences): (Box<[Seat]>, Arc<Signals>, Fences),
         executor: Option<Arc<Shared>>,
     ) -> Self {
+        let (csr, names, resources) = (graph.csr, graph.names, graph.resources.as_ref());
+        let (timeouts, triggers) = (graph.timeouts, graph.triggers);
         let n = csr.task_count();
         let sleep = Arc::new(Sleep::new());
         let inbox = Arc::new(Inbox::new(wake_on_return(&sleep, &signals, executor)));
