@@ -42,8 +42,8 @@ pub use graph::Graph;
 pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 pub use report::{Counts, Outcome, Report, TaskReport, Timing};
-pub use state::State;
 pub use resource::Resource;
+pub use state::State;
 pub use trigger::TriggerRule;
 
 // A compiled graph is shared by reference across worker threads and across

@@ -21,4 +21,5 @@ mod scheduling;
 mod stress;
 mod stress_nested;
 mod timeouts;
+mod triggers;
 mod unsafe_paths;
