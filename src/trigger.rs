@@ -23,11 +23,13 @@ use bumpalo::Bump;
 /// output of one that did not succeed is an
 /// [`InputError`](crate::InputError).
 ///
-/// In a run that was stopped (cancel token, deadline, fail-fast), a task
-/// that its rule would run is [cancelled](crate::Outcome::Cancelled) like
-/// any other, and so is a task with a cancelled predecessor: cancellation
-/// wins. On a task with no predecessors, every rule but `OneFailed` runs
-/// it; `OneFailed` skips it as not triggered.
+/// Once a run is stopped (cancel token, deadline, fail-fast), a task with
+/// a rule other than the default that has not started is
+/// [cancelled](crate::Outcome::Cancelled), whatever its predecessors did:
+/// cancellation wins (a cleanup task that must run whatever happens
+/// belongs after the run, or in a run of its own). On a task with no
+/// predecessors, every rule but `OneFailed` runs it; `OneFailed` skips it
+/// as not triggered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TriggerRule {

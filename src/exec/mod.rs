@@ -20,7 +20,7 @@ use crate::report::Report;
 #[cfg(loom)]
 pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
-use run::{RunCore, Waiting};
+use run::{GraphParts, RunCore, Waiting};
 use signals::Signals;
 use worker::Participation;
 
@@ -120,7 +120,7 @@ impl Executor {
         let seats = shared.threads();
         let signals = Arc::new(Signals::new());
         let mut core = RunCore::new(
-            graph,
+            parts(graph),
             options,
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
@@ -210,7 +210,7 @@ pub(crate) fn run_on_loom_threads<T: Send + Sync + 'static>(
 ) -> Report<'static, T> {
     assert!(threads > 0, "a run needs a worker");
     let core = RunCore::new(
-        graph,
+        parts(graph),
         options,
         (
             (0..threads).map(|_| seat::Seat::new()).collect(),
@@ -262,7 +262,7 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
 ) -> (Report<'static, T>, Report<'static, T>) {
     let core = |graph: &'static Graph<'static, T>| {
         Arc::new(RunCore::new(
-            graph,
+            parts(graph),
             options,
             (
                 (0..2).map(|_| seat::Seat::new()).collect(),
@@ -299,4 +299,15 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
         core.into_report(wall)
     };
     (report(first), report(second))
+}
+
+/// What a run of `graph` reads of it.
+fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {
+    GraphParts {
+        csr: graph.csr,
+        names: graph.names,
+        resources: graph.resources.as_ref(),
+        timeouts: graph.timeouts,
+        triggers: graph.triggers,
+    }
 }

@@ -42,7 +42,6 @@ use crate::exec::releases::{Cause, Releases};
 use crate::exec::seat::{Announcer, Hidden, Seat, Sighting};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
-use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
@@ -257,6 +256,17 @@ struct Watch {
     deadline: Option<Instant>,
 }
 
+/// What a run reads of its graph. (`Graph` is not named here: the task
+/// context, which a graph's task bodies take, depends on this module.)
+#[derive(Clone, Copy)]
+pub(crate) struct GraphParts<'r> {
+    pub(crate) csr: Csr<'r>,
+    pub(crate) names: Names<'r>,
+    pub(crate) resources: Option<&'r ResourceTable<'r>>,
+    pub(crate) timeouts: Option<Timeouts<'r>>,
+    pub(crate) triggers: Option<Triggers<'r>>,
+}
+
 /// What an idle worker found.
 pub(crate) enum Found {
     /// Published work it took.
@@ -287,13 +297,18 @@ impl<'r, T> RunCore<'r, T> {
     /// (none under loom) is where a task handed back by a resource calls a
     /// worker when the run has none.
     pub(crate) fn new(
-        graph: &'r Graph<'_, T>,
+        graph: GraphParts<'r>,
         options: &RunOptions,
         (seats, signals, fences): (Box<[Seat]>, Arc<Signals>, Fences),
         executor: Option<Arc<Shared>>,
     ) -> Self {
-        let (csr, names, resources) = (graph.csr, graph.names, graph.resources.as_ref());
-        let (timeouts, triggers) = (graph.timeouts, graph.triggers);
+        let GraphParts {
+            csr,
+            names,
+            resources,
+            timeouts,
+            triggers,
+        } = graph;
         let n = csr.task_count();
         let sleep = Arc::new(Sleep::new());
         let inbox = Arc::new(Inbox::new(wake_on_return(&sleep, &signals, executor)));
@@ -424,12 +439,18 @@ impl<'r, T> RunCore<'r, T> {
     /// trigger rule: `Clean` to run it, `Poisoned` to skip it. Every
     /// predecessor has finished and is visible (see [`claim`]).
     ///
-    /// A cancelled predecessor means the run stopped: the task is handed
-    /// on to run, which records it cancelled (cancellation wins).
+    /// In a stopped run the task is handed on to run, which records it
+    /// cancelled: cancellation wins. (A rule judged after the stop could
+    /// read a predecessor cancelled, or skipped for a choice where a
+    /// cancelled failure would have ranked first, and decide otherwise
+    /// than the full run would have.)
     ///
     /// [`claim`]: Self::claim
     #[cold]
     pub(crate) fn apply_rule(&self, rule: TriggerRule, v: u32, claim: Claim) -> Claim {
+        if self.should_stop() {
+            return Claim::Clean;
+        }
         let mut failure = None;
         for &p in self.csr.predecessors(v) {
             match State::from_code(self.states[p as usize].load(Ordering::Relaxed)) {
@@ -442,6 +463,7 @@ impl<'r, T> RunCore<'r, T> {
                         failure.get_or_insert(cause);
                     }
                 }
+                // Only in a stopped run, which the check above saw.
                 State::Cancelled => return Claim::Clean,
                 State::Succeeded => {}
             }

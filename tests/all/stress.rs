@@ -91,15 +91,17 @@ pub fn random_case(seed: u64) -> ExecCase {
     } else {
         Vec::new()
     };
-    // Drawn last, as above: timeouts (zero, or never reached) and tasks
-    // that cancel their own run.
-    let stops = if below(3) == 0 {
-        (0..1 + below(4))
+    // Drawn last, as above: timeouts (zero, or never reached), tasks that
+    // cancel their own run, trigger rules and branches.
+    let stops = if below(2) == 0 {
+        (0..1 + below(2 * n as u64))
             .map(|_| {
-                let stop = match below(3) {
+                let stop = match below(6) {
                     0 => TaskStop::ZeroTimeout,
                     1 => TaskStop::FarTimeout,
-                    _ => TaskStop::CancelRun,
+                    2 => TaskStop::CancelRun,
+                    3 | 4 => TaskStop::Rule(below(4) as u8),
+                    _ => TaskStop::Branch(below(256) as u8),
                 };
                 (below(n as u64) as u8, stop)
             })

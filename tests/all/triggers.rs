@@ -265,7 +265,7 @@ fn choices_belong_to_one_run() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<()>();
         b.task("flip", |ctx| {
-            let pick = if runs.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            let pick = if runs.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                 "a"
             } else {
                 "b"
@@ -280,7 +280,7 @@ fn choices_belong_to_one_run() {
         b.branching("flip").unwrap();
         let graph = b.build().unwrap();
         for _ in 0..4 {
-            let first_is_a = runs.load(Ordering::SeqCst) % 2 == 0;
+            let first_is_a = runs.load(Ordering::SeqCst).is_multiple_of(2);
             let report = exec.run(&graph);
             let (ran, passed) = if first_is_a { ("a", "b") } else { ("b", "a") };
             assert_eq!(report.state(ran), Some(State::Succeeded), "{report}");
@@ -433,7 +433,9 @@ fn bad_choices_are_typed_errors_of_the_task() {
             other => panic!("{other:?}: {report}"),
         }
         match report.outcome("picky") {
-            Some(Outcome::Failed(error)) => assert!(error.to_string().contains("`stranger`"), "{error}"),
+            Some(Outcome::Failed(error)) => {
+                assert!(error.to_string().contains("`stranger`"), "{error}")
+            }
             other => panic!("{other:?}: {report}"),
         }
     }

@@ -10,7 +10,7 @@
 //! proptest in `tests/all/failures.rs`) and the run properties in
 //! `tests/all/run_props.rs`, which add their own expected outputs on top.
 
-use kahn::{Counts, State};
+use kahn::{Counts, State, TriggerRule};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -27,17 +27,47 @@ pub struct Oracle {
     words: usize,
     /// How each task ends.
     states: Vec<State>,
+    /// For each skipped task, whether by choice (else for a failure).
+    by_choice: Vec<bool>,
 }
 
 impl Oracle {
     /// The oracle of `task_count` tasks joined by `edges` (`u -> v` by id;
     /// repeats allowed), where task `v`, if it runs, ends as `ends(v)` says:
-    /// Succeeded, Failed or Panicked.
+    /// Succeeded, Failed, Panicked or TimedOut.
     ///
     /// # Panics
     /// If the edges form a cycle or name a task past the last, or `ends`
     /// says anything else.
     pub fn new(task_count: usize, edges: &[(u32, u32)], ends: impl Fn(usize) -> State) -> Oracle {
+        Oracle::with_triggers(
+            task_count,
+            edges,
+            ends,
+            |_| TriggerRule::AllSucceeded,
+            |_| None,
+        )
+    }
+
+    /// As [`Oracle::new`], where task `v` also has the trigger rule
+    /// `rule_of(v)`, and, if `chosen_by(v)` is `Some`, branches to exactly
+    /// those of its successors when it succeeds.
+    ///
+    /// A predecessor *failed* if it failed, panicked or timed out, or was
+    /// skipped for such a failure; it *passed over* `v` if it was skipped
+    /// by choice (a branch or a rule), or is a branch that succeeded and
+    /// did not choose `v`. Then `v` runs, by its rule: every predecessor
+    /// succeeded and none passed it over (`AllSucceeded`); always
+    /// (`AllDone`); some predecessor failed (`OneFailed`); none failed
+    /// (`NoneFailed`). A task that does not run is skipped for a failure
+    /// if one reached it and its rule is not `OneFailed`, else by choice.
+    pub fn with_triggers(
+        task_count: usize,
+        edges: &[(u32, u32)],
+        ends: impl Fn(usize) -> State,
+        rule_of: impl Fn(usize) -> TriggerRule,
+        chosen_by: impl Fn(usize) -> Option<Vec<u32>>,
+    ) -> Oracle {
         let n = task_count;
         let mut graph = DiGraph::<(), ()>::with_capacity(n, edges.len());
         for _ in 0..n {
@@ -57,23 +87,37 @@ impl Oracle {
             .into_iter()
             .map(|node| node.index() as u32)
             .collect();
+        let chosen: Vec<Option<Vec<u32>>> = (0..n).map(&chosen_by).collect();
         let words = n.div_ceil(64);
         let mut ancestors = vec![0u64; n * words];
         let mut states = vec![State::Skipped; n];
+        let mut by_choice = vec![false; n];
         for &v in &order {
             let v = v as usize;
-            let mut doomed = false;
+            let (mut failed, mut passed_over) = (false, false);
             for &p in &preds[v] {
                 let p = p as usize;
                 for w in 0..words {
                     ancestors[v * words + w] |= ancestors[p * words + w];
                 }
                 ancestors[v * words + p / 64] |= 1 << (p % 64);
-                doomed |= states[p] != State::Succeeded;
+                match states[p] {
+                    State::Succeeded => {
+                        passed_over |= chosen[p]
+                            .as_ref()
+                            .is_some_and(|chosen| !chosen.contains(&(v as u32)));
+                    }
+                    State::Skipped if by_choice[p] => passed_over = true,
+                    _ => failed = true,
+                }
             }
-            states[v] = if doomed {
-                State::Skipped
-            } else {
+            let runs = match rule_of(v) {
+                TriggerRule::AllDone => true,
+                TriggerRule::OneFailed => failed,
+                TriggerRule::NoneFailed => !failed,
+                _ => !failed && !passed_over,
+            };
+            if runs {
                 let state = ends(v);
                 assert!(
                     matches!(
@@ -82,8 +126,11 @@ impl Oracle {
                     ),
                     "a task that runs succeeds, fails, panics or times out, not {state:?}"
                 );
-                state
-            };
+                states[v] = state;
+            } else {
+                states[v] = State::Skipped;
+                by_choice[v] = !failed || rule_of(v) == TriggerRule::OneFailed;
+            }
         }
         Oracle {
             preds,
@@ -91,7 +138,14 @@ impl Oracle {
             ancestors,
             words,
             states,
+            by_choice,
         }
+    }
+
+    /// Whether task `v`, skipped, was passed over by a branch or a trigger
+    /// rule rather than skipped for a failure.
+    pub fn skipped_by_choice(&self, v: usize) -> bool {
+        self.by_choice[v]
     }
 
     /// The number of tasks.
@@ -149,6 +203,7 @@ impl Oracle {
     /// The counts the report must show.
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
+        counts.by_choice = self.by_choice.iter().filter(|&&b| b).count();
         for state in &self.states {
             match state {
                 State::Succeeded => counts.succeeded += 1,

@@ -71,6 +71,7 @@ use arbitrary::Arbitrary;
 use kahn::{
     Arena, BoxError, BuildError, CancelToken, Counts, Executor, Graph, InputError, Outcome,
     OwnedTaskRef, Report, Resource, RunOptions, State, StopReason, TaskContext, TaskId, TaskLabel,
+    TriggerRule,
 };
 use kahn_bench::shapes::SplitMix64;
 
@@ -145,6 +146,13 @@ pub enum TaskStop {
     FarTimeout,
     /// The task calls `ctx.cancel_run()` before its behavior.
     CancelRun,
+    /// The task has trigger rule number `r % 4`, in the order
+    /// `TriggerRule` lists them (see [`ExecCase::rule_of`]).
+    Rule(u8),
+    /// The task branches: before its behavior it chooses the successors
+    /// whose place among its successors (in id order, modulo 8) is a set
+    /// bit of the mask (see [`ExecCase::chosen_by`]).
+    Branch(u8),
 }
 
 /// What may stop the run from outside, set up before it starts.
@@ -296,11 +304,73 @@ impl ExecCase {
             .collect()
     }
 
-    /// The run oracle of this case: its graph, and how each task ends.
-    /// Resources change no outcome, only when tasks may start.
+    /// The run oracle of this case: its graph, how each task ends, its
+    /// trigger rules and branches. Resources change no outcome, only when
+    /// tasks may start.
     pub fn oracle(&self) -> Oracle {
         let n = self.task_count();
-        Oracle::new(n, &self.dag_edges(), |v| self.ends(v))
+        Oracle::with_triggers(
+            n,
+            &self.dag_edges(),
+            |v| self.ends(v),
+            |v| self.rule_of(v),
+            |v| self.chosen_by(v),
+        )
+    }
+
+    /// Task `v`'s trigger rule: the last `Rule` of `stops` for it.
+    pub fn rule_of(&self, v: usize) -> TriggerRule {
+        const RULES: [TriggerRule; 4] = [
+            TriggerRule::AllSucceeded,
+            TriggerRule::AllDone,
+            TriggerRule::OneFailed,
+            TriggerRule::NoneFailed,
+        ];
+        self.stops_of(v)
+            .filter_map(|stop| match stop {
+                TaskStop::Rule(r) => Some(RULES[usize::from(r) % 4]),
+                _ => None,
+            })
+            .last()
+            .unwrap_or_default()
+    }
+
+    /// The successors task `v` chooses, by id, if it branches (the last
+    /// `Branch` of `stops` for it): those whose place among its successors
+    /// in id order, modulo 8, is a set bit of the mask.
+    pub fn chosen_by(&self, v: usize) -> Option<Vec<u32>> {
+        let mask = self
+            .stops_of(v)
+            .filter_map(|stop| match stop {
+                TaskStop::Branch(mask) => Some(mask),
+                _ => None,
+            })
+            .last()?;
+        let mut successors: Vec<u32> = self
+            .dag_edges()
+            .into_iter()
+            .filter(|&(u, _)| u as usize == v)
+            .map(|(_, w)| w)
+            .collect();
+        successors.sort_unstable();
+        successors.dedup();
+        Some(
+            successors
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << (i % 8)) != 0)
+                .map(|(_, w)| w)
+                .collect(),
+        )
+    }
+
+    /// Whether no task has a trigger rule or branches: then a task is
+    /// skipped exactly when a failure upstream reached it.
+    pub fn is_plain(&self) -> bool {
+        !self
+            .stops
+            .iter()
+            .any(|(_, stop)| matches!(stop, TaskStop::Rule(_) | TaskStop::Branch(_)))
     }
 
     /// How task `v` ends if it runs: timed out if its timeout is zero,
@@ -319,7 +389,7 @@ impl ExecCase {
             .filter_map(|stop| match stop {
                 TaskStop::ZeroTimeout => Some(Duration::ZERO),
                 TaskStop::FarTimeout => Some(Duration::from_secs(3600)),
-                TaskStop::CancelRun => None,
+                _ => None,
             })
             .last()
     }
@@ -686,7 +756,7 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
     for (v, holding) in holdings.iter().enumerate() {
         let body = task_body(
             v,
-            (run.tasks[v], run.cancels_run(v)),
+            (run.tasks[v], run.cancels_run(v), run.chosen_by(v)),
             oracle.predecessors(v),
             log,
             (gauges, holding),
@@ -707,9 +777,19 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
     b.edges(edges.iter().map(|&(u, v)| (TaskId::new(u), TaskId::new(v))))
         .map_err(|e| format!("edges of a DAG: {e}"))?;
     for v in 0..n {
+        let id = TaskId::new(v as u32);
         if let Some(limit) = run.timeout_of(v) {
-            b.timeout(TaskId::new(v as u32), limit)
+            b.timeout(id, limit)
                 .map_err(|e| format!("timeout of task {v}: {e}"))?;
+        }
+        let rule = run.rule_of(v);
+        if rule != TriggerRule::AllSucceeded {
+            b.trigger_rule(id, rule)
+                .map_err(|e| format!("trigger rule of task {v}: {e}"))?;
+        }
+        if run.chosen_by(v).is_some() {
+            b.branching(id)
+                .map_err(|e| format!("branching task {v}: {e}"))?;
         }
     }
     for d in run.declared_uses() {
@@ -854,6 +934,34 @@ fn check_report(
                 );
                 counts.skipped += 1;
             }
+            Outcome::NotTriggered { cause } => {
+                let c = cause.index();
+                ensure!(
+                    (c == v || oracle.is_ancestor(c, v))
+                        && case.rule_of(c) == TriggerRule::OneFailed
+                        && states[c] == State::Skipped,
+                    "task {v} not triggered for task {c} ({:?}, {})\n{}",
+                    case.rule_of(c),
+                    states[c],
+                    what()
+                );
+                counts.skipped += 1;
+                counts.by_choice += 1;
+            }
+            Outcome::BranchNotTaken { branch } => {
+                let c = branch.index();
+                ensure!(
+                    oracle.is_ancestor(c, v)
+                        && case.chosen_by(c).is_some()
+                        && states[c] == State::Succeeded,
+                    "task {v} not taken at task {c} ({:?}, {})\n{}",
+                    case.chosen_by(c),
+                    states[c],
+                    what()
+                );
+                counts.skipped += 1;
+                counts.by_choice += 1;
+            }
             Outcome::Cancelled => counts.cancelled += 1,
             Outcome::TimedOut { limit } => {
                 ensure!(
@@ -884,25 +992,33 @@ fn check_report(
             outcome.state()
         );
         if ran {
+            // Under the default rule every predecessor succeeded; under any
+            // rule, every one that ran had ended.
             let (start, _) = tick(v);
+            let default_rule = case.rule_of(v) == TriggerRule::AllSucceeded;
             for &p in oracle.predecessors(v) {
                 let (_, end) = tick(p as usize);
+                let p_ran = runs[p as usize] == 1;
                 ensure!(
-                    states[p as usize] == State::Succeeded && end != 0 && end < start,
-                    "task {v} started at tick {start}, its predecessor {p} is {} and ended at tick {end}\n{}",
+                    (!default_rule || states[p as usize] == State::Succeeded)
+                        && (!p_ran || (end != 0 && end < start)),
+                    "task {v} ({:?}) started at tick {start}, its predecessor {p} is {} and ended at tick {end}\n{}",
+                    case.rule_of(v),
                     states[p as usize],
                     what()
                 );
             }
         }
-        let doomed = oracle.is_doomed(v, &states);
-        ensure!(
-            doomed == (outcome.state() == State::Skipped),
-            "task {v} is {}, yet {} of its ancestors failed\n{}",
-            outcome.state(),
-            if doomed { "one" } else { "none" },
-            what()
-        );
+        if case.is_plain() {
+            let doomed = oracle.is_doomed(v, &states);
+            ensure!(
+                doomed == (outcome.state() == State::Skipped),
+                "task {v} is {}, yet {} of its ancestors failed\n{}",
+                outcome.state(),
+                if doomed { "one" } else { "none" },
+                what()
+            );
+        }
         if ran {
             let worker = probes[v].worker.load(Ordering::SeqCst);
             ensure!(
@@ -923,7 +1039,7 @@ fn check_report(
         "failures() lists {listed:?}, expected {failed:?}"
     );
     ensure!(
-        report.is_success() == (counts.succeeded == n),
+        report.is_success() == (counts.succeeded + counts.by_choice == n),
         "is_success() is {} with {counts:?}",
         report.is_success()
     );
@@ -972,6 +1088,27 @@ fn check_report(
                 oracle.states(),
                 what()
             );
+            for v in (0..n).filter(|&v| states[v] == State::Skipped) {
+                let by_choice = !matches!(
+                    report.outcome(TaskId::new(v as u32)),
+                    Some(Outcome::Skipped { .. })
+                );
+                ensure!(
+                    by_choice == oracle.skipped_by_choice(v),
+                    "task {v} was skipped {}, the oracle says {}\n{}",
+                    if by_choice {
+                        "by choice"
+                    } else {
+                        "for a failure"
+                    },
+                    if by_choice {
+                        "for a failure"
+                    } else {
+                        "by choice"
+                    },
+                    what()
+                );
+            }
         }
         Some(reason) => ensure!(
             reasons.contains(&reason),
@@ -1008,7 +1145,7 @@ fn check_report(
 /// when, checks its inputs, then does what `behavior` says.
 fn task_body<'s>(
     v: usize,
-    (behavior, cancels_run): (Behavior, bool),
+    (behavior, cancels_run, chosen): (Behavior, bool, Option<Vec<u32>>),
     preds: &'s [u32],
     log: &'s RunLog,
     (gauges, holding): (&'s [Gauge], &'s [(usize, u32)]),
@@ -1033,6 +1170,12 @@ fn task_body<'s>(
                 .end
                 .store(clock.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
         };
+        if let Some(chosen) = &chosen {
+            let ids = chosen.iter().map(|&w| TaskId::new(w));
+            if let Err(error) = ctx.branch(ids) {
+                log.report_problem(format!("task {v}: branch refused: {error}"));
+            }
+        }
         if cancels_run {
             ctx.cancel_run();
             if !ctx.is_cancelled() {
@@ -1094,14 +1237,36 @@ fn check_inputs(
         "input_count() is {}",
         ctx.input_count()
     );
+    // The inputs are the predecessors that succeeded (all of them, unless
+    // a trigger rule ran this task after a failure or a branch); asking
+    // for another's output is a typed error.
+    let label = TaskLabel::new(me, name.as_deref());
+    let mut succeeded = Vec::new();
+    for &p in preds {
+        let state = ctx
+            .upstream(TaskId::new(p))
+            .map_err(|e| format!("upstream({p}): {e}"))?;
+        if state == State::Succeeded {
+            succeeded.push(p);
+            continue;
+        }
+        let got = ctx.input(TaskId::new(p));
+        let p_name = format!("t{p}");
+        let want = InputError::NotSucceeded {
+            asker: label.clone(),
+            task: TaskLabel::new(TaskId::new(p), (p % 2 == 1).then_some(p_name.as_str())),
+            state,
+        };
+        ensure!(got == Err(want), "input({p}), which {state}, is {got:?}");
+    }
     let inputs: Vec<(u32, &String)> = ctx
         .inputs()
         .map(|(id, out)| (id.index() as u32, out))
         .collect();
     let ids: Vec<u32> = inputs.iter().map(|&(id, _)| id).collect();
     ensure!(
-        ids == preds,
-        "inputs() came from {ids:?}, expected {preds:?}"
+        ids == succeeded,
+        "inputs() came from {ids:?}, expected {succeeded:?}"
     );
     for &(p, out) in &inputs {
         ensure!(*out == output(p as usize), "the input from {p} is {out:?}");
@@ -1112,7 +1277,6 @@ fn check_inputs(
         };
         ensure!(by_ref == Ok(out), "input({p}) is {by_ref:?}");
     }
-    let label = TaskLabel::new(me, name.as_deref());
     let own = ctx.input(me);
     ensure!(
         own == Err(InputError::OwnOutput {
