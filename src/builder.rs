@@ -14,6 +14,7 @@ use crate::names::{NameTable, Names, Rejected, BLOCK};
 use crate::pages;
 use crate::priority::{self, Priorities};
 use crate::resource::{Resource, ResourceTable, Use};
+use crate::retry::{self, RetryPolicy};
 use crate::task::{alloc_task, TaskBox};
 use crate::timeout;
 use crate::trigger::{self, TriggerRule};
@@ -80,6 +81,7 @@ pub struct GraphBuilder<'a, T = ()> {
     use_index: HashMap<(u32, u32), usize>,
     timeouts: timeout::Declared<'a>,
     triggers: trigger::Declared<'a>,
+    retries: retry::Declared<'a>,
 }
 
 impl<'a, T> GraphBuilder<'a, T> {
@@ -101,6 +103,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             use_index: HashMap::new(),
             timeouts: timeout::Declared::new(bump),
             triggers: trigger::Declared::new(bump),
+            retries: retry::Declared::new(bump),
         }
     }
 
@@ -719,6 +722,67 @@ impl<'a, T> GraphBuilder<'a, T> {
         Ok(())
     }
 
+    /// Gives `task` a retry policy: a failed attempt that the policy
+    /// retries is not recorded; the task waits out the policy's delay
+    /// *without holding a worker* (other tasks run meanwhile, and an idle
+    /// run sleeps until the earliest retry is due) and runs again. Its
+    /// successors wait for its last attempt. A stop (cancel token, deadline,
+    /// fail-fast) ends the wait: the task is recorded with its last failure.
+    /// The report gives each task's attempts and the errors of the failed
+    /// ones ([`Report::attempts`](crate::Report::attempts)); inside the
+    /// task, [`TaskContext::attempt`](crate::TaskContext::attempt) says
+    /// which attempt is running. Setting a policy again replaces it.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use kahn::{Executor, RetryPolicy};
+    /// let calls = AtomicU32::new(0);
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<&str>();
+    /// b.task("extract", |_| {
+    ///     if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+    ///         return Err("connection reset".into()); // transient
+    ///     }
+    ///     Ok("rows")
+    /// })?;
+    /// b.task("parse", |_| Err(kahn::permanent("malformed header")))?;
+    /// let policy = RetryPolicy::attempts(5).backoff(
+    ///     Duration::from_millis(1),
+    ///     2.0,
+    ///     Duration::from_millis(50),
+    /// );
+    /// b.retry("extract", policy.clone())?;
+    /// b.retry("parse", policy)?;
+    /// let graph = b.build()?;
+    /// let report = Executor::with_threads(2)?.run(&graph);
+    /// assert_eq!(report.output("extract"), Some(&"rows"));
+    /// assert_eq!(report.attempts("extract"), 3);
+    /// assert_eq!(report.attempts("parse"), 1, "a permanent error is not retried");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`] if the builder has no such task;
+    /// [`BuildError::InvalidRetry`] for a policy of no attempts, a backoff
+    /// factor below 1 or not finite, a jitter outside 0 to 1, or a delay
+    /// above [`RetryPolicy::MAX_DELAY`].
+    pub fn retry<'n>(
+        &mut self,
+        task: impl Into<TaskRef<'n>>,
+        policy: RetryPolicy,
+    ) -> Result<(), BuildError> {
+        let v = self.find_for("retry", task.into())?;
+        if let Some(problem) = policy.problem() {
+            return Err(BuildError::InvalidRetry {
+                task: self.label(v),
+                problem,
+            });
+        }
+        self.retries.set(v, policy);
+        Ok(())
+    }
+
     /// The id of `task`, or the error that `call` names an unknown task.
     fn find_for(&self, call: &'static str, task: TaskRef<'_>) -> Result<u32, BuildError> {
         self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
@@ -808,6 +872,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             tasks,
             timeouts,
             triggers,
+            retries,
             ..
         } = self;
         let names: &'a NameTable = names;
@@ -818,6 +883,7 @@ impl<'a, T> GraphBuilder<'a, T> {
             resources,
             timeouts.compile(bump, n),
             triggers.compile(bump, n),
+            retries.compile(bump, n),
         ))
     }
 }

@@ -239,6 +239,13 @@ impl<'r, T> TaskContext<'r, T> {
         self.deadline != NO_LIMIT && self.core.elapsed_nanos() >= self.deadline
     }
 
+    /// Which attempt of this task is running: 1, or more if a
+    /// [retry policy](crate::GraphBuilder::retry) ran it again after a
+    /// failure.
+    pub fn attempt(&self) -> u32 {
+        self.core.attempt_of(self.node)
+    }
+
     /// Stops the whole run, as a cancelled [`CancelToken`] would: no task
     /// starts after this (each is recorded
     /// [`Cancelled`](crate::Outcome::Cancelled)), running tasks see

@@ -72,6 +72,14 @@ pub enum BuildError {
         /// The reference that matched no task, as written.
         missing: OwnedTaskRef,
     },
+    /// A task was given a retry policy that cannot work.
+    #[error("{task} was given a retry policy that cannot work: {problem}")]
+    InvalidRetry {
+        /// The task.
+        task: TaskLabel,
+        /// What is wrong with the policy.
+        problem: &'static str,
+    },
     /// A task would hold more units of a resource than it has, or none.
     #[error("{task} would hold {units} units of resource `{resource}`, which has {capacity}: use at least 1 and at most {capacity}, or give the resource a larger capacity")]
     ResourceUnits {

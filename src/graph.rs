@@ -8,6 +8,7 @@ use crate::csr::Csr;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::resource::{Resource, ResourceTable};
+use crate::retry::{Retries, RetryPolicy};
 use crate::task::TaskBox;
 use crate::timeout::Timeouts;
 use crate::trigger::{TriggerRule, Triggers};
@@ -29,6 +30,8 @@ pub struct Graph<'a, T = ()> {
     /// Each task's trigger rule and whether it branches; `None` (and free)
     /// if every task has the default rule and none branches.
     pub(crate) triggers: Option<Triggers<'a>>,
+    /// Each task's retry policy; `None` (and free) if no task has one.
+    pub(crate) retries: Option<Retries<'a>>,
 }
 
 impl<'a, T> Graph<'a, T> {
@@ -39,6 +42,7 @@ impl<'a, T> Graph<'a, T> {
         resources: Option<ResourceTable<'a>>,
         timeouts: Option<Timeouts<'a>>,
         triggers: Option<Triggers<'a>>,
+        retries: Option<Retries<'a>>,
     ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
@@ -49,7 +53,16 @@ impl<'a, T> Graph<'a, T> {
             resources,
             timeouts,
             triggers,
+            retries,
         }
+    }
+
+    /// Task `id`'s [retry policy](crate::GraphBuilder::retry), if it has one.
+    pub fn retry_policy(&self, id: TaskId) -> Option<&RetryPolicy> {
+        let retries = self.retries.as_ref()?;
+        (id.index() < self.task_count())
+            .then(|| retries.of(id.raw()))
+            .flatten()
     }
 
     /// Task `id`'s [trigger rule](crate::GraphBuilder::trigger_rule); the

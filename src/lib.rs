@@ -24,6 +24,7 @@ mod pages;
 mod priority;
 mod report;
 mod resource;
+mod retry;
 mod state;
 mod sync;
 mod task;
@@ -43,6 +44,7 @@ pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 pub use report::{Counts, Outcome, Report, TaskReport, Timing};
 pub use resource::Resource;
+pub use retry::{permanent, Permanent, RetryPolicy};
 pub use state::State;
 pub use trigger::TriggerRule;
 

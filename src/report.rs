@@ -171,6 +171,9 @@ pub struct Report<'g, T> {
     pub(crate) counts: Counts,
     pub(crate) wall: Duration,
     pub(crate) stop: Option<StopReason>,
+    /// The failed attempts of each task that a retry policy ran again
+    /// (all but its last attempt), by id.
+    pub(crate) retried: Vec<(TaskId, Vec<TaskFailure>)>,
 }
 
 /// One task's line in a report: id, name, outcome, timing.
@@ -280,6 +283,41 @@ impl<'g, T> Report<'g, T> {
             outcome: self.outcome_of(id),
             timing: self.timing_of(id),
         }
+    }
+
+    /// How many times task `task` ran in this run: its failed attempts
+    /// that a [retry policy](crate::GraphBuilder::retry) ran again, plus the
+    /// last one, if it ran (succeeded, failed, panicked or timed out). 0
+    /// for a task that never ran, or that the graph does not have.
+    pub fn attempts<'n>(&self, task: impl Into<TaskRef<'n>>) -> u32 {
+        let Some(id) = self.names.find(task.into()) else {
+            return 0;
+        };
+        let last = matches!(
+            State::from_code(self.states[id.index()]),
+            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
+        );
+        self.failed_attempts(id).len() as u32 + u32::from(last)
+    }
+
+    /// The failures of task `task`'s attempts before its last, oldest
+    /// first: empty unless a retry policy ran it again. Its last attempt's
+    /// failure, if it failed, is its [outcome](Self::outcome).
+    pub fn failed_attempts<'n>(&self, task: impl Into<TaskRef<'n>>) -> &[TaskFailure] {
+        let Some(id) = self.names.find(task.into()) else {
+            return &[];
+        };
+        match self.retried.binary_search_by_key(&id, |(task, _)| *task) {
+            Ok(at) => &self.retried[at].1,
+            Err(_) => &[],
+        }
+    }
+
+    /// The tasks a retry policy ran more than once, in id order.
+    pub fn retried(&self) -> impl ExactSizeIterator<Item = TaskReport<'_, T>> + '_ {
+        self.retried
+            .iter()
+            .map(move |(id, _)| self.task_report(*id))
     }
 
     /// The tasks that failed, panicked or timed out, in id order.
@@ -437,6 +475,23 @@ impl<T> fmt::Display for Report<'_, T> {
                 f,
                 "\n  … and {} more failures",
                 self.failures.len() - MAX_LINES
+            )?;
+        }
+        for (id, failed) in self.retried.iter().take(MAX_LINES) {
+            let label = self.shown(*id);
+            let state = State::from_code(self.states[id.index()]);
+            write!(
+                f,
+                "\n  retried:  {label}: {} attempts, {state}; first failure: {}",
+                self.attempts(*id),
+                failed[0].shortened()
+            )?;
+        }
+        if self.retried.len() > MAX_LINES {
+            write!(
+                f,
+                "\n  … and {} more retried",
+                self.retried.len() - MAX_LINES
             )?;
         }
         let skipped = self.tasks().filter(|t| t.outcome.state() == State::Skipped);

@@ -314,6 +314,12 @@ impl Inbox {
         (self.wake)()
     }
 
+    /// Wakes or calls a worker of the run, as a hand-back does: for a task
+    /// that comes back by another way (a retry that fell due).
+    pub(crate) fn call_worker(&self) -> bool {
+        (self.wake)()
+    }
+
     /// Whether anything came back (a hint; `take` says for sure).
     #[inline]
     pub(crate) fn has_returned(&self) -> bool {

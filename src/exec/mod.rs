@@ -4,6 +4,7 @@
 mod fence;
 mod registry;
 mod releases;
+mod retries;
 pub(crate) mod run;
 mod seat;
 mod signals;
@@ -152,12 +153,14 @@ impl Executor {
             } else {
                 registry::spawn_worker(shared);
             }
-            // A run whose tasks are all parked on resources has no worker
-            // to notice a stop: the waiting thread checks.
+            // A run whose tasks are all parked on resources or waiting for
+            // a retry has no worker to notice a stop or a retry falling
+            // due: the waiting thread checks.
             listing.wait_until_closed(
                 || core.is_over(),
                 || {
                     core.should_stop();
+                    core.call_for_retries()
                 },
             );
             shared.deregister(&listing);
@@ -309,5 +312,6 @@ fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {
         resources: graph.resources.as_ref(),
         timeouts: graph.timeouts,
         triggers: graph.triggers,
+        retries: graph.retries.as_ref(),
     }
 }

@@ -178,8 +178,12 @@ impl Listing {
     /// Waits, on the thread that started the run, until it is over
     /// (`is_over`) and every worker has left it, and closes it so that none
     /// joins again: after this the run may be freed. `nudge` runs before
-    /// each sleep.
-    pub(crate) fn wait_until_closed(&self, is_over: impl Fn() -> bool, nudge: impl Fn()) {
+    /// each sleep, and says how long at most to sleep (a retry falls due).
+    pub(crate) fn wait_until_closed(
+        &self,
+        is_over: impl Fn() -> bool,
+        nudge: impl Fn() -> Option<Duration>,
+    ) {
         // Short runs end within microseconds: look for a while before
         // sleeping, yielding the core to the workers. (Once under loom,
         // whose model of the looks is the sleep's.)
@@ -194,12 +198,13 @@ impl Listing {
             if is_over() && self.close() {
                 return;
             }
-            nudge();
+            let at_most = nudge();
             // The last worker out unparks this thread; the timeout only
             // guards against a wake-up consumed by an earlier, unrelated
             // park (loom's park has none, so its models show it is not
-            // needed otherwise).
-            thread::park_timeout(Duration::from_millis(10));
+            // needed otherwise), and wakes it for a retry that falls due.
+            let limit = Duration::from_millis(10);
+            thread::park_timeout(at_most.map_or(limit, |d| d.min(limit)));
         }
     }
 }
@@ -720,7 +725,7 @@ impl ListedRun {
     /// The starter: waits until the run is over and closed, then frees it.
     pub fn wait_and_free(&self) {
         self.listing
-            .wait_until_closed(|| self.run.over.load(Ordering::Acquire), || {});
+            .wait_until_closed(|| self.run.over.load(Ordering::Acquire), || None);
         // SAFETY: as in `visit`; this write must come after every read.
         self.run.state.with_mut(|p| unsafe { *p = Self::FREED });
     }

@@ -39,6 +39,7 @@ use crate::error::TaskFailure;
 use crate::exec::fence::Fences;
 use crate::exec::registry::{self, Shared};
 use crate::exec::releases::{Cause, Releases};
+use crate::exec::retries::{self, RetryQueue};
 use crate::exec::seat::{Announcer, Hidden, Seat, Sighting};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
@@ -47,10 +48,12 @@ use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 use crate::report::{Counts, Report, Timing};
 use crate::resource::{Inbox, ResourceTable, Returned};
+use crate::retry::Retries;
 use crate::state::State;
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
+use crate::sync::thread::{self, Thread};
 use crate::sync::{Backoff, Mutex, OnceLock};
 use crate::timeout::{self, Timeouts, NO_LIMIT};
 use crate::trigger::{TriggerRule, Triggers};
@@ -159,6 +162,8 @@ pub(crate) enum TaskEnd<T> {
     /// Skipped for this cause.
     Skipped(Cause),
     Cancelled,
+    /// The attempt failed and waits for another: not recorded.
+    Retrying,
 }
 
 /// What a task that uses resources got.
@@ -246,6 +251,13 @@ pub(crate) struct RunCore<'r, T> {
     /// successors, sorted. Written by the task's worker before it releases
     /// the successors (which the lock orders before their claims).
     choices: Mutex<Vec<(u32, Box<[u32]>)>>,
+    /// The graph's retry policies, if any task has one.
+    retries: Option<&'r Retries<'r>>,
+    /// Tasks waiting for their next attempt, and every failed attempt.
+    retry_queue: RetryQueue,
+    /// The thread that started the run, woken when a retry falls due
+    /// sooner than it planned to look (only for graphs with retries).
+    waiter: Option<Thread>,
     fences: Fences,
     start: Instant,
 }
@@ -265,6 +277,7 @@ pub(crate) struct GraphParts<'r> {
     pub(crate) resources: Option<&'r ResourceTable<'r>>,
     pub(crate) timeouts: Option<Timeouts<'r>>,
     pub(crate) triggers: Option<Triggers<'r>>,
+    pub(crate) retries: Option<&'r Retries<'r>>,
 }
 
 /// What an idle worker found.
@@ -275,6 +288,8 @@ pub(crate) enum Found {
     Rescued(Hidden),
     /// A task parked on a resource, handed back.
     Returned(Returned),
+    /// A task whose next attempt is due.
+    Retry(u32),
     /// The run ended.
     Over,
     /// Nothing to do for now: a worker that may leave should.
@@ -308,6 +323,7 @@ impl<'r, T> RunCore<'r, T> {
             resources,
             timeouts,
             triggers,
+            retries,
         } = graph;
         let n = csr.task_count();
         let sleep = Arc::new(Sleep::new());
@@ -352,6 +368,9 @@ impl<'r, T> RunCore<'r, T> {
             timeouts,
             triggers,
             choices: Mutex::new(Vec::new()),
+            retries,
+            retry_queue: RetryQueue::new(),
+            waiter: retries.map(|_| thread::current()),
             fences,
             start,
         };
@@ -654,6 +673,9 @@ impl<'r, T> RunCore<'r, T> {
                 State::Skipped
             }
             TaskEnd::Cancelled => State::Cancelled,
+            TaskEnd::Retrying => {
+                unreachable!("kahn: internal error: a task waiting for a retry recorded")
+            }
         };
         self.states[v as usize].store(state.code(), Ordering::Relaxed);
         state
@@ -756,6 +778,13 @@ impl<'r, T> RunCore<'r, T> {
         self.signals.stop();
         if first {
             self.withdraw_waiters();
+            if self.retries.is_some() && self.retry_queue.is_waiting() {
+                // Every waiting retry is due now, to be recorded with its
+                // last failure; a run with no worker left needs one called.
+                self.retry_queue.all_due();
+                self.sleep.wake_all();
+                self.inbox.call_worker();
+            }
         }
     }
 
@@ -794,6 +823,82 @@ impl<'r, T> RunCore<'r, T> {
     /// Stops the run for task `task`, which asked to.
     pub(crate) fn cancel_by(&self, task: TaskId) {
         self.stop(StopReason::CancelledByTask(task));
+    }
+
+    // ---- Retries ----
+
+    /// Task `v`'s attempt failed with `failure`: if its policy allows another
+    /// (and the run has not stopped), queues it for later and returns
+    /// `Ok`; else gives the failure back, to be recorded.
+    #[cold]
+    pub(crate) fn retry_later(&self, v: u32, failure: TaskFailure) -> Result<(), TaskFailure> {
+        let Some(policy) = self.retries.and_then(|r| r.of(v)) else {
+            return Err(failure);
+        };
+        if self.should_stop() {
+            return Err(failure);
+        }
+        let failed = self.retry_queue.failed(v, failure, policy)?;
+        let now = self.elapsed_nanos();
+        let seed = now ^ (u64::from(v) << 32) ^ u64::from(failed);
+        let wait = policy.wait_after(failed, retries::noise(seed));
+        let due = now.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+        if self.retry_queue.wait(v, due) {
+            // Sooner than anyone sleeping planned to look again.
+            self.sleep.wake_all();
+            if let Some(waiter) = &self.waiter {
+                waiter.unpark();
+            }
+        }
+        // A stop that came between the check above and the queueing made
+        // the waiting tasks due without this one: it is due too.
+        if self.should_stop() {
+            self.retry_queue.all_due();
+        }
+        Ok(())
+    }
+
+    /// A task whose retry is due, if the graph has retries and one is.
+    #[inline]
+    pub(crate) fn take_due_retry(&self) -> Option<u32> {
+        self.retries?;
+        self.retry_queue.take_due(self.elapsed_nanos())
+    }
+
+    /// Whether a retry is due (a hint).
+    fn retry_due(&self) -> bool {
+        self.retries.is_some() && self.retry_queue.is_due(self.elapsed_nanos())
+    }
+
+    /// How long until the earliest retry is due, if one waits.
+    pub(crate) fn until_retry(&self) -> Option<Duration> {
+        self.retries?;
+        let nanos = self.retry_queue.until_due(self.elapsed_nanos())?;
+        Some(Duration::from_nanos(nanos))
+    }
+
+    /// For the thread that started the run: calls a worker if a retry is
+    /// due (the run may have none left), and says how long until the next.
+    pub(crate) fn call_for_retries(&self) -> Option<Duration> {
+        let until = self.until_retry()?;
+        if until.is_zero() {
+            self.inbox.call_worker();
+        }
+        Some(until)
+    }
+
+    /// The last failure of task `v`, whose retry the run's stop cut short:
+    /// its outcome.
+    pub(crate) fn give_up_retry(&self, v: u32) -> TaskFailure {
+        self.retry_queue.give_up(v)
+    }
+
+    /// The attempt task `v` is on, from 1.
+    pub(crate) fn attempt_of(&self, v: u32) -> u32 {
+        if self.retries.is_none() {
+            return 1;
+        }
+        self.retry_queue.attempt_of(v)
     }
 
     /// Reacts to a task's failure according to the run's policy.
@@ -924,6 +1029,9 @@ impl<'r, T> RunCore<'r, T> {
             if let Some(returned) = self.inbox.take() {
                 return Found::Returned(returned);
             }
+            if let Some(task) = self.take_due_retry() {
+                return Found::Retry(task);
+            }
             if let Some(work) = self.steal(me) {
                 return Found::Work(work);
             }
@@ -962,7 +1070,7 @@ impl<'r, T> RunCore<'r, T> {
                     }
                 }
                 Waiting::Stays => {
-                    self.sleep.sleep(|| {
+                    self.sleep.sleep(self.until_retry(), || {
                         self.fences.heavy();
                         self.is_over()
                             || self.has_visible_work()
@@ -1070,6 +1178,7 @@ impl<'r, T> RunCore<'r, T> {
     /// Whether any published work waits: sources or a seat's deque.
     pub(crate) fn has_visible_work(&self) -> bool {
         self.inbox.has_returned()
+            || self.retry_due()
             || !self.injector.is_empty()
             || self.seats.iter().any(|s| !s.stealer().is_empty())
     }
@@ -1156,7 +1265,9 @@ impl<'r, T> RunCore<'r, T> {
                 .map(|slot| slot.0.into_inner())
                 .collect()
         });
+        let retried = self.retry_queue.into_log();
         Report {
+            retried,
             names: self.names,
             states,
             outputs,

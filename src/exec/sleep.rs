@@ -38,9 +38,12 @@ impl Sleep {
         }
     }
 
-    /// Sleeps until woken (or for at most 10 ms), unless `has_work()`
-    /// (checked after announcing the sleep) says there is something to do.
-    pub(crate) fn sleep(&self, has_work: impl Fn() -> bool) {
+    /// Sleeps until woken (or for at most 10 ms, or `at_most`), unless
+    /// `has_work()` (checked after announcing the sleep) says there is
+    /// something to do.
+    pub(crate) fn sleep(&self, at_most: Option<std::time::Duration>, has_work: impl Fn() -> bool) {
+        #[cfg(loom)]
+        let _ = at_most;
         let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -50,7 +53,7 @@ impl Sleep {
             #[cfg(not(loom))]
             drop(
                 self.wake
-                    .wait_timeout(guard, LOOK_AGAIN)
+                    .wait_timeout(guard, at_most.map_or(LOOK_AGAIN, |d| d.min(LOOK_AGAIN)))
                     .unwrap_or_else(PoisonError::into_inner),
             );
             #[cfg(loom)]

@@ -605,6 +605,10 @@ fn work<T: Send + Sync>(
                         local.pace.restart();
                         take_back(graph, core, local, returned)
                     }
+                    Found::Retry(v) => {
+                        local.pace.restart();
+                        take_retry(graph, core, local, v)
+                    }
                     Found::Over => return Departure::Over,
                     Found::Nothing => return Departure::NoWork,
                 }
@@ -699,6 +703,36 @@ fn take_back<T: Send + Sync>(
     }
 }
 
+/// A task's next attempt is due: runs it (taking its resources first, if
+/// it uses any), or, if the run stopped meanwhile, records it with its
+/// last failure. Returns the releases of its successors.
+#[cold]
+fn take_retry<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+) -> Releases {
+    if core.should_stop() {
+        let failure = core.give_up_retry(v);
+        return settle(
+            core,
+            local,
+            v,
+            TaskEnd::Failed(failure),
+            Some(Cause::new(TaskId::new(v))),
+        );
+    }
+    if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
+        return Releases::EMPTY;
+    }
+    let next = run_claimed(graph, core, local, v);
+    if local.after_task != 0 {
+        local.after_task(graph, core, v);
+    }
+    next
+}
+
 /// Runs task `v`, which this worker claimed cleanly — or, if the run has
 /// stopped, records it cancelled — and returns the releases of its successors.
 /// Always inlined into the one loop that calls it: out of line it costs an
@@ -742,6 +776,9 @@ fn run_claimed<T: Send + Sync>(
             result => {
                 let end;
                 (end, poison) = judge(core, v, deadline, result);
+                if let TaskEnd::Retrying = end {
+                    return Releases::EMPTY;
+                }
                 end
             }
         }
@@ -753,7 +790,8 @@ fn run_claimed<T: Send + Sync>(
 /// the common case (it succeeded, with no timeout, and cannot branch):
 /// timed out if it returned past its `deadline`, whatever it returned;
 /// cancelled if it returned [`Interrupted::RunStopped`] from a stopped run;
-/// else as it returned, with its branch choice, if it made one.
+/// else as it returned, with its branch choice, if it made one. A failure
+/// its retry policy retries is `Retrying`: queued, not recorded.
 #[cold]
 #[inline(never)]
 fn judge<T>(
@@ -762,9 +800,12 @@ fn judge<T>(
     deadline: u64,
     result: std::thread::Result<Result<T, BoxError>>,
 ) -> (TaskEnd<T>, Option<Cause>) {
-    let failed = |failure| {
-        core.on_failure();
-        (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
+    let failed = |failure| match core.retry_later(v, failure) {
+        Ok(()) => (TaskEnd::Retrying, None),
+        Err(failure) => {
+            core.on_failure();
+            (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
+        }
     };
     if deadline != NO_LIMIT && core.elapsed_nanos() >= deadline {
         // What it returned is dropped here, inside a guard like the task's:
