@@ -480,10 +480,11 @@ impl<T> fmt::Display for Report<'_, T> {
         for (id, failed) in self.retried.iter().take(MAX_LINES) {
             let label = self.shown(*id);
             let state = State::from_code(self.states[id.index()]);
+            let attempts = self.attempts(*id);
+            let plural = if attempts == 1 { "" } else { "s" };
             write!(
                 f,
-                "\n  retried:  {label}: {} attempts, {state}; first failure: {}",
-                self.attempts(*id),
+                "\n  retried:  {label}: {attempts} attempt{plural}, {state}; first failure: {}",
                 failed[0].shortened()
             )?;
         }

@@ -887,10 +887,18 @@ impl<'r, T> RunCore<'r, T> {
         Some(until)
     }
 
-    /// The last failure of task `v`, whose retry the run's stop cut short:
-    /// its outcome.
-    pub(crate) fn give_up_retry(&self, v: u32) -> TaskFailure {
-        self.retry_queue.give_up(v)
+    /// How claimed task `v` ends when the run stopped before it could
+    /// start (again): with its last failure if it failed an attempt and
+    /// was waiting for another (a retry, perhaps parked on a resource), else
+    /// cancelled. The failure is the cause of its successors' skips.
+    #[cold]
+    pub(crate) fn stopped_end(&self, v: u32) -> (TaskEnd<T>, Option<Cause>) {
+        if self.retries.is_some() && self.retry_queue.attempt_of(v) > 1 {
+            let failure = self.retry_queue.give_up(v);
+            (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
+        } else {
+            (TaskEnd::Cancelled, None)
+        }
     }
 
     /// The attempt task `v` is on, from 1.

@@ -682,7 +682,8 @@ fn take_back<T: Send + Sync>(
         )
     };
     if !returned.retry {
-        return settle(core, local, v, TaskEnd::Cancelled, None);
+        let (end, poison) = core.stopped_end(v);
+        return settle(core, local, v, end, poison);
     }
     // Woken by a release: unless it takes its units now, it passes the
     // wake-up on to whoever waits behind it, of this run or another.
@@ -694,7 +695,8 @@ fn take_back<T: Send + Sync>(
         }
         Acquired::NotNeeded => {
             table.pass_on(v);
-            settle(core, local, v, TaskEnd::Cancelled, None)
+            let (end, poison) = core.stopped_end(v);
+            settle(core, local, v, end, poison)
         }
         Acquired::Parked => {
             table.pass_on(v);
@@ -714,14 +716,8 @@ fn take_retry<T: Send + Sync>(
     v: u32,
 ) -> Releases {
     if core.should_stop() {
-        let failure = core.give_up_retry(v);
-        return settle(
-            core,
-            local,
-            v,
-            TaskEnd::Failed(failure),
-            Some(Cause::new(TaskId::new(v))),
-        );
+        let (end, poison) = core.stopped_end(v);
+        return settle(core, local, v, end, poison);
     }
     if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
         return Releases::EMPTY;
@@ -746,7 +742,9 @@ fn run_claimed<T: Send + Sync>(
 ) -> Releases {
     let mut poison = None;
     let end = if core.should_stop() {
-        TaskEnd::Cancelled
+        let end;
+        (end, poison) = core.stopped_end(v);
+        end
     } else {
         let traits = local.traits;
         let deadline = if traits & TIMED != 0 {

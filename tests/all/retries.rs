@@ -413,3 +413,51 @@ fn policies_that_cannot_work_are_typed_errors() {
         "refused policies are not kept"
     );
 }
+
+/// Found by the stress test: a task waiting for a resource for its second
+/// attempt when the run stops had been recorded Cancelled, as if it had
+/// never run. It ends with its last failure.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_retry_parked_on_a_resource_when_the_run_stops_keeps_its_failure() {
+    bounded(|| {
+        let exec = Executor::with_threads(2).unwrap();
+        let db = kahn::Resource::new("db", 1);
+        let token = CancelToken::new();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        b.task("flaky", |ctx| {
+            if ctx.attempt() == 1 {
+                return Err("deadlock detected".into());
+            }
+            Ok(())
+        })
+        .unwrap();
+        b.task("hog", |_| {
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(())
+        })
+        .unwrap();
+        b.uses("flaky", &db).unwrap();
+        b.uses("hog", &db).unwrap();
+        b.retry(
+            "flaky",
+            RetryPolicy::attempts(3).delay(Duration::from_millis(20)),
+        )
+        .unwrap();
+        let graph = b.build().unwrap();
+        let canceller = token.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            canceller.cancel();
+        });
+        let report = exec.run_with(&graph, &RunOptions::new().cancel_token(token.clone()));
+        assert_eq!(report.state("hog"), Some(State::Succeeded), "{report}");
+        match report.outcome("flaky") {
+            Some(Outcome::Failed(error)) => assert_eq!(error.to_string(), "deadlock detected"),
+            other => panic!("{other:?}: {report}"),
+        }
+        assert_eq!(report.attempts("flaky"), 1);
+        assert_eq!(db.in_use(), 0);
+    });
+}

@@ -92,16 +92,17 @@ pub fn random_case(seed: u64) -> ExecCase {
         Vec::new()
     };
     // Drawn last, as above: timeouts (zero, or never reached), tasks that
-    // cancel their own run, trigger rules and branches.
+    // cancel their own run, trigger rules, branches and retries.
     let stops = if below(2) == 0 {
         (0..1 + below(2 * n as u64))
             .map(|_| {
-                let stop = match below(6) {
+                let stop = match below(8) {
                     0 => TaskStop::ZeroTimeout,
                     1 => TaskStop::FarTimeout,
                     2 => TaskStop::CancelRun,
                     3 | 4 => TaskStop::Rule(below(4) as u8),
-                    _ => TaskStop::Branch(below(256) as u8),
+                    5 => TaskStop::Branch(below(256) as u8),
+                    _ => TaskStop::Retry(below(256) as u8),
                 };
                 (below(n as u64) as u8, stop)
             })

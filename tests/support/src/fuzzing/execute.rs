@@ -70,8 +70,8 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use kahn::{
     Arena, BoxError, BuildError, CancelToken, Counts, Executor, Graph, InputError, Outcome,
-    OwnedTaskRef, Report, Resource, RunOptions, State, StopReason, TaskContext, TaskId, TaskLabel,
-    TriggerRule,
+    OwnedTaskRef, Report, Resource, RetryPolicy, RunOptions, State, StopReason, TaskContext,
+    TaskId, TaskLabel, TriggerRule,
 };
 use kahn_bench::shapes::SplitMix64;
 
@@ -153,6 +153,21 @@ pub enum TaskStop {
     /// whose place among its successors (in id order, modulo 8) is a set
     /// bit of the mask (see [`ExecCase::chosen_by`]).
     Branch(u8),
+    /// The task has a retry policy of `1 + r % 4` attempts, with no delay
+    /// or (if `r / 16` is odd) 100 µs, and fails its first `(r / 4) % 4`
+    /// attempts before its behavior (see [`ExecCase::retry_of`]).
+    Retry(u8),
+}
+
+/// A task's retry policy in a case, and how many attempts it fails first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CaseRetry {
+    /// Attempts in all, 1 to 4.
+    pub attempts: u32,
+    /// Attempts that fail before the task's behavior runs, 0 to 3.
+    pub fail_first: u32,
+    /// The delay between attempts.
+    pub delay: Duration,
 }
 
 /// What may stop the run from outside, set up before it starts.
@@ -364,6 +379,37 @@ impl ExecCase {
         )
     }
 
+    /// Task `v`'s retry policy, if it has one: the last `Retry` of `stops`.
+    pub fn retry_of(&self, v: usize) -> Option<CaseRetry> {
+        self.stops_of(v)
+            .filter_map(|stop| match stop {
+                TaskStop::Retry(r) => Some(CaseRetry {
+                    attempts: 1 + u32::from(r % 4),
+                    fail_first: u32::from((r / 4) % 4),
+                    delay: Duration::from_micros(if (r / 16) % 2 == 1 { 100 } else { 0 }),
+                }),
+                _ => None,
+            })
+            .last()
+    }
+
+    /// How many times task `v`'s body runs, if it runs and nothing stops
+    /// the run: each attempt its retry policy allows until one does not
+    /// fail, or fails with what the policy does not retry (a panic).
+    pub fn attempts_of(&self, v: usize) -> u32 {
+        let Some(retry) = self.retry_of(v) else {
+            return 1;
+        };
+        let always_fails = self.timeout_of(v) == Some(Duration::ZERO)
+            || retry.fail_first >= retry.attempts
+            || self.tasks[v] == Behavior::Fail;
+        if always_fails {
+            retry.attempts
+        } else {
+            retry.fail_first + 1
+        }
+    }
+
     /// Whether no task has a trigger rule or branches: then a task is
     /// skipped exactly when a failure upstream reached it.
     pub fn is_plain(&self) -> bool {
@@ -373,11 +419,13 @@ impl ExecCase {
             .any(|(_, stop)| matches!(stop, TaskStop::Rule(_) | TaskStop::Branch(_)))
     }
 
-    /// How task `v` ends if it runs: timed out if its timeout is zero,
-    /// else as its behavior says.
+    /// How task `v` ends if it runs: timed out if its timeout is zero;
+    /// failed if it fails every attempt its retry policy allows; else as its
+    /// behavior says.
     pub fn ends(&self, v: usize) -> State {
-        match self.timeout_of(v) {
-            Some(Duration::ZERO) => State::TimedOut,
+        match (self.timeout_of(v), self.retry_of(v)) {
+            (Some(Duration::ZERO), _) => State::TimedOut,
+            (_, Some(retry)) if retry.fail_first >= retry.attempts => State::Failed,
             _ => self.tasks[v].state(),
         }
     }
@@ -757,6 +805,7 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
         let body = task_body(
             v,
             (run.tasks[v], run.cancels_run(v), run.chosen_by(v)),
+            run.retry_of(v).map_or(0, |r| r.fail_first),
             oracle.predecessors(v),
             log,
             (gauges, holding),
@@ -790,6 +839,11 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
         if run.chosen_by(v).is_some() {
             b.branching(id)
                 .map_err(|e| format!("branching task {v}: {e}"))?;
+        }
+        if let Some(retry) = run.retry_of(v) {
+            let policy = RetryPolicy::attempts(retry.attempts).delay(retry.delay);
+            b.retry(id, policy)
+                .map_err(|e| format!("retry policy of task {v}: {e}"))?;
         }
     }
     for d in run.declared_uses() {
@@ -873,6 +927,7 @@ fn check_report(
         .iter()
         .map(|p| p.runs.load(Ordering::SeqCst))
         .collect();
+    let stopped = report.stop_reason();
     let tick = |v: usize| {
         let p = &probes[v];
         (p.start.load(Ordering::SeqCst), p.end.load(Ordering::SeqCst))
@@ -883,10 +938,36 @@ fn check_report(
         let id = TaskId::new(v as u32);
         let behavior = case.tasks[v];
         let outcome = report.outcome(id).expect("an id of the graph");
-        ensure!(runs[v] <= 1, "task {v} ran {} times\n{}", runs[v], what());
-        let ran = runs[v] == 1;
+        let ran = runs[v] >= 1;
+        let attempts = report.attempts(id);
         ensure!(
-            outcome.state() == oracle.states()[v] || outcome.state() == State::Cancelled,
+            attempts == runs[v] && runs[v] <= case.attempts_of(v),
+            "task {v} ran {} times, the report says {attempts}, at most {} expected\n{}",
+            runs[v],
+            case.attempts_of(v),
+            what()
+        );
+        if stopped.is_none() {
+            ensure!(
+                runs[v] == 0 || runs[v] == case.attempts_of(v),
+                "task {v} ran {} times in a run nothing stopped, not {}\n{}",
+                runs[v],
+                case.attempts_of(v),
+                what()
+            );
+        }
+        // A stop cuts a retry's wait short: the task fails with its last
+        // failure, which the oracle did not foresee, and what is below it
+        // is skipped for it.
+        let cut_short = stopped.is_some()
+            && case.retry_of(v).is_some()
+            && outcome.state() == State::Failed
+            && attempts < case.attempts_of(v);
+        ensure!(
+            outcome.state() == oracle.states()[v]
+                || outcome.state() == State::Cancelled
+                || cut_short
+                || (stopped.is_some() && outcome.state() == State::Skipped),
             "task {v} ({behavior:?}) {}, the oracle says {} (or cancelled)\n{}",
             outcome.state(),
             oracle.states()[v],
@@ -986,7 +1067,7 @@ fn check_report(
             what()
         );
         ensure!(
-            !ran || outcome.state() == case.ends(v),
+            !ran || outcome.state() == case.ends(v) || cut_short,
             "task {v} ({behavior:?}, timeout {:?}) ran and ended {}",
             case.timeout_of(v),
             outcome.state()
@@ -998,7 +1079,7 @@ fn check_report(
             let default_rule = case.rule_of(v) == TriggerRule::AllSucceeded;
             for &p in oracle.predecessors(v) {
                 let (_, end) = tick(p as usize);
-                let p_ran = runs[p as usize] == 1;
+                let p_ran = runs[p as usize] >= 1;
                 ensure!(
                     (!default_rule || states[p as usize] == State::Succeeded)
                         && (!p_ran || (end != 0 && end < start)),
@@ -1044,9 +1125,11 @@ fn check_report(
         report.is_success()
     );
 
-    // What stopped the run, and who.
+    // What stopped the run, and who: a task that got past the attempts it
+    // fails first (which return before anything else).
+    let got_past = |v: usize| runs[v] > case.retry_of(v).map_or(0, |r| r.fail_first);
     let cancelled_by: Vec<usize> = (0..n)
-        .filter(|&v| runs[v] == 1 && case.tasks[v] == Behavior::Cancel)
+        .filter(|&v| got_past(v) && case.tasks[v] == Behavior::Cancel)
         .collect();
     let failed_fast: Vec<usize> = if spec.fail_fast {
         failed.iter().map(|id| id.index()).collect()
@@ -1065,7 +1148,7 @@ fn check_report(
         reasons.push(StopReason::Cancelled);
     }
     let run_cancelled_by: Vec<usize> = (0..n)
-        .filter(|&v| runs[v] == 1 && case.cancels_run(v))
+        .filter(|&v| got_past(v) && case.cancels_run(v))
         .collect();
     reasons.extend(
         run_cancelled_by
@@ -1122,14 +1205,18 @@ fn check_report(
             "the run was stopped before it began, yet {counts:?}"
         );
     }
+    // A retried task may have been recorded failed by the stop itself
+    // (its wait cut short), after others ran on its worker: it may not be
+    // the stopper, so it proves nothing here.
     for &s in cancelled_by
         .iter()
         .chain(&failed_fast)
         .chain(&run_cancelled_by)
+        .filter(|&&s| case.retry_of(s).is_none())
     {
         let (_, stopped) = tick(s);
         let worker = probes[s].worker.load(Ordering::SeqCst);
-        for v in (0..n).filter(|&v| runs[v] == 1) {
+        for v in (0..n).filter(|&v| runs[v] >= 1) {
             let (start, _) = tick(v);
             ensure!(
                 probes[v].worker.load(Ordering::SeqCst) != worker || start < stopped,
@@ -1146,6 +1233,7 @@ fn check_report(
 fn task_body<'s>(
     v: usize,
     (behavior, cancels_run, chosen): (Behavior, bool, Option<Vec<u32>>),
+    fail_first: u32,
     preds: &'s [u32],
     log: &'s RunLog,
     (gauges, holding): (&'s [Gauge], &'s [(usize, u32)]),
@@ -1170,6 +1258,10 @@ fn task_body<'s>(
                 .end
                 .store(clock.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
         };
+        if ctx.attempt() <= fail_first {
+            end();
+            return Err(format!("task {v} failed on purpose").into());
+        }
         if let Some(chosen) = &chosen {
             let ids = chosen.iter().map(|&w| TaskId::new(w));
             if let Err(error) = ctx.branch(ids) {
