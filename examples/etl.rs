@@ -27,9 +27,20 @@
 //!   aggregate, `report/eu` and `summary` are skipped; every other task still
 //!   runs and the `us` and `apac` reports are written. That is what kahn's
 //!   default `FailurePolicy::Continue` does.
+//! - **Retries.** Every extract and parse task has a retry policy (up to 4
+//!   attempts, 2 ms backoff doubling to 20 ms, with jitter). The source
+//!   system resets the connection twice while `extract/us/2026-11-02`
+//!   reads, so that task succeeds on its third attempt; the waits hold no
+//!   worker. The malformed row is marked `kahn::permanent`, so its parse
+//!   fails once and is not retried.
+//! - **Trigger rules.** `alert` (`TriggerRule::OneFailed`, after every
+//!   parse) fires because a parse failed, and writes `output/alert.txt`
+//!   naming it; `manifest` (`TriggerRule::AllDone`, after the reports and
+//!   the summary) runs whatever happened and writes `output/manifest.txt`
+//!   with each one's state.
 //! - **Reporting.** The run records timings; the example prints kahn's
-//!   report, the five slowest tasks, the files written and the reports
-//!   skipped.
+//!   report (with the retried task), the five slowest tasks, the files
+//!   written and the reports skipped.
 //!
 //! The example is also a smoke test: it checks the outcome against the design
 //! (exactly the bad partition failed, exactly its dependents were skipped, the
@@ -44,7 +55,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kahn::{BoxError, Executor, Graph, Outcome, Report, RunOptions, State, TaskContext};
+use std::time::Duration;
+
+use kahn::{
+    BoxError, Executor, Graph, Outcome, Report, RetryPolicy, RunOptions, State, TaskContext,
+    TriggerRule,
+};
 
 /// Regions, the currency their prices are in, and their stores' cities.
 const REGIONS: [(&str, &str, [&str; 5]); 3] = [
@@ -74,6 +90,12 @@ const REPORT_HEADER: &str = "store,city,orders,units,revenue_local,currency,reve
 const BAD_REGION: &str = "eu";
 const BAD_DAY: &str = "2026-11-03";
 const BAD_ROW: usize = 1500;
+
+/// The partition whose extract the source system interrupts, and how many
+/// times, before it reads through.
+const FLAKY_REGION: &str = "us";
+const FLAKY_DAY: &str = "2026-11-02";
+const FLAKY_RESETS: u32 = 2;
 
 // ---------------------------------------------------------------------------
 // The data that flows between tasks.
@@ -631,7 +653,15 @@ fn main() -> Result<(), Box<dyn Error>> {
             let file = ws.partition(region, day);
 
             let path = file.clone();
-            b.task(&extract, move |_| {
+            let flaky = region == FLAKY_REGION && day == FLAKY_DAY;
+            b.task(&extract, move |ctx| {
+                if flaky && ctx.attempt() <= FLAKY_RESETS {
+                    let reset = io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        format!("{}: the source system reset the connection", path.display()),
+                    );
+                    return Err(reset.into());
+                }
                 let text =
                     fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                 Ok(Data::Text(text))
@@ -640,8 +670,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             let from = extract.clone();
             b.task(&parse, move |ctx| {
                 let text = ctx.input(&from)?.text()?;
-                Ok(Data::Rows(parse_sales(&file, text, region, day)?))
+                // Another attempt would read the same bytes: a bad row is
+                // permanent, and the retry policy gives up at once.
+                let rows = parse_sales(&file, text, region, day).map_err(kahn::permanent)?;
+                Ok(Data::Rows(rows))
             })?;
+            b.retry(&extract, retry_policy())?;
+            b.retry(&parse, retry_policy())?;
 
             let from = parse.clone();
             b.task(&agg, move |ctx| {
@@ -672,6 +707,22 @@ fn main() -> Result<(), Box<dyn Error>> {
         b.edge(&format!("report/{region}"), "summary")?;
     }
 
+    // Runs only if a parse failed, and says which.
+    let out = ws.output("alert.txt");
+    b.task("alert", move |ctx| alert(ctx, &out))?;
+    b.trigger_rule("alert", TriggerRule::OneFailed)?;
+    // Runs whatever happened upstream: the run's manifest.
+    let out = ws.output("manifest.txt");
+    b.task("manifest", move |ctx| manifest(ctx, &out))?;
+    b.trigger_rule("manifest", TriggerRule::AllDone)?;
+    for (region, _, _) in REGIONS {
+        for day in DAYS {
+            b.edge(&format!("parse/{region}/{day}"), "alert")?;
+        }
+        b.edge(&format!("report/{region}"), "manifest")?;
+    }
+    b.edge("summary", "manifest")?;
+
     let graph = b.build()?;
     let executor = Executor::new()?;
     println!(
@@ -695,6 +746,55 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     ws.close()?;
     Ok(())
+}
+
+/// How extract and parse tasks are retried: transient errors (a reset
+/// connection) are worth a few more tries; `kahn::permanent` ones are not.
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::attempts(4)
+        .backoff(Duration::from_millis(2), 2.0, Duration::from_millis(20))
+        .jitter(0.25)
+}
+
+/// The alert task: names every parse that failed, from its predecessors'
+/// outcomes (it runs only when one did: `TriggerRule::OneFailed`).
+fn alert(ctx: &TaskContext<'_, Data>, out: &Path) -> Result<Data, BoxError> {
+    let mut text = String::from("parse tasks that did not succeed:\n");
+    for (region, _, _) in REGIONS {
+        for day in DAYS {
+            let parse = format!("parse/{region}/{day}");
+            let state = ctx.upstream(parse.as_str())?;
+            if state != State::Succeeded {
+                writeln!(text, "  {parse}: {state}")?;
+            }
+        }
+    }
+    fs::write(out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(Data::Written(Written {
+        region: String::new(),
+        path: out.to_owned(),
+        rows: text.lines().count() - 1,
+        usd: Totals::default(),
+    }))
+}
+
+/// The manifest task: each report's and the summary's state, whatever they
+/// were (`TriggerRule::AllDone`).
+fn manifest(ctx: &TaskContext<'_, Data>, out: &Path) -> Result<Data, BoxError> {
+    let mut text = String::new();
+    let names = REGIONS
+        .iter()
+        .map(|(region, _, _)| format!("report/{region}"));
+    for name in names.chain(["summary".to_owned()]) {
+        writeln!(text, "{name}: {}", ctx.upstream(name.as_str())?)?;
+    }
+    fs::write(out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(Data::Written(Written {
+        region: String::new(),
+        path: out.to_owned(),
+        rows: text.lines().count(),
+        usd: Totals::default(),
+    }))
 }
 
 fn print_slowest(report: &Report<'_, Data>, n: usize) {
@@ -792,8 +892,44 @@ fn check(
         return Err(format!("`{bad_parse}` did not return an error").into());
     };
     let bad_row = error
-        .downcast_ref::<BadRow>()
-        .ok_or("the parse error is not a BadRow")?;
+        .downcast_ref::<kahn::Permanent>()
+        .and_then(|p| p.get().downcast_ref::<BadRow>())
+        .ok_or("the parse error is not a permanent BadRow")?;
+    ensure!(
+        report.attempts(bad_id) == 1,
+        "`{bad_parse}` ran {} times: a permanent error is not retried",
+        report.attempts(bad_id)
+    );
+
+    // The flaky extract succeeded on its third attempt, after two resets.
+    let flaky = format!("extract/{FLAKY_REGION}/{FLAKY_DAY}");
+    ensure!(
+        report.state(flaky.as_str()) == Some(State::Succeeded)
+            && report.attempts(flaky.as_str()) == FLAKY_RESETS + 1,
+        "`{flaky}` ended {:?} after {} attempts, expected success after {}",
+        report.state(flaky.as_str()),
+        report.attempts(flaky.as_str()),
+        FLAKY_RESETS + 1
+    );
+    let retried: Vec<_> = report.retried().filter_map(|t| t.name).collect();
+    ensure!(
+        retried == [flaky.as_str()],
+        "expected only `{flaky}` retried, got {retried:?}"
+    );
+
+    // The alert fired and named the bad parse; the manifest ran anyway.
+    let alert = fs::read_to_string(ws.output("alert.txt"))?;
+    ensure!(
+        alert.contains(&format!("{bad_parse}: failed")) && alert.lines().count() == 2,
+        "the alert says {alert:?}"
+    );
+    let manifest = fs::read_to_string(ws.output("manifest.txt"))?;
+    ensure!(
+        manifest.contains(&format!("report/{BAD_REGION}: skipped"))
+            && manifest.contains("summary: skipped")
+            && manifest.lines().count() == REGIONS.len() + 1,
+        "the manifest says {manifest:?}"
+    );
     ensure!(
         bad_row.file == staged.bad_file && bad_row.line == staged.bad_line,
         "the error points at {}:{}, expected {}:{}",
@@ -809,7 +945,8 @@ fn check(
         "the error `{message}` does not name `{location}`"
     );
 
-    // Exactly its dependents were skipped, each for that failure.
+    // Exactly its dependents were skipped, each for that failure (the
+    // manifest ran after them anyway).
     let skipped: BTreeSet<&str> = report
         .tasks()
         .filter(|t| matches!(t.outcome, Outcome::Skipped { cause } if cause == bad_id))
