@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 
 use crate::id::TaskId;
 
-/// An [`Outcome`] without its payload, for counting and matching.
+/// An [`Outcome`](crate::Outcome) without its payload, for counting and matching.
 ///
 /// A run records one byte per task: the discriminant (0 while the task has
 /// not finished).
@@ -13,17 +13,17 @@ use crate::id::TaskId;
 #[non_exhaustive]
 #[repr(u8)]
 pub enum State {
-    /// See [`Outcome::Succeeded`].
+    /// See [`Outcome::Succeeded`](crate::Outcome::Succeeded).
     Succeeded = 1,
-    /// See [`Outcome::Failed`].
+    /// See [`Outcome::Failed`](crate::Outcome::Failed).
     Failed = 2,
-    /// See [`Outcome::Panicked`].
+    /// See [`Outcome::Panicked`](crate::Outcome::Panicked).
     Panicked = 3,
-    /// See [`Outcome::Skipped`].
+    /// See [`Outcome::Skipped`](crate::Outcome::Skipped).
     Skipped = 4,
-    /// See [`Outcome::Cancelled`].
+    /// See [`Outcome::Cancelled`](crate::Outcome::Cancelled).
     Cancelled = 5,
-    /// See [`Outcome::TimedOut`].
+    /// See [`Outcome::TimedOut`](crate::Outcome::TimedOut).
     TimedOut = 6,
 }
 
