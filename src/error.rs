@@ -305,6 +305,20 @@ pub enum ExecutorError {
     ThreadPool(#[from] rayon::ThreadPoolBuildError),
 }
 
+/// Why [`Executor::resume`](crate::Executor::resume) refused a report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The report is of a run of another graph.
+    #[error("the report is of a run of another graph (of {report_tasks} tasks; this one has {graph_tasks}): resume a graph from a report of its own run")]
+    OtherGraph {
+        /// The tasks of the graph the report is of.
+        report_tasks: usize,
+        /// The tasks of the graph to resume.
+        graph_tasks: usize,
+    },
+}
+
 /// What a task that did not succeed ended with, owned so it outlives the run.
 #[derive(Debug)]
 #[non_exhaustive]

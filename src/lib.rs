@@ -36,7 +36,7 @@ pub use builder::GraphBuilder;
 pub use context::TaskContext;
 pub use error::{
     BoxError, BranchError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight,
-    RunError, TaskFailure,
+    ResumeError, RunError, TaskFailure,
 };
 pub use exec::Executor;
 pub use graph::Graph;

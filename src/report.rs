@@ -4,6 +4,7 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
+use crate::csr::Csr;
 use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
@@ -126,6 +127,10 @@ pub struct Counts {
     /// Of `skipped`, those passed over by a branch or a trigger rule, not
     /// skipped for a failure (not counted again in [`total`](Self::total)).
     pub by_choice: usize,
+    /// Of `succeeded`, in a [resumed](crate::Executor::resume) run, those
+    /// carried over from the earlier run without running again (not
+    /// counted again in [`total`](Self::total)).
+    pub carried_over: usize,
 }
 
 impl Counts {
@@ -174,6 +179,29 @@ pub struct Report<'g, T> {
     /// The failed attempts of each task that a retry policy ran again
     /// (all but its last attempt), by id.
     pub(crate) retried: Vec<(TaskId, Vec<TaskFailure>)>,
+    /// For a resumed run, the tasks carried over from the earlier run.
+    pub(crate) carried: Option<Box<[bool]>>,
+    /// Which graph ran, to refuse resuming another graph from this report.
+    pub(crate) graph: GraphKey,
+}
+
+/// What tells one compiled graph from another: where its topology lives,
+/// and its size. (Two graphs alive at once never share an address.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GraphKey {
+    targets: usize,
+    tasks: usize,
+    edges: usize,
+}
+
+impl GraphKey {
+    pub(crate) fn of(csr: &Csr<'_>) -> GraphKey {
+        GraphKey {
+            targets: csr.targets.as_ptr() as usize,
+            tasks: csr.task_count(),
+            edges: csr.edge_count(),
+        }
+    }
 }
 
 /// One task's line in a report: id, name, outcome, timing.
@@ -266,7 +294,7 @@ impl<'g, T> Report<'g, T> {
         let ran = matches!(
             State::from_code(self.states[id.index()]),
             State::Succeeded | State::Failed | State::Panicked | State::TimedOut
-        );
+        ) && !self.was_carried(id);
         ran.then(|| self.timings.as_ref().map(|t| t[id.index()]))
             .flatten()
     }
@@ -296,7 +324,7 @@ impl<'g, T> Report<'g, T> {
         let last = matches!(
             State::from_code(self.states[id.index()]),
             State::Succeeded | State::Failed | State::Panicked | State::TimedOut
-        );
+        ) && !self.was_carried(id);
         self.failed_attempts(id).len() as u32 + u32::from(last)
     }
 
@@ -311,6 +339,25 @@ impl<'g, T> Report<'g, T> {
             Ok(at) => &self.retried[at].1,
             Err(_) => &[],
         }
+    }
+
+    /// Whether task `task`'s outcome was carried over from the earlier run
+    /// this one [resumed](crate::Executor::resume): it succeeded then, and
+    /// did not run again. `false` in a run that resumed nothing.
+    pub fn carried_over<'n>(&self, task: impl Into<TaskRef<'n>>) -> bool {
+        self.names
+            .find(task.into())
+            .is_some_and(|id| self.was_carried(id))
+    }
+
+    fn was_carried(&self, id: TaskId) -> bool {
+        self.carried.as_ref().is_some_and(|c| c[id.index()])
+    }
+
+    /// Whether this is a report of a run of `graph` (so that
+    /// [`Executor::resume`](crate::Executor::resume) accepts it).
+    pub fn is_of<U>(&self, graph: &crate::Graph<'_, U>) -> bool {
+        self.graph == GraphKey::of(&graph.csr)
     }
 
     /// The tasks a retry policy ran more than once, in id order.
@@ -457,6 +504,13 @@ impl<T> fmt::Display for Report<'_, T> {
         )?;
         if c.timed_out > 0 {
             write!(f, ", {} timed out", c.timed_out)?;
+        }
+        if c.carried_over > 0 {
+            write!(
+                f,
+                "\n  resumed: {} succeeded tasks carried over from the earlier run, not run again",
+                c.carried_over
+            )?;
         }
         if let Some(stop) = self.stop {
             write!(f, "\n  stopped early: {}", stop.shown(&self.names))?;

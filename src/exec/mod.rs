@@ -14,7 +14,7 @@ mod worker;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use crate::error::ExecutorError;
+use crate::error::{ExecutorError, ResumeError};
 use crate::graph::Graph;
 use crate::options::RunOptions;
 use crate::report::Report;
@@ -117,6 +117,93 @@ impl Executor {
         graph: &'g Graph<'_, T>,
         options: &RunOptions,
     ) -> Report<'g, T> {
+        self.run_core(graph, options, None)
+    }
+
+    /// Runs again what an earlier run of `graph` did not finish, with
+    /// default options: "clear what failed and what is downstream of it,
+    /// and rerun". See [`resume_with`](Self::resume_with).
+    ///
+    /// # Errors
+    /// [`ResumeError::OtherGraph`] if `earlier` is not a report of `graph`.
+    pub fn resume<'g, T: Send + Sync>(
+        &self,
+        graph: &'g Graph<'_, T>,
+        earlier: Report<'g, T>,
+    ) -> Result<Report<'g, T>, ResumeError> {
+        self.resume_with(graph, earlier, &RunOptions::default())
+    }
+
+    /// Runs, as `options` say, every task of `graph` that did not succeed
+    /// in the run `earlier` reports (failed, panicked, timed out, skipped,
+    /// cancelled) and every task downstream of one; the tasks that
+    /// succeeded upstream of those are *carried over*: their outputs move
+    /// from `earlier` into the new report, they do not run again, and the
+    /// tasks that run read them as inputs as usual.
+    /// [`Report::carried_over`] says which; [`Counts::carried_over`] how
+    /// many. Resuming a run that fully succeeded runs nothing; a resumed
+    /// run can be resumed in turn.
+    ///
+    /// A task downstream of a rerun task runs again even if it succeeded
+    /// (an `AllDone` cleanup after a failure, say): its inputs change.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    /// let fixed = AtomicBool::new(false);
+    /// let extracts = AtomicU32::new(0);
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<u32>();
+    /// b.task("extract", |_| Ok(extracts.fetch_add(1, Ordering::SeqCst) + 40))?;
+    /// b.task("parse", |ctx| {
+    ///     if !fixed.load(Ordering::SeqCst) {
+    ///         return Err("partition 7 is malformed".into());
+    ///     }
+    ///     Ok(ctx.input("extract")? + 2)
+    /// })?;
+    /// b.edge("extract", "parse")?;
+    /// let graph = b.build()?;
+    /// let executor = kahn::Executor::with_threads(2)?;
+    ///
+    /// let first = executor.run(&graph);
+    /// assert!(!first.is_success());
+    /// fixed.store(true, Ordering::SeqCst); // someone repairs the partition
+    /// let second = executor.resume(&graph, first)?;
+    /// assert!(second.is_success());
+    /// assert_eq!(second.output("parse"), Some(&42));
+    /// assert!(second.carried_over("extract"));
+    /// assert_eq!(extracts.load(Ordering::SeqCst), 1, "extract ran once");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ResumeError::OtherGraph`] if `earlier` is not a report of `graph`
+    /// ([`Report::is_of`] tells beforehand); `earlier` is dropped.
+    ///
+    /// [`Report::carried_over`]: crate::Report::carried_over
+    /// [`Counts::carried_over`]: crate::Counts::carried_over
+    /// [`Report::is_of`]: crate::Report::is_of
+    pub fn resume_with<'g, T: Send + Sync>(
+        &self,
+        graph: &'g Graph<'_, T>,
+        earlier: Report<'g, T>,
+        options: &RunOptions,
+    ) -> Result<Report<'g, T>, ResumeError> {
+        if !earlier.is_of(graph) {
+            return Err(ResumeError::OtherGraph {
+                report_tasks: earlier.task_count(),
+                graph_tasks: graph.task_count(),
+            });
+        }
+        Ok(self.run_core(graph, options, Some(earlier.into_outputs())))
+    }
+
+    /// A run of `graph`, resuming from `earlier`'s outputs if given.
+    fn run_core<'g, T: Send + Sync>(
+        &self,
+        graph: &'g Graph<'_, T>,
+        options: &RunOptions,
+        earlier: Option<Vec<Option<T>>>,
+    ) -> Report<'g, T> {
         let shared = &self.shared;
         let seats = shared.threads();
         let signals = Arc::new(Signals::new());
@@ -126,6 +213,9 @@ impl Executor {
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
         );
+        if let Some(earlier) = earlier {
+            core.carry_over(earlier);
+        }
         if graph.task_count() > 0 {
             let handle = RunHandle { graph, core: &core };
             // SAFETY: `handle` outlives the listing's use of it: this

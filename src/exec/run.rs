@@ -46,7 +46,7 @@ use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
-use crate::report::{Counts, Report, Timing};
+use crate::report::{Counts, GraphKey, Report, Timing};
 use crate::resource::{Inbox, ResourceTable, Returned};
 use crate::retry::Retries;
 use crate::state::State;
@@ -258,6 +258,8 @@ pub(crate) struct RunCore<'r, T> {
     /// The thread that started the run, woken when a retry falls due
     /// sooner than it planned to look (only for graphs with retries).
     waiter: Option<Thread>,
+    /// For a resumed run, the tasks carried over from the earlier one.
+    carried: Option<Box<[bool]>>,
     fences: Fences,
     start: Instant,
 }
@@ -371,6 +373,7 @@ impl<'r, T> RunCore<'r, T> {
             retries,
             retry_queue: RetryQueue::new(),
             waiter: retries.map(|_| thread::current()),
+            carried: None,
             fences,
             start,
         };
@@ -383,6 +386,79 @@ impl<'r, T> RunCore<'r, T> {
             core.injector.push(sources);
         }
         core
+    }
+
+    /// Makes this run, not started yet, a resume of an earlier run of the
+    /// same graph whose outputs are `earlier` (by id, `Some` where the task
+    /// succeeded): a task that succeeded then, and none of whose ancestors
+    /// will run again, is carried over (its output moved in, its state
+    /// Succeeded) and does not run; every other task runs, as it would in
+    /// a run of the graph without the carried tasks. Returns which tasks
+    /// were carried over.
+    ///
+    /// Sound because the carried tasks are closed upward (every
+    /// predecessor of a carried task is carried): no release ever reaches
+    /// one, and every task that runs waits only for tasks that run.
+    pub(crate) fn carry_over(&mut self, earlier: Vec<Option<T>>) {
+        let n = self.csr.task_count();
+        debug_assert_eq!(earlier.len(), n, "a report of this graph");
+        // Runs again: did not succeed, or is downstream of such a task.
+        let mut again: Vec<bool> = earlier.iter().map(Option::is_none).collect();
+        let mut todo: Vec<u32> = (0..n as u32).filter(|&v| again[v as usize]).collect();
+        while let Some(v) = todo.pop() {
+            for &w in self.csr.successors(v) {
+                if !again[w as usize] {
+                    again[w as usize] = true;
+                    todo.push(w);
+                }
+            }
+        }
+        // Forget the sources pushed by `new`: the ready tasks differ.
+        while !matches!(self.injector.steal(), Steal::Empty) {}
+        let mut carried = vec![false; n].into_boxed_slice();
+        let mut rerun = 0;
+        for (v, output) in earlier.into_iter().enumerate() {
+            if !again[v] {
+                let output = output.expect("a task carried over succeeded");
+                self.outputs[v].0.with_mut(|slot| {
+                    // SAFETY: no worker has joined the run yet, so this
+                    // thread has the slot to itself; it is uninitialized.
+                    unsafe { (*slot).write(output) };
+                });
+                self.states[v].store(State::Succeeded.code(), Ordering::Relaxed);
+                carried[v] = true;
+                continue;
+            }
+            rerun += 1;
+            let preds = self.csr.predecessors(v as u32);
+            let waits = preds.iter().filter(|&&p| again[p as usize]).count() as u32;
+            let hot = if preds.len() as u32 >= HOT_IN_DEGREE {
+                HOT
+            } else {
+                0
+            };
+            if waits > 0 {
+                self.pending[v].store(waits | hot, Ordering::Relaxed);
+                continue;
+            }
+            // Ready: one release, from a place in `targets` that names it
+            // (among the sources, or a carried predecessor's successors).
+            self.pending[v].store(1 | hot, Ordering::Relaxed);
+            let at = match preds.first() {
+                None => self.csr.sources_start as usize + position(self.csr.sources(), v),
+                Some(&p) => {
+                    let lo = self.csr.succ_off[p as usize] as usize;
+                    lo + position(self.csr.successors(p), v)
+                }
+            } as u32;
+            self.injector.push(Releases {
+                lo: at,
+                hi: at + 1,
+                poison: None,
+            });
+        }
+        self.remaining.store(rerun, Ordering::Relaxed);
+        self.carried = Some(carried);
     }
 
     /// The graph's topology.
@@ -1230,7 +1306,13 @@ impl<'r, T> RunCore<'r, T> {
             cancelled: tally[State::Cancelled.index()],
             timed_out: tally[State::TimedOut.index()],
             by_choice: 0,
+            carried_over: 0,
         };
+        let mut counts = counts;
+        if let Some(carried) = &self.carried {
+            counts.carried_over = carried.iter().filter(|&&c| c).count();
+            counts.succeeded += counts.carried_over;
+        }
         debug_assert_eq!(counts.total(), self.states.len(), "every task counted once");
         let stop =
             StopReason::from_code(self.stop_reason.into_inner(), self.stopped_by.into_inner());
@@ -1276,6 +1358,8 @@ impl<'r, T> RunCore<'r, T> {
         let retried = self.retry_queue.into_log();
         Report {
             retried,
+            carried: self.carried,
+            graph: GraphKey::of(&self.csr),
             names: self.names,
             states,
             outputs,
@@ -1286,6 +1370,14 @@ impl<'r, T> RunCore<'r, T> {
             wall,
             stop,
         }
+    }
+}
+
+/// Where `v` is in `list`, which holds it.
+fn position(list: &[u32], v: usize) -> usize {
+    match list.iter().position(|&w| w as usize == v) {
+        Some(at) => at,
+        None => unreachable!("kahn: internal error: task {v} is not where the graph says"),
     }
 }
 

@@ -16,6 +16,7 @@ mod fuzz_regressions;
 mod priorities;
 mod resource_races;
 mod resources;
+mod resume;
 mod retries;
 mod run_props;
 mod scheduling;

@@ -258,3 +258,43 @@ fn reserving_beyond_the_limits_or_the_memory_is_not_an_error() {
     b.edges(std::iter::repeat_n((a, c), 3)).unwrap();
     assert_eq!(b.build().unwrap().edge_count(), 1);
 }
+
+#[test]
+fn a_resumed_run_moves_carried_outputs_in_and_drops_each_once() {
+    for exec in executors() {
+        let alive = Arc::new(());
+        let fail = std::sync::atomic::AtomicBool::new(true);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<Arc<()>>();
+        let up = {
+            let alive = Arc::clone(&alive);
+            b.task("up", move |_| Ok(Arc::clone(&alive))).unwrap()
+        };
+        b.task("down", |ctx| {
+            if fail.load(Ordering::SeqCst) {
+                return Err("not yet".into());
+            }
+            Ok(Arc::clone(ctx.input("up")?))
+        })
+        .unwrap();
+        b.edge("up", "down").unwrap();
+        let graph = b.build().unwrap();
+        let first = exec.run(&graph);
+        assert_eq!(
+            Arc::strong_count(&alive),
+            3,
+            "the closure's, ours, up's output"
+        );
+        fail.store(false, Ordering::SeqCst);
+        let second = exec.resume(&graph, first).unwrap();
+        assert!(second.carried_over(up));
+        assert!(Arc::ptr_eq(second.output("up").unwrap(), &alive));
+        assert_eq!(
+            Arc::strong_count(&alive),
+            4,
+            "up's output moved, not cloned; down's"
+        );
+        drop(second);
+        assert_eq!(Arc::strong_count(&alive), 2);
+    }
+}
