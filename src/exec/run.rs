@@ -1298,7 +1298,7 @@ impl<'r, T> RunCore<'r, T> {
             "kahn: internal error: a report of a run that has not finished"
         );
         let tally = self.tally.map(AtomicUsize::into_inner);
-        let counts = Counts {
+        let mut counts = Counts {
             succeeded: tally[State::Succeeded.index()],
             failed: tally[State::Failed.index()],
             panicked: tally[State::Panicked.index()],
@@ -1308,7 +1308,6 @@ impl<'r, T> RunCore<'r, T> {
             by_choice: 0,
             carried_over: 0,
         };
-        let mut counts = counts;
         if let Some(carried) = &self.carried {
             counts.carried_over = carried.iter().filter(|&&c| c).count();
             counts.succeeded += counts.carried_over;
@@ -1338,7 +1337,6 @@ impl<'r, T> RunCore<'r, T> {
             .into_iter()
             .map(AtomicU8::into_inner)
             .collect();
-        let mut counts = counts;
         if let (Some(causes), true) = (&causes, counts.skipped > 0) {
             counts.by_choice = states
                 .iter()
