@@ -170,7 +170,7 @@ fn random_resumes_match_a_clean_run() {
                 })
                 .filter(|(a, b)| a != b)
                 .collect();
-            let broken: Vec<bool> = (0..n).map(|_| rng.next_u64() % 5 == 0).collect();
+            let broken: Vec<bool> = (0..n).map(|_| rng.next_u64().is_multiple_of(5)).collect();
             let fixed = AtomicBool::new(false);
             let runs: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
             let mut arena = Arena::new();
