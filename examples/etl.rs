@@ -541,6 +541,10 @@ struct Staged {
     expected: HashMap<&'static str, Totals>,
     bad_file: PathBuf,
     bad_line: usize,
+    /// The bad partition as the source system re-delivers it, fixed, and
+    /// its totals (local currency).
+    fixed_csv: String,
+    fixed_totals: Totals,
 }
 
 fn store_code(region: &str, i: usize) -> String {
@@ -572,6 +576,8 @@ fn stage(ws: &Workspace) -> io::Result<Staged> {
         expected: HashMap::new(),
         bad_file: PathBuf::new(),
         bad_line: 0,
+        fixed_csv: String::new(),
+        fixed_totals: Totals::default(),
     };
     for (region, _, cities) in REGIONS {
         for day in DAYS {
@@ -588,14 +594,32 @@ fn stage(ws: &Workspace) -> io::Result<Staged> {
                 let sku = rng.below(SKUS);
                 let qty = 1 + rng.below(6);
                 let price = 199 + (sku * 7919) % 9800; // cents, fixed per SKU
+                let sale = Totals {
+                    orders: 1,
+                    units: qty,
+                    revenue_cents: (qty * price) as i64,
+                };
+                if bad {
+                    staged.fixed_totals.add(&sale);
+                }
                 if bad && row == BAD_ROW {
                     // The European decimal comma: one field too many.
-                    let price = format!("{},{:02}", price / 100, price % 100);
-                    writeln!(csv, "{day},{region},{store},SKU-{sku:04},{qty},{price}")
-                        .expect("writing to a String");
+                    let comma = format!("{},{:02}", price / 100, price % 100);
+                    let good = cents(price as i64);
+                    let line = format!("{day},{region},{store},SKU-{sku:04},{qty},");
+                    staged.fixed_csv = format!("{csv}{line}{good}\n");
+                    writeln!(csv, "{line}{comma}").expect("writing to a String");
                     staged.bad_file.clone_from(&path);
                     staged.bad_line = row + 2;
                     continue;
+                }
+                if bad && !staged.fixed_csv.is_empty() {
+                    writeln!(
+                        staged.fixed_csv,
+                        "{day},{region},{store},SKU-{sku:04},{qty},{}",
+                        cents(price as i64)
+                    )
+                    .expect("writing to a String");
                 }
                 writeln!(
                     csv,
@@ -603,11 +627,7 @@ fn stage(ws: &Workspace) -> io::Result<Staged> {
                     cents(price as i64)
                 )
                 .expect("writing to a String");
-                totals.add(&Totals {
-                    orders: 1,
-                    units: qty,
-                    revenue_cents: (qty * price) as i64,
-                });
+                totals.add(&sale);
             }
             fs::write(&path, csv)?;
             staged.rows += rows;
@@ -741,6 +761,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     check(&ws, &graph, &report, &staged).map_err(|e| CheckFailed(e.to_string()))?;
     println!("\nself-check passed: the run behaved as designed");
 
+    // The source system re-delivers the bad partition, fixed: its extract is
+    // cleared (its text is stale), and resuming runs only what did not
+    // succeed and what is below it; everything else is carried over from
+    // the first run, outputs and all.
+    fs::write(&staged.bad_file, &staged.fixed_csv)?;
+    println!(
+        "\n{} re-delivered with the row fixed; resuming\n",
+        ws.short(&staged.bad_file)
+    );
+    let mut report = report;
+    report.clear(format!("extract/{BAD_REGION}/{BAD_DAY}").as_str());
+    let resumed = executor.resume_with(&graph, report, &RunOptions::new().record_timings(true))?;
+    println!("{resumed}");
+    check_resumed(&ws, &resumed, &staged).map_err(|e| CheckFailed(e.to_string()))?;
+    println!("\nself-check passed: the resume ran only what had not succeeded");
+
     if ws.keep {
         println!("kept {} (KAHN_ETL_KEEP is set)", ws.root.display());
     }
@@ -869,6 +905,75 @@ macro_rules! ensure {
             return Err(format!($($msg)+).into());
         }
     };
+}
+
+/// The tasks a resume after the fix must run again: the cleared extract,
+/// the failed parse and everything below them (`alert` is judged again, and
+/// not triggered).
+fn rerun_after_fix() -> BTreeSet<String> {
+    [
+        format!("extract/{BAD_REGION}/{BAD_DAY}"),
+        format!("parse/{BAD_REGION}/{BAD_DAY}"),
+        format!("aggregate/{BAD_REGION}/{BAD_DAY}"),
+        format!("report/{BAD_REGION}"),
+        "summary".to_owned(),
+        "alert".to_owned(),
+        "manifest".to_owned(),
+    ]
+    .into()
+}
+
+fn check_resumed(
+    ws: &Workspace,
+    resumed: &Report<'_, Data>,
+    staged: &Staged,
+) -> Result<(), BoxError> {
+    ensure!(resumed.is_success(), "the resumed run did not succeed");
+    let again: BTreeSet<String> = resumed
+        .tasks()
+        .filter(|t| !resumed.carried_over(t.id))
+        .filter_map(|t| t.name.map(str::to_owned))
+        .collect();
+    ensure!(
+        again == rerun_after_fix(),
+        "the resume ran {again:?}, expected {:?}",
+        rerun_after_fix()
+    );
+    ensure!(
+        matches!(resumed.outcome("alert"), Some(Outcome::NotTriggered { .. })),
+        "nothing failed, yet `alert` is {:?}",
+        resumed.state("alert")
+    );
+    let flaky = format!("extract/{FLAKY_REGION}/{FLAKY_DAY}");
+    ensure!(
+        resumed.carried_over(flaky.as_str()) && resumed.attempts(flaky.as_str()) == 0,
+        "`{flaky}` ran again"
+    );
+    // The eu report now adds up to every eu partition, the fixed one too.
+    let mut want = staged.expected.get(BAD_REGION).copied().unwrap_or_default();
+    want.add(&staged.fixed_totals);
+    let written = resumed
+        .output(format!("report/{BAD_REGION}").as_str())
+        .ok_or("no eu report")?
+        .written()?;
+    ensure!(
+        written.usd.orders == want.orders && written.usd.units == want.units,
+        "the eu report has {} orders and {} units, the staged rows {} and {}",
+        written.usd.orders,
+        written.usd.units,
+        want.orders,
+        want.units
+    );
+    ensure!(
+        ws.output("summary.csv").exists(),
+        "the summary was not written"
+    );
+    let manifest = fs::read_to_string(ws.output("manifest.txt"))?;
+    ensure!(
+        !manifest.contains("skipped") && !manifest.contains("failed"),
+        "the manifest says {manifest:?}"
+    );
+    Ok(())
 }
 
 fn check(

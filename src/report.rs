@@ -354,6 +354,36 @@ impl<'g, T> Report<'g, T> {
         self.carried.as_ref().is_some_and(|c| c[id.index()])
     }
 
+    /// Forgets that `task` succeeded, as Airflow's "clear" does: drops its
+    /// output and counts it cancelled, so that a
+    /// [resume](crate::Executor::resume) from this report runs it again,
+    /// and everything below it. For a task whose input changed after it
+    /// ran (a partition re-delivered, say). `false`, and nothing changes,
+    /// if the task did not succeed or the graph has no such task.
+    pub fn clear<'n>(&mut self, task: impl Into<TaskRef<'n>>) -> bool {
+        let Some(id) = self.names.find(task.into()) else {
+            return false;
+        };
+        let i = id.index();
+        if self.states[i] != State::Succeeded.code() {
+            return false;
+        }
+        // The state first: should the output's destructor panic, the
+        // report's own `Drop` will not drop it again.
+        self.states[i] = State::Cancelled.code();
+        self.counts.succeeded -= 1;
+        self.counts.cancelled += 1;
+        if let Some(carried) = self.carried.as_mut().filter(|c| c[i]) {
+            carried[i] = false;
+            self.counts.carried_over -= 1;
+        }
+        // SAFETY: the output was initialized (the state said Succeeded) and
+        // is read out once: the state no longer says Succeeded, so neither
+        // `Drop` nor `into_outputs` will touch it again.
+        drop(unsafe { self.outputs[i].assume_init_read() });
+        true
+    }
+
     /// Whether this is a report of a run of `graph` (so that
     /// [`Executor::resume`](crate::Executor::resume) accepts it).
     pub fn is_of<U>(&self, graph: &crate::Graph<'_, U>) -> bool {

@@ -223,3 +223,40 @@ fn random_resumes_match_a_clean_run() {
         }
     });
 }
+
+#[test]
+fn a_cleared_task_runs_again_with_everything_below_it() {
+    for exec in executors() {
+        let runs: Vec<AtomicU32> = (0..3).map(|_| AtomicU32::new(0)).collect();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u32>();
+        for (k, name) in ["a", "b", "c"].into_iter().enumerate() {
+            let runs = &runs;
+            b.task(name, move |ctx| {
+                runs[k].fetch_add(1, Ordering::SeqCst);
+                Ok(ctx.inputs().map(|(_, x)| *x).sum::<u32>() + 1)
+            })
+            .unwrap();
+        }
+        b.edges_by_name([("a", "b"), ("b", "c")]).unwrap();
+        let graph = b.build().unwrap();
+        let mut report = exec.run(&graph);
+        assert!(report.clear("b"));
+        assert!(!report.clear("b"), "already cleared");
+        assert!(!report.clear("nope"));
+        assert_eq!(report.output("b"), None);
+        assert_eq!(
+            (report.counts().succeeded, report.counts().cancelled),
+            (2, 1)
+        );
+        assert!(!report.is_success());
+        let again = exec.resume(&graph, report).unwrap();
+        let calls: Vec<u32> = runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+        assert_eq!(calls, [1, 2, 2], "b and c ran again, a did not");
+        assert_eq!(again.output("c"), Some(&3));
+        assert!(again.carried_over("a") && !again.carried_over("c"));
+        for r in &runs {
+            r.store(0, Ordering::SeqCst);
+        }
+    }
+}

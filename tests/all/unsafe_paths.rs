@@ -294,6 +294,13 @@ fn a_resumed_run_moves_carried_outputs_in_and_drops_each_once() {
             4,
             "up's output moved, not cloned; down's"
         );
+        let mut second = second;
+        assert!(second.clear("down"));
+        assert_eq!(
+            Arc::strong_count(&alive),
+            3,
+            "a cleared output is dropped at once"
+        );
         drop(second);
         assert_eq!(Arc::strong_count(&alive), 2);
     }
