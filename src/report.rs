@@ -181,6 +181,9 @@ pub struct Report<'g, T> {
     pub(crate) retried: Vec<(TaskId, Vec<TaskFailure>)>,
     /// For a resumed run, the tasks carried over from the earlier run.
     pub(crate) carried: Option<Box<[bool]>>,
+    /// What each branching task that ran chose (for a resume from this
+    /// report: a carried branch's choice still holds).
+    pub(crate) choices: Vec<(u32, Box<[u32]>)>,
     /// Which graph ran, to refuse resuming another graph from this report.
     pub(crate) graph: GraphKey,
 }
@@ -434,6 +437,12 @@ impl<'g, T> Report<'g, T> {
     /// The number of tasks in the graph that ran.
     pub fn task_count(&self) -> usize {
         self.states.len()
+    }
+
+    /// The outputs and the branch choices, for a resume.
+    pub(crate) fn into_resumable(mut self) -> (Vec<Option<T>>, Vec<(u32, Box<[u32]>)>) {
+        let choices = std::mem::take(&mut self.choices);
+        (self.into_outputs(), choices)
     }
 
     /// Moves the outputs out, by task id: `Some` for tasks that succeeded.

@@ -194,7 +194,7 @@ impl Executor {
                 graph_tasks: graph.task_count(),
             });
         }
-        Ok(self.run_core(graph, options, Some(earlier.into_outputs())))
+        Ok(self.run_core(graph, options, Some(earlier.into_resumable())))
     }
 
     /// A run of `graph`, resuming from `earlier`'s outputs if given.
@@ -202,7 +202,7 @@ impl Executor {
         &self,
         graph: &'g Graph<'_, T>,
         options: &RunOptions,
-        earlier: Option<Vec<Option<T>>>,
+        earlier: Option<Resumable<T>>,
     ) -> Report<'g, T> {
         let shared = &self.shared;
         let seats = shared.threads();
@@ -213,8 +213,8 @@ impl Executor {
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
         );
-        if let Some(earlier) = earlier {
-            core.carry_over(earlier);
+        if let Some((outputs, choices)) = earlier {
+            core.carry_over(outputs, choices);
         }
         if graph.task_count() > 0 {
             let handle = RunHandle { graph, core: &core };
@@ -393,6 +393,10 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
     };
     (report(first), report(second))
 }
+
+/// What a resume takes from the earlier run: its outputs by id, and its
+/// branch choices.
+type Resumable<T> = (Vec<Option<T>>, Vec<(u32, Box<[u32]>)>);
 
 /// What a run of `graph` reads of it.
 fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {

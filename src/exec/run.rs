@@ -399,7 +399,10 @@ impl<'r, T> RunCore<'r, T> {
     /// Sound because the carried tasks are closed upward (every
     /// predecessor of a carried task is carried): no release ever reaches
     /// one, and every task that runs waits only for tasks that run.
-    pub(crate) fn carry_over(&mut self, earlier: Vec<Option<T>>) {
+    ///
+    /// `choices` are the earlier run's branch choices: a carried branching
+    /// task's choice still decides which of its successors run.
+    pub(crate) fn carry_over(&mut self, earlier: Vec<Option<T>>, choices: Vec<(u32, Box<[u32]>)>) {
         let n = self.csr.task_count();
         debug_assert_eq!(earlier.len(), n, "a report of this graph");
         // Runs again: did not succeed, or is downstream of such a task.
@@ -415,6 +418,19 @@ impl<'r, T> RunCore<'r, T> {
         }
         // Forget the sources pushed by `new`: the ready tasks differ.
         while !matches!(self.injector.steal(), Steal::Empty) {}
+        let choices: Vec<(u32, Box<[u32]>)> = choices
+            .into_iter()
+            .filter(|(b, _)| !again[*b as usize])
+            .collect();
+        // A carried branch that did not choose `v`, if any.
+        let passed_over_by = |v: u32| {
+            choices
+                .iter()
+                .find(|(b, chosen)| {
+                    self.csr.successors(*b).contains(&v) && chosen.binary_search(&v).is_err()
+                })
+                .map(|(b, _)| *b)
+        };
         let mut carried = vec![false; n].into_boxed_slice();
         let mut rerun = 0;
         for (v, output) in earlier.into_iter().enumerate() {
@@ -437,16 +453,25 @@ impl<'r, T> RunCore<'r, T> {
             } else {
                 0
             };
-            if waits > 0 {
-                self.pending[v].store(waits | hot, Ordering::Relaxed);
+            // A carried branch that passed `v` over releases it once more,
+            // now, as its choice (which skips it); a task waiting for no
+            // rerun predecessor is released once, now, from a place in
+            // `targets` that names it (among the sources, or a carried
+            // predecessor's successors).
+            let branch = passed_over_by(v as u32);
+            let from = match branch {
+                Some(b) => Some(Some(b)),
+                None if waits == 0 => Some(preds.first().copied()),
+                None => None,
+            };
+            let released_now = u32::from(from.is_some());
+            self.pending[v].store((waits + released_now) | hot, Ordering::Relaxed);
+            let Some(from) = from else {
                 continue;
-            }
-            // Ready: one release, from a place in `targets` that names it
-            // (among the sources, or a carried predecessor's successors).
-            self.pending[v].store(1 | hot, Ordering::Relaxed);
-            let at = match preds.first() {
+            };
+            let at = match from {
                 None => self.csr.sources_start as usize + position(self.csr.sources(), v),
-                Some(&p) => {
+                Some(p) => {
                     let lo = self.csr.succ_off[p as usize] as usize;
                     lo + position(self.csr.successors(p), v)
                 }
@@ -454,11 +479,15 @@ impl<'r, T> RunCore<'r, T> {
             self.injector.push(Releases {
                 lo: at,
                 hi: at + 1,
-                poison: None,
+                poison: branch.map(|b| Cause::chosen(TaskId::new(b))),
             });
         }
         self.remaining.store(rerun, Ordering::Relaxed);
         self.carried = Some(carried);
+        *self
+            .choices
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = choices;
     }
 
     /// The graph's topology.
@@ -1354,8 +1383,13 @@ impl<'r, T> RunCore<'r, T> {
                 .collect()
         });
         let retried = self.retry_queue.into_log();
+        let choices = self
+            .choices
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         Report {
             retried,
+            choices,
             carried: self.carried,
             graph: GraphKey::of(&self.csr),
             names: self.names,

@@ -260,3 +260,89 @@ fn a_cleared_task_runs_again_with_everything_below_it() {
         }
     }
 }
+
+#[test]
+fn a_carried_branch_still_passes_over_what_it_did_not_choose() {
+    for exec in executors() {
+        let ran_y = AtomicU32::new(0);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        let check = b
+            .task("check", |ctx| {
+                ctx.branch(["x"])?;
+                Ok(())
+            })
+            .unwrap();
+        b.task("x", |_| Ok(())).unwrap();
+        b.task("y", |_| {
+            ran_y.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap();
+        b.task("z", |_| Ok(())).unwrap();
+        b.task("broken", |_| Err("still broken".into())).unwrap();
+        b.edges_by_name([("check", "x"), ("check", "y"), ("y", "z")])
+            .unwrap();
+        b.branching("check").unwrap();
+        let graph = b.build().unwrap();
+        let first = exec.run(&graph);
+        let second = exec.resume(&graph, first).unwrap();
+        assert!(second.carried_over("check") && second.carried_over("x"));
+        for task in ["y", "z"] {
+            assert!(
+                matches!(second.outcome(task), Some(kahn::Outcome::BranchNotTaken { branch }) if branch == check),
+                "{task}: {second}"
+            );
+        }
+        assert_eq!(ran_y.load(Ordering::SeqCst), 0);
+        assert_eq!(second.state("broken"), Some(State::Failed));
+    }
+}
+
+/// Found by the stress test: a rerun task that a carried branch passed over
+/// and that also waits for a rerun predecessor ran on resume, as if the
+/// branch had chosen it.
+#[test]
+fn a_carried_branch_passes_over_a_task_that_also_waits_for_a_rerun_one() {
+    for exec in executors() {
+        let fixed = AtomicBool::new(false);
+        let ran_y = AtomicU32::new(0);
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        let check = b
+            .task("check", |ctx| {
+                ctx.branch(std::iter::empty::<&str>())?;
+                Ok(())
+            })
+            .unwrap();
+        b.task("flaky", |_| {
+            if fixed.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        })
+        .unwrap();
+        b.task("y", |_| {
+            ran_y.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap();
+        b.edges_by_name([("check", "y"), ("flaky", "y")]).unwrap();
+        b.branching("check").unwrap();
+        let graph = b.build().unwrap();
+        let first = exec.run(&graph);
+        assert!(
+            matches!(first.outcome("y"), Some(kahn::Outcome::Skipped { .. })),
+            "{first}"
+        );
+        fixed.store(true, Ordering::SeqCst);
+        let second = exec.resume(&graph, first).unwrap();
+        assert!(
+            matches!(second.outcome("y"), Some(kahn::Outcome::BranchNotTaken { branch }) if branch == check),
+            "{second}"
+        );
+        assert_eq!(ran_y.load(Ordering::SeqCst), 0);
+        assert!(second.is_success());
+    }
+}

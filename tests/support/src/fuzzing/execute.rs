@@ -666,7 +666,7 @@ fn check_runs(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), St
         .map(|(&spec, log)| run_options(run, case, spec, log))
         .collect();
 
-    let reports: Vec<Report<'_, String>> = if graphs.len() == 1 && resources.is_empty() {
+    let mut reports: Vec<Report<'_, String>> = if graphs.len() == 1 && resources.is_empty() {
         vec![exec.run_with(&graphs[0], &options[0])]
     } else {
         // Separate threads, released together, so the runs overlap; this
@@ -706,6 +706,13 @@ fn check_runs(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), St
             }
         })?;
     }
+    // One run with no token to cancel: resume it, and check the resume.
+    let cancels_token = case.tasks[..n].contains(&Behavior::Cancel);
+    if reports.len() == 1 && !cancels_token && !logs[0].token.is_cancelled() {
+        let report = reports.pop().expect("one report");
+        check_resume(exec, case, &oracle, &logs[0], &graphs[0], report)
+            .map_err(|e| format!("on resume: {e}"))?;
+    }
     for (i, ((resource, gauge), &capacity)) in
         resources.iter().zip(&gauges).zip(&capacities).enumerate()
     {
@@ -719,6 +726,103 @@ fn check_runs(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), St
             "after every run, resource r{i} has {} units in use and {} tasks waiting",
             resource.in_use(),
             resource.waiting()
+        );
+    }
+    Ok(())
+}
+
+/// Resumes the run `earlier` reports and checks the resume: exactly the
+/// tasks that succeeded with nothing above them that did not are carried
+/// over (their bodies do not run again, their outputs are intact), and,
+/// if nothing stops the resumed run, every task ends as the oracle says,
+/// each rerun task running as many times as a full run would.
+fn check_resume(
+    exec: &Executor,
+    case: &ExecCase,
+    oracle: &Oracle,
+    log: &RunLog,
+    graph: &Graph<'_, String>,
+    earlier: Report<'_, String>,
+) -> Result<(), String> {
+    let n = case.task_count();
+    let before: Vec<u32> = log
+        .probes
+        .iter()
+        .map(|p| p.runs.load(Ordering::SeqCst))
+        .collect();
+    let mut again: Vec<bool> = (0..n)
+        .map(|v| earlier.state(TaskId::new(v as u32)) != Some(State::Succeeded))
+        .collect();
+    let edges = case.dag_edges();
+    let mut todo: Vec<usize> = (0..n).filter(|&v| again[v]).collect();
+    while let Some(v) = todo.pop() {
+        for &(a, b) in &edges {
+            if a as usize == v && !again[b as usize] {
+                again[b as usize] = true;
+                todo.push(b as usize);
+            }
+        }
+    }
+    let resumed = exec
+        .resume(graph, earlier)
+        .map_err(|e| format!("the resume was refused: {e}"))?;
+    let what = || format!("{resumed}");
+    let problems =
+        std::mem::take(&mut *log.problems.lock().unwrap_or_else(PoisonError::into_inner));
+    ensure!(problems.is_empty(), "tasks saw: {problems:?}\n{}", what());
+    let carried = (0..n).filter(|&v| !again[v]).count();
+    ensure!(
+        resumed.counts().carried_over == carried,
+        "{} tasks carried over, expected {carried}\n{}",
+        resumed.counts().carried_over,
+        what()
+    );
+    let stopped = resumed.stop_reason().is_some();
+    for v in 0..n {
+        let id = TaskId::new(v as u32);
+        let ran = log.probes[v].runs.load(Ordering::SeqCst) - before[v];
+        ensure!(
+            resumed.carried_over(id) == !again[v],
+            "task {v} carried over: {}, expected {}\n{}",
+            resumed.carried_over(id),
+            !again[v],
+            what()
+        );
+        if !again[v] {
+            ensure!(
+                ran == 0 && resumed.output(id) == Some(&output(v)),
+                "carried task {v} ran {ran} times, output {:?}\n{}",
+                resumed.output(id),
+                what()
+            );
+            continue;
+        }
+        if stopped {
+            continue;
+        }
+        let state = resumed.state(id).expect("an id of the graph");
+        ensure!(
+            state == oracle.states()[v],
+            "task {v} {state} on resume, the oracle says {}\n{}",
+            oracle.states()[v],
+            what()
+        );
+        let want = if oracle.runs(v) {
+            case.attempts_of(v)
+        } else {
+            0
+        };
+        ensure!(
+            ran == want,
+            "task {v} ran {ran} times on resume, not {want}\n{}",
+            what()
+        );
+        ensure!(
+            state != State::Skipped
+                || oracle.skipped_by_choice(v)
+                    != matches!(resumed.outcome(id), Some(Outcome::Skipped { .. })),
+            "task {v} skipped for the wrong kind of reason on resume\n{}",
+            what()
         );
     }
     Ok(())
