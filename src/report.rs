@@ -183,10 +183,14 @@ pub struct Report<'g, T> {
     pub(crate) carried: Option<Box<[bool]>>,
     /// What each branching task that ran chose (for a resume from this
     /// report: a carried branch's choice still holds).
-    pub(crate) choices: Vec<(u32, Box<[u32]>)>,
+    pub(crate) choices: Choices,
     /// Which graph ran, to refuse resuming another graph from this report.
     pub(crate) graph: GraphKey,
 }
+
+/// What the branching tasks of a run chose: each one's id and its chosen
+/// successors, sorted.
+pub(crate) type Choices = Vec<(u32, Box<[u32]>)>;
 
 /// What tells one compiled graph from another: where its topology lives,
 /// and its size. (Two graphs alive at once never share an address.)
@@ -440,7 +444,7 @@ impl<'g, T> Report<'g, T> {
     }
 
     /// The outputs and the branch choices, for a resume.
-    pub(crate) fn into_resumable(mut self) -> (Vec<Option<T>>, Vec<(u32, Box<[u32]>)>) {
+    pub(crate) fn into_resumable(mut self) -> (Vec<Option<T>>, Choices) {
         let choices = std::mem::take(&mut self.choices);
         (self.into_outputs(), choices)
     }

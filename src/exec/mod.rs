@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::error::{ExecutorError, ResumeError};
 use crate::graph::Graph;
 use crate::options::RunOptions;
-use crate::report::Report;
+use crate::report::{Choices, Report};
 #[cfg(loom)]
 pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
@@ -396,7 +396,7 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
 
 /// What a resume takes from the earlier run: its outputs by id, and its
 /// branch choices.
-type Resumable<T> = (Vec<Option<T>>, Vec<(u32, Box<[u32]>)>);
+type Resumable<T> = (Vec<Option<T>>, Choices);
 
 /// What a run of `graph` reads of it.
 fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {

@@ -46,7 +46,7 @@ use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
-use crate::report::{Counts, GraphKey, Report, Timing};
+use crate::report::{Choices, Counts, GraphKey, Report, Timing};
 use crate::resource::{Inbox, ResourceTable, Returned};
 use crate::retry::Retries;
 use crate::state::State;
@@ -250,7 +250,7 @@ pub(crate) struct RunCore<'r, T> {
     /// What each branching task that ran chose: its id and its chosen
     /// successors, sorted. Written by the task's worker before it releases
     /// the successors (which the lock orders before their claims).
-    choices: Mutex<Vec<(u32, Box<[u32]>)>>,
+    choices: Mutex<Choices>,
     /// The graph's retry policies, if any task has one.
     retries: Option<&'r Retries<'r>>,
     /// Tasks waiting for their next attempt, and every failed attempt.
@@ -402,7 +402,7 @@ impl<'r, T> RunCore<'r, T> {
     ///
     /// `choices` are the earlier run's branch choices: a carried branching
     /// task's choice still decides which of its successors run.
-    pub(crate) fn carry_over(&mut self, earlier: Vec<Option<T>>, choices: Vec<(u32, Box<[u32]>)>) {
+    pub(crate) fn carry_over(&mut self, earlier: Vec<Option<T>>, choices: Choices) {
         let n = self.csr.task_count();
         debug_assert_eq!(earlier.len(), n, "a report of this graph");
         // Runs again: did not succeed, or is downstream of such a task.
@@ -418,7 +418,7 @@ impl<'r, T> RunCore<'r, T> {
         }
         // Forget the sources pushed by `new`: the ready tasks differ.
         while !matches!(self.injector.steal(), Steal::Empty) {}
-        let choices: Vec<(u32, Box<[u32]>)> = choices
+        let choices: Choices = choices
             .into_iter()
             .filter(|(b, _)| !again[*b as usize])
             .collect();
