@@ -782,7 +782,7 @@ fn check_resume(
         let id = TaskId::new(v as u32);
         let ran = log.probes[v].runs.load(Ordering::SeqCst) - before[v];
         ensure!(
-            resumed.carried_over(id) == !again[v],
+            resumed.carried_over(id) != again[v],
             "task {v} carried over: {}, expected {}\n{}",
             resumed.carried_over(id),
             !again[v],
