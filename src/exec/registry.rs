@@ -565,8 +565,13 @@ fn worker_job(shared: Arc<Shared>) {
             }
             // Do not come straight back: a run that had nothing, ended, or
             // was left for another is tried again only on a fresh round.
+            // A run left for another may have been dry before, and found
+            // work since without a call (a retry fell due): it is not dry
+            // now, and must count as starving if no one serves it.
             if departure == Departure::NoWork {
                 dry.add(listing.serial);
+            } else {
+                dry.forget(listing.serial);
             }
             tried.add(listing.serial);
         }
@@ -628,6 +633,16 @@ impl Tried {
 
     fn clear(&mut self) {
         self.len = 0;
+    }
+
+    /// Takes `serial` out, if it is in.
+    fn forget(&mut self, serial: u64) {
+        for s in &mut self.serials[..self.len.min(8)] {
+            if *s == serial {
+                // No run has this serial: serials count up from 0.
+                *s = u64::MAX;
+            }
+        }
     }
 }
 
