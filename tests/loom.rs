@@ -727,3 +727,72 @@ fn report_task(report: &kahn::Report<'_, u64>, name: &str) -> TaskId {
         .map(|t| t.id)
         .expect("a task of the report")
 }
+
+/// `a -> {flaky, other}`: `flaky` fails its first attempt and is retried
+/// with no delay, while the other worker may be finishing `other`, the
+/// run's last task but for it. The retry waits in the run's queue, not on
+/// a worker; whichever worker is idle takes it (a sleeping one is woken by
+/// the queueing), and the run ends only once it has run again.
+#[test]
+fn a_retry_waits_while_another_worker_finishes_the_last_task() {
+    static RUNS: Runs = Runs::new();
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "a", |_| Ok(1));
+        RUNS.task(b, "flaky", |ctx| {
+            if ctx.attempt() == 1 {
+                return Err("try again".into());
+            }
+            Ok(ctx.input("a")? + 1)
+        });
+        RUNS.task(b, "other", |ctx| Ok(ctx.input("a")? + 2));
+        edges(b, &[("a", "flaky"), ("a", "other")]);
+        b.retry("flaky", kahn::RetryPolicy::attempts(2))
+            .expect("a task of the model");
+    });
+    model(move || {
+        RUNS.reset();
+        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, true);
+        assert!(report.is_success(), "{report}");
+        assert_eq!(report.output("flaky"), Some(&2));
+        assert_eq!(report.output("other"), Some(&3));
+        assert_eq!(report.attempts("flaky"), 2);
+        assert_eq!(RUNS.count(report_task(&report, "flaky")), 2);
+    });
+}
+
+/// `check` branches to `x` only; `x` and `y` both lead to `join`, which
+/// runs when none failed. The skip of `y` (released with `check`'s choice)
+/// and the clean release of `x` race on two workers, and `join`'s claim
+/// must see both: it runs exactly once, after `x`, and `y` never runs.
+#[test]
+fn a_branch_skip_races_a_successor_release() {
+    static RUNS: Runs = Runs::new();
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "check", |ctx| {
+            ctx.branch(["x"])?;
+            Ok(0)
+        });
+        RUNS.task(b, "x", |_| Ok(1));
+        RUNS.task(b, "y", |_| Ok(2));
+        RUNS.task(b, "join", |ctx| Ok(ctx.inputs().map(|(_, v)| *v).sum()));
+        edges(
+            b,
+            &[("check", "x"), ("check", "y"), ("x", "join"), ("y", "join")],
+        );
+        b.branching("check").expect("a task of the model");
+        b.trigger_rule("join", kahn::TriggerRule::NoneFailed)
+            .expect("a task of the model");
+    });
+    model(move || {
+        RUNS.reset();
+        let report = kahn::__loom::run(graph, &RunOptions::new(), THREADS, true);
+        assert!(report.is_success(), "{report}");
+        assert!(matches!(
+            report.outcome("y"),
+            Some(Outcome::BranchNotTaken { .. })
+        ));
+        assert_eq!(report.output("join"), Some(&1));
+        assert_eq!(RUNS.count(report_task(&report, "y")), 0);
+        assert_eq!(RUNS.count(report_task(&report, "join")), 1);
+    });
+}
