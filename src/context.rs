@@ -7,7 +7,7 @@ use crate::exec::run::RunCore;
 use crate::id::{TaskId, TaskRef};
 use crate::options::StopReason;
 use crate::state::State;
-use crate::timeout::NO_LIMIT;
+use crate::timeout;
 
 /// Handed to a task body while it runs.
 ///
@@ -34,8 +34,9 @@ pub struct TaskContext<'r, T> {
     pub(crate) core: &'r RunCore<'r, T>,
     pub(crate) node: u32,
     pub(crate) worker: u32,
-    /// When the task's timeout passes, in nanoseconds from the run's start;
-    /// `NO_LIMIT` if it has none. (Beside `worker`, it fits where padding was.)
+    /// When the task's timeout passes, on the timeout clock (see
+    /// `timeout.rs`); `NO_LIMIT` if it has none. (Beside `worker`, it fits
+    /// where padding was.)
     pub(crate) deadline: u64,
 }
 
@@ -236,7 +237,7 @@ impl<'r, T> TaskContext<'r, T> {
     }
 
     fn past_deadline(&self) -> bool {
-        self.deadline != NO_LIMIT && self.core.elapsed_nanos() >= self.deadline
+        timeout::is_past(self.deadline)
     }
 
     /// Which attempt of this task is running: 1, or more if a

@@ -10,7 +10,7 @@
 //! once, to be recorded with its last failure.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::PoisonError;
 
 use crate::error::TaskFailure;
@@ -22,12 +22,8 @@ use crate::sync::Mutex;
 /// "Nothing waits", in `RetryQueue::earliest`.
 const NOBODY_WAITS: u64 = u64::MAX;
 
-/// One task's failed attempts, oldest first.
-#[derive(Debug)]
-struct Attempts {
-    task: u32,
-    failed: Vec<TaskFailure>,
-}
+/// Each retried task's failed attempts, oldest first, by task id.
+type Log = HashMap<u32, Vec<TaskFailure>, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 pub(crate) struct RetryQueue {
@@ -36,8 +32,9 @@ pub(crate) struct RetryQueue {
     /// When the earliest waiting task is due; `NOBODY_WAITS` if none. A
     /// hint for idle workers, read without the lock.
     earliest: AtomicU64,
-    /// The failed attempts of every task that failed one and was retried.
-    log: Mutex<Vec<Attempts>>,
+    /// The failed attempts of every task that failed one and was retried:
+    /// a map, since a storm of retries may fail every task of a large graph.
+    log: Mutex<Log>,
 }
 
 impl RetryQueue {
@@ -45,7 +42,7 @@ impl RetryQueue {
         RetryQueue {
             waiting: Mutex::new(BinaryHeap::new()),
             earliest: AtomicU64::new(NOBODY_WAITS),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(Log::default()),
         }
     }
 
@@ -60,40 +57,25 @@ impl RetryQueue {
         policy: &RetryPolicy,
     ) -> Result<u32, TaskFailure> {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let failed_before = log
-            .iter()
-            .find(|a| a.task == v)
-            .map_or(0, |a| a.failed.len() as u32);
+        let failed_before = log.get(&v).map_or(0, |failed| failed.len() as u32);
         if failed_before + 1 >= policy.attempts || !policy.retries(&failure) {
             return Err(failure);
         }
-        match log.iter_mut().find(|a| a.task == v) {
-            Some(attempts) => attempts.failed.push(failure),
-            None => log.push(Attempts {
-                task: v,
-                failed: vec![failure],
-            }),
-        }
+        log.entry(v).or_default().push(failure);
         Ok(failed_before + 1)
     }
 
     /// The attempt task `v` is on, from 1.
     pub(crate) fn attempt_of(&self, v: u32) -> u32 {
         let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        1 + log
-            .iter()
-            .find(|a| a.task == v)
-            .map_or(0, |a| a.failed.len() as u32)
+        1 + log.get(&v).map_or(0, |failed| failed.len() as u32)
     }
 
     /// Takes back the last failure of task `v`, which waited for another
     /// attempt that will not come (the run stopped): its outcome.
     pub(crate) fn give_up(&self, v: u32) -> TaskFailure {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let last = log
-            .iter_mut()
-            .find(|a| a.task == v)
-            .and_then(|a| a.failed.pop());
+        let last = log.get_mut(&v).and_then(Vec::pop);
         match last {
             Some(failure) => failure,
             None => unreachable!("kahn: internal error: a retried task without a failed attempt"),
@@ -163,8 +145,8 @@ impl RetryQueue {
             .unwrap_or_else(PoisonError::into_inner);
         let mut log: Vec<_> = log
             .into_iter()
-            .filter(|a| !a.failed.is_empty())
-            .map(|a| (TaskId::new(a.task), a.failed))
+            .filter(|(_, failed)| !failed.is_empty())
+            .map(|(task, failed)| (TaskId::new(task), failed))
             .collect();
         log.sort_unstable_by_key(|(task, _)| *task);
         log

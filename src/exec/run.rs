@@ -508,17 +508,13 @@ impl<'r, T> RunCore<'r, T> {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(NO_LIMIT - 1)
     }
 
-    /// The deadline of task `v`, about to start, on [`elapsed_nanos`]'s
-    /// clock: [`NO_LIMIT`] unless it has a timeout.
-    ///
-    /// [`elapsed_nanos`]: Self::elapsed_nanos
-    #[cold]
+    /// The deadline of task `v`, about to start, on the timeout clock (see
+    /// `timeout.rs`): [`NO_LIMIT`] unless it has a timeout.
+    #[inline]
     pub(crate) fn deadline_for(&self, v: u32) -> u64 {
         match &self.timeouts {
-            Some(timeouts) if timeouts.nanos_of(v) != NO_LIMIT => {
-                timeout::add_nanos(self.elapsed_nanos(), timeouts.nanos_of(v))
-            }
-            _ => NO_LIMIT,
+            Some(timeouts) => timeout::deadline_after(timeouts.nanos_of(v)),
+            None => NO_LIMIT,
         }
     }
 

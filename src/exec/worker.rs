@@ -33,7 +33,7 @@ use crate::id::TaskId;
 use crate::report::Timing;
 use crate::resource::Returned;
 use crate::sync::deque::Worker;
-use crate::timeout::NO_LIMIT;
+use crate::timeout::{self, NO_LIMIT};
 use crate::trigger::TriggerRule;
 
 /// How a worker takes part in a run.
@@ -805,7 +805,7 @@ fn judge<T>(
             (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
         }
     };
-    if deadline != NO_LIMIT && core.elapsed_nanos() >= deadline {
+    if timeout::is_past(deadline) {
         // What it returned is dropped here, inside a guard like the task's:
         // a panicking destructor is the task's doing, not kahn's.
         let _ = catch_unwind(AssertUnwindSafe(move || match result {

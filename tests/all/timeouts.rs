@@ -14,6 +14,11 @@ use kahn_test_support::{bounded, executor, executors, intend_panic, wait_until};
 
 const LIMIT: Duration = Duration::from_millis(20);
 
+/// Well past `LIMIT`: deadlines are kept on a coarse clock and may pass up
+/// to two of its ticks late (4 ms each here, 10 ms at the coarsest Linux
+/// setting), never early.
+const LATE: Duration = Duration::from_millis(80);
+
 /// Counts drops, to show a timed-out task's output is dropped exactly once.
 struct Counted<'a>(&'a AtomicUsize);
 
@@ -126,17 +131,17 @@ fn a_task_that_never_looks_is_timed_out_when_it_returns_whatever_it_returned() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<Counted<'_>>();
         b.task("ok_late", |_| {
-            std::thread::sleep(LIMIT + Duration::from_millis(5));
+            std::thread::sleep(LATE);
             Ok(Counted(&drops))
         })
         .unwrap();
         b.task("err_late", |_| {
-            std::thread::sleep(LIMIT + Duration::from_millis(5));
+            std::thread::sleep(LATE);
             Err("a real error, but late".into())
         })
         .unwrap();
         b.task("panic_late", |_| {
-            std::thread::sleep(LIMIT + Duration::from_millis(5));
+            std::thread::sleep(LATE);
             intend_panic();
             panic!("late and panicking")
         })
@@ -336,7 +341,7 @@ fn checkpoint_says_timed_out_before_run_stopped() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<()>();
         b.task("both", |ctx| {
-            std::thread::sleep(LIMIT + Duration::from_millis(5));
+            std::thread::sleep(LATE);
             ctx.cancel_run();
             let error = ctx.checkpoint().unwrap_err();
             assert!(
