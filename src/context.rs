@@ -57,7 +57,19 @@ impl<'r, T> TaskContext<'r, T> {
     /// [`InputError`] if `task` does not exist or is not a direct
     /// predecessor. It converts into the task's error type, so `?` works.
     pub fn input<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<&'r T, InputError> {
-        let task = task.into();
+        let id = self.predecessor(task.into())?;
+        match self.core.state_of(id.raw()) {
+            State::Succeeded => Ok(self.core.output_of_predecessor(id.raw())),
+            state => Err(InputError::NotSucceeded {
+                asker: self.core.names().label(self.id()),
+                task: self.core.names().label(id),
+                state,
+            }),
+        }
+    }
+
+    /// `task`, if it is a direct predecessor of this task; else why not.
+    fn predecessor(&self, task: TaskRef<'_>) -> Result<TaskId, InputError> {
         let asker = || self.core.names().label(self.id());
         let Some(id) = self.core.names().find(task) else {
             return Err(InputError::UnknownTask {
@@ -69,20 +81,12 @@ impl<'r, T> TaskContext<'r, T> {
             return Err(InputError::OwnOutput { task: asker() });
         }
         if !self.is_predecessor(id) {
-            let task = self.core.names().label(id);
             return Err(InputError::NotAPredecessor {
                 asker: asker(),
-                task,
+                task: self.core.names().label(id),
             });
         }
-        match self.core.state_of(id.raw()) {
-            State::Succeeded => Ok(self.core.output_of_predecessor(id.raw())),
-            state => Err(InputError::NotSucceeded {
-                asker: asker(),
-                task: self.core.names().label(id),
-                state,
-            }),
-        }
+        Ok(id)
     }
 
     fn is_predecessor(&self, id: TaskId) -> bool {
@@ -114,23 +118,7 @@ impl<'r, T> TaskContext<'r, T> {
     /// [`InputError::UnknownTask`], [`InputError::OwnOutput`] or
     /// [`InputError::NotAPredecessor`], as for [`input`](Self::input).
     pub fn upstream<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<State, InputError> {
-        let task = task.into();
-        let asker = || self.core.names().label(self.id());
-        let Some(id) = self.core.names().find(task) else {
-            return Err(InputError::UnknownTask {
-                asker: asker(),
-                missing: task.to_owned_ref(),
-            });
-        };
-        if id == self.id() {
-            return Err(InputError::OwnOutput { task: asker() });
-        }
-        if !self.is_predecessor(id) {
-            return Err(InputError::NotAPredecessor {
-                asker: asker(),
-                task: self.core.names().label(id),
-            });
-        }
+        let id = self.predecessor(task.into())?;
         Ok(self.core.state_of(id.raw()))
     }
 

@@ -102,13 +102,20 @@ pub(crate) fn is_past(deadline: u64) -> bool {
 /// Now, in nanoseconds, on the coarse monotonic clock.
 #[cfg(all(target_os = "linux", not(miri)))]
 fn now() -> u64 {
+    coarse(libc::clock_gettime)
+}
+
+/// What `ask` (`clock_gettime` or `clock_getres`) says of the coarse
+/// monotonic clock, in nanoseconds.
+#[cfg(all(target_os = "linux", not(miri)))]
+fn coarse(ask: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable `timespec`; the clock id is one
-    // Linux has had since 2.6.32, and the call cannot fail with both.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    // Linux has had since 2.6.32, and neither call fails with both.
+    unsafe { ask(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     (ts.tv_sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec as u64)
@@ -131,15 +138,7 @@ fn tick() -> u64 {
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn resolution() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: as in `now`.
-    unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    coarse(libc::clock_getres)
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]

@@ -651,16 +651,7 @@ fn flush_deferred<T: Send + Sync>(
     match claim {
         Claim::Waiting => Releases::EMPTY,
         Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
-        Claim::Clean => {
-            if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
-                return Releases::EMPTY;
-            }
-            let next = run_claimed(graph, core, local, v);
-            if local.after_task != 0 {
-                local.after_task(graph, core, v);
-            }
-            next
-        }
+        Claim::Clean => run_unannounced(graph, core, local, v),
         Claim::Deferred => unreachable!("kahn: internal error: a release deferred twice"),
     }
 }
@@ -719,6 +710,19 @@ fn take_retry<T: Send + Sync>(
         let (end, poison) = core.stopped_end(v);
         return settle(core, local, v, end, poison);
     }
+    run_unannounced(graph, core, local, v)
+}
+
+/// Runs claimed task `v` off the per-task path, where this worker holds no
+/// private work (so announces nothing): takes its resources (it may be
+/// parked instead), runs it, gives them back. Returns its successors'
+/// releases.
+fn run_unannounced<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+) -> Releases {
     if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
         return Releases::EMPTY;
     }
