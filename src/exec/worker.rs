@@ -673,8 +673,7 @@ fn take_back<T: Send + Sync>(
         )
     };
     if !returned.retry {
-        let (end, poison) = core.stopped_end(v);
-        return settle(core, local, v, end, poison);
+        return settle_stopped(core, local, v);
     }
     // Woken by a release: unless it takes its units now, it passes the
     // wake-up on to whoever waits behind it, of this run or another.
@@ -686,8 +685,7 @@ fn take_back<T: Send + Sync>(
         }
         Acquired::NotNeeded => {
             table.pass_on(v);
-            let (end, poison) = core.stopped_end(v);
-            settle(core, local, v, end, poison)
+            settle_stopped(core, local, v)
         }
         Acquired::Parked => {
             table.pass_on(v);
@@ -707,10 +705,16 @@ fn take_retry<T: Send + Sync>(
     v: u32,
 ) -> Releases {
     if core.should_stop() {
-        let (end, poison) = core.stopped_end(v);
-        return settle(core, local, v, end, poison);
+        return settle_stopped(core, local, v);
     }
     run_unannounced(graph, core, local, v)
+}
+
+/// Records claimed task `v`, which a stop keeps from starting (again), as
+/// [`RunCore::stopped_end`] says, and returns its successors' releases.
+fn settle_stopped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Releases {
+    let (end, poison) = core.stopped_end(v);
+    settle(core, local, v, end, poison)
 }
 
 /// Runs claimed task `v` off the per-task path, where this worker holds no
