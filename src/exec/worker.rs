@@ -71,7 +71,8 @@ struct Local<'c> {
     joined: Instant,
     /// What to do before each task, fixed for the stay: [`PEERS`] if the
     /// run has another seat (someone to share or announce to),
-    /// [`RESOURCES`] if the graph has resources.
+    /// [`RESOURCES`] if the graph has resources, [`RULED`] if a task has a
+    /// trigger rule.
     before_task: u8,
     /// Whether this worker may move to another run (a worker job).
     may_rotate: bool,
@@ -81,22 +82,22 @@ struct Local<'c> {
     /// What to undo after the task running now: [`ANNOUNCING`] if an
     /// announcement is out for it, [`HOLDING`] if it holds resources.
     after_task: u8,
-    /// What the graph's tasks may have beyond the default: [`TIMED`],
-    /// [`RULED`], [`BRANCHY`]; 0, and no cost, for most graphs.
+    /// What the graph's tasks may have beyond the default that is settled
+    /// after a task: [`TIMED`], [`BRANCHY`]; 0, and no cost, for most graphs.
     traits: u8,
 }
 
 /// In `Local::traits`: some task has a timeout.
 const TIMED: u8 = 1;
-/// In `Local::traits`: some task has a trigger rule.
-const RULED: u8 = 2;
 /// In `Local::traits`: some task may branch.
-const BRANCHY: u8 = 4;
+const BRANCHY: u8 = 2;
 
 /// In `Local::before_task`: the run has another seat.
 const PEERS: u8 = 1;
 /// In `Local::before_task`: the graph has resources.
 const RESOURCES: u8 = 2;
+/// In `Local::before_task`: some task of the graph has a trigger rule.
+const RULED: u8 = 4;
 /// In `Local::after_task`: an announcement is out.
 const ANNOUNCING: u8 = 1;
 /// In `Local::after_task`: the task holds resources.
@@ -226,19 +227,25 @@ impl Local<'_> {
         (cur.lo, cur.hi)
     }
 
-    /// Before task `v` (claimed cleanly) runs: takes the resources it uses,
-    /// then announces the private work held while it runs (the current
-    /// range and the stack) and shares some if wanted. Returns what is left
-    /// of the range, or `None` if `v` was parked on a resource.
+    /// Before task `v` (claimed, as `claim` says) runs: applies its trigger
+    /// rule, takes the resources it uses, then announces the private work
+    /// held while it runs (the current range and the stack) and shares some
+    /// if wanted. Returns what is left of the range, or `None` if `v` does
+    /// not run now: skipped by its rule (its successors' releases set
+    /// aside), or parked on a resource.
     #[inline(always)]
     fn before_task<T>(
         &mut self,
         graph: &Graph<'_, T>,
         core: &RunCore<'_, T>,
         v: u32,
+        claim: Claim,
         (lo, hi, poison): (u32, u32, Option<Cause>),
         shared: Option<&Arc<Shared>>,
     ) -> Option<(u32, u32)> {
+        if self.before_task & RULED != 0 && !self.runs_by_rule(graph, core, v, claim) {
+            return None;
+        }
         if self.before_task & RESOURCES != 0 && !self.take_resources(graph, core, v) {
             return None;
         }
@@ -258,6 +265,29 @@ impl Local<'_> {
             self.give_back_resources(graph, core, v);
         }
         taken
+    }
+
+    /// Whether claimed task `v` runs by its trigger rule; if not, records
+    /// it skipped and sets its successors' releases aside on the stack.
+    #[cold]
+    #[inline(never)]
+    fn runs_by_rule<T>(
+        &mut self,
+        graph: &Graph<'_, T>,
+        core: &RunCore<'_, T>,
+        v: u32,
+        claim: Claim,
+    ) -> bool {
+        match apply_rule(graph, core, v, claim) {
+            Claim::Poisoned(cause) => {
+                let next = skip_claimed(core, self, v, cause);
+                if !next.is_empty() {
+                    self.stack_push(next);
+                }
+                false
+            }
+            _ => true,
+        }
     }
 
     /// Takes the resources task `v` (claimed cleanly) uses, if any: `false`
@@ -420,19 +450,15 @@ impl Pace {
     }
 }
 
-/// What a graph's tasks have beyond the default (see `Local::traits`).
+/// What a graph's tasks have beyond the default that is settled after a
+/// task (see `Local::traits`).
 fn graph_traits<T>(graph: &Graph<'_, T>) -> u8 {
     let mut traits = 0;
     if graph.timeouts.is_some() {
         traits |= TIMED;
     }
-    if let Some(triggers) = &graph.triggers {
-        if triggers.ruled {
-            traits |= RULED;
-        }
-        if triggers.branching {
-            traits |= BRANCHY;
-        }
+    if graph.triggers.as_ref().is_some_and(|t| t.branching) {
+        traits |= BRANCHY;
     }
     traits
 }
@@ -483,6 +509,11 @@ pub(crate) fn participate<T: Send + Sync>(
         before_task: if core.has_peers() { PEERS } else { 0 }
             | if graph.resources.is_some() {
                 RESOURCES
+            } else {
+                0
+            }
+            | if graph.triggers.as_ref().is_some_and(|t| t.ruled) {
+                RULED
             } else {
                 0
             },
@@ -536,18 +567,19 @@ fn work<T: Send + Sync>(
                 }
                 claim = core.claim(v, lo - 1, poison, false);
             }
-            if local.traits & RULED != 0 {
-                claim = apply_rule(graph, core, v, claim);
-            }
             let next = match claim {
                 Claim::Waiting => continue,
                 Claim::Deferred => unreachable!("kahn: internal error: a release deferred twice"),
-                Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
-                Claim::Clean => {
-                    // Tasks that may share work or use resources take the
-                    // out-of-the-way path: one flag to test for the others.
+                Claim::Poisoned(cause) if local.before_task & RULED == 0 => {
+                    skip_claimed(core, local, v, cause)
+                }
+                Claim::Poisoned(_) | Claim::Clean => {
+                    // Tasks that may share work, use resources or have a
+                    // trigger rule take the out-of-the-way path: one flag
+                    // to test for the others.
                     if local.before_task != 0 {
-                        match local.before_task(graph, core, v, (lo, hi, poison), how.shared) {
+                        let range = (lo, hi, poison);
+                        match local.before_task(graph, core, v, claim, range, how.shared) {
                             Some(range) => (lo, hi) = range,
                             None => continue,
                         }
@@ -645,7 +677,7 @@ fn flush_deferred<T: Send + Sync>(
     let v = deferred.task;
     core.apply_deferred(v, deferred.count - 1);
     let mut claim = core.claim(v, deferred.index, None, false);
-    if local.traits & RULED != 0 {
+    if local.before_task & RULED != 0 {
         claim = apply_rule(graph, core, v, claim);
     }
     match claim {
@@ -748,48 +780,57 @@ fn run_claimed<T: Send + Sync>(
     local: &mut Local<'_>,
     v: u32,
 ) -> Releases {
-    let mut poison = None;
-    let end = if core.should_stop() {
-        let end;
-        (end, poison) = core.stopped_end(v);
-        end
-    } else {
-        let traits = local.traits;
-        let deadline = if traits & TIMED != 0 {
+    if core.should_stop() {
+        return settle_stopped(core, local, v);
+    }
+    let started = core.records_timings().then(Instant::now);
+    let ctx = TaskContext {
+        core,
+        node: v,
+        worker: local.me as u32,
+        deadline: if local.traits & TIMED != 0 {
             core.deadline_for(v)
         } else {
             NO_LIMIT
-        };
-        let started = core.records_timings().then(Instant::now);
-        let ctx = TaskContext {
-            core,
-            node: v,
-            worker: local.me as u32,
-            deadline,
-        };
-        let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
-        if let Some(started) = started {
-            let timing = Timing {
-                start: started - core.start(),
-                duration: started.elapsed(),
-                worker: local.me,
-            };
-            // SAFETY: this worker claimed `v` and has not released its successors.
-            unsafe { core.write_timing(v, timing) };
-        }
-        match result {
-            Ok(Ok(output)) if traits & (TIMED | BRANCHY) == 0 => TaskEnd::Succeeded(output),
-            result => {
-                let end;
-                (end, poison) = judge(core, v, deadline, result);
-                if let TaskEnd::Retrying = end {
-                    return Releases::EMPTY;
-                }
-                end
-            }
-        }
+        },
     };
-    settle(core, local, v, end, poison)
+    let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
+    if let Some(started) = started {
+        let timing = Timing {
+            start: started - core.start(),
+            duration: started.elapsed(),
+            worker: local.me,
+        };
+        // SAFETY: this worker claimed `v` and has not released its successors.
+        unsafe { core.write_timing(v, timing) };
+    }
+    match result {
+        // Settled here, so the common case's recording is known at compile
+        // time: a success, with nothing to pass on.
+        // (`local.traits` read again rather than kept across the task: a
+        // value kept costs a register, or a spill.)
+        Ok(Ok(output)) if local.traits & (TIMED | BRANCHY) == 0 => {
+            settle(core, local, v, TaskEnd::Succeeded(output), None)
+        }
+        result => settle_judged(core, local, v, ctx.deadline, result),
+    }
+}
+
+/// Judges how task `v` ended (see [`judge`]) and records it; a task queued
+/// for a retry is not recorded and releases nothing.
+#[cold]
+#[inline(never)]
+fn settle_judged<T>(
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+    deadline: u64,
+    result: std::thread::Result<Result<T, BoxError>>,
+) -> Releases {
+    match judge(core, v, deadline, result) {
+        (TaskEnd::Retrying, _) => Releases::EMPTY,
+        (end, poison) => settle(core, local, v, end, poison),
+    }
 }
 
 /// How task `v` ended, and what it passes on to its successors, but for
