@@ -638,8 +638,10 @@ fn work<T: Send + Sync>(
                         take_back(graph, core, local, returned)
                     }
                     Found::Retry(v) => {
+                        // Its next attempt is due: run it (or, if the run
+                        // stopped meanwhile, record its last failure).
                         local.pace.restart();
-                        take_retry(graph, core, local, v)
+                        run_unannounced(graph, core, local, v)
                     }
                     Found::Over => return Departure::Over,
                     Found::Nothing => return Departure::NoWork,
@@ -726,22 +728,6 @@ fn take_back<T: Send + Sync>(
     }
 }
 
-/// A task's next attempt is due: runs it (taking its resources first, if
-/// it uses any), or, if the run stopped meanwhile, records it with its
-/// last failure. Returns the releases of its successors.
-#[cold]
-fn take_retry<T: Send + Sync>(
-    graph: &Graph<'_, T>,
-    core: &RunCore<'_, T>,
-    local: &mut Local<'_>,
-    v: u32,
-) -> Releases {
-    if core.should_stop() {
-        return settle_stopped(core, local, v);
-    }
-    run_unannounced(graph, core, local, v)
-}
-
 /// Records claimed task `v`, which a stop keeps from starting (again), as
 /// [`RunCore::stopped_end`] says, and returns its successors' releases.
 fn settle_stopped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Releases {
@@ -753,6 +739,7 @@ fn settle_stopped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Re
 /// private work (so announces nothing): takes its resources (it may be
 /// parked instead), runs it, gives them back. Returns its successors'
 /// releases.
+#[cold]
 fn run_unannounced<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
@@ -770,7 +757,8 @@ fn run_unannounced<T: Send + Sync>(
 }
 
 /// Runs task `v`, which this worker claimed cleanly — or, if the run has
-/// stopped, records it cancelled — and returns the releases of its successors.
+/// stopped, records it as [`RunCore::stopped_end`] says — and returns the
+/// releases of its successors.
 /// Always inlined into the one loop that calls it: out of line it costs an
 /// empty task half again.
 #[inline(always)]
