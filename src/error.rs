@@ -470,7 +470,8 @@ impl RunError {
         &self.failures
     }
 
-    /// How many tasks were skipped because something upstream failed.
+    /// How many tasks were skipped: because something upstream failed, or
+    /// passed over by a branch or a trigger rule.
     pub fn skipped(&self) -> usize {
         self.skipped
     }

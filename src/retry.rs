@@ -259,7 +259,7 @@ const NONE: u32 = u32::MAX;
 /// the policies, for graphs where some task has one.
 pub(crate) struct Retries<'a> {
     index: &'a [u32],
-    policies: Arc<[RetryPolicy]>,
+    policies: Box<[RetryPolicy]>,
 }
 
 impl Retries<'_> {

@@ -4,7 +4,7 @@
 //! it is skipped, and says why (the failure at the root, as releases carry
 //! it). A [`TriggerRule`] changes that for one task, and a *branching* task
 //! may pass over some of its successors at run time. Both extend the same
-//! skip propagation: a release carries a [`Cause`](crate::exec::releases::Cause)
+//! skip propagation: a release carries a [`Cause`](crate::state::Cause)
 //! that is either a failure or a choice, and a rule is judged from the
 //! predecessors' recorded states, all final by then.
 

@@ -418,18 +418,19 @@ impl<'r, T> RunCore<'r, T> {
         }
         // Forget the sources pushed by `new`: the ready tasks differ.
         while !matches!(self.injector.steal(), Steal::Empty) {}
-        let choices: Choices = choices
+        let mut choices: Choices = choices
             .into_iter()
             .filter(|(b, _)| !again[*b as usize])
             .collect();
-        // A carried branch that did not choose `v`, if any.
+        choices.sort_unstable_by_key(|(b, _)| *b);
+        // A carried branch that did not choose `v`, if any: looked up by
+        // `v`'s predecessors, so a resume costs O(edges × log branches).
         let passed_over_by = |v: u32| {
-            choices
-                .iter()
-                .find(|(b, chosen)| {
-                    self.csr.successors(*b).contains(&v) && chosen.binary_search(&v).is_err()
-                })
-                .map(|(b, _)| *b)
+            self.csr.predecessors(v).iter().copied().find(|p| {
+                choices
+                    .binary_search_by_key(p, |(b, _)| *b)
+                    .is_ok_and(|at| choices[at].1.binary_search(&v).is_err())
+            })
         };
         let mut carried = vec![false; n].into_boxed_slice();
         let mut rerun = 0;
