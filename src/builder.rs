@@ -1,6 +1,8 @@
 //! The single-threaded, mutable stage of a graph: add tasks and edges, then `build`.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
@@ -8,7 +10,7 @@ use bumpalo::Bump;
 use crate::compile::compile;
 use crate::context::TaskContext;
 use crate::error::{BoxError, BuildError, RejectedWeight};
-use crate::graph::Graph;
+use crate::graph::{Extras, Graph};
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 use crate::names::{NameTable, Names, Rejected, BLOCK};
 use crate::pages;
@@ -18,6 +20,7 @@ use crate::retry::{self, RetryPolicy};
 use crate::task::{alloc_task, TaskBox};
 use crate::timeout;
 use crate::trigger::{self, TriggerRule};
+use crate::value::{GraphTag, Output, Value};
 
 /// Hard limit on edges, 2³⁰ − 1: an in-degree must leave the pending
 /// counter's top two bits free (poisoned, and many predecessors), and edges
@@ -82,6 +85,9 @@ pub struct GraphBuilder<'a, T = ()> {
     timeouts: timeout::Declared<'a>,
     triggers: trigger::Declared<'a>,
     retries: retry::Declared<'a>,
+    /// Tasks marked with `keep_output`, as declared.
+    kept: BumpVec<'a, u32>,
+    tag: GraphTag,
 }
 
 impl<'a, T> GraphBuilder<'a, T> {
@@ -104,6 +110,8 @@ impl<'a, T> GraphBuilder<'a, T> {
             timeouts: timeout::Declared::new(bump),
             triggers: trigger::Declared::new(bump),
             retries: retry::Declared::new(bump),
+            kept: BumpVec::new_in(bump),
+            tag: GraphTag::next(),
         }
     }
 
@@ -789,6 +797,67 @@ impl<'a, T> GraphBuilder<'a, T> {
     }
 
     /// The id of `task`, or the error that `call` names an unknown task.
+    /// Keeps `task`'s output in the report under
+    /// [early release](crate::RunOptions::release_outputs), as a sink's is
+    /// kept; its readers may not [take](crate::TaskContext::take_input) it.
+    /// For the intermediate results a caller wants back (row counts, a
+    /// manifest) from a graph whose other outputs are freed as it runs.
+    ///
+    /// # Errors
+    /// [`BuildError::UnknownTaskFor`] if the builder has no such task.
+    pub fn keep_output<'n>(&mut self, task: impl Into<TaskRef<'n>>) -> Result<(), BuildError> {
+        let v = self.find_for("keep_output", task.into())?;
+        self.kept.push(v);
+        Ok(())
+    }
+
+    /// Adds a task whose body is `FnMut`: it may keep and change state of
+    /// its own from one run to the next (a buffer it reuses, a connection it
+    /// opens once, a counter) with no `Mutex` in your code.
+    ///
+    /// The trade-off: the body sits behind a lock of kahn's, so runs of the
+    /// graph that reach this task at the same time run it one after the
+    /// other (the lock is never contended within one run: a task runs once
+    /// per run). A body that panicked leaves its state as the panic left it
+    /// for the next run. Its body must not start a run of its own graph that
+    /// reaches it (that would wait for itself). For state that belongs to
+    /// one run rather than to the graph, give the run an
+    /// [input](crate::RunOptions::input).
+    ///
+    /// ```
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<usize>();
+    /// let mut seen = Vec::new(); // owned by the task, kept between runs
+    /// b.task_mut("dedupe", move |ctx| {
+    ///     let batch = *ctx.run_input::<u32>()?;
+    ///     if !seen.contains(&batch) {
+    ///         seen.push(batch);
+    ///     }
+    ///     Ok(seen.len())
+    /// })?;
+    /// let graph = b.build()?;
+    /// let executor = kahn::Executor::with_threads(2)?;
+    /// for batch in [7_u32, 8, 7] {
+    ///     let _ = executor.run_with(&graph, &kahn::RunOptions::new().input(batch));
+    /// }
+    /// let report = executor.run_with(&graph, &kahn::RunOptions::new().input(9_u32));
+    /// assert_eq!(report.output("dedupe"), Some(&3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`task`](Self::task).
+    pub fn task_mut<F>(&mut self, name: &str, body: F) -> Result<TaskId, BuildError>
+    where
+        F: FnMut(&TaskContext<'_, T>) -> Result<T, BoxError> + Send + 'a,
+    {
+        let body = Mutex::new(body);
+        self.task(name, move |ctx| {
+            let mut body = body.lock().unwrap_or_else(PoisonError::into_inner);
+            body(ctx)
+        })
+    }
+
     fn find_for(&self, call: &'static str, task: TaskRef<'_>) -> Result<u32, BuildError> {
         self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
             call,
@@ -878,18 +947,67 @@ impl<'a, T> GraphBuilder<'a, T> {
             timeouts,
             triggers,
             retries,
+            kept,
+            tag,
             ..
         } = self;
         let names: &'a NameTable = names;
+        let kept = (!kept.is_empty()).then(|| {
+            let table = bump.alloc_slice_fill_copy(n, false);
+            for &v in kept.iter() {
+                table[v as usize] = true;
+            }
+            &*table
+        });
+        let extras = Extras {
+            resources,
+            timeouts: timeouts.compile(bump, n),
+            triggers: triggers.compile(bump, n),
+            retries: retries.compile(bump, n),
+            tag,
+            kept,
+        };
         Ok(Graph::new(
             csr,
             Names::new(names, n),
             tasks.into_boxed_slice(),
-            resources,
-            timeouts.compile(bump, n),
-            triggers.compile(bump, n),
-            retries.compile(bump, n),
+            extras,
         ))
+    }
+}
+
+/// Tasks with an output type of their own, in a graph of [`Value`]s.
+impl<'a> GraphBuilder<'a, Value> {
+    /// Adds a task called `name` whose body returns a `U`, and returns the
+    /// typed handle its readers use:
+    /// [`TaskContext::get`](crate::TaskContext::get) and
+    /// [`take`](crate::TaskContext::take) in the tasks it has edges to,
+    /// [`Report::get`](crate::Report::get) afterwards. Reading it by name
+    /// works too ([`TaskContext::input_as`](crate::TaskContext::input_as)).
+    /// See [`Output`] for an example.
+    ///
+    /// # Errors
+    /// As [`task`](Self::task).
+    pub fn typed_task<U, F>(&mut self, name: &str, body: F) -> Result<Output<U>, BuildError>
+    where
+        U: Any + Send + Sync,
+        F: Fn(&TaskContext<'_, Value>) -> Result<U, BoxError> + Send + Sync + 'a,
+    {
+        let id = self.task(name, move |ctx| body(ctx).map(Value::new))?;
+        Ok(Output::new(id, self.tag))
+    }
+
+    /// [`typed_task`](Self::typed_task) without a name.
+    ///
+    /// # Errors
+    /// As [`unnamed_task`](Self::unnamed_task).
+    pub fn unnamed_typed_task<U, F>(&mut self, body: F) -> Result<Output<U>, BuildError>
+    where
+        U: Any + Send + Sync,
+        F: Fn(&TaskContext<'_, Value>) -> Result<U, BoxError> + Send + Sync + 'a,
+    {
+        let id = self.unnamed_task(move |ctx| body(ctx).map(Value::new))?;
+        Ok(Output::new(id, self.tag))
     }
 }
 

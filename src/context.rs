@@ -1,13 +1,15 @@
 //! What a running task sees: its id and name, its inputs, and whether to stop.
 
+use std::any::Any;
 use std::fmt;
 
 use crate::error::{BranchError, InputError, Interrupted};
-use crate::exec::run::RunCore;
+use crate::exec::run::{Refusal, RunCore};
 use crate::id::{TaskId, TaskRef};
 use crate::options::StopReason;
-use crate::state::State;
+use crate::state::{holds_output, State};
 use crate::timeout;
+use crate::value::{Output, Value};
 
 /// Handed to a task body while it runs.
 ///
@@ -58,14 +60,102 @@ impl<'r, T> TaskContext<'r, T> {
     /// predecessor. It converts into the task's error type, so `?` works.
     pub fn input<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<&'r T, InputError> {
         let id = self.predecessor(task.into())?;
-        match self.core.state_of(id.raw()) {
-            State::Succeeded => Ok(self.core.output_of_predecessor(id.raw())),
-            state => Err(InputError::NotSucceeded {
-                asker: self.core.names().label(self.id()),
-                task: self.core.names().label(id),
-                state,
-            }),
+        self.read(id)
+    }
+
+    /// The output of predecessor `id`, by reference.
+    fn read(&self, id: TaskId) -> Result<&'r T, InputError> {
+        let p = id.raw();
+        let code = self.core.state_code(p);
+        if holds_output(code) {
+            self.core.lend(p, code);
+            return Ok(self.core.output_of_predecessor(p));
         }
+        let (asker, task) = (
+            self.core.names().label(self.id()),
+            self.core.names().label(id),
+        );
+        match State::from_code(code) {
+            State::Succeeded => Err(InputError::Taken { asker, task }),
+            state => Err(InputError::NotSucceeded { asker, task, state }),
+        }
+    }
+
+    /// Moves the output of `task`, a direct predecessor, out of the run and
+    /// into this task, by name or id: for a large value that flows down a
+    /// chain, with no copy. Allowed when this task is the output's only
+    /// reader: `task` has no other direct successor, is not
+    /// [kept](crate::GraphBuilder::keep_output) for the report, and this
+    /// task has not read it by reference ([`input`](Self::input),
+    /// [`inputs`](Self::inputs)) in this attempt. The report then shows
+    /// `task` as [`Outcome::Consumed`](crate::Outcome::Consumed).
+    ///
+    /// A taken input is gone for a later attempt of this task too (under a
+    /// [retry policy](crate::GraphBuilder::retry)), which then gets
+    /// [`InputError::Taken`]: take it where the task can no longer fail, or
+    /// read it by reference in a task that may be retried.
+    ///
+    /// ```
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<Vec<u64>>();
+    /// b.task("extract", |_| Ok((0..1_000).collect()))?;
+    /// b.task("transform", |ctx| {
+    ///     let mut rows = ctx.take_input("extract")?; // moved, not cloned
+    ///     rows.retain(|r| r % 2 == 0);
+    ///     Ok(rows)
+    /// })?;
+    /// b.edge("extract", "transform")?;
+    /// let graph = b.build()?;
+    /// let report = kahn::Executor::with_threads(2)?.run(&graph);
+    /// assert_eq!(report.output("transform").map(Vec::len), Some(500));
+    /// assert!(matches!(report.outcome("extract"), Some(kahn::Outcome::Consumed)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`input`](Self::input); also [`InputError::Shared`] if other
+    /// tasks read it or it is kept, [`InputError::Lent`] if this task read
+    /// it by reference first, [`InputError::Taken`] if it took it already.
+    pub fn take_input<'n>(&self, task: impl Into<TaskRef<'n>>) -> Result<T, InputError> {
+        let id = self.predecessor(task.into())?;
+        self.core.take_output(id.raw()).map_err(|refusal| {
+            let (asker, task) = (
+                self.core.names().label(self.id()),
+                self.core.names().label(id),
+            );
+            match refusal {
+                Refusal::Taken => InputError::Taken { asker, task },
+                Refusal::NotSucceeded(state) => InputError::NotSucceeded { asker, task, state },
+                Refusal::Shared(readers) => InputError::Shared {
+                    asker,
+                    task,
+                    readers,
+                },
+                Refusal::Lent => InputError::Lent { asker, task },
+            }
+        })
+    }
+
+    /// The run's input, given with
+    /// [`RunOptions::input`](crate::RunOptions::input), which has an example.
+    ///
+    /// # Errors
+    /// [`InputError::NoRunInput`] if the run was given none,
+    /// [`InputError::RunInputType`] if it is not an `I`.
+    pub fn run_input<I: Any>(&self) -> Result<&'r I, InputError> {
+        let task = || self.core.names().label(self.id());
+        let expected = std::any::type_name::<I>();
+        let Some(input) = self.core.run_input() else {
+            return Err(InputError::NoRunInput {
+                task: task(),
+                expected,
+            });
+        };
+        input.get().ok_or_else(|| InputError::RunInputType {
+            task: task(),
+            expected,
+            found: input.type_name(),
+        })
     }
 
     /// `task`, if it is a direct predecessor of this task; else why not.
@@ -106,8 +196,13 @@ impl<'r, T> TaskContext<'r, T> {
         core.csr()
             .predecessors(self.node)
             .iter()
-            .filter(move |&&p| core.state_of(p) == State::Succeeded)
-            .map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
+            .filter_map(move |&p| {
+                let code = core.state_code(p);
+                holds_output(code).then(|| {
+                    core.lend(p, code);
+                    (TaskId::new(p), core.output_of_predecessor(p))
+                })
+            })
     }
 
     /// How direct predecessor `task` ended (it has, before this task
@@ -274,6 +369,75 @@ impl<'r, T> TaskContext<'r, T> {
     /// one-thread or nested run).
     pub fn worker_index(&self) -> usize {
         self.worker as usize
+    }
+}
+
+/// Typed reads in a graph whose tasks output different types.
+impl<'r> TaskContext<'r, Value> {
+    /// The output behind a typed handle, a direct predecessor's, as its own
+    /// type. See [`Output`] for an example.
+    ///
+    /// # Errors
+    /// [`InputError::OtherGraph`] for a handle of another graph; else as
+    /// [`input`](Self::input).
+    pub fn get<U: Any>(&self, output: Output<U>) -> Result<&'r U, InputError> {
+        let id = self.own(output)?;
+        self.predecessor(TaskRef::Id(id))?;
+        let value = self.read(id)?;
+        value
+            .downcast_ref()
+            .ok_or_else(|| self.wrong_type::<U>(id, value))
+    }
+
+    /// Moves the output behind a typed handle into this task, as its own
+    /// type, when this task is its only reader; see
+    /// [`take_input`](Self::take_input).
+    ///
+    /// # Errors
+    /// [`InputError::OtherGraph`] for a handle of another graph; else as
+    /// [`take_input`](Self::take_input).
+    pub fn take<U: Any>(&self, output: Output<U>) -> Result<U, InputError> {
+        let id = self.own(output)?;
+        let value = self.take_input(id)?;
+        // A handle of this graph always has its task's type.
+        value
+            .downcast()
+            .map_err(|value| self.wrong_type::<U>(id, &value))
+    }
+
+    /// The output of `task`, a direct predecessor, by name or id, as a `U`:
+    /// the name-based way to read a typed output.
+    ///
+    /// # Errors
+    /// [`InputError::WrongType`] if it is not a `U`; else as
+    /// [`input`](Self::input).
+    pub fn input_as<'n, U: Any>(&self, task: impl Into<TaskRef<'n>>) -> Result<&'r U, InputError> {
+        let id = self.predecessor(task.into())?;
+        let value = self.read(id)?;
+        value
+            .downcast_ref()
+            .ok_or_else(|| self.wrong_type::<U>(id, value))
+    }
+
+    /// `output`'s task, if the handle is of this graph.
+    fn own<U>(&self, output: Output<U>) -> Result<TaskId, InputError> {
+        if output.graph() == self.core.tag() {
+            Ok(output.id())
+        } else {
+            Err(InputError::OtherGraph {
+                asker: self.core.names().label(self.id()),
+                id: output.id().raw(),
+            })
+        }
+    }
+
+    fn wrong_type<U>(&self, id: TaskId, value: &Value) -> InputError {
+        InputError::WrongType {
+            asker: self.core.names().label(self.id()),
+            task: self.core.names().label(id),
+            expected: std::any::type_name::<U>(),
+            found: value.type_name(),
+        }
     }
 }
 

@@ -224,6 +224,90 @@ pub enum InputError {
         /// How the predecessor ended.
         state: State,
     },
+    /// The predecessor's output is no longer there: this task took it
+    /// already ([`take_input`](crate::TaskContext::take_input), in this
+    /// attempt or an earlier one).
+    #[error("{asker} asked for the output of {task}, which it already took: take an input once, and read it by reference if you need it twice")]
+    Taken {
+        /// The task that asked.
+        asker: TaskLabel,
+        /// The predecessor.
+        task: TaskLabel,
+    },
+    /// The output may not be moved out: other tasks read it too, or it is
+    /// kept for the report.
+    #[error("{asker} cannot take the output of {task}: {}; read it by reference with `input`", Sharers(*readers))]
+    Shared {
+        /// The task that asked.
+        asker: TaskLabel,
+        /// The predecessor.
+        task: TaskLabel,
+        /// The predecessor's direct successors; 1 if the output is only
+        /// shared with the report (see
+        /// [`GraphBuilder::keep_output`](crate::GraphBuilder::keep_output)).
+        readers: usize,
+    },
+    /// The task read the output by reference (`input`, `inputs`, `get`)
+    /// earlier in this attempt, so moving it out would leave that
+    /// reference dangling.
+    #[error("{asker} cannot take the output of {task} after reading it by reference: take it first, and read the value you took")]
+    Lent {
+        /// The task that asked.
+        asker: TaskLabel,
+        /// The predecessor.
+        task: TaskLabel,
+    },
+    /// A typed handle ([`Output`](crate::Output)) of another graph.
+    #[error("{asker} read an output handle of another graph (task #{id} there): use the handles of the builder that made this graph")]
+    OtherGraph {
+        /// The task that asked.
+        asker: TaskLabel,
+        /// The handle's task id, in its own graph.
+        id: u32,
+    },
+    /// The output is not of the type asked for (name-based reads of a
+    /// [`Value`](crate::Value) graph).
+    #[error("{asker} read the output of {task} as `{expected}`, but it is a `{found}`")]
+    WrongType {
+        /// The task that asked.
+        asker: TaskLabel,
+        /// The predecessor.
+        task: TaskLabel,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type the output has.
+        found: &'static str,
+    },
+    /// The run was given no input ([`RunOptions::input`](crate::RunOptions::input)).
+    #[error("{task} read the run's input as `{expected}`, but the run was started without one: give it with `RunOptions::input`")]
+    NoRunInput {
+        /// The task that asked.
+        task: TaskLabel,
+        /// The type asked for.
+        expected: &'static str,
+    },
+    /// The run's input is of another type than the one asked for.
+    #[error("{task} read the run's input as `{expected}`, but the run was given a `{found}`")]
+    RunInputType {
+        /// The task that asked.
+        task: TaskLabel,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type the run was given.
+        found: &'static str,
+    },
+}
+
+/// Says who else reads an output that a task tried to take.
+struct Sharers(usize);
+
+impl fmt::Display for Sharers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("it is kept for the report (`keep_output`)"),
+            n => write!(f, "{n} tasks read it"),
+        }
+    }
 }
 
 /// Why [`TaskContext::branch`](crate::TaskContext::branch) refused a choice.

@@ -12,6 +12,7 @@ use crate::retry::{Retries, RetryPolicy};
 use crate::task::TaskBox;
 use crate::timeout::Timeouts;
 use crate::trigger::{TriggerRule, Triggers};
+use crate::value::GraphTag;
 
 /// A validated, compiled task graph.
 ///
@@ -32,6 +33,22 @@ pub struct Graph<'a, T = ()> {
     pub(crate) triggers: Option<Triggers<'a>>,
     /// Each task's retry policy; `None` (and free) if no task has one.
     pub(crate) retries: Option<Retries<'a>>,
+    /// Which builder made it, so typed handles of other graphs are refused.
+    pub(crate) tag: GraphTag,
+    /// The tasks whose outputs early release keeps for the report, and
+    /// that may not be taken; `None` (and free) if none is marked.
+    pub(crate) kept: Option<&'a [bool]>,
+}
+
+/// What a graph has besides its topology, names and tasks: the optional
+/// per-task tables, each `None` unless some task uses it.
+pub(crate) struct Extras<'a> {
+    pub(crate) resources: Option<ResourceTable<'a>>,
+    pub(crate) timeouts: Option<Timeouts<'a>>,
+    pub(crate) triggers: Option<Triggers<'a>>,
+    pub(crate) retries: Option<Retries<'a>>,
+    pub(crate) tag: GraphTag,
+    pub(crate) kept: Option<&'a [bool]>,
 }
 
 impl<'a, T> Graph<'a, T> {
@@ -39,13 +56,18 @@ impl<'a, T> Graph<'a, T> {
         csr: Csr<'a>,
         names: Names<'a>,
         tasks: BumpBox<'a, [TaskBox<'a, T>]>,
-        resources: Option<ResourceTable<'a>>,
-        timeouts: Option<Timeouts<'a>>,
-        triggers: Option<Triggers<'a>>,
-        retries: Option<Retries<'a>>,
+        extras: Extras<'a>,
     ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
+        let Extras {
+            resources,
+            timeouts,
+            triggers,
+            retries,
+            tag,
+            kept,
+        } = extras;
         Graph {
             csr,
             names,
@@ -54,7 +76,15 @@ impl<'a, T> Graph<'a, T> {
             timeouts,
             triggers,
             retries,
+            tag,
+            kept,
         }
+    }
+
+    /// Whether task `id`'s output is [kept](crate::GraphBuilder::keep_output)
+    /// in the report under early release; `false` for unknown ids.
+    pub fn keeps_output(&self, id: TaskId) -> bool {
+        matches!(self.kept, Some(kept) if kept.get(id.index()) == Some(&true))
     }
 
     /// Task `id`'s [retry policy](crate::GraphBuilder::retry), if it has one.

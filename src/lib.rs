@@ -18,6 +18,7 @@ mod error;
 mod exec;
 mod graph;
 mod id;
+mod input;
 mod names;
 mod options;
 mod pages;
@@ -30,6 +31,7 @@ mod sync;
 mod task;
 mod timeout;
 mod trigger;
+mod value;
 
 pub use arena::Arena;
 pub use builder::GraphBuilder;
@@ -47,6 +49,7 @@ pub use resource::Resource;
 pub use retry::{permanent, Permanent, RetryPolicy};
 pub use state::State;
 pub use trigger::TriggerRule;
+pub use value::{Output, Value};
 
 // A compiled graph is shared by reference across worker threads and across
 // concurrent runs: it must stay `Send + Sync` whatever its output type.

@@ -1,11 +1,13 @@
-//! How one run behaves (failure policy, cancellation, deadline, timings),
-//! and why a run stopped early.
+//! How one run behaves (failure policy, cancellation, deadline, timings,
+//! its input, early release), and why a run stopped early.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::id::{TaskId, TaskLabel};
+use crate::input::RunInput;
 use crate::names::Names;
 use crate::sync::atomic::{AtomicBool, Ordering};
 
@@ -73,6 +75,8 @@ pub struct RunOptions {
     pub(crate) deadline: Option<Instant>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) timings: bool,
+    pub(crate) input: Option<RunInput>,
+    pub(crate) release_outputs: bool,
 }
 
 impl RunOptions {
@@ -117,6 +121,64 @@ impl RunOptions {
     /// task, so leave it off for graphs of very small tasks. See BENCHMARKS.md.
     pub fn record_timings(mut self, on: bool) -> RunOptions {
         self.timings = on;
+        self
+    }
+
+    /// Gives the run an input that every task reads with
+    /// [`TaskContext::run_input`](crate::TaskContext::run_input): a batch
+    /// date, a partition path, a configuration. Several runs of one graph
+    /// may each have their own, at the same time. The value is kept in an
+    /// `Arc`, shared by the run's tasks and by clones of these options; for
+    /// a large value you also keep elsewhere, give an `Arc` of it.
+    ///
+    /// ```
+    /// use kahn::{Executor, RunOptions};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<String>();
+    /// b.task("path", |ctx| Ok(format!("s3://bucket/{}/", ctx.run_input::<&str>()?)))?;
+    /// let graph = b.build()?;
+    /// let executor = Executor::with_threads(2)?;
+    /// let (monday, tuesday) = std::thread::scope(|s| {
+    ///     let monday = s.spawn(|| executor.run_with(&graph, &RunOptions::new().input("2026-11-30")));
+    ///     let tuesday = executor.run_with(&graph, &RunOptions::new().input("2026-12-01"));
+    ///     (monday.join().unwrap(), tuesday)
+    /// });
+    /// assert_eq!(monday.output("path").unwrap(), "s3://bucket/2026-11-30/");
+    /// assert_eq!(tuesday.output("path").unwrap(), "s3://bucket/2026-12-01/");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn input<I: Any + Send + Sync>(mut self, value: I) -> RunOptions {
+        self.input = Some(RunInput::new(value));
+        self
+    }
+
+    /// Drops each task's output as soon as every task that reads it (its
+    /// direct successors) has finished, rather than with the report: peak
+    /// memory is then what is in flight, not the sum of every stage. The
+    /// outputs of sinks (tasks with no successors) and of tasks marked with
+    /// [`GraphBuilder::keep_output`](crate::GraphBuilder::keep_output) stay
+    /// in the report; a released output shows there as
+    /// [`Outcome::Consumed`](crate::Outcome::Consumed). Off by default.
+    ///
+    /// A [resume](crate::Executor::resume) from a report with released
+    /// outputs reruns a task whose output it needs and no longer has.
+    ///
+    /// ```
+    /// use kahn::{Executor, Outcome, RunOptions};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<Vec<u8>>();
+    /// b.task("extract", |_| Ok(vec![0; 1 << 20]))?;
+    /// b.task("compress", |ctx| Ok(ctx.input("extract")?[..16].to_vec()))?;
+    /// b.edge("extract", "compress")?;
+    /// let graph = b.build()?;
+    /// let options = RunOptions::new().release_outputs(true);
+    /// let report = Executor::with_threads(2)?.run_with(&graph, &options);
+    /// assert!(matches!(report.outcome("extract"), Some(Outcome::Consumed)));
+    /// assert_eq!(report.output("compress").map(Vec::len), Some(16));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn release_outputs(mut self, on: bool) -> RunOptions {
+        self.release_outputs = on;
         self
     }
 

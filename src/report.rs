@@ -9,8 +9,8 @@ use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::options::StopReason;
-use crate::state::Cause;
-use crate::state::State;
+use crate::state::{holds_output, Cause, State, GONE};
+use crate::value::{GraphTag, Output, Value};
 
 /// How one task ended in one run, borrowed from its [`Report`].
 ///
@@ -21,6 +21,13 @@ use crate::state::State;
 pub enum Outcome<'r, T> {
     /// The task returned `Ok` with this output.
     Succeeded(&'r T),
+    /// The task succeeded, and its output is no longer in the report: its
+    /// one reader took it ([`TaskContext::take_input`](crate::TaskContext::take_input)),
+    /// it was released once its readers had finished
+    /// ([`RunOptions::release_outputs`](crate::RunOptions::release_outputs)),
+    /// or it was taken from the report. A success for counts and
+    /// [`Report::is_success`].
+    Consumed,
     /// The task returned this error.
     Failed(&'r BoxError),
     /// The task panicked; this is its panic message.
@@ -74,7 +81,7 @@ impl<'r, T> Outcome<'r, T> {
     /// The state, without payload.
     pub fn state(&self) -> State {
         match self {
-            Outcome::Succeeded(_) => State::Succeeded,
+            Outcome::Succeeded(_) | Outcome::Consumed => State::Succeeded,
             Outcome::Failed(_) => State::Failed,
             Outcome::Panicked(_) => State::Panicked,
             Outcome::Skipped { .. }
@@ -163,9 +170,11 @@ impl Counts {
 /// [`into_outputs`](Report::into_outputs) to keep them past it.
 pub struct Report<'g, T> {
     pub(crate) names: Names<'g>,
-    /// `State::code` of each task, by id.
+    /// `State::code` of each task, by id, with `GONE` where a task succeeded
+    /// and its output was moved out or released.
     pub(crate) states: Box<[u8]>,
-    /// Each task's output, initialized exactly where `states` says Succeeded.
+    /// Each task's output, initialized exactly where `states` says
+    /// Succeeded and not `GONE` (`holds_output`).
     pub(crate) outputs: Box<[MaybeUninit<T>]>,
     /// The tasks that failed or panicked, sorted by id.
     pub(crate) failures: Vec<(TaskId, TaskFailure)>,
@@ -186,7 +195,14 @@ pub struct Report<'g, T> {
     pub(crate) choices: Choices,
     /// Which graph ran, to refuse resuming another graph from this report.
     pub(crate) graph: GraphKey,
+    /// Which builder made the graph, to refuse another graph's handles.
+    pub(crate) tag: GraphTag,
 }
+
+/// What a resume takes from the earlier run: its outputs by id (`Some`
+/// where it holds one), which tasks succeeded (with or without their
+/// output), and its branch choices.
+pub(crate) type Resumable<T> = (Vec<Option<T>>, Box<[bool]>, Choices);
 
 /// What the branching tasks of a run chose: each one's id and its chosen
 /// successors, sorted.
@@ -235,10 +251,14 @@ impl<'g, T> Report<'g, T> {
     fn outcome_of(&self, id: TaskId) -> Outcome<'_, T> {
         let i = id.index();
         match State::from_code(self.states[i]) {
-            // SAFETY: `outputs[i]` is initialized wherever `states[i]` says
-            // Succeeded (see `RunCore::into_report`), and `into_outputs`,
-            // the only code that moves outputs out, consumes the report.
-            State::Succeeded => Outcome::Succeeded(unsafe { self.outputs[i].assume_init_ref() }),
+            State::Succeeded if holds_output(self.states[i]) => {
+                // SAFETY: `outputs[i]` is initialized wherever `states[i]`
+                // says Succeeded and not `GONE` (see `RunCore::into_report`);
+                // code that moves an output out sets `GONE` or consumes the
+                // report.
+                Outcome::Succeeded(unsafe { self.outputs[i].assume_init_ref() })
+            }
+            State::Succeeded => Outcome::Consumed,
             State::Failed | State::Panicked | State::TimedOut => match self.failure(id) {
                 TaskFailure::Failed(error) => Outcome::Failed(error),
                 TaskFailure::Panicked(message) => Outcome::Panicked(message),
@@ -253,7 +273,7 @@ impl<'g, T> Report<'g, T> {
                 let task = cause.task();
                 if !cause.by_choice() {
                     Outcome::Skipped { cause: task }
-                } else if self.states[task.index()] == State::Succeeded.code() {
+                } else if State::from_code(self.states[task.index()]) == State::Succeeded {
                     // Only a branching task that succeeded passes over
                     // tasks and still runs.
                     Outcome::BranchNotTaken { branch: task }
@@ -273,10 +293,26 @@ impl<'g, T> Report<'g, T> {
         &self.failures[at].1
     }
 
-    /// The output of a task that succeeded; `None` if it did not, or if there
-    /// is no such task.
+    /// The output of a task that succeeded; `None` if it did not, if its
+    /// output was [consumed](Outcome::Consumed), or if there is no such task.
     pub fn output<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<&T> {
         self.outcome(task)?.output()
+    }
+
+    /// Moves the output of a task that succeeded out of the report (which
+    /// then shows it as [`Outcome::Consumed`]); `None` where
+    /// [`output`](Self::output) would be.
+    pub fn take_output<'n>(&mut self, task: impl Into<TaskRef<'n>>) -> Option<T> {
+        let i = self.names.find(task.into())?.index();
+        if !holds_output(self.states[i]) {
+            return None;
+        }
+        // The mark first: should anything below unwind, neither `Drop` nor
+        // `into_outputs` reads the slot again.
+        self.states[i] |= GONE;
+        // SAFETY: initialized (the state said Succeeded, not `GONE`) and
+        // read out once: the state now says `GONE`.
+        Some(unsafe { self.outputs[i].assume_init_read() })
     }
 
     /// The name of a task, e.g. of a `Skipped` task's `cause`; `None` for
@@ -372,9 +408,10 @@ impl<'g, T> Report<'g, T> {
             return false;
         };
         let i = id.index();
-        if self.states[i] != State::Succeeded.code() {
+        if State::from_code(self.states[i]) != State::Succeeded {
             return false;
         }
+        let held = holds_output(self.states[i]);
         // The state first: should the output's destructor panic, the
         // report's own `Drop` will not drop it again.
         self.states[i] = State::Cancelled.code();
@@ -384,10 +421,12 @@ impl<'g, T> Report<'g, T> {
             carried[i] = false;
             self.counts.carried_over -= 1;
         }
-        // SAFETY: the output was initialized (the state said Succeeded) and
-        // is read out once: the state no longer says Succeeded, so neither
-        // `Drop` nor `into_outputs` will touch it again.
-        drop(unsafe { self.outputs[i].assume_init_read() });
+        if held {
+            // SAFETY: the output was initialized (the state said Succeeded,
+            // not `GONE`) and is read out once: the state no longer says
+            // Succeeded, so neither `Drop` nor `into_outputs` touches it again.
+            drop(unsafe { self.outputs[i].assume_init_read() });
+        }
         true
     }
 
@@ -443,14 +482,21 @@ impl<'g, T> Report<'g, T> {
         self.states.len()
     }
 
-    /// The outputs and the branch choices, for a resume.
-    pub(crate) fn into_resumable(mut self) -> (Vec<Option<T>>, Choices) {
+    /// The outputs, which tasks succeeded, and the branch choices, for a
+    /// resume.
+    pub(crate) fn into_resumable(mut self) -> Resumable<T> {
         let choices = std::mem::take(&mut self.choices);
-        (self.into_outputs(), choices)
+        let succeeded = self
+            .states
+            .iter()
+            .map(|&code| State::from_code(code) == State::Succeeded)
+            .collect();
+        (self.into_outputs(), succeeded, choices)
     }
 
-    /// Moves the outputs out, by task id: `Some` for tasks that succeeded.
-    /// The result no longer borrows the graph.
+    /// Moves the outputs out, by task id: `Some` for tasks that succeeded
+    /// (and whose output was not [consumed](Outcome::Consumed)). The result
+    /// no longer borrows the graph.
     pub fn into_outputs(mut self) -> Vec<Option<T>> {
         let outputs = std::mem::take(&mut self.outputs);
         outputs
@@ -458,9 +504,10 @@ impl<'g, T> Report<'g, T> {
             .into_iter()
             .zip(self.states.iter())
             .map(|(output, &state)| {
-                // SAFETY: initialized where the state says Succeeded; taken out
-                // of `self` above, so `Drop` will not drop it again.
-                (state == State::Succeeded.code()).then(|| unsafe { output.assume_init() })
+                // SAFETY: initialized where the state says Succeeded and not
+                // `GONE`; taken out of `self` above, so `Drop` will not drop
+                // it again.
+                holds_output(state).then(|| unsafe { output.assume_init() })
             })
             .collect()
     }
@@ -639,11 +686,39 @@ impl<T> Drop for Report<'_, T> {
             return;
         }
         for (output, &state) in self.outputs.iter_mut().zip(self.states.iter()) {
-            if state == State::Succeeded.code() {
-                // SAFETY: initialized where the state says Succeeded, and
-                // dropped only here, once (`into_outputs` empties `outputs`).
+            if holds_output(state) {
+                // SAFETY: initialized where the state says Succeeded and not
+                // `GONE`, and dropped only here, once (`into_outputs` empties
+                // `outputs`; `take_output` and `clear` change the state).
                 unsafe { output.assume_init_drop() };
             }
         }
+    }
+}
+
+/// Typed reads of a graph whose tasks output different types.
+impl<'g> Report<'g, Value> {
+    /// The output behind a typed handle, as its own type; `None` if the
+    /// task did not succeed, its output was [consumed](Outcome::Consumed),
+    /// or the handle is of another graph.
+    pub fn get<U: std::any::Any>(&self, output: Output<U>) -> Option<&U> {
+        if output.graph() != self.tag {
+            return None;
+        }
+        self.output(output.id())?.downcast_ref()
+    }
+
+    /// Moves the output behind a typed handle out of the report; `None`
+    /// where [`get`](Self::get) would be.
+    pub fn take<U: std::any::Any>(&mut self, output: Output<U>) -> Option<U> {
+        self.get(output)?;
+        let value = self.take_output(output.id())?;
+        value.downcast().ok()
+    }
+
+    /// The output of a task, by name or id, as a `U`; `None` if it did not
+    /// succeed, has no output in the report, or is not a `U`.
+    pub fn output_as<'n, U: std::any::Any>(&self, task: impl Into<TaskRef<'n>>) -> Option<&U> {
+        self.output(task)?.downcast_ref()
     }
 }

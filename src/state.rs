@@ -48,13 +48,37 @@ impl State {
         self as usize - 1
     }
 
-    /// The state a recorded byte stands for.
+    /// The state a recorded byte stands for (its [`OUTPUT_BITS`] aside).
     pub(crate) fn from_code(code: u8) -> State {
+        let code = code & !OUTPUT_BITS;
         match State::ALL.get(usize::from(code).wrapping_sub(1)) {
             Some(&state) => state,
             None => unreachable!("kahn: internal error: task state code {code} in a finished run"),
         }
     }
+}
+
+/// In a run's state byte of a task that succeeded: its output is gone from
+/// its slot, moved out by its one reader
+/// ([`take_input`](crate::TaskContext::take_input)) or released once every
+/// reader had finished ([`RunOptions::release_outputs`](crate::RunOptions::release_outputs)).
+/// Kept in the report's bytes, where it means "succeeded, no output".
+pub(crate) const GONE: u8 = 0x80;
+
+/// In a run's state byte of a task that succeeded: its one reader holds a
+/// reference to its output, so the output may not be moved out. Set and
+/// read only by that reader; cleared before a retry of the reader and
+/// before the report.
+pub(crate) const LENT: u8 = 0x40;
+
+/// The bits of a state byte that say what became of the output.
+pub(crate) const OUTPUT_BITS: u8 = GONE | LENT;
+
+/// Whether a state byte (of a run, or of a report) says the task succeeded
+/// and its output is still in its slot.
+#[inline]
+pub(crate) fn holds_output(code: u8) -> bool {
+    code & !LENT == State::Succeeded.code()
 }
 
 impl fmt::Display for State {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::error::{ExecutorError, ResumeError};
 use crate::graph::Graph;
 use crate::options::RunOptions;
-use crate::report::{Choices, Report};
+use crate::report::{Report, Resumable};
 #[cfg(loom)]
 pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
@@ -213,8 +213,8 @@ impl Executor {
             (shared.lend_seats(), Arc::clone(&signals), shared.fences),
             Some(Arc::clone(shared)),
         );
-        if let Some((outputs, choices)) = earlier {
-            core.carry_over(outputs, choices);
+        if let Some(earlier) = earlier {
+            core.carry_over(earlier);
         }
         if graph.task_count() > 0 {
             let handle = RunHandle { graph, core: &core };
@@ -394,10 +394,6 @@ pub(crate) fn run_two_on_loom_threads<T: Send + Sync + 'static>(
     (report(first), report(second))
 }
 
-/// What a resume takes from the earlier run: its outputs by id, and its
-/// branch choices.
-type Resumable<T> = (Vec<Option<T>>, Choices);
-
 /// What a run of `graph` reads of it.
 fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {
     GraphParts {
@@ -407,5 +403,7 @@ fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {
         timeouts: graph.timeouts,
         triggers: graph.triggers,
         retries: graph.retries.as_ref(),
+        tag: graph.tag,
+        kept: graph.kept,
     }
 }

@@ -44,12 +44,13 @@ use crate::exec::seat::{Announcer, Hidden, Seat, Sighting};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
+use crate::input::RunInput;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions, StopReason};
-use crate::report::{Choices, Counts, GraphKey, Report, Timing};
+use crate::report::{Choices, Counts, GraphKey, Report, Resumable, Timing};
 use crate::resource::{Inbox, ResourceTable, Returned};
 use crate::retry::Retries;
-use crate::state::State;
+use crate::state::{holds_output, State, GONE, LENT};
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
@@ -57,6 +58,7 @@ use crate::sync::thread::{self, Thread};
 use crate::sync::{Backoff, Mutex, OnceLock};
 use crate::timeout::{self, Timeouts, NO_LIMIT};
 use crate::trigger::{TriggerRule, Triggers};
+use crate::value::GraphTag;
 
 /// How long an idle worker watches a peer run one task while that peer holds
 /// ready work privately, before it rescues the work (see `seat.rs`). Long
@@ -166,6 +168,19 @@ pub(crate) enum TaskEnd<T> {
     Retrying,
 }
 
+/// Why [`RunCore::take_output`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// It was taken already.
+    Taken,
+    /// The task did not succeed.
+    NotSucceeded(State),
+    /// Other tasks read it (their number), or it is kept (1).
+    Shared(usize),
+    /// The taker holds a reference to it.
+    Lent,
+}
+
 /// What a task that uses resources got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Acquired {
@@ -260,6 +275,16 @@ pub(crate) struct RunCore<'r, T> {
     waiter: Option<Thread>,
     /// For a resumed run, the tasks carried over from the earlier one.
     carried: Option<Box<[bool]>>,
+    /// The run's input, if it was given one.
+    input: Option<RunInput>,
+    /// Which builder made the graph (for typed handles).
+    tag: GraphTag,
+    /// The tasks whose outputs stay in the report, if the graph marks any.
+    kept: Option<&'r [bool]>,
+    /// With early release: for each task, its readers (direct successors)
+    /// that have not finished; the one that brings it to zero drops the
+    /// output. `None` (and free) otherwise.
+    readers: Option<Box<[AtomicU32]>>,
     fences: Fences,
     start: Instant,
 }
@@ -280,6 +305,8 @@ pub(crate) struct GraphParts<'r> {
     pub(crate) timeouts: Option<Timeouts<'r>>,
     pub(crate) triggers: Option<Triggers<'r>>,
     pub(crate) retries: Option<&'r Retries<'r>>,
+    pub(crate) tag: GraphTag,
+    pub(crate) kept: Option<&'r [bool]>,
 }
 
 /// What an idle worker found.
@@ -326,6 +353,8 @@ impl<'r, T> RunCore<'r, T> {
             timeouts,
             triggers,
             retries,
+            tag,
+            kept,
         } = graph;
         let n = csr.task_count();
         let sleep = Arc::new(Sleep::new());
@@ -374,6 +403,14 @@ impl<'r, T> RunCore<'r, T> {
             retry_queue: RetryQueue::new(),
             waiter: retries.map(|_| thread::current()),
             carried: None,
+            input: options.input.clone(),
+            tag,
+            kept,
+            readers: options.release_outputs.then(|| {
+                (0..n as u32)
+                    .map(|v| AtomicU32::new(csr.successors(v).len() as u32))
+                    .collect()
+            }),
             fences,
             start,
         };
@@ -402,17 +439,26 @@ impl<'r, T> RunCore<'r, T> {
     ///
     /// `choices` are the earlier run's branch choices: a carried branching
     /// task's choice still decides which of its successors run.
-    pub(crate) fn carry_over(&mut self, earlier: Vec<Option<T>>, choices: Choices) {
+    pub(crate) fn carry_over(&mut self, earlier: Resumable<T>) {
+        let (earlier, succeeded, choices) = earlier;
         let n = self.csr.task_count();
         debug_assert_eq!(earlier.len(), n, "a report of this graph");
-        // Runs again: did not succeed, or is downstream of such a task.
-        let mut again: Vec<bool> = earlier.iter().map(Option::is_none).collect();
+        // Runs again: did not succeed, or is downstream of such a task, or
+        // succeeded without keeping its output (taken, released) and a
+        // task that runs again reads it.
+        let mut again: Vec<bool> = succeeded.iter().map(|&s| !s).collect();
         let mut todo: Vec<u32> = (0..n as u32).filter(|&v| again[v as usize]).collect();
         while let Some(v) = todo.pop() {
             for &w in self.csr.successors(v) {
                 if !again[w as usize] {
                     again[w as usize] = true;
                     todo.push(w);
+                }
+            }
+            for &p in self.csr.predecessors(v) {
+                if !again[p as usize] && earlier[p as usize].is_none() {
+                    again[p as usize] = true;
+                    todo.push(p);
                 }
             }
         }
@@ -436,13 +482,27 @@ impl<'r, T> RunCore<'r, T> {
         let mut rerun = 0;
         for (v, output) in earlier.into_iter().enumerate() {
             if !again[v] {
-                let output = output.expect("a task carried over succeeded");
-                self.outputs[v].0.with_mut(|slot| {
-                    // SAFETY: no worker has joined the run yet, so this
-                    // thread has the slot to itself; it is uninitialized.
-                    unsafe { (*slot).write(output) };
-                });
-                self.states[v].store(State::Succeeded.code(), Ordering::Relaxed);
+                // Carried with its output, or (no task that runs reads it)
+                // without.
+                let code = match output {
+                    Some(output) => {
+                        self.outputs[v].0.with_mut(|slot| {
+                            // SAFETY: no worker has joined the run yet, so
+                            // this thread has the slot to itself; it is
+                            // uninitialized.
+                            unsafe { (*slot).write(output) };
+                        });
+                        State::Succeeded.code()
+                    }
+                    None => State::Succeeded.code() | GONE,
+                };
+                self.states[v].store(code, Ordering::Relaxed);
+                if let Some(readers) = &self.readers {
+                    // Only the readers that run will finish.
+                    let rerun = self.csr.successors(v as u32).iter();
+                    let rerun = rerun.filter(|&&w| again[w as usize]).count();
+                    readers[v].store(rerun as u32, Ordering::Relaxed);
+                }
                 carried[v] = true;
                 continue;
             }
@@ -750,6 +810,46 @@ impl<'r, T> RunCore<'r, T> {
         end: TaskEnd<T>,
         failures: &mut Vec<(TaskId, TaskFailure)>,
     ) -> State {
+        // SAFETY: the caller's contract is this one.
+        let state = unsafe { self.record_state(v, end, failures) };
+        if let Some(readers) = &self.readers {
+            self.release_inputs(v, readers);
+        }
+        state
+    }
+
+    /// [`record`](Self::record) for a run that does not release outputs
+    /// early (the caller knows it: [`releases_outputs`](Self::releases_outputs)),
+    /// of a task that succeeded: what the common path pays.
+    ///
+    /// # Safety
+    /// As for `record`.
+    #[inline(always)]
+    pub(crate) unsafe fn record_unreleased(
+        &self,
+        v: u32,
+        end: TaskEnd<T>,
+        failures: &mut Vec<(TaskId, TaskFailure)>,
+    ) -> State {
+        debug_assert!(self.readers.is_none());
+        // SAFETY: the caller's contract is this one.
+        unsafe { self.record_state(v, end, failures) }
+    }
+
+    /// Whether the run releases outputs early.
+    pub(crate) fn releases_outputs(&self) -> bool {
+        self.readers.is_some()
+    }
+
+    /// # Safety
+    /// As for `record`.
+    #[inline(always)]
+    unsafe fn record_state(
+        &self,
+        v: u32,
+        end: TaskEnd<T>,
+        failures: &mut Vec<(TaskId, TaskFailure)>,
+    ) -> State {
         let state = match end {
             TaskEnd::Succeeded(output) => {
                 // By the caller's contract this worker owns `v` exclusively
@@ -783,6 +883,107 @@ impl<'r, T> RunCore<'r, T> {
         state
     }
 
+    /// With early release: `v` has finished, so it reads its inputs no
+    /// more; drops each one it was the last reader of, unless kept.
+    ///
+    /// Ordering: each reader's decrement is `AcqRel`, so the last one
+    /// happens-after every other reader's reads of the output (and after
+    /// the write, which happened-before the readers ran).
+    #[cold]
+    #[inline(never)]
+    fn release_inputs(&self, v: u32, readers: &[AtomicU32]) {
+        for &p in self.csr.predecessors(v) {
+            if readers[p as usize].fetch_sub(1, Ordering::AcqRel) != 1 || self.is_kept(p) {
+                continue;
+            }
+            let code = self.states[p as usize].load(Ordering::Relaxed);
+            if !holds_output(code) {
+                continue;
+            }
+            // Marked first: should the destructor panic, nothing reads the
+            // slot again.
+            self.states[p as usize].store((code & !LENT) | GONE, Ordering::Relaxed);
+            let output = self.outputs[p as usize].0.with(|slot| {
+                // SAFETY: the slot is initialized (the state said so, and
+                // only this thread may now mark it `GONE`: every reader has
+                // finished) and is read out once, as the mark says.
+                unsafe { (*slot).assume_init_read() }
+            });
+            // A panicking destructor is the task's doing, not kahn's: as
+            // for a timed-out task's result, it is contained here.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(output)));
+        }
+    }
+
+    fn is_kept(&self, v: u32) -> bool {
+        self.kept.is_some_and(|kept| kept[v as usize])
+    }
+
+    /// The run's input.
+    pub(crate) fn run_input(&self) -> Option<&RunInput> {
+        self.input.as_ref()
+    }
+
+    /// Which builder made the graph.
+    pub(crate) fn tag(&self) -> GraphTag {
+        self.tag
+    }
+
+    /// The state byte of `p`, a direct predecessor of a running task (see
+    /// [`state_of`](Self::state_of)), with its output bits.
+    pub(crate) fn state_code(&self, p: u32) -> u8 {
+        self.states[p as usize].load(Ordering::Relaxed)
+    }
+
+    /// Notes that `p`'s one reader, running now, holds a reference to its
+    /// output (whose state byte is `code`), so that it may not take it.
+    /// Outputs with several readers are never taken: nothing to note.
+    #[inline]
+    pub(crate) fn lend(&self, p: u32, code: u8) {
+        if code & LENT == 0 && self.csr.successors(p).len() == 1 {
+            // Only `p`'s one reader writes this byte now (see `LENT`).
+            self.states[p as usize].store(code | LENT, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves out the output of `p`, a direct predecessor of the running task
+    /// `v`, if `v` is its only reader and holds no reference to it.
+    pub(crate) fn take_output(&self, p: u32) -> Result<T, Refusal> {
+        let code = self.states[p as usize].load(Ordering::Relaxed);
+        match State::from_code(code) {
+            State::Succeeded if code & GONE != 0 => return Err(Refusal::Taken),
+            State::Succeeded => {}
+            state => return Err(Refusal::NotSucceeded(state)),
+        }
+        let readers = self.csr.successors(p).len();
+        if readers != 1 || self.is_kept(p) {
+            return Err(Refusal::Shared(readers));
+        }
+        if code & LENT != 0 {
+            return Err(Refusal::Lent);
+        }
+        // Only `p`'s one reader, this task, touches the byte and the slot
+        // now; the mark first, so the slot is never read out twice.
+        self.states[p as usize].store(code | GONE, Ordering::Relaxed);
+        Ok(self.outputs[p as usize].0.with(|slot| {
+            // SAFETY: initialized (the state said Succeeded, not `GONE`),
+            // no reference to it is out (not `LENT`: this task, its only
+            // reader, took none), and it is read out once, as marked.
+            unsafe { (*slot).assume_init_read() }
+        }))
+    }
+
+    /// Before another attempt of `v`: the references its last attempt took
+    /// to its inputs are gone with it.
+    pub(crate) fn forget_loans(&self, v: u32) {
+        for &p in self.csr.predecessors(v) {
+            let code = self.states[p as usize].load(Ordering::Relaxed);
+            if code & LENT != 0 {
+                self.states[p as usize].store(code & !LENT, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Stores `v`'s timing, if this run records timings.
     ///
     /// # Safety
@@ -812,10 +1013,9 @@ impl<'r, T> RunCore<'r, T> {
         // Checked in every build: this one byte load is what stands between a
         // protocol bug and reading uninitialized memory. A failure panics
         // inside the asking task, which records it as Panicked.
-        assert_eq!(
-            self.states[p as usize].load(Ordering::Relaxed),
-            State::Succeeded.code(),
-            "kahn: internal error: a task ran before its predecessor {p} succeeded"
+        assert!(
+            holds_output(self.states[p as usize].load(Ordering::Relaxed)),
+            "kahn: internal error: a task read the output of {p}, which has none"
         );
         // `p` is a predecessor of a running task, and its state says
         // Succeeded, which `record` stores only after writing the output. The
@@ -1357,11 +1557,12 @@ impl<'r, T> RunCore<'r, T> {
                 .map(AtomicU32::into_inner)
                 .collect()
         });
+        // A reference a reader took is gone with it.
         let states: Box<[u8]> = self
             .states
             .into_vec()
             .into_iter()
-            .map(AtomicU8::into_inner)
+            .map(|code| code.into_inner() & !LENT)
             .collect();
         if let (Some(causes), true) = (&causes, counts.skipped > 0) {
             counts.by_choice = states
@@ -1389,6 +1590,7 @@ impl<'r, T> RunCore<'r, T> {
             choices,
             carried: self.carried,
             graph: GraphKey::of(&self.csr),
+            tag: self.tag,
             names: self.names,
             states,
             outputs,

@@ -83,7 +83,8 @@ struct Local<'c> {
     /// announcement is out for it, [`HOLDING`] if it holds resources.
     after_task: u8,
     /// What the graph's tasks may have beyond the default that is settled
-    /// after a task: [`TIMED`], [`BRANCHY`]; 0, and no cost, for most graphs.
+    /// after a task: [`TIMED`], [`BRANCHY`], and whether the run has
+    /// [`RELEASING`] on; 0, and no cost, for most runs.
     traits: u8,
 }
 
@@ -91,6 +92,8 @@ struct Local<'c> {
 const TIMED: u8 = 1;
 /// In `Local::traits`: some task may branch.
 const BRANCHY: u8 = 2;
+/// In `Local::traits`: the run releases outputs early (a run option).
+const RELEASING: u8 = 4;
 
 /// In `Local::before_task`: the run has another seat.
 const PEERS: u8 = 1;
@@ -520,7 +523,12 @@ pub(crate) fn participate<T: Send + Sync>(
         may_rotate: how.waiting == Waiting::MayLeave,
         nested: how.nested,
         after_task: 0,
-        traits: graph_traits(graph),
+        traits: graph_traits(graph)
+            | if core.releases_outputs() {
+                RELEASING
+            } else {
+                0
+            },
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
@@ -797,8 +805,14 @@ fn run_claimed<T: Send + Sync>(
         // time: a success, with nothing to pass on.
         // (`local.traits` read again rather than kept across the task: a
         // value kept costs a register, or a spill.)
-        Ok(Ok(output)) if local.traits & (TIMED | BRANCHY) == 0 => {
-            settle(core, local, v, TaskEnd::Succeeded(output), None)
+        Ok(Ok(output)) if local.traits & (TIMED | BRANCHY | RELEASING) == 0 => {
+            let end = TaskEnd::Succeeded(output);
+            // SAFETY: this worker claimed `v` (`claim` did not say
+            // `Waiting`), records it once, here, and releases the
+            // successors only afterwards; the run releases no outputs.
+            let state = unsafe { core.record_unreleased(v, end, &mut local.failures) };
+            local.tally.count(state);
+            successors(core, v, None)
         }
         result => settle_judged(core, local, v, ctx.deadline, result),
     }
@@ -835,11 +849,16 @@ fn judge<T>(
     deadline: u64,
     result: std::thread::Result<Result<T, BoxError>>,
 ) -> (TaskEnd<T>, Option<Cause>) {
-    let failed = |failure| match core.retry_later(v, failure) {
-        Ok(()) => (TaskEnd::Retrying, None),
-        Err(failure) => {
-            core.on_failure();
-            (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
+    let failed = |failure| {
+        // Before the retry is queued, where another worker may take it:
+        // the references this attempt took to its inputs are gone with it.
+        core.forget_loans(v);
+        match core.retry_later(v, failure) {
+            Ok(()) => (TaskEnd::Retrying, None),
+            Err(failure) => {
+                core.on_failure();
+                (TaskEnd::Failed(failure), Some(Cause::new(TaskId::new(v))))
+            }
         }
     };
     if timeout::is_past(deadline) {

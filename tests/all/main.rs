@@ -9,6 +9,7 @@
 mod build;
 mod build_props;
 mod cancel;
+mod data;
 mod drops;
 mod execution;
 mod failures;
