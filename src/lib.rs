@@ -21,6 +21,8 @@ mod id;
 mod input;
 mod names;
 mod options;
+#[cfg(feature = "owned")]
+mod owned;
 mod pages;
 mod priority;
 mod report;
@@ -44,6 +46,8 @@ pub use exec::Executor;
 pub use graph::Graph;
 pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
+#[cfg(feature = "owned")]
+pub use owned::{ArenaPool, OwnedGraph};
 pub use report::{Counts, Outcome, Report, TaskReport, Timing};
 pub use resource::Resource;
 pub use retry::{permanent, Permanent, RetryPolicy};
@@ -57,6 +61,8 @@ const _: () = {
     const fn assert_send_sync<X: Send + Sync>() {}
     assert_send_sync::<Graph<'static, std::cell::Cell<u8>>>();
     assert_send_sync::<crate::Executor>();
+    #[cfg(feature = "owned")]
+    assert_send_sync::<crate::OwnedGraph<std::cell::Cell<u8>>>();
 };
 
 /// Hooks for the loom models in `tests/loom.rs`; only in `--cfg loom` builds.

@@ -819,7 +819,8 @@ fn run_claimed<T: Send + Sync>(
 }
 
 /// Judges how task `v` ended (see [`judge`]) and records it; a task queued
-/// for a retry is not recorded and releases nothing.
+/// for a retry is not recorded and releases nothing. (A plain success
+/// comes here only in a run that releases outputs early.)
 #[cold]
 #[inline(never)]
 fn settle_judged<T>(
@@ -829,6 +830,14 @@ fn settle_judged<T>(
     deadline: u64,
     result: std::thread::Result<Result<T, BoxError>>,
 ) -> Releases {
+    let result = match result {
+        // A plain success in a run that releases outputs early: nothing to
+        // judge, and `settle` releases its inputs.
+        Ok(Ok(output)) if local.traits & (TIMED | BRANCHY) == 0 => {
+            return settle(core, local, v, TaskEnd::Succeeded(output), None)
+        }
+        result => result,
+    };
     match judge(core, v, deadline, result) {
         (TaskEnd::Retrying, _) => Releases::EMPTY,
         (end, poison) => settle(core, local, v, end, poison),

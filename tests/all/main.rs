@@ -14,6 +14,8 @@ mod drops;
 mod execution;
 mod failures;
 mod fuzz_regressions;
+#[cfg(feature = "owned")]
+mod owned;
 mod priorities;
 mod resource_races;
 mod resources;
