@@ -221,6 +221,7 @@ fn random_cases() -> impl Strategy<Value = ExecCase> {
                 uses: Vec::new(),
                 more_runs: Vec::new(),
                 stops: Vec::new(),
+                data: 0,
             }
         })
 }

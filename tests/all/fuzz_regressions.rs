@@ -187,6 +187,7 @@ fn a_missing_limit_fails_the_capacity_check() {
             uses: (0..12).map(|task| (task, 0, 0)).collect(),
             more_runs: vec![one_run; 2],
             stops: Vec::new(),
+            data: 0,
         };
         assert_eq!(case.capacities(), [1], "{case:?}");
         let exec = kahn_test_support::executor(case.threads());

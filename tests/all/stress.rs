@@ -121,6 +121,8 @@ pub fn random_case(seed: u64) -> ExecCase {
         uses,
         more_runs,
         stops,
+        // Early release and takes in half the graphs each.
+        data: below(4) as u8,
     }
 }
 

@@ -241,6 +241,11 @@ pub struct ExecCase {
     /// (see [`ExecCase::timeout_of`], [`ExecCase::cancels_run`]). Last, so
     /// that inputs made before it decode as they did.
     pub stops: Vec<(u8, TaskStop)>,
+    /// Bit 0: every run releases outputs early
+    /// ([`RunOptions::release_outputs`]); bit 1: a task takes the inputs
+    /// it is the only reader of (see [`ExecCase::takes`]). Last, so that
+    /// inputs made before it decode as they did (with 0).
+    pub data: u8,
 }
 
 /// One `uses_units` call of a case, as [`ExecCase::declared_uses`] says.
@@ -263,7 +268,7 @@ impl fmt::Debug for ExecCase {
             f,
             "let case = ExecCase {{ fail_fast: {}, watch: Watch::{:?}, threads: {}, \
              order_seed: {}, edges: vec!{:?}, tasks: vec!{:?}, resources: vec!{:?}, \
-             uses: vec!{:?}, more_runs: vec!{:?}, stops: vec!{:?} }};",
+             uses: vec!{:?}, more_runs: vec!{:?}, stops: vec!{:?}, data: {} }};",
             self.fail_fast,
             self.watch,
             self.threads,
@@ -273,7 +278,8 @@ impl fmt::Debug for ExecCase {
             self.resources,
             self.uses,
             self.more_runs,
-            self.stops
+            self.stops,
+            self.data
         )
     }
 }
@@ -520,6 +526,45 @@ impl ExecCase {
             .collect()
     }
 
+    /// Whether every run releases outputs early.
+    pub fn releases(&self) -> bool {
+        self.data & 1 != 0
+    }
+
+    /// The predecessors task `v` takes its input from (with `take_input`)
+    /// rather than reads: with bit 1 of `data`, each predecessor whose only
+    /// successor is `v`, unless `v` has a retry policy (a retried attempt
+    /// would find the input gone).
+    pub fn takes(&self, v: usize) -> Vec<u32> {
+        if self.data & 2 == 0 || self.retry_of(v).is_some() {
+            return Vec::new();
+        }
+        let edges = self.dag_edges();
+        let mut preds: Vec<u32> = edges
+            .iter()
+            .filter(|&&(_, b)| b as usize == v)
+            .map(|&(a, _)| a)
+            .collect();
+        preds.sort_unstable();
+        preds.dedup();
+        preds.retain(|&p| edges.iter().all(|&(a, b)| a != p || b as usize == v));
+        preds
+    }
+
+    /// Whether task `v`'s output may be gone from a report
+    /// ([`Outcome::Consumed`]): it has a reader, and the run releases
+    /// outputs or its one reader takes it.
+    pub fn may_consume(&self, v: usize) -> bool {
+        let edges = self.dag_edges();
+        let readers: Vec<u32> = edges
+            .iter()
+            .filter(|&&(a, _)| a as usize == v)
+            .map(|&(_, b)| b)
+            .collect();
+        !readers.is_empty()
+            && (self.releases() || self.takes(readers[0] as usize).contains(&(v as u32)))
+    }
+
     /// How each run is started: the first as `fail_fast` and `watch` say,
     /// then up to [`MAX_RUNS`] − 1 of `more_runs`.
     pub fn runs(&self) -> Vec<RunSpec> {
@@ -707,8 +752,11 @@ fn check_runs(exec: &Executor, run: &ExecCase, case: &ExecCase) -> Result<(), St
         })?;
     }
     // One run with no token to cancel: resume it, and check the resume.
+    // (Not with consumed outputs: `check_resume` expects every output
+    // that succeeded to be carried; tests/all/data.rs covers those.)
     let cancels_token = case.tasks[..n].contains(&Behavior::Cancel);
-    if reports.len() == 1 && !cancels_token && !logs[0].token.is_cancelled() {
+    let consumes = case.data & 3 != 0;
+    if reports.len() == 1 && !cancels_token && !consumes && !logs[0].token.is_cancelled() {
         let report = reports.pop().expect("one report");
         check_resume(exec, case, &oracle, &logs[0], &graphs[0], report)
             .map_err(|e| format!("on resume: {e}"))?;
@@ -910,7 +958,7 @@ fn build<'s>(arena: &'s mut Arena, parts: Parts<'s>) -> Result<Graph<'s, String>
             v,
             (run.tasks[v], run.cancels_run(v), run.chosen_by(v)),
             run.retry_of(v).map_or(0, |r| r.fail_first),
-            oracle.predecessors(v),
+            (oracle.predecessors(v), run.takes(v)),
             log,
             (gauges, holding),
             n,
@@ -984,6 +1032,7 @@ fn run_options(run: &ExecCase, case: &ExecCase, spec: RunSpec, log: &RunLog) -> 
     if spec.fail_fast {
         options = options.fail_fast();
     }
+    options = options.release_outputs(case.releases());
     if cancels || spec.watch == Watch::CancelledBefore {
         options = options.cancel_token(log.token.clone());
     }
@@ -1146,6 +1195,13 @@ fn check_report(
                 );
                 counts.skipped += 1;
                 counts.by_choice += 1;
+            }
+            Outcome::Consumed => {
+                ensure!(
+                    case.may_consume(v),
+                    "task {v} has no output in the report, but nothing may take or release it"
+                );
+                counts.succeeded += 1;
             }
             Outcome::Cancelled => counts.cancelled += 1,
             Outcome::TimedOut { limit } => {
@@ -1338,7 +1394,7 @@ fn task_body<'s>(
     v: usize,
     (behavior, cancels_run, chosen): (Behavior, bool, Option<Vec<u32>>),
     fail_first: u32,
-    preds: &'s [u32],
+    (preds, takes): (&'s [u32], Vec<u32>),
     log: &'s RunLog,
     (gauges, holding): (&'s [Gauge], &'s [(usize, u32)]),
     n: usize,
@@ -1354,7 +1410,7 @@ fn task_body<'s>(
         probe
             .start
             .store(clock.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
-        if let Err(problem) = check_inputs(ctx, v, preds, n) {
+        if let Err(problem) = check_inputs(ctx, v, (preds, &takes), n) {
             log.report_problem(format!("task {v}: {problem}"));
         }
         let end = || {
@@ -1417,7 +1473,7 @@ fn task_body<'s>(
 fn check_inputs(
     ctx: &TaskContext<'_, String>,
     v: usize,
-    preds: &[u32],
+    (preds, takes): (&[u32], &[u32]),
     n: usize,
 ) -> Result<(), String> {
     let me = TaskId::new(v as u32);
@@ -1442,6 +1498,23 @@ fn check_inputs(
         let state = ctx
             .upstream(TaskId::new(p))
             .map_err(|e| format!("upstream({p}): {e}"))?;
+        if state == State::Succeeded && takes.contains(&p) {
+            // Moved out once; gone after that, to reads and takes alike.
+            let taken = ctx.take_input(TaskId::new(p));
+            ensure!(
+                taken == Ok(output(p as usize)),
+                "take_input({p}) is {taken:?}"
+            );
+            let again = ctx.take_input(TaskId::new(p)).map(|_| ());
+            let read = ctx.input(TaskId::new(p)).map(|_| ());
+            for (what, got) in [("take_input", again), ("input", read)] {
+                ensure!(
+                    matches!(got, Err(InputError::Taken { .. })),
+                    "{what}({p}) after the take is {got:?}"
+                );
+            }
+            continue;
+        }
         if state == State::Succeeded {
             succeeded.push(p);
             continue;
