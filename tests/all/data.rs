@@ -538,6 +538,35 @@ fn release_frees_each_output_once_its_readers_finish_and_keeps_sinks_and_kept() 
 }
 
 #[test]
+fn an_output_is_not_released_while_a_slow_reader_still_needs_it() {
+    for exec in executors() {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<String>();
+        b.task("extract", |_| Ok("rows".repeat(1_000))).unwrap();
+        b.task("fast", |ctx| Ok(ctx.input("extract")?[..4].to_owned()))
+            .unwrap();
+        b.task("slow", |ctx| {
+            std::thread::sleep(Duration::from_millis(20));
+            // `fast` finished long ago; the output is still here.
+            Ok(ctx.input("extract")?.len().to_string())
+        })
+        .unwrap();
+        b.edges_by_name([("extract", "fast"), ("extract", "slow")])
+            .unwrap();
+        let graph = b.build().unwrap();
+        let report = exec.run_with(&graph, &RunOptions::new().release_outputs(true));
+        assert_eq!(
+            report.output("slow").map(String::as_str),
+            Some("4000"),
+            "{report}"
+        );
+        assert_eq!(report.output("fast").map(String::as_str), Some("rows"));
+        assert!(matches!(report.outcome("extract"), Some(Outcome::Consumed)));
+        assert!(report.is_success());
+    }
+}
+
+#[test]
 fn outputs_of_failed_and_cancelled_runs_are_released_exactly_once() {
     for exec in executors() {
         let live = Arc::new(AtomicUsize::new(0));
