@@ -796,7 +796,6 @@ impl<'a, T> GraphBuilder<'a, T> {
         Ok(())
     }
 
-    /// The id of `task`, or the error that `call` names an unknown task.
     /// Keeps `task`'s output in the report under
     /// [early release](crate::RunOptions::release_outputs), as a sink's is
     /// kept; its readers may not [take](crate::TaskContext::take_input) it.
@@ -858,6 +857,7 @@ impl<'a, T> GraphBuilder<'a, T> {
         })
     }
 
+    /// The id of `task`, or the error that `call` names an unknown task.
     fn find_for(&self, call: &'static str, task: TaskRef<'_>) -> Result<u32, BuildError> {
         self.find(task).ok_or_else(|| BuildError::UnknownTaskFor {
             call,

@@ -66,9 +66,8 @@ impl<'r, T> TaskContext<'r, T> {
     /// The output of predecessor `id`, by reference.
     fn read(&self, id: TaskId) -> Result<&'r T, InputError> {
         let p = id.raw();
-        let code = self.core.state_code(p);
+        let code = self.core.lend(p);
         if holds_output(code) {
-            self.core.lend(p, code);
             return Ok(self.core.output_of_predecessor(p));
         }
         let (asker, task) = (
@@ -190,19 +189,14 @@ impl<'r, T> TaskContext<'r, T> {
     /// The outputs of the direct predecessors that succeeded, with their
     /// ids, in id order: all of them, unless this task has a
     /// [trigger rule](crate::TriggerRule) that runs it after a failure or
-    /// a branch.
+    /// a branch. An input this task [took](Self::take_input) is left out.
     pub fn inputs(&self) -> impl Iterator<Item = (TaskId, &'r T)> + 'r {
         let core = self.core;
         core.csr()
             .predecessors(self.node)
             .iter()
-            .filter_map(move |&p| {
-                let code = core.state_code(p);
-                holds_output(code).then(|| {
-                    core.lend(p, code);
-                    (TaskId::new(p), core.output_of_predecessor(p))
-                })
-            })
+            .filter(move |&&p| holds_output(core.lend(p)))
+            .map(move |&p| (TaskId::new(p), core.output_of_predecessor(p)))
     }
 
     /// How direct predecessor `task` ended (it has, before this task

@@ -160,8 +160,15 @@ impl RunOptions {
     /// in the report; a released output shows there as
     /// [`Outcome::Consumed`](crate::Outcome::Consumed). Off by default.
     ///
-    /// A [resume](crate::Executor::resume) from a report with released
-    /// outputs reruns a task whose output it needs and no longer has.
+    /// Only readers that succeeded or were passed over (a branch not
+    /// taken, a trigger rule that did not hold) count: a reader that
+    /// failed, was skipped for a failure or was cancelled keeps its inputs
+    /// until the report is dropped, so a
+    /// [resume](crate::Executor::resume) runs it again without recomputing
+    /// them. A resume that reruns a task whose inputs were released (a
+    /// cleanup task downstream of the failure, say) runs the tasks that
+    /// made them again too; mark what such a task reads with
+    /// [`keep_output`](crate::GraphBuilder::keep_output) to avoid that.
     ///
     /// ```
     /// use kahn::{Executor, Outcome, RunOptions};

@@ -523,7 +523,8 @@ impl<'g, T> Report<'g, T> {
     }
 
     /// Splits the report into the outputs, by task id (`Some` for the tasks
-    /// that succeeded, as [`into_outputs`](Self::into_outputs) gives them),
+    /// that succeeded and whose output was not consumed, as
+    /// [`into_outputs`](Self::into_outputs) gives them),
     /// and the [`RunError`] [`into_result`](Self::into_result) would give,
     /// if any task did not succeed: a failed run loses none of the work
     /// that did succeed. Neither part borrows the graph.

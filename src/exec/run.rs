@@ -120,9 +120,13 @@ struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 // SAFETY: a slot is written at most once, by the worker that claimed its task
 // (claiming is exclusive: see `RunCore::claim`), and read only by tasks that
 // happen-after that write (its successors; see the module's memory-ordering
-// notes) or by the caller after every worker has joined. `T: Send` lets the
-// output be produced on one thread and moved out on another; `T: Sync` lets
-// several successors read it at once.
+// notes) or by the caller after every worker has joined. It is moved out or
+// dropped at most once, when no reference into it can be alive: by its one
+// reader (`take_output`, decided by one compare-exchange on the state byte,
+// refused while `LENT`), by the worker that finishes its last reader
+// (`release_inputs`, after an `AcqRel` countdown), or by the report. `T:
+// Send` lets the output be produced on one thread and moved out or dropped
+// on another; `T: Sync` lets several successors read it at once.
 unsafe impl<T: Send + Sync> Sync for Slot<T> {}
 
 impl<T> Slot<T> {
@@ -440,7 +444,8 @@ impl<'r, T> RunCore<'r, T> {
     /// `choices` are the earlier run's branch choices: a carried branching
     /// task's choice still decides which of its successors run.
     pub(crate) fn carry_over(&mut self, earlier: Resumable<T>) {
-        let (earlier, succeeded, choices) = earlier;
+        let (earlier, succeeded, mut choices) = earlier;
+        choices.sort_unstable_by_key(|(b, _)| *b);
         let n = self.csr.task_count();
         debug_assert_eq!(earlier.len(), n, "a report of this graph");
         // Runs again: did not succeed, or is downstream of such a task, or
@@ -456,7 +461,12 @@ impl<'r, T> RunCore<'r, T> {
                 }
             }
             for &p in self.csr.predecessors(v) {
-                if !again[p as usize] && earlier[p as usize].is_none() {
+                // (Not if `p` is a branch that passed `v` over: restored, its
+                // choice skips `v` again, which then reads nothing.)
+                let passed_over = choices
+                    .binary_search_by_key(&p, |(b, _)| *b)
+                    .is_ok_and(|at| choices[at].1.binary_search(&v).is_err());
+                if !again[p as usize] && earlier[p as usize].is_none() && !passed_over {
                     again[p as usize] = true;
                     todo.push(p);
                 }
@@ -464,11 +474,10 @@ impl<'r, T> RunCore<'r, T> {
         }
         // Forget the sources pushed by `new`: the ready tasks differ.
         while !matches!(self.injector.steal(), Steal::Empty) {}
-        let mut choices: Choices = choices
+        let choices: Choices = choices
             .into_iter()
             .filter(|(b, _)| !again[*b as usize])
             .collect();
-        choices.sort_unstable_by_key(|(b, _)| *b);
         // A carried branch that did not choose `v`, if any: looked up by
         // `v`'s predecessors, so a resume costs O(edges × log branches).
         let passed_over_by = |v: u32| {
@@ -810,9 +819,17 @@ impl<'r, T> RunCore<'r, T> {
         end: TaskEnd<T>,
         failures: &mut Vec<(TaskId, TaskFailure)>,
     ) -> State {
+        // A task that succeeded, or was passed over by choice, reads its
+        // inputs no more; one that failed, was skipped for a failure or was
+        // cancelled keeps them for a resume, which will run it again.
+        let done_reading = match &end {
+            TaskEnd::Succeeded(_) => true,
+            TaskEnd::Skipped(cause) => cause.by_choice(),
+            _ => false,
+        };
         // SAFETY: the caller's contract is this one.
         let state = unsafe { self.record_state(v, end, failures) };
-        if let Some(readers) = &self.readers {
+        if let (Some(readers), true) = (&self.readers, done_reading) {
             self.release_inputs(v, readers);
         }
         state
@@ -883,8 +900,9 @@ impl<'r, T> RunCore<'r, T> {
         state
     }
 
-    /// With early release: `v` has finished, so it reads its inputs no
-    /// more; drops each one it was the last reader of, unless kept.
+    /// With early release: `v` has succeeded or was passed over, so it
+    /// reads its inputs no more; drops each one it was the last reader of,
+    /// unless kept.
     ///
     /// Ordering: each reader's decrement is `AcqRel`, so the last one
     /// happens-after every other reader's reads of the output (and after
@@ -929,46 +947,54 @@ impl<'r, T> RunCore<'r, T> {
         self.tag
     }
 
-    /// The state byte of `p`, a direct predecessor of a running task (see
-    /// [`state_of`](Self::state_of)), with its output bits.
-    pub(crate) fn state_code(&self, p: u32) -> u8 {
-        self.states[p as usize].load(Ordering::Relaxed)
-    }
-
-    /// Notes that `p`'s one reader, running now, holds a reference to its
-    /// output (whose state byte is `code`), so that it may not take it.
-    /// Outputs with several readers are never taken: nothing to note.
+    /// Before the running task reads the output of its predecessor `p` by
+    /// reference: notes, if it is `p`'s one reader, that a reference is out
+    /// (`LENT`), so the output may not be taken, and returns `p`'s state
+    /// byte as of that note, which decides whether the output is there to
+    /// read. Outputs with several readers are never taken: nothing to note.
+    ///
+    /// A read-modify-write, as in [`take_output`](Self::take_output): the
+    /// task's context is `Sync`, so threads of the task's own may read and
+    /// take at once, and exactly one of a note and a take comes first.
     #[inline]
-    pub(crate) fn lend(&self, p: u32, code: u8) {
-        if code & LENT == 0 && self.csr.successors(p).len() == 1 {
-            // Only `p`'s one reader writes this byte now (see `LENT`).
-            self.states[p as usize].store(code | LENT, Ordering::Relaxed);
+    pub(crate) fn lend(&self, p: u32) -> u8 {
+        let state = &self.states[p as usize];
+        if self.csr.successors(p).len() == 1 {
+            state.fetch_or(LENT, Ordering::AcqRel)
+        } else {
+            state.load(Ordering::Relaxed)
         }
     }
 
     /// Moves out the output of `p`, a direct predecessor of the running task
     /// `v`, if `v` is its only reader and holds no reference to it.
     pub(crate) fn take_output(&self, p: u32) -> Result<T, Refusal> {
-        let code = self.states[p as usize].load(Ordering::Relaxed);
-        match State::from_code(code) {
-            State::Succeeded if code & GONE != 0 => return Err(Refusal::Taken),
-            State::Succeeded => {}
-            state => return Err(Refusal::NotSucceeded(state)),
-        }
         let readers = self.csr.successors(p).len();
         if readers != 1 || self.is_kept(p) {
             return Err(Refusal::Shared(readers));
         }
-        if code & LENT != 0 {
-            return Err(Refusal::Lent);
+        // Only `p`'s one reader, the running task, touches the byte and the
+        // slot now, but possibly from several threads of its own (its
+        // context is `Sync`): one compare-exchange decides, against other
+        // takes and against `lend`, and marks the slot before it is read out.
+        let succeeded = State::Succeeded.code();
+        let state = &self.states[p as usize];
+        match state.compare_exchange(
+            succeeded,
+            succeeded | GONE,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {}
+            Err(code) if code & GONE != 0 => return Err(Refusal::Taken),
+            Err(code) if code & LENT != 0 => return Err(Refusal::Lent),
+            Err(code) => return Err(Refusal::NotSucceeded(State::from_code(code))),
         }
-        // Only `p`'s one reader, this task, touches the byte and the slot
-        // now; the mark first, so the slot is never read out twice.
-        self.states[p as usize].store(code | GONE, Ordering::Relaxed);
         Ok(self.outputs[p as usize].0.with(|slot| {
-            // SAFETY: initialized (the state said Succeeded, not `GONE`),
-            // no reference to it is out (not `LENT`: this task, its only
-            // reader, took none), and it is read out once, as marked.
+            // SAFETY: initialized (the state said Succeeded, neither `GONE`
+            // nor `LENT`: no reference to it is out), and read out once:
+            // the exchange above marked it `GONE`, and only one exchange
+            // from exactly Succeeded can succeed.
             unsafe { (*slot).assume_init_read() }
         }))
     }
@@ -979,7 +1005,7 @@ impl<'r, T> RunCore<'r, T> {
         for &p in self.csr.predecessors(v) {
             let code = self.states[p as usize].load(Ordering::Relaxed);
             if code & LENT != 0 {
-                self.states[p as usize].store(code & !LENT, Ordering::Relaxed);
+                self.states[p as usize].fetch_and(!LENT, Ordering::AcqRel);
             }
         }
     }
@@ -1023,8 +1049,11 @@ impl<'r, T> RunCore<'r, T> {
         // release sequence includes `p`'s) after that write, so the write
         // happens-before this read (see `claim`).
         self.outputs[p as usize].0.with(|slot| {
-            // SAFETY: the slot is initialized, and nobody writes it again in
-            // this run, so a shared reference to it is valid for the run.
+            // SAFETY: the slot is initialized and stays so while the reading
+            // task runs: nobody writes it again in this run, it is not taken
+            // while `LENT` (set by `lend` before this read, for an output
+            // with one reader), and it is released only after every reader
+            // has finished.
             unsafe { (*slot).assume_init_ref() }
         })
     }
@@ -1542,8 +1571,9 @@ impl<'r, T> RunCore<'r, T> {
         let stop =
             StopReason::from_code(self.stop_reason.into_inner(), self.stopped_by.into_inner());
         // All workers have joined, so nothing else touches the slots; the
-        // report reads an output only where `states` says Succeeded, which is
-        // exactly where `record` wrote one.
+        // report reads an output only where `states` says Succeeded and not
+        // `GONE`, which is exactly where `record` wrote one and nobody took
+        // or released it.
         let outputs = Slot::into_outputs(self.outputs);
         let mut failures = self
             .failures

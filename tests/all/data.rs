@@ -366,6 +366,81 @@ fn taking_a_shared_input_taking_twice_or_after_reading_is_refused() {
 }
 
 #[test]
+fn threads_of_one_task_race_to_take_and_read_and_exactly_one_wins() {
+    let runs = if cfg!(miri) { 3 } else { 2_000 };
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<Option<Tracked>>();
+    let l = Arc::clone(&live);
+    b.task("p", move |_| Ok(Some(Tracked::new(7, &l)))).unwrap();
+    b.task("v", |ctx| {
+        // The context is `Sync`: two threads of this task take the same
+        // input at once.
+        let barrier = std::sync::Barrier::new(2);
+        let (first, second) = std::thread::scope(|s| {
+            let take = s.spawn(|| {
+                barrier.wait();
+                ctx.take_input("p").map(|t| t.map(|t| t.n))
+            });
+            let other = s.spawn(|| {
+                barrier.wait();
+                ctx.take_input("p").map(|t| t.map(|t| t.n))
+            });
+            (take.join().unwrap(), other.join().unwrap())
+        });
+        let won = [&first, &second].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "exactly one take wins: {first:?} {second:?}");
+        let lost = if first.is_ok() { second } else { first };
+        assert!(matches!(lost, Err(InputError::Taken { .. })), "{lost:?}");
+        Ok(None)
+    })
+    .unwrap();
+    b.edge("p", "v").unwrap();
+    let graph = b.build().unwrap();
+    let exec = executor(2);
+    for _ in 0..runs {
+        let report = exec.run(&graph);
+        assert!(report.is_success(), "{report}");
+        drop(report);
+        assert_eq!(live.load(Ordering::SeqCst), 0, "taken once, dropped once");
+    }
+
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<Option<Tracked>>();
+    let l = Arc::clone(&live);
+    b.task("p", move |_| Ok(Some(Tracked::new(7, &l)))).unwrap();
+    b.task("v", |ctx| {
+        let barrier = std::sync::Barrier::new(2);
+        let (taken, read) = std::thread::scope(|s| {
+            let take = s.spawn(|| {
+                barrier.wait();
+                ctx.take_input("p").map(|t| t.map(|t| t.n))
+            });
+            let read = s.spawn(|| {
+                barrier.wait();
+                ctx.input("p").map(|t| t.as_ref().map(|t| t.n))
+            });
+            (take.join().unwrap(), read.join().unwrap())
+        });
+        match (&taken, &read) {
+            (Ok(Some(7)), Err(InputError::Taken { .. })) => {}
+            (Err(InputError::Lent { .. }), Ok(Some(7))) => {}
+            other => panic!("a take and a read both won or both lost: {other:?}"),
+        }
+        Ok(None)
+    })
+    .unwrap();
+    b.edge("p", "v").unwrap();
+    let graph = b.build().unwrap();
+    for _ in 0..runs {
+        let report = exec.run(&graph);
+        assert!(report.is_success(), "{report}");
+        drop(report);
+        assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+}
+
+#[test]
 fn a_kept_output_may_not_be_taken() {
     let mut arena = Arena::new();
     let mut b = arena.builder::<u32>();
@@ -467,6 +542,78 @@ fn a_resume_reruns_a_task_whose_taken_output_a_rerun_task_needs() {
 }
 
 // ---- Early release ----
+
+#[test]
+fn under_release_a_failed_reader_keeps_its_inputs_for_the_resume() {
+    let runs: Vec<AtomicUsize> = (0..4).map(|_| AtomicUsize::new(0)).collect();
+    let fail = std::sync::atomic::AtomicBool::new(true);
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    b.task("extract", |_| {
+        runs[0].fetch_add(1, Ordering::SeqCst);
+        Ok(40)
+    })
+    .unwrap();
+    b.task("audit", |ctx| {
+        runs[1].fetch_add(1, Ordering::SeqCst);
+        Ok(*ctx.input("extract")?)
+    })
+    .unwrap();
+    b.task("load", |ctx| {
+        runs[2].fetch_add(1, Ordering::SeqCst);
+        if fail.load(Ordering::SeqCst) {
+            return Err("the warehouse is down".into());
+        }
+        Ok(ctx.input("extract")? + 2)
+    })
+    .unwrap();
+    // A branch passes `skipped` over: restored on resume, it reads nothing.
+    b.task("route", |ctx| {
+        runs[3].fetch_add(1, Ordering::SeqCst);
+        ctx.branch(["taken"])?;
+        Ok(1)
+    })
+    .unwrap();
+    b.task("taken", |ctx| Ok(*ctx.input("route")?)).unwrap();
+    b.task("skipped", |ctx| Ok(*ctx.input("route")?)).unwrap();
+    b.task("after", |ctx| {
+        if fail.load(Ordering::SeqCst) {
+            return Err("not yet".into());
+        }
+        Ok(*ctx.input("taken")?)
+    })
+    .unwrap();
+    b.edges_by_name([
+        ("extract", "audit"),
+        ("extract", "load"),
+        ("route", "taken"),
+        ("route", "skipped"),
+        ("taken", "after"),
+    ])
+    .unwrap();
+    b.branching("route").unwrap();
+    let graph = b.build().unwrap();
+    let exec = executor(2);
+    let options = RunOptions::new().release_outputs(true);
+    let first = exec.run_with(&graph, &options);
+    assert_eq!(
+        first.output("extract"),
+        Some(&40),
+        "load failed: extract is kept"
+    );
+    assert!(matches!(first.outcome("route"), Some(Outcome::Consumed)));
+    assert!(
+        matches!(first.outcome("taken"), Some(Outcome::Succeeded(_))),
+        "after failed"
+    );
+    fail.store(false, Ordering::SeqCst);
+    let second = exec.resume_with(&graph, first, &options).unwrap();
+    assert!(second.is_success(), "{second}");
+    assert_eq!(second.output("load"), Some(&42));
+    let counts: Vec<usize> = runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+    assert_eq!(counts, [1, 1, 2, 1], "only load reran among these");
+    assert!(second.carried_over("route") && second.carried_over("taken"));
+}
 
 #[test]
 fn release_frees_each_output_once_its_readers_finish_and_keeps_sinks_and_kept() {
