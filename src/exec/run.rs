@@ -460,12 +460,17 @@ impl<'r, T> RunCore<'r, T> {
                     todo.push(w);
                 }
             }
+            // (Not if `p` is a branch that passed `v` over and `v` has the
+            // default rule: restored, the choice skips `v` again, which then
+            // reads nothing. A rule that runs `v` anyway reads it.)
+            let skipped_by_choice = self
+                .triggers
+                .is_none_or(|t| t.rule(v) == TriggerRule::AllSucceeded);
             for &p in self.csr.predecessors(v) {
-                // (Not if `p` is a branch that passed `v` over: restored, its
-                // choice skips `v` again, which then reads nothing.)
-                let passed_over = choices
-                    .binary_search_by_key(&p, |(b, _)| *b)
-                    .is_ok_and(|at| choices[at].1.binary_search(&v).is_err());
+                let passed_over = skipped_by_choice
+                    && choices
+                        .binary_search_by_key(&p, |(b, _)| *b)
+                        .is_ok_and(|at| choices[at].1.binary_search(&v).is_err());
                 if !again[p as usize] && earlier[p as usize].is_none() && !passed_over {
                     again[p as usize] = true;
                     todo.push(p);

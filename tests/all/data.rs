@@ -541,6 +541,44 @@ fn a_resume_reruns_a_task_whose_taken_output_a_rerun_task_needs() {
     assert_eq!(counts, [2, 1, 2]);
 }
 
+#[test]
+fn a_resume_reruns_a_branch_whose_output_a_task_it_passed_over_took() {
+    let runs = AtomicUsize::new(0);
+    let fail = std::sync::atomic::AtomicBool::new(true);
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    b.task("check", |ctx| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        ctx.branch(std::iter::empty::<&str>())?; // passes `join` over
+        Ok(5)
+    })
+    .unwrap();
+    // Its rule runs it anyway (nothing failed), and it takes the output.
+    b.task("join", |ctx| {
+        let five = ctx.take_input("check")?;
+        if fail.load(Ordering::SeqCst) {
+            return Err("not yet".into());
+        }
+        Ok(five + 1)
+    })
+    .unwrap();
+    b.edge("check", "join").unwrap();
+    b.branching("check").unwrap();
+    b.trigger_rule("join", kahn::TriggerRule::NoneFailed)
+        .unwrap();
+    let graph = b.build().unwrap();
+    let exec = executor(2);
+    let first = exec.run(&graph);
+    assert!(
+        matches!(first.outcome("check"), Some(Outcome::Consumed)),
+        "{first}"
+    );
+    fail.store(false, Ordering::SeqCst);
+    let second = exec.resume(&graph, first).unwrap();
+    assert_eq!(second.output("join"), Some(&6), "{second}");
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "check ran again for join");
+}
+
 // ---- Early release ----
 
 #[test]
