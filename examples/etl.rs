@@ -1103,6 +1103,19 @@ macro_rules! ensure {
     };
 }
 
+/// In a run where nothing failed, `alert` was not triggered.
+fn check_alert_quiet(tasks: &Tasks, report: &Report<'_, Value>) -> Result<(), BoxError> {
+    ensure!(
+        matches!(
+            report.outcome(tasks.alert.id()),
+            Some(Outcome::NotTriggered { .. })
+        ),
+        "nothing failed, yet `alert` is {:?}",
+        report.state(tasks.alert.id())
+    );
+    Ok(())
+}
+
 /// Every extract's text was moved into its parse, not copied: exactly the
 /// extracts show as consumed.
 fn check_consumed(tasks: &Tasks, report: &Report<'_, Value>) -> Result<(), BoxError> {
@@ -1205,14 +1218,7 @@ fn check_good_batch(
             && c.by_choice == 1,
         "expected every task but `alert` to succeed, got {c:?}"
     );
-    ensure!(
-        matches!(
-            report.outcome(tasks.alert.id()),
-            Some(Outcome::NotTriggered { .. })
-        ),
-        "nothing failed, yet `alert` is {:?}",
-        report.state(tasks.alert.id())
-    );
+    check_alert_quiet(tasks, report)?;
     let alert = batch.output("alert.txt");
     ensure!(
         !alert.exists(),
@@ -1405,14 +1411,7 @@ fn check_resumed(
         "the resume ran {again:?}, expected {:?}",
         rerun_after_fix()
     );
-    ensure!(
-        matches!(
-            resumed.outcome(tasks.alert.id()),
-            Some(Outcome::NotTriggered { .. })
-        ),
-        "nothing failed, yet `alert` is {:?}",
-        resumed.state(tasks.alert.id())
-    );
+    check_alert_quiet(tasks, resumed)?;
     let flaky = task_name("extract", FLAKY_REGION, FLAKY_HOUR);
     ensure!(
         resumed.carried_over(flaky.as_str()) && resumed.attempts(flaky.as_str()) == 0,

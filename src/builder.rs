@@ -10,7 +10,7 @@ use bumpalo::Bump;
 use crate::compile::compile;
 use crate::context::TaskContext;
 use crate::error::{BoxError, BuildError, RejectedWeight};
-use crate::graph::{Extras, Graph};
+use crate::graph::{Graph, Tables};
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 use crate::names::{NameTable, Names, Rejected, BLOCK};
 use crate::pages;
@@ -959,19 +959,19 @@ impl<'a, T> GraphBuilder<'a, T> {
             }
             &*table
         });
-        let extras = Extras {
+        let tables = Tables {
             resources,
             timeouts: timeouts.compile(bump, n),
             triggers: triggers.compile(bump, n),
             retries: retries.compile(bump, n),
-            tag,
             kept,
         };
         Ok(Graph::new(
             csr,
             Names::new(names, n),
             tasks.into_boxed_slice(),
-            extras,
+            tables,
+            tag,
         ))
     }
 }

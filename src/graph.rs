@@ -24,30 +24,25 @@ pub struct Graph<'a, T = ()> {
     pub(crate) csr: Csr<'a>,
     pub(crate) names: Names<'a>,
     pub(crate) tasks: BumpBox<'a, [TaskBox<'a, T>]>,
-    /// Which tasks use which resources; `None` (and free) if none does.
-    pub(crate) resources: Option<ResourceTable<'a>>,
-    /// Each task's timeout; `None` (and free) if no task has one.
-    pub(crate) timeouts: Option<Timeouts<'a>>,
-    /// Each task's trigger rule and whether it branches; `None` (and free)
-    /// if every task has the default rule and none branches.
-    pub(crate) triggers: Option<Triggers<'a>>,
-    /// Each task's retry policy; `None` (and free) if no task has one.
-    pub(crate) retries: Option<Retries<'a>>,
+    pub(crate) tables: Tables<'a>,
     /// Which builder made it, so typed handles of other graphs are refused.
     pub(crate) tag: GraphTag,
-    /// The tasks whose outputs early release keeps for the report, and
-    /// that may not be taken; `None` (and free) if none is marked.
-    pub(crate) kept: Option<&'a [bool]>,
 }
 
-/// What a graph has besides its topology, names and tasks: the optional
-/// per-task tables, each `None` unless some task uses it.
-pub(crate) struct Extras<'a> {
+/// The per-task tables a graph has beyond its topology, names and bodies,
+/// each `None` (and free) unless some task uses it.
+pub(crate) struct Tables<'a> {
+    /// Which tasks use which resources.
     pub(crate) resources: Option<ResourceTable<'a>>,
+    /// Each task's timeout.
     pub(crate) timeouts: Option<Timeouts<'a>>,
+    /// Each task's trigger rule and whether it branches (`None` if every
+    /// task has the default rule and none branches).
     pub(crate) triggers: Option<Triggers<'a>>,
+    /// Each task's retry policy.
     pub(crate) retries: Option<Retries<'a>>,
-    pub(crate) tag: GraphTag,
+    /// The tasks whose outputs early release keeps for the report, and
+    /// that may not be taken.
     pub(crate) kept: Option<&'a [bool]>,
 }
 
@@ -56,40 +51,29 @@ impl<'a, T> Graph<'a, T> {
         csr: Csr<'a>,
         names: Names<'a>,
         tasks: BumpBox<'a, [TaskBox<'a, T>]>,
-        extras: Extras<'a>,
+        tables: Tables<'a>,
+        tag: GraphTag,
     ) -> Self {
         debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
-        let Extras {
-            resources,
-            timeouts,
-            triggers,
-            retries,
-            tag,
-            kept,
-        } = extras;
         Graph {
             csr,
             names,
             tasks,
-            resources,
-            timeouts,
-            triggers,
-            retries,
+            tables,
             tag,
-            kept,
         }
     }
 
     /// Whether task `id`'s output is [kept](crate::GraphBuilder::keep_output)
     /// in the report under early release; `false` for unknown ids.
     pub fn keeps_output(&self, id: TaskId) -> bool {
-        matches!(self.kept, Some(kept) if kept.get(id.index()) == Some(&true))
+        matches!(self.tables.kept, Some(kept) if kept.get(id.index()) == Some(&true))
     }
 
     /// Task `id`'s [retry policy](crate::GraphBuilder::retry), if it has one.
     pub fn retry_policy(&self, id: TaskId) -> Option<&RetryPolicy> {
-        let retries = self.retries.as_ref()?;
+        let retries = self.tables.retries.as_ref()?;
         (id.index() < self.task_count())
             .then(|| retries.of(id.raw()))
             .flatten()
@@ -98,7 +82,7 @@ impl<'a, T> Graph<'a, T> {
     /// Task `id`'s [trigger rule](crate::GraphBuilder::trigger_rule); the
     /// default for unknown ids.
     pub fn trigger_rule(&self, id: TaskId) -> TriggerRule {
-        match &self.triggers {
+        match &self.tables.triggers {
             Some(t) if id.index() < self.task_count() => t.rule(id.raw()),
             _ => TriggerRule::default(),
         }
@@ -106,14 +90,14 @@ impl<'a, T> Graph<'a, T> {
 
     /// Whether task `id` [may branch](crate::GraphBuilder::branching).
     pub fn is_branching(&self, id: TaskId) -> bool {
-        matches!(&self.triggers, Some(t) if id.index() < self.task_count() && t.branches(id.raw()))
+        matches!(&self.tables.triggers, Some(t) if id.index() < self.task_count() && t.branches(id.raw()))
     }
 
     /// Task `id`'s timeout (see
     /// [`GraphBuilder::timeout`](crate::GraphBuilder::timeout)); `None` if
     /// it has none or there is no such task.
     pub fn timeout_of(&self, id: TaskId) -> Option<std::time::Duration> {
-        let timeouts = self.timeouts.as_ref()?;
+        let timeouts = self.tables.timeouts.as_ref()?;
         (id.index() < self.task_count())
             .then(|| timeouts.of(id.raw()))
             .flatten()
@@ -122,7 +106,8 @@ impl<'a, T> Graph<'a, T> {
     /// The resources task `id` uses while it runs, with units; empty if it
     /// uses none or there is no such task.
     pub fn resources_of(&self, id: TaskId) -> impl Iterator<Item = (&Resource, u32)> + '_ {
-        self.resources
+        self.tables
+            .resources
             .as_ref()
             .filter(|_| id.index() < self.task_count())
             .into_iter()

@@ -399,11 +399,11 @@ fn parts<'r, T>(graph: &'r Graph<'_, T>) -> GraphParts<'r> {
     GraphParts {
         csr: graph.csr,
         names: graph.names,
-        resources: graph.resources.as_ref(),
-        timeouts: graph.timeouts,
-        triggers: graph.triggers,
-        retries: graph.retries.as_ref(),
+        resources: graph.tables.resources.as_ref(),
+        timeouts: graph.tables.timeouts,
+        triggers: graph.tables.triggers,
+        retries: graph.tables.retries.as_ref(),
         tag: graph.tag,
-        kept: graph.kept,
+        kept: graph.tables.kept,
     }
 }

@@ -297,7 +297,7 @@ impl Local<'_> {
     /// if it was parked instead (it comes back through the run's inbox).
     #[inline]
     fn take_resources<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) -> bool {
-        let Some(table) = graph.resources.as_ref() else {
+        let Some(table) = graph.tables.resources.as_ref() else {
             return true;
         };
         if table.uses_of(v).is_empty() {
@@ -315,7 +315,7 @@ impl Local<'_> {
     #[cold]
     fn give_back_resources<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) {
         self.after_task &= !HOLDING;
-        if let Some(table) = graph.resources.as_ref() {
+        if let Some(table) = graph.tables.resources.as_ref() {
             core.release_for(table, v);
         }
     }
@@ -457,10 +457,10 @@ impl Pace {
 /// task (see `Local::traits`).
 fn graph_traits<T>(graph: &Graph<'_, T>) -> u8 {
     let mut traits = 0;
-    if graph.timeouts.is_some() {
+    if graph.tables.timeouts.is_some() {
         traits |= TIMED;
     }
-    if graph.triggers.as_ref().is_some_and(|t| t.branching) {
+    if graph.tables.triggers.as_ref().is_some_and(|t| t.branching) {
         traits |= BRANCHY;
     }
     traits
@@ -473,7 +473,7 @@ fn apply_rule<T>(graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32, claim: Cla
     if matches!(claim, Claim::Waiting | Claim::Deferred) {
         return claim;
     }
-    match graph.triggers.as_ref().map(|t| t.rule(v)) {
+    match graph.tables.triggers.as_ref().map(|t| t.rule(v)) {
         Some(rule) if rule != TriggerRule::AllSucceeded => core.apply_rule(rule, v, claim),
         _ => claim,
     }
@@ -510,12 +510,12 @@ pub(crate) fn participate<T: Send + Sync>(
         },
         joined: Instant::now(),
         before_task: if core.has_peers() { PEERS } else { 0 }
-            | if graph.resources.is_some() {
+            | if graph.tables.resources.is_some() {
                 RESOURCES
             } else {
                 0
             }
-            | if graph.triggers.as_ref().is_some_and(|t| t.ruled) {
+            | if graph.tables.triggers.as_ref().is_some_and(|t| t.ruled) {
                 RULED
             } else {
                 0
@@ -709,7 +709,7 @@ fn take_back<T: Send + Sync>(
     returned: Returned,
 ) -> Releases {
     let v = returned.task;
-    let Some(table) = graph.resources.as_ref() else {
+    let Some(table) = graph.tables.resources.as_ref() else {
         unreachable!(
             "kahn: internal error: a task came back from a resource of a graph without any"
         )
