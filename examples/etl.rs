@@ -3,7 +3,8 @@
 //! date's branch without taking the rest down.
 //!
 //! ```text
-//! cargo run --release --example etl
+//! cargo run --release --example etl                  # or, to draw the failed run:
+//! cargo run --release --example etl -- --dot etl.dot # then `dot -Tsvg etl.dot > etl.svg`
 //! ```
 //!
 //! What it shows:
@@ -897,6 +898,7 @@ fn build_pipeline(
 // ---------------------------------------------------------------------------
 
 fn main() -> Result<(), BoxError> {
+    let dot_file = dot_file_arg()?;
     let ws = Workspace::create()?;
     let staged = stage(&ws.root)?;
     let batches: Vec<Batch> = DATES
@@ -967,6 +969,11 @@ fn main() -> Result<(), BoxError> {
         .iter()
         .position(|batch| batch.date == BAD_DATE)
         .ok_or("no batch for the bad date")?;
+    if let Some(file) = &dot_file {
+        // The failed date's run, as Graphviz draws it: `dot -Tsvg FILE`.
+        fs::write(file, graph.to_dot().report(&reports[bad]).to_string())?;
+        println!("\nthe {BAD_DATE} run as Graphviz DOT: {}", file.display());
+    }
     for (i, (batch, report)) in batches.iter().zip(&reports).enumerate() {
         let checked = if i == bad {
             check_failed_batch(batch, &tasks, report, &staged)
@@ -1101,6 +1108,16 @@ macro_rules! ensure {
             return Err(format!($($msg)+).into());
         }
     };
+}
+
+/// The file given as `--dot FILE`, if any.
+fn dot_file_arg() -> Result<Option<PathBuf>, BoxError> {
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next(), args.next()) {
+        (None, _, _) => Ok(None),
+        (Some("--dot"), Some(file), None) => Ok(Some(PathBuf::from(file))),
+        _ => Err("usage: etl [--dot FILE]".into()),
+    }
 }
 
 /// In a run where nothing failed, `alert` was not triggered.

@@ -14,6 +14,7 @@ mod builder;
 mod compile;
 mod context;
 mod csr;
+mod dot;
 mod error;
 mod exec;
 mod graph;
@@ -38,6 +39,7 @@ mod value;
 pub use arena::Arena;
 pub use builder::GraphBuilder;
 pub use context::TaskContext;
+pub use dot::Dot;
 pub use error::{
     BoxError, BranchError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight,
     ResumeError, RunError, TaskFailure,

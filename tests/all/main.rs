@@ -10,6 +10,7 @@ mod build;
 mod build_props;
 mod cancel;
 mod data;
+mod dot;
 mod drops;
 mod execution;
 mod failures;
