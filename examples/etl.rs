@@ -65,7 +65,9 @@
 //!   whatever happened and writes `manifest.txt` with each one's state.
 //! - **Reporting.** The runs record timings; for each date the example
 //!   prints kahn's report (with the retried task), the five slowest tasks,
-//!   the files written and the reports skipped.
+//!   the files written and the reports skipped; built with `--features
+//!   serde`, it also writes the run's summary as `output/<date>/run.json`;
+//!   with `--dot FILE`, it draws the failed date's run as Graphviz DOT.
 //! - **Resume.** The source system then re-delivers the bad partition,
 //!   fixed. Its extract is cleared from the failed date's report, and
 //!   `Executor::resume_with`, given the same options (so the same batch),
@@ -963,6 +965,14 @@ fn main() -> Result<(), BoxError> {
         println!("\n=== {} ===\n{report}", batch.date);
         print_slowest(report, 5);
         print_results(&ws, &tasks, report);
+        // With the `serde` feature, the run's summary as JSON beside its
+        // output: every task's state, error, skip reason, attempts, timing.
+        #[cfg(feature = "serde")]
+        {
+            let file = batch.output("run.json");
+            fs::write(&file, serde_json::to_string_pretty(&report.summary())?)?;
+            println!("  {}  the run's summary", ws.short(&file));
+        }
     }
 
     let bad = batches

@@ -9,6 +9,11 @@ use std::fmt;
 /// lets generated graphs refer to tasks by number ([`TaskId::new`]) without
 /// inventing names. An id only means something in the graph that issued it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct TaskId(u32);
 
 impl TaskId {

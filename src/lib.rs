@@ -30,6 +30,7 @@ mod report;
 mod resource;
 mod retry;
 mod state;
+mod summary;
 mod sync;
 mod task;
 mod timeout;
@@ -54,6 +55,7 @@ pub use report::{Counts, Outcome, Report, TaskReport, Timing};
 pub use resource::Resource;
 pub use retry::{permanent, Permanent, RetryPolicy};
 pub use state::State;
+pub use summary::{RunSummary, Skip, TaskSummary};
 pub use trigger::TriggerRule;
 pub use value::{Output, Value};
 

@@ -103,6 +103,7 @@ impl<'r, T> Outcome<'r, T> {
 
 /// When and where one task ran, if the run recorded timings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Timing {
     /// From the start of the run (see [`Report::wall_time`]) to the start of
@@ -116,6 +117,7 @@ pub struct Timing {
 
 /// How many tasks ended in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Counts {
     /// Tasks that returned `Ok`.
@@ -475,6 +477,12 @@ impl<'g, T> Report<'g, T> {
     /// how many tasks it kept from starting.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop
+    }
+
+    /// Why the run stopped early, as a sentence naming the task if one
+    /// stopped it.
+    pub(crate) fn stop_reason_shown(&self) -> Option<String> {
+        self.stop.map(|stop| stop.shown(&self.names).to_string())
     }
 
     /// The number of tasks in the graph that ran.

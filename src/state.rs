@@ -10,6 +10,7 @@ use crate::id::TaskId;
 /// A run records one byte per task: the discriminant (0 while the task has
 /// not finished).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 #[repr(u8)]
 pub enum State {

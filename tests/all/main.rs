@@ -26,6 +26,7 @@ mod run_props;
 mod scheduling;
 mod stress;
 mod stress_nested;
+mod summary;
 mod timeouts;
 mod triggers;
 mod unsafe_paths;

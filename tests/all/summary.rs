@@ -1,0 +1,120 @@
+//! `Report::summary`: an owned account of a run that outlives the graph,
+//! and (feature `serde`) round-trips through JSON.
+
+use std::time::Duration;
+
+use kahn::{Arena, RetryPolicy, RunOptions, Skip, State, TaskId, TriggerRule};
+
+use kahn_test_support::executor;
+
+fn summary_of_a_mixed_run() -> kahn::RunSummary {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    b.task("extract", |_| Ok(1)).unwrap();
+    b.task("parse", |_| Err("row 7: expected 6 fields, found 7".into()))
+        .unwrap();
+    b.task("load", |ctx| Ok(*ctx.input("parse")?)).unwrap();
+    b.task("flaky", |ctx| {
+        if ctx.attempt() < 3 {
+            return Err("connection reset".into());
+        }
+        Ok(3)
+    })
+    .unwrap();
+    b.task("alert", |_| Ok(0)).unwrap();
+    b.task("moved", |ctx| ctx.take_input("extract").map_err(Into::into))
+        .unwrap();
+    b.unnamed_task(|_| {
+        kahn_test_support::intend_panic();
+        panic!("a bug")
+    })
+    .unwrap();
+    b.edges_by_name([("extract", "moved"), ("parse", "load"), ("flaky", "alert")])
+        .unwrap();
+    b.trigger_rule("alert", TriggerRule::OneFailed).unwrap();
+    let zero = Duration::ZERO;
+    b.retry("flaky", RetryPolicy::attempts(3).backoff(zero, 1.0, zero))
+        .unwrap();
+    let graph = b.build().unwrap();
+    let report = executor(2).run_with(&graph, &RunOptions::new().record_timings(true));
+    report.summary()
+}
+
+#[test]
+fn a_summary_tells_every_outcome_and_outlives_the_graph() {
+    let summary = summary_of_a_mixed_run();
+    let task = |name: &str| {
+        summary
+            .tasks
+            .iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing: {summary:?}"))
+    };
+    assert_eq!(summary.tasks.len(), 7);
+    assert_eq!(summary.counts.failed, 1);
+    assert_eq!(summary.counts.panicked, 1);
+    assert_eq!(summary.stopped, None);
+    assert!(summary.wall_time > Duration::ZERO);
+
+    let parse = task("parse");
+    assert_eq!(parse.state, State::Failed);
+    assert_eq!(
+        parse.error.as_deref(),
+        Some("row 7: expected 6 fields, found 7")
+    );
+    assert_eq!(parse.attempts, 1);
+    let load = task("load");
+    assert_eq!(load.state, State::Skipped);
+    assert_eq!(load.skipped, Some(Skip::UpstreamFailed(TaskId::new(1))));
+    assert_eq!(load.attempts, 0);
+    assert_eq!(load.timing, None);
+    let flaky = task("flaky");
+    assert_eq!((flaky.state, flaky.attempts), (State::Succeeded, 3));
+    assert_eq!(flaky.failed_attempts.len(), 2);
+    assert!(
+        flaky.failed_attempts[0].contains("connection reset"),
+        "{flaky:?}"
+    );
+    assert_eq!(
+        task("alert").skipped,
+        Some(Skip::NotTriggered(TaskId::new(4)))
+    );
+    assert!(task("extract").output_consumed && !task("moved").output_consumed);
+    let unnamed = &summary.tasks[6];
+    assert_eq!(
+        (unnamed.name.as_deref(), unnamed.state),
+        (None, State::Panicked)
+    );
+    assert_eq!(unnamed.error.as_deref(), Some("a bug"));
+    assert!(task("extract").timing.is_some(), "timings were recorded");
+}
+
+#[test]
+fn a_stopped_run_says_why_by_name() {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    b.task("sensor", |ctx| {
+        ctx.cancel_run();
+        Ok(())
+    })
+    .unwrap();
+    b.task("load", |_| Ok(())).unwrap();
+    b.edge("sensor", "load").unwrap();
+    let graph = b.build().unwrap();
+    let summary = executor(1).run(&graph).summary();
+    let stopped = summary.stopped.expect("the run was stopped");
+    assert!(stopped.contains("`sensor`"), "{stopped}");
+    assert_eq!(summary.tasks[1].state, State::Cancelled);
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_summary_round_trips_through_json() {
+    let summary = summary_of_a_mixed_run();
+    let json = serde_json::to_string_pretty(&summary).expect("serialises");
+    assert!(json.contains("\"name\": \"parse\""), "{json}");
+    assert!(json.contains("\"UpstreamFailed\": 1"), "{json}");
+    assert!(json.contains("\"state\": \"Panicked\""), "{json}");
+    let back: kahn::RunSummary = serde_json::from_str(&json).expect("deserialises");
+    assert_eq!(back, summary);
+}
