@@ -254,10 +254,9 @@ impl<'g, T> Report<'g, T> {
         let i = id.index();
         match State::from_code(self.states[i]) {
             State::Succeeded if holds_output(self.states[i]) => {
-                // SAFETY: `outputs[i]` is initialized wherever `states[i]`
-                // says Succeeded and not `GONE` (see `RunCore::into_report`);
-                // code that moves an output out sets `GONE` or consumes the
-                // report.
+                // Code that moves an output out sets `GONE` or consumes the
+                // report (see `RunCore::into_report`).
+                // SAFETY: so `outputs[i]` is initialized: Succeeded, not `GONE`.
                 Outcome::Succeeded(unsafe { self.outputs[i].assume_init_ref() })
             }
             State::Succeeded => Outcome::Consumed,

@@ -996,10 +996,9 @@ impl<'r, T> RunCore<'r, T> {
             Err(code) => return Err(Refusal::NotSucceeded(State::from_code(code))),
         }
         Ok(self.outputs[p as usize].0.with(|slot| {
-            // SAFETY: initialized (the state said Succeeded, neither `GONE`
-            // nor `LENT`: no reference to it is out), and read out once:
-            // the exchange above marked it `GONE`, and only one exchange
-            // from exactly Succeeded can succeed.
+            // The exchange above found exactly Succeeded (neither `GONE` nor
+            // `LENT`: no reference is out) and marked it `GONE`; only one can.
+            // SAFETY: so the slot is initialized and is read out once.
             unsafe { (*slot).assume_init_read() }
         }))
     }
@@ -1054,11 +1053,10 @@ impl<'r, T> RunCore<'r, T> {
         // release sequence includes `p`'s) after that write, so the write
         // happens-before this read (see `claim`).
         self.outputs[p as usize].0.with(|slot| {
-            // SAFETY: the slot is initialized and stays so while the reading
-            // task runs: nobody writes it again in this run, it is not taken
-            // while `LENT` (set by `lend` before this read, for an output
-            // with one reader), and it is released only after every reader
-            // has finished.
+            // Nobody writes the slot again in this run, it is not taken while
+            // `LENT` (set by `lend` before this read, for an output with one
+            // reader), and it is released only after every reader finished.
+            // SAFETY: so it is initialized, and stays so while the reader runs.
             unsafe { (*slot).assume_init_ref() }
         })
     }
