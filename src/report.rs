@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::csr::Csr;
 use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
+use crate::exec::Failed;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::options::StopReason;
@@ -188,8 +189,8 @@ pub struct Report<'g, T> {
     pub(crate) wall: Duration,
     pub(crate) stop: Option<StopReason>,
     /// The failed attempts of each task that a retry policy ran again
-    /// (all but its last attempt), by id.
-    pub(crate) retried: Vec<(TaskId, Vec<TaskFailure>)>,
+    /// (all but its last attempt), with their timings if recorded, by id.
+    pub(crate) retried: Vec<(TaskId, Failed)>,
     /// For a resumed run, the tasks carried over from the earlier run.
     pub(crate) carried: Option<Box<[bool]>>,
     /// What each branching task that ran chose (for a resume from this
@@ -380,7 +381,22 @@ impl<'g, T> Report<'g, T> {
             return &[];
         };
         match self.retried.binary_search_by_key(&id, |(task, _)| *task) {
-            Ok(at) => &self.retried[at].1,
+            Ok(at) => &self.retried[at].1.failures,
+            Err(_) => &[],
+        }
+    }
+
+    /// When and where each of task `task`'s attempts before its last ran,
+    /// oldest first, one for each of its [failed
+    /// attempts](Self::failed_attempts): empty unless the run [recorded
+    /// timings](crate::RunOptions::record_timings) and a retry policy ran
+    /// the task again. Its last attempt's is its [timing](Self::timing).
+    pub fn attempt_timings<'n>(&self, task: impl Into<TaskRef<'n>>) -> &[Timing] {
+        let Some(id) = self.names.find(task.into()) else {
+            return &[];
+        };
+        match self.retried.binary_search_by_key(&id, |(task, _)| *task) {
+            Ok(at) => &self.retried[at].1.timings,
             Err(_) => &[],
         }
     }
@@ -629,7 +645,13 @@ impl<T> fmt::Display for Report<'_, T> {
                 self.failures.len() - MAX_LINES
             )?;
         }
-        for (id, failed) in self.retried.iter().take(MAX_LINES) {
+        for (
+            id,
+            Failed {
+                failures: failed, ..
+            },
+        ) in self.retried.iter().take(MAX_LINES)
+        {
             let label = self.shown(*id);
             let state = State::from_code(self.states[id.index()]);
             let attempts = self.attempts(*id);

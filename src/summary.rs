@@ -65,8 +65,12 @@ pub struct TaskSummary {
     /// It succeeded, and its output is not in the report: taken by its one
     /// reader, or released early.
     pub output_consumed: bool,
-    /// When and on which worker it ran, if the run recorded timings.
+    /// When and on which worker it ran (its last attempt), if the run
+    /// recorded timings.
     pub timing: Option<Timing>,
+    /// When and on which worker its attempts before the last ran, oldest
+    /// first, if the run recorded timings.
+    pub attempt_timings: Vec<Timing>,
 }
 
 /// Why a task was skipped, and the task that decided it.
@@ -119,6 +123,7 @@ impl<T> Report<'_, T> {
                     carried_over: self.carried_over(id),
                     output_consumed: matches!(task.outcome, Outcome::Consumed),
                     timing: task.timing,
+                    attempt_timings: self.attempt_timings(id).to_vec(),
                 }
             })
             .collect();

@@ -15,6 +15,7 @@ use std::sync::PoisonError;
 
 use crate::error::TaskFailure;
 use crate::id::TaskId;
+use crate::report::Timing;
 use crate::retry::RetryPolicy;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Mutex;
@@ -23,7 +24,15 @@ use crate::sync::Mutex;
 const NOBODY_WAITS: u64 = u64::MAX;
 
 /// Each retried task's failed attempts, oldest first, by task id.
-type Log = HashMap<u32, Vec<TaskFailure>, foldhash::fast::RandomState>;
+type Log = HashMap<u32, Failed, foldhash::fast::RandomState>;
+
+/// One task's failed attempts: their failures, and when and where each ran
+/// if the run records timings (one for each failure, else none).
+#[derive(Debug, Default)]
+pub(crate) struct Failed {
+    pub(crate) failures: Vec<TaskFailure>,
+    pub(crate) timings: Vec<Timing>,
+}
 
 #[derive(Debug)]
 pub(crate) struct RetryQueue {
@@ -46,36 +55,44 @@ impl RetryQueue {
         }
     }
 
-    /// Task `v`'s attempt that failed with `failure`: if `policy` allows
-    /// another, keeps the failure in the log and returns how many attempts
-    /// failed so far (to size the wait); else gives the failure back, to be
-    /// recorded as the task's outcome.
+    /// Task `v`'s attempt that failed with `failure` (and ran as `timing`
+    /// says, if the run records timings): if `policy` allows another, keeps
+    /// both in the log and returns how many attempts failed so far (to size
+    /// the wait); else gives the failure back, to be recorded as the task's
+    /// outcome.
     pub(crate) fn failed(
         &self,
         v: u32,
         failure: TaskFailure,
+        timing: Option<Timing>,
         policy: &RetryPolicy,
     ) -> Result<u32, TaskFailure> {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let failed_before = log.get(&v).map_or(0, |failed| failed.len() as u32);
+        let failed_before = log.get(&v).map_or(0, |failed| failed.failures.len() as u32);
         if failed_before + 1 >= policy.attempts || !policy.retries(&failure) {
             return Err(failure);
         }
-        log.entry(v).or_default().push(failure);
+        let failed = log.entry(v).or_default();
+        failed.failures.push(failure);
+        failed.timings.extend(timing);
         Ok(failed_before + 1)
     }
 
     /// The attempt task `v` is on, from 1.
     pub(crate) fn attempt_of(&self, v: u32) -> u32 {
         let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        1 + log.get(&v).map_or(0, |failed| failed.len() as u32)
+        1 + log.get(&v).map_or(0, |failed| failed.failures.len() as u32)
     }
 
     /// Takes back the last failure of task `v`, which waited for another
-    /// attempt that will not come (the run stopped): its outcome.
+    /// attempt that will not come (the run stopped): its outcome. (Its
+    /// timing goes too: the task's own timing slot still holds it.)
     pub(crate) fn give_up(&self, v: u32) -> TaskFailure {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let last = log.get_mut(&v).and_then(Vec::pop);
+        let last = log.get_mut(&v).and_then(|failed| {
+            failed.timings.pop();
+            failed.failures.pop()
+        });
         match last {
             Some(failure) => failure,
             None => unreachable!("kahn: internal error: a retried task without a failed attempt"),
@@ -138,14 +155,14 @@ impl RetryQueue {
     }
 
     /// The failed attempts of every retried task, by id: for the report.
-    pub(crate) fn into_log(self) -> Vec<(TaskId, Vec<TaskFailure>)> {
+    pub(crate) fn into_log(self) -> Vec<(TaskId, Failed)> {
         let log = self
             .log
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         let mut log: Vec<_> = log
             .into_iter()
-            .filter(|(_, failed)| !failed.is_empty())
+            .filter(|(_, failed)| !failed.failures.is_empty())
             .map(|(task, failed)| (TaskId::new(task), failed))
             .collect();
         log.sort_unstable_by_key(|(task, _)| *task);

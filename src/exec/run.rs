@@ -1172,7 +1172,12 @@ impl<'r, T> RunCore<'r, T> {
         if self.should_stop() {
             return Err(failure);
         }
-        let failed = self.retry_queue.failed(v, failure, policy)?;
+        let timing = self.timings.as_ref().map(|timings| {
+            // SAFETY: this worker claimed `v`, wrote this attempt's timing
+            // and has not released its successors (as for `write_timing`).
+            unsafe { *timings[v as usize].0.get() }
+        });
+        let failed = self.retry_queue.failed(v, failure, timing, policy)?;
         let now = self.elapsed_nanos();
         let seed = now ^ (u64::from(v) << 32) ^ u64::from(failed);
         let wait = policy.wait_after(failed, retries::noise(seed));

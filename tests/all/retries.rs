@@ -461,3 +461,78 @@ fn a_retry_parked_on_a_resource_when_the_run_stops_keeps_its_failure() {
         assert_eq!(db.in_use(), 0);
     });
 }
+
+#[test]
+fn each_attempt_has_its_own_timing_when_timings_are_recorded() {
+    bounded(|| {
+        for exec in executors() {
+            for timed in [true, false] {
+                let calls = AtomicU32::new(0);
+                let mut arena = Arena::new();
+                let mut b = arena.builder::<u32>();
+                let flaky = flaky(&calls, 2, 7);
+                b.task("extract", move |ctx| {
+                    std::thread::sleep(Duration::from_millis(2));
+                    flaky(ctx)
+                })
+                .unwrap();
+                b.retry(
+                    "extract",
+                    RetryPolicy::attempts(5).delay(Duration::from_millis(3)),
+                )
+                .unwrap();
+                let graph = b.build().unwrap();
+                let report = exec.run_with(&graph, &RunOptions::new().record_timings(timed));
+                assert!(report.is_success(), "{report}");
+                assert_eq!(report.failed_attempts("extract").len(), 2);
+                let earlier = report.attempt_timings("extract");
+                if !timed {
+                    assert!(earlier.is_empty(), "no timings, none per attempt");
+                    continue;
+                }
+                assert_eq!(earlier.len(), 2);
+                let mut all = earlier.to_vec();
+                all.push(report.timing("extract").unwrap());
+                for pair in all.windows(2) {
+                    // Each attempt starts after the one before ended and waited.
+                    assert!(
+                        pair[1].start
+                            >= pair[0].start + pair[0].duration + Duration::from_millis(3),
+                        "{all:?}"
+                    );
+                }
+                assert!(all.iter().all(|t| t.duration >= Duration::from_millis(2)));
+            }
+        }
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn an_attempt_given_up_by_a_stop_keeps_its_timing_as_the_tasks() {
+    let exec = executor(2);
+    let calls = AtomicU32::new(0);
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    b.task("down", flaky(&calls, u32::MAX, 0)).unwrap();
+    b.retry(
+        "down",
+        RetryPolicy::attempts(5).delay(Duration::from_millis(20)),
+    )
+    .unwrap();
+    let graph = b.build().unwrap();
+    let options = RunOptions::new()
+        .record_timings(true)
+        .timeout(Duration::from_millis(30));
+    let report = exec.run_with(&graph, &options);
+    assert_eq!(report.state("down"), Some(State::Failed), "{report}");
+    let attempts = report.attempts("down") as usize;
+    assert!(attempts >= 1, "{report}");
+    assert_eq!(report.attempt_timings("down").len(), attempts - 1);
+    assert_eq!(report.failed_attempts("down").len(), attempts - 1);
+    let last = report.timing("down").unwrap();
+    assert!(report
+        .attempt_timings("down")
+        .iter()
+        .all(|t| t.start < last.start));
+}

@@ -71,6 +71,9 @@ fn a_summary_tells_every_outcome_and_outlives_the_graph() {
     let flaky = task("flaky");
     assert_eq!((flaky.state, flaky.attempts), (State::Succeeded, 3));
     assert_eq!(flaky.failed_attempts.len(), 2);
+    assert_eq!(flaky.attempt_timings.len(), 2, "one per failed attempt");
+    assert!(flaky.attempt_timings[1].start >= flaky.attempt_timings[0].start);
+    assert!(task("parse").attempt_timings.is_empty());
     assert!(
         flaky.failed_attempts[0].contains("connection reset"),
         "{flaky:?}"
