@@ -21,11 +21,13 @@ mod graph;
 mod id;
 mod input;
 mod names;
+mod observe;
 mod options;
 #[cfg(feature = "owned")]
 mod owned;
 mod pages;
 mod priority;
+mod progress;
 mod report;
 mod resource;
 mod retry;
@@ -48,9 +50,13 @@ pub use error::{
 pub use exec::Executor;
 pub use graph::Graph;
 pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
+pub use observe::{
+    Observer, RunEnded, RunId, RunStarted, TaskFinished, TaskRetried, TaskSkipped, TaskStarted,
+};
 pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
 #[cfg(feature = "owned")]
 pub use owned::{ArenaPool, OwnedGraph};
+pub use progress::{Progress, ProgressCounts};
 pub use report::{Counts, Outcome, Report, TaskReport, Timing};
 pub use resource::Resource;
 pub use retry::{permanent, Permanent, RetryPolicy};

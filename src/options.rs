@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crate::id::{TaskId, TaskLabel};
 use crate::input::RunInput;
 use crate::names::Names;
+use crate::observe::{Observer, SharedObserver};
+use crate::progress::Progress;
 use crate::sync::atomic::{AtomicBool, Ordering};
 
 /// What a run does after a task fails or panics.
@@ -77,6 +79,8 @@ pub struct RunOptions {
     pub(crate) timings: bool,
     pub(crate) input: Option<RunInput>,
     pub(crate) release_outputs: bool,
+    pub(crate) observer: Option<SharedObserver>,
+    pub(crate) progress: Option<Progress>,
 }
 
 impl RunOptions {
@@ -186,6 +190,21 @@ impl RunOptions {
     /// ```
     pub fn release_outputs(mut self, on: bool) -> RunOptions {
         self.release_outputs = on;
+        self
+    }
+
+    /// Calls `observer` as the run starts, runs, retries and skips tasks,
+    /// and ends: see [`Observer`] for what is called where. Keep a clone of
+    /// the `Arc` to read what it gathered. Options cloned share it.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> RunOptions {
+        self.observer = Some(SharedObserver(observer));
+        self
+    }
+
+    /// Counts the run's progress into `progress`, which any thread reads
+    /// at any time: see [`Progress`]. Give concurrent runs a handle each.
+    pub fn progress(mut self, progress: Progress) -> RunOptions {
+        self.progress = Some(progress);
         self
     }
 

@@ -82,16 +82,23 @@ pub(crate) fn holds_output(code: u8) -> bool {
     code & !LENT == State::Succeeded.code()
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl State {
+    /// The state in words, as `Display` shows it: "succeeded", "timed out"…
+    pub fn as_str(self) -> &'static str {
+        match self {
             State::Succeeded => "succeeded",
             State::Failed => "failed",
             State::Panicked => "panicked",
             State::Skipped => "skipped",
             State::Cancelled => "cancelled",
             State::TimedOut => "timed out",
-        })
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

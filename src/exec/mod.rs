@@ -2,6 +2,7 @@
 //! of runs at once, sharing the threads.
 
 mod fence;
+mod observed;
 mod registry;
 mod releases;
 mod retries;
@@ -217,6 +218,12 @@ impl Executor {
         if let Some(earlier) = earlier {
             core.carry_over(earlier);
         }
+        core.begin_observing(options);
+        #[cfg(feature = "tracing")]
+        let _in_run_span = core
+            .observing()
+            .and_then(observed::Observing::run_span)
+            .map(tracing::Span::entered);
         if graph.task_count() > 0 {
             let handle = RunHandle { graph, core: &core };
             // SAFETY: `handle` outlives the listing's use of it: this
@@ -258,7 +265,12 @@ impl Executor {
         }
         shared.give_back_seats(core.take_seats());
         let wall = core.start().elapsed();
-        core.into_report(wall)
+        let observing = core.take_observing();
+        let report = core.into_report(wall);
+        if let Some(observing) = observing {
+            observing.end(report.counts(), wall, report.stop_reason());
+        }
+        report
     }
 }
 

@@ -55,27 +55,29 @@ impl RetryQueue {
         }
     }
 
-    /// Task `v`'s attempt that failed with `failure` (and ran as `timing`
-    /// says, if the run records timings): if `policy` allows another, keeps
-    /// both in the log and returns how many attempts failed so far (to size
-    /// the wait); else gives the failure back, to be recorded as the task's
-    /// outcome.
-    pub(crate) fn failed(
+    /// Whether task `v`, whose attempt failed with `failure`, gets another
+    /// under `policy`: if so, how many of its attempts failed, this one
+    /// included (to size the wait). Only `v`'s worker logs its failures, so
+    /// the answer holds until it calls [`log`](Self::log).
+    pub(crate) fn will_retry(
         &self,
         v: u32,
-        failure: TaskFailure,
-        timing: Option<Timing>,
+        failure: &TaskFailure,
         policy: &RetryPolicy,
-    ) -> Result<u32, TaskFailure> {
-        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+    ) -> Option<u32> {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let failed_before = log.get(&v).map_or(0, |failed| failed.failures.len() as u32);
-        if failed_before + 1 >= policy.attempts || !policy.retries(&failure) {
-            return Err(failure);
-        }
+        (failed_before + 1 < policy.attempts && policy.retries(failure))
+            .then_some(failed_before + 1)
+    }
+
+    /// Logs the failure of task `v`'s attempt that will be retried, and
+    /// when and where it ran if the run records timings.
+    pub(crate) fn log(&self, v: u32, failure: TaskFailure, timing: Option<Timing>) {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let failed = log.entry(v).or_default();
         failed.failures.push(failure);
         failed.timings.extend(timing);
-        Ok(failed_before + 1)
     }
 
     /// The attempt task `v` is on, from 1.

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use crate::csr::Csr;
 use crate::error::TaskFailure;
 use crate::exec::fence::Fences;
+use crate::exec::observed::{Attempt, Observing};
 use crate::exec::registry::{self, Shared};
 use crate::exec::releases::{Cause, Releases};
 use crate::exec::retries::{self, RetryQueue};
@@ -291,6 +292,11 @@ pub(crate) struct RunCore<'r, T> {
     readers: Option<Box<[AtomicU32]>>,
     fences: Fences,
     start: Instant,
+    /// Whether its tasks take the watched path: timings, an observer,
+    /// progress counts or a trace span. One flag for the loop to test.
+    instrumented: bool,
+    /// The observer, progress counts and trace span, if any.
+    observing: Option<Observing<'r>>,
 }
 
 /// External reasons to stop, checked before each task starts.
@@ -369,6 +375,7 @@ impl<'r, T> RunCore<'r, T> {
             token: options.cancel.clone(),
             deadline,
         });
+        let observing = Observing::new(options, names, n);
         let core = RunCore {
             csr,
             names,
@@ -417,6 +424,8 @@ impl<'r, T> RunCore<'r, T> {
             }),
             fences,
             start,
+            instrumented: options.timings || observing.is_some(),
+            observing,
         };
         let sources = Releases {
             lo: csr.sources_start,
@@ -1027,8 +1036,42 @@ impl<'r, T> RunCore<'r, T> {
         }
     }
 
-    pub(crate) fn records_timings(&self) -> bool {
-        self.timings.is_some()
+    /// Whether tasks take the watched path (see `instrumented`).
+    #[inline]
+    pub(crate) fn instrumented(&self) -> bool {
+        self.instrumented
+    }
+
+    /// Whether a task's attempts are timed: the run records timings, or an
+    /// observer or a trace wants durations.
+    pub(crate) fn times_tasks(&self) -> bool {
+        self.timings.is_some() || self.observing.as_ref().is_some_and(Observing::times_tasks)
+    }
+
+    /// The observer, progress counts and trace span, if any.
+    #[inline]
+    pub(crate) fn observing(&self) -> Option<&Observing<'r>> {
+        self.observing.as_ref()
+    }
+
+    /// The run starts: tells its observer and progress handle (after any
+    /// carry-over, so they count carried tasks).
+    pub(crate) fn begin_observing(&mut self, options: &RunOptions) {
+        let workers = self.seat_count();
+        let carried = self
+            .carried
+            .as_ref()
+            .map_or(0, |c| c.iter().filter(|&&c| c).count());
+        let tasks = self.csr.task_count();
+        if let Some(observing) = &mut self.observing {
+            observing.begin(options, tasks, carried, workers);
+        }
+    }
+
+    /// Takes the observing part out, for the end of the run (the report
+    /// consumes the rest).
+    pub(crate) fn take_observing(&mut self) -> Option<Observing<'r>> {
+        self.observing.take()
     }
 
     /// How task `p`, a direct predecessor of a task that is running now
@@ -1161,11 +1204,17 @@ impl<'r, T> RunCore<'r, T> {
 
     // ---- Retries ----
 
-    /// Task `v`'s attempt failed with `failure`: if its policy allows another
-    /// (and the run has not stopped), queues it for later and returns
+    /// Task `v`'s attempt failed with `failure`: if its policy allows
+    /// another (and the run has not stopped), tells the observer (of a
+    /// watched run, which gives `attempt`), queues it for later and returns
     /// `Ok`; else gives the failure back, to be recorded.
     #[cold]
-    pub(crate) fn retry_later(&self, v: u32, failure: TaskFailure) -> Result<(), TaskFailure> {
+    pub(crate) fn retry_later(
+        &self,
+        v: u32,
+        failure: TaskFailure,
+        attempt: Option<&Attempt>,
+    ) -> Result<(), TaskFailure> {
         let Some(policy) = self.retries.and_then(|r| r.of(v)) else {
             return Err(failure);
         };
@@ -1177,10 +1226,17 @@ impl<'r, T> RunCore<'r, T> {
             // and has not released its successors (as for `write_timing`).
             unsafe { *timings[v as usize].0.get() }
         });
-        let failed = self.retry_queue.failed(v, failure, timing, policy)?;
+        let Some(failed) = self.retry_queue.will_retry(v, &failure, policy) else {
+            return Err(failure);
+        };
         let now = self.elapsed_nanos();
         let seed = now ^ (u64::from(v) << 32) ^ u64::from(failed);
         let wait = policy.wait_after(failed, retries::noise(seed));
+        if let (Some(observing), Some(attempt)) = (&self.observing, attempt) {
+            // Before the task is queued, where another worker may start it.
+            observing.task_retried(v, attempt, &failure, wait);
+        }
+        self.retry_queue.log(v, failure, timing);
         let due = now.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
         if self.retry_queue.wait(v, due) {
             // Sooner than anyone sleeping planned to look again.

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::TaskContext;
 use crate::error::{BoxError, Interrupted, TaskFailure};
+use crate::exec::observed::Attempt;
 use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
@@ -32,6 +33,8 @@ use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
 use crate::resource::Returned;
+use crate::state::State;
+use crate::summary::Skip;
 use crate::sync::deque::Worker;
 use crate::timeout::{self, NO_LIMIT};
 use crate::trigger::TriggerRule;
@@ -740,7 +743,14 @@ fn take_back<T: Send + Sync>(
 /// [`RunCore::stopped_end`] says, and returns its successors' releases.
 fn settle_stopped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Releases {
     let (end, poison) = core.stopped_end(v);
-    settle(core, local, v, end, poison)
+    let Some(observing) = core.observing() else {
+        return settle(core, local, v, end, poison);
+    };
+    // SAFETY: as in `settle`.
+    let state = unsafe { core.record(v, end, &mut local.failures) };
+    local.tally.count(state);
+    observing.task_skipped(v, local.me, state, None);
+    successors(core, v, poison)
 }
 
 /// Runs claimed task `v` off the per-task path, where this worker holds no
@@ -779,7 +789,9 @@ fn run_claimed<T: Send + Sync>(
     if core.should_stop() {
         return settle_stopped(core, local, v);
     }
-    let started = core.records_timings().then(Instant::now);
+    if core.instrumented() {
+        return run_instrumented(graph, core, local, v);
+    }
     let ctx = TaskContext {
         core,
         node: v,
@@ -791,15 +803,6 @@ fn run_claimed<T: Send + Sync>(
         },
     };
     let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
-    if let Some(started) = started {
-        let timing = Timing {
-            start: started - core.start(),
-            duration: started.elapsed(),
-            worker: local.me,
-        };
-        // SAFETY: this worker claimed `v` and has not released its successors.
-        unsafe { core.write_timing(v, timing) };
-    }
     match result {
         // Settled here, so the common case's recording is known at compile
         // time: a success, with nothing to pass on.
@@ -816,6 +819,79 @@ fn run_claimed<T: Send + Sync>(
         }
         result => settle_judged(core, local, v, ctx.deadline, result),
     }
+}
+
+/// [`run_claimed`] for a run someone watches (see `RunCore::instrumented`):
+/// times the task if asked, tells the observer and the progress counts,
+/// runs the body inside the task's trace span, then judges and records
+/// how it ended as usual.
+#[cold]
+#[inline(never)]
+fn run_instrumented<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+) -> Releases {
+    let observing = core.observing();
+    let number = if observing.is_some() {
+        core.attempt_of(v)
+    } else {
+        1
+    };
+    let trace = observing.map(|o| o.task_started(v, local.me, number));
+    let started = core.times_tasks().then(Instant::now);
+    let ctx = TaskContext {
+        core,
+        node: v,
+        worker: local.me as u32,
+        deadline: if local.traits & TIMED != 0 {
+            core.deadline_for(v)
+        } else {
+            NO_LIMIT
+        },
+    };
+    let body = || catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
+    let result = match &trace {
+        Some(trace) => trace.enter(body),
+        None => body(),
+    };
+    let duration = started.map_or(Duration::ZERO, |started| started.elapsed());
+    if let Some(started) = started {
+        let timing = Timing {
+            start: started - core.start(),
+            duration,
+            worker: local.me,
+        };
+        // SAFETY: this worker claimed `v` and has not released its successors.
+        unsafe { core.write_timing(v, timing) };
+    }
+    let attempt = Attempt {
+        worker: local.me,
+        number,
+        duration,
+    };
+    let (end, poison) = judge(core, v, ctx.deadline, result, Some(&attempt));
+    if let TaskEnd::Retrying = end {
+        if let Some(trace) = &trace {
+            trace.retried();
+        }
+        return Releases::EMPTY;
+    }
+    // SAFETY: this worker claimed `v` (`claim` did not say `Waiting`),
+    // records it once, here, and releases the successors only afterwards.
+    let state = unsafe { core.record(v, end, &mut local.failures) };
+    local.tally.count(state);
+    if let (Some(observing), Some(trace)) = (observing, &trace) {
+        let failure = match state {
+            State::Failed | State::Panicked | State::TimedOut => {
+                local.failures.last().map(|(_, failure)| failure)
+            }
+            _ => None,
+        };
+        observing.task_finished(trace, v, local.me, number, state, failure, duration);
+    }
+    successors(core, v, poison)
 }
 
 /// Judges how task `v` ended (see [`judge`]) and records it; a task queued
@@ -838,7 +914,7 @@ fn settle_judged<T>(
         }
         result => result,
     };
-    match judge(core, v, deadline, result) {
+    match judge(core, v, deadline, result, None) {
         (TaskEnd::Retrying, _) => Releases::EMPTY,
         (end, poison) => settle(core, local, v, end, poison),
     }
@@ -849,7 +925,8 @@ fn settle_judged<T>(
 /// timed out if it returned past its `deadline`, whatever it returned;
 /// cancelled if it returned [`Interrupted::RunStopped`] from a stopped run;
 /// else as it returned, with its branch choice, if it made one. A failure
-/// its retry policy retries is `Retrying`: queued, not recorded.
+/// its retry policy retries is `Retrying`: queued, not recorded (and told
+/// to the run's observer as `attempt`, in a watched run).
 #[cold]
 #[inline(never)]
 fn judge<T>(
@@ -857,12 +934,13 @@ fn judge<T>(
     v: u32,
     deadline: u64,
     result: std::thread::Result<Result<T, BoxError>>,
+    attempt: Option<&Attempt>,
 ) -> (TaskEnd<T>, Option<Cause>) {
     let failed = |failure| {
         // Before the retry is queued, where another worker may take it:
         // the references this attempt took to its inputs are gone with it.
         core.forget_loans(v);
-        match core.retry_later(v, failure) {
+        match core.retry_later(v, failure, attempt) {
             Ok(()) => (TaskEnd::Retrying, None),
             Err(failure) => {
                 core.on_failure();
@@ -919,6 +997,24 @@ fn record_skipped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause
     // once, here, and releases the successors only afterwards.
     let state = unsafe { core.record(v, TaskEnd::Skipped(cause), &mut local.failures) };
     local.tally.count(state);
+    if let Some(observing) = core.observing() {
+        observing.task_skipped(v, local.me, state, Some(skip_of(core, v, cause)));
+    }
+}
+
+/// Why task `v` was skipped for `cause`, as the report will say it.
+#[cold]
+fn skip_of<T>(core: &RunCore<'_, T>, v: u32, cause: Cause) -> Skip {
+    let task = cause.task();
+    if !cause.by_choice() {
+        Skip::UpstreamFailed(task)
+    } else if task.index() != v as usize && core.state_of(task.index() as u32) == State::Succeeded {
+        // Only a branching task that succeeded passes over tasks and
+        // still runs (as in `Report::outcome`).
+        Skip::BranchNotTaken(task)
+    } else {
+        Skip::NotTriggered(task)
+    }
 }
 
 /// Records how claimed task `v` ended and returns the releases of its

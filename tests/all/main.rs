@@ -15,6 +15,7 @@ mod drops;
 mod execution;
 mod failures;
 mod fuzz_regressions;
+mod observe;
 #[cfg(feature = "owned")]
 mod owned;
 mod priorities;
@@ -28,5 +29,7 @@ mod stress;
 mod stress_nested;
 mod summary;
 mod timeouts;
+#[cfg(feature = "tracing")]
+mod tracing;
 mod triggers;
 mod unsafe_paths;
