@@ -6,8 +6,8 @@ use std::fmt;
 use crate::error::{BranchError, InputError, Interrupted};
 use crate::exec::run::{Refusal, RunCore};
 use crate::id::{TaskId, TaskRef};
-use crate::options::StopReason;
 use crate::state::{holds_output, State};
+use crate::stop::StopReason;
 use crate::timeout;
 use crate::value::{Output, Value};
 

@@ -9,9 +9,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::id::{OwnedTaskRef, TaskId, TaskLabel};
-use crate::options::{ShownReason, StopReason};
 use crate::priority::MAX_WEIGHT;
 use crate::state::State;
+use crate::stop::{ShownReason, StopReason};
 
 /// The error type a task returns: any error, boxed, so `?` works on all of them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -32,6 +32,7 @@ mod report;
 mod resource;
 mod retry;
 mod state;
+mod stop;
 mod summary;
 mod sync;
 mod task;
@@ -53,7 +54,7 @@ pub use id::{OwnedTaskRef, TaskId, TaskLabel, TaskRef};
 pub use observe::{
     Observer, RunEnded, RunId, RunStarted, TaskFinished, TaskRetried, TaskSkipped, TaskStarted,
 };
-pub use options::{CancelToken, FailurePolicy, RunOptions, StopReason};
+pub use options::{CancelToken, FailurePolicy, RunOptions};
 #[cfg(feature = "owned")]
 pub use owned::{ArenaPool, OwnedGraph};
 pub use progress::{Progress, ProgressCounts};
@@ -61,6 +62,7 @@ pub use report::{Counts, Outcome, Report, TaskReport, Timing};
 pub use resource::Resource;
 pub use retry::{permanent, Permanent, RetryPolicy};
 pub use state::State;
+pub use stop::StopReason;
 pub use summary::{RunSummary, Skip, TaskSummary};
 pub use trigger::TriggerRule;
 pub use value::{Output, Value};

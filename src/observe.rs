@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use crate::error::TaskFailure;
 use crate::id::TaskId;
-use crate::options::StopReason;
 use crate::report::Counts;
 use crate::state::State;
+use crate::stop::StopReason;
 use crate::summary::Skip;
 
 /// What a run tells as it goes: give one to a run with

@@ -14,7 +14,7 @@ use crate::state::State;
 /// the handle keeps the last run's final counts).
 ///
 /// Cheap on both sides: each worker counts on a cache line of its own (two
-/// uncontended atomic adds a task), and a read sums one line per worker.
+/// plain stores a task), and a read sums one line per worker.
 /// A run without a `Progress` pays nothing. No observer is needed.
 ///
 /// One handle follows one run at a time: a run given the handle replaces
@@ -152,9 +152,14 @@ pub(crate) struct LiveCounts {
 // slightly different moments; a later read loads each one later, so no
 // count goes back.
 impl LiveCounts {
+    /// Counts one on a worker's own line: a load and a store, not a
+    /// read-modify-write, since only the worker sitting in that seat
+    /// writes it (a seat changes hands under the run's synchronisation,
+    /// which orders the last occupant's stores before the next one's
+    /// loads). A third of the cost of `fetch_add` on an empty task.
     #[inline]
     fn add(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Release);
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Release);
     }
 
     pub(crate) fn started(&self, worker: usize) {

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use crate::csr::Csr;
 use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
-use crate::exec::Failed;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
-use crate::options::StopReason;
 use crate::state::{holds_output, Cause, State, GONE};
+use crate::stop::StopReason;
 use crate::value::{GraphTag, Output, Value};
 
 /// How one task ended in one run, borrowed from its [`Report`].
@@ -200,6 +199,14 @@ pub struct Report<'g, T> {
     pub(crate) graph: GraphKey,
     /// Which builder made the graph, to refuse another graph's handles.
     pub(crate) tag: GraphTag,
+}
+
+/// One task's failed attempts: their failures, and when and where each ran
+/// if the run records timings (one for each failure, else none).
+#[derive(Debug, Default)]
+pub(crate) struct Failed {
+    pub(crate) failures: Vec<TaskFailure>,
+    pub(crate) timings: Vec<Timing>,
 }
 
 /// What a resume takes from the earlier run: its outputs by id (`Some`

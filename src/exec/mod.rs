@@ -22,7 +22,6 @@ use crate::report::{Report, Resumable};
 #[cfg(loom)]
 pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
-pub(crate) use retries::Failed;
 use run::{GraphParts, RunCore, Waiting};
 use signals::Signals;
 use worker::Participation;

@@ -194,16 +194,15 @@ impl<'r> Observing<'r> {
 
     #[cold]
     pub(crate) fn task_started(&self, v: u32, worker: usize, attempt: u32) -> TaskTrace<'_> {
-        let id = TaskId::new(v);
-        let name = self.names.name(id);
         if let Some(progress) = &self.progress {
             progress.started(worker);
         }
         if let Some(observer) = &self.observer {
+            let id = TaskId::new(v);
             observer.task_started(&TaskStarted {
                 run: self.run,
                 id,
-                name,
+                name: self.names.name(id),
                 worker,
                 attempt,
             });
@@ -216,7 +215,7 @@ impl<'r> Observing<'r> {
                         target: "kahn",
                         parent: run,
                         "task",
-                        task = %self.names.shown(id),
+                        task = %self.names.shown(TaskId::new(v)),
                         id = v,
                         worker,
                         attempt,

@@ -15,7 +15,7 @@ use std::sync::PoisonError;
 
 use crate::error::TaskFailure;
 use crate::id::TaskId;
-use crate::report::Timing;
+use crate::report::{Failed, Timing};
 use crate::retry::RetryPolicy;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Mutex;
@@ -25,14 +25,6 @@ const NOBODY_WAITS: u64 = u64::MAX;
 
 /// Each retried task's failed attempts, oldest first, by task id.
 type Log = HashMap<u32, Failed, foldhash::fast::RandomState>;
-
-/// One task's failed attempts: their failures, and when and where each ran
-/// if the run records timings (one for each failure, else none).
-#[derive(Debug, Default)]
-pub(crate) struct Failed {
-    pub(crate) failures: Vec<TaskFailure>,
-    pub(crate) timings: Vec<Timing>,
-}
 
 #[derive(Debug)]
 pub(crate) struct RetryQueue {

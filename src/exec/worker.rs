@@ -871,7 +871,12 @@ fn run_instrumented<T: Send + Sync>(
         number,
         duration,
     };
-    let (end, poison) = judge(core, v, ctx.deadline, result, Some(&attempt));
+    let (end, poison) = match result {
+        Ok(Ok(output)) if local.traits & (TIMED | BRANCHY) == 0 => {
+            (TaskEnd::Succeeded(output), None)
+        }
+        result => judge(core, v, ctx.deadline, result, Some(&attempt)),
+    };
     if let TaskEnd::Retrying = end {
         if let Some(trace) = &trace {
             trace.retried();
