@@ -25,6 +25,8 @@ mod options;
 #[cfg(feature = "owned")]
 mod owned;
 mod pages;
+#[cfg(feature = "petgraph")]
+mod petgraph;
 mod priority;
 mod report;
 mod resource;
@@ -37,6 +39,8 @@ mod timeout;
 mod trigger;
 mod value;
 
+#[cfg(feature = "petgraph")]
+pub use crate::petgraph::NodeTasks;
 pub use arena::Arena;
 pub use builder::GraphBuilder;
 pub use context::TaskContext;

@@ -17,6 +17,8 @@ mod failures;
 mod fuzz_regressions;
 #[cfg(feature = "owned")]
 mod owned;
+#[cfg(feature = "petgraph")]
+mod petgraph_interop;
 mod priorities;
 mod resource_races;
 mod resources;
