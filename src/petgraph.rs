@@ -147,7 +147,7 @@ impl<'a, T> GraphBuilder<'a, T> {
     ///
     /// ```
     /// use petgraph::algo::dominators::simple_fast;
-    /// use petgraph::graph::DiGraph;
+    /// use petgraph::graph::{DiGraph, NodeIndex};
     /// use kahn::{BuildError, Executor};
     ///
     /// // An ETL pipeline kept as a petgraph graph of step names.
@@ -177,10 +177,9 @@ impl<'a, T> GraphBuilder<'a, T> {
     ///
     /// // And back, for analysis: every path to `load` passes `extract`.
     /// let topology = graph.to_petgraph();
-    /// let root = graph.find("extract").unwrap().index();
-    /// let dominators = simple_fast(&topology, root.into());
-    /// let load_id = graph.find("load").unwrap().index();
-    /// assert_eq!(dominators.immediate_dominator(load_id.into()), Some(root.into()));
+    /// let node = |name| NodeIndex::new(graph.find(name).unwrap().index());
+    /// let dominators = simple_fast(&topology, node("extract"));
+    /// assert_eq!(dominators.immediate_dominator(node("load")), Some(node("extract")));
     ///
     /// // A cycle in the source graph is kahn's usual error, naming its tasks.
     /// g.add_edge(load, extract, ());
