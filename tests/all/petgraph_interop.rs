@@ -338,3 +338,115 @@ proptest! {
         prop_assert_eq!(built.is_err(), is_cyclic_directed(&source), "{:?}", built);
     }
 }
+
+/// A graph whose visit traits contradict each other: its
+/// `node_references` leave out (or repeat) one node that its edges use.
+#[derive(Clone, Copy)]
+struct Inconsistent<'g> {
+    graph: &'g DiGraph<u32, ()>,
+    /// The node `node_references` leaves out.
+    hidden: Option<usize>,
+    /// The node `node_references` lists twice.
+    twice: Option<usize>,
+    /// What `node_bound` says.
+    bound: usize,
+}
+
+impl petgraph::visit::GraphBase for Inconsistent<'_> {
+    type NodeId = NodeIndex;
+    type EdgeId = petgraph::graph::EdgeIndex;
+}
+
+impl petgraph::visit::GraphRef for Inconsistent<'_> {}
+
+impl petgraph::visit::Data for Inconsistent<'_> {
+    type NodeWeight = u32;
+    type EdgeWeight = ();
+}
+
+impl petgraph::visit::GraphProp for Inconsistent<'_> {
+    type EdgeType = petgraph::Directed;
+}
+
+impl petgraph::visit::NodeIndexable for Inconsistent<'_> {
+    fn node_bound(&self) -> usize {
+        self.bound
+    }
+    fn to_index(&self, a: NodeIndex) -> usize {
+        a.index()
+    }
+    fn from_index(&self, i: usize) -> NodeIndex {
+        NodeIndex::new(i)
+    }
+}
+
+impl<'g> petgraph::visit::IntoNodeIdentifiers for Inconsistent<'g> {
+    type NodeIdentifiers = std::vec::IntoIter<NodeIndex>;
+    fn node_identifiers(self) -> Self::NodeIdentifiers {
+        use petgraph::visit::IntoNodeReferences;
+        self.node_references()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+impl<'g> petgraph::visit::IntoNodeReferences for Inconsistent<'g> {
+    type NodeRef = (NodeIndex, &'g u32);
+    type NodeReferences = std::vec::IntoIter<(NodeIndex, &'g u32)>;
+    fn node_references(self) -> Self::NodeReferences {
+        let mut nodes: Vec<_> = self
+            .graph
+            .node_references()
+            .filter(|(n, _)| Some(n.index()) != self.hidden)
+            .collect();
+        if let Some(i) = self.twice {
+            nodes.push((NodeIndex::new(i), &self.graph[NodeIndex::new(i)]));
+        }
+        nodes.into_iter()
+    }
+}
+
+impl<'g> petgraph::visit::IntoEdgeReferences for Inconsistent<'g> {
+    type EdgeRef = petgraph::graph::EdgeReference<'g, ()>;
+    type EdgeReferences = petgraph::graph::EdgeReferences<'g, ()>;
+    fn edge_references(self) -> Self::EdgeReferences {
+        self.graph.edge_references()
+    }
+}
+
+#[test]
+fn visit_traits_that_contradict_each_other_are_a_typed_error_not_a_panic() {
+    let mut g = DiGraph::<u32, ()>::new();
+    let a = g.add_node(0);
+    let b_ = g.add_node(1);
+    let c = g.add_node(2);
+    g.extend_with_edges([(a, b_), (b_, c)]);
+    let cases = [
+        (
+            Some(1),
+            None,
+            3,
+            1,
+            "is the end of an edge but not a node node_references listed",
+        ),
+        (None, Some(2), 3, 2, "is listed twice by node_references"),
+        (None, None, 2, 2, "is past the graph's node_bound"),
+    ];
+    for (hidden, twice, bound, index, problem) in cases {
+        let graph = Inconsistent {
+            graph: &g,
+            hidden,
+            twice,
+            bound,
+        };
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        let error = b.add_petgraph(graph, |_| |_: &_| Ok(())).unwrap_err();
+        assert_eq!(error, BuildError::PetgraphNode { index, problem });
+        assert!(
+            error.to_string().contains(&format!("node index {index}")),
+            "{error}"
+        );
+    }
+}
