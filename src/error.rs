@@ -134,6 +134,22 @@ pub enum BuildError {
         /// The weight it was given.
         weight: RejectedWeight,
     },
+    /// A graph given to
+    /// [`add_petgraph`](crate::GraphBuilder::add_petgraph) contradicts
+    /// itself: its `node_references` list a node twice or past its
+    /// `node_bound`, or an edge ends at a node they did not list. petgraph's
+    /// own graphs never do; a hand-written implementation of its visit
+    /// traits might.
+    #[cfg(feature = "petgraph")]
+    #[error(
+        "petgraph node index {index} {problem}: the graph's visit traits disagree with each other"
+    )]
+    PetgraphNode {
+        /// The node, by `NodeIndexable::to_index`.
+        index: usize,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 /// A weight [`BuildError::InvalidWeight`] rejected, as given.

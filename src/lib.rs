@@ -26,6 +26,8 @@ mod options;
 #[cfg(feature = "owned")]
 mod owned;
 mod pages;
+#[cfg(feature = "petgraph")]
+mod petgraph;
 mod priority;
 mod progress;
 mod report;
@@ -40,6 +42,8 @@ mod timeout;
 mod trigger;
 mod value;
 
+#[cfg(feature = "petgraph")]
+pub use crate::petgraph::NodeTasks;
 pub use arena::Arena;
 pub use builder::GraphBuilder;
 pub use context::TaskContext;

@@ -78,6 +78,15 @@ fn named_edges_regressions_pass() {
     replay("named_edges", named_edges::check);
 }
 
+#[cfg(feature = "petgraph")]
+#[test]
+fn petgraph_import_regressions_pass() {
+    replay(
+        "petgraph_import",
+        kahn_test_support::fuzzing::petgraph_import::check,
+    );
+}
+
 #[test]
 fn execute_regressions_pass() {
     kahn_test_support::bounded(|| replay("execute", execute::check));

@@ -18,6 +18,8 @@ mod fuzz_regressions;
 mod observe;
 #[cfg(feature = "owned")]
 mod owned;
+#[cfg(feature = "petgraph")]
+mod petgraph_interop;
 mod priorities;
 mod resource_races;
 mod resources;

@@ -14,6 +14,8 @@ pub mod builder_ops;
 pub mod edge_list;
 pub mod execute;
 pub mod named_edges;
+#[cfg(feature = "petgraph")]
+pub mod petgraph_import;
 pub mod reference;
 
 /// `Err(message)` unless `condition`; the checks' `assert!`.
