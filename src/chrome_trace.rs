@@ -30,8 +30,9 @@ use crate::report::{Outcome, Report, Timing};
 ///   message of a failed, panicked or timed-out attempt, cut to
 ///   [`TaskFailure::SHOWN_BYTES`]), and `retried: true` on an attempt a
 ///   [retry policy](crate::GraphBuilder::retry) ran again. A failed
-///   attempt also has a `cname` (`bad`, or `terrible` for a panic), which
-///   `chrome://tracing` colours red; Perfetto colours slices by name.
+///   attempt also has a `cname`, `bad` (or `terrible` for a panic): reserved
+///   colour names of `chrome://tracing`, so that failures stand out there;
+///   Perfetto ignores them and colours slices by name.
 ///
 /// So there is one complete event per [attempt](Report::attempts), and
 /// none overlap on one track. A task that did not run in this run is an
