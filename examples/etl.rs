@@ -5,6 +5,13 @@
 //! ```text
 //! cargo run --release --example etl                  # or, to draw the failed run:
 //! cargo run --release --example etl -- --dot etl.dot # then `dot -Tsvg etl.dot > etl.svg`
+//! cargo run --release --example etl -- --trace etl.json # then open it in ui.perfetto.dev
+//! ```
+//!
+//! The two options go together too, in either order:
+//!
+//! ```text
+//! cargo run --release --example etl -- --trace etl.json --dot etl.dot
 //! ```
 //!
 //! What it shows:
@@ -67,7 +74,10 @@
 //!   prints kahn's report (with the retried task), the five slowest tasks,
 //!   the files written and the reports skipped; built with `--features
 //!   serde`, it also writes the run's summary as `output/<date>/run.json`;
-//!   with `--dot FILE`, it draws the failed date's run as Graphviz DOT.
+//!   with `--dot FILE`, it draws the failed date's run as Graphviz DOT;
+//!   with `--trace FILE`, it writes that run's timeline as Chrome Trace
+//!   Event JSON (one track per worker, a slice per attempt: the retried
+//!   extract shows three), for Perfetto or `chrome://tracing`.
 //! - **Resume.** The source system then re-delivers the bad partition,
 //!   fixed. Its extract is cleared from the failed date's report, and
 //!   `Executor::resume_with`, given the same options (so the same batch),
@@ -900,7 +910,7 @@ fn build_pipeline(
 // ---------------------------------------------------------------------------
 
 fn main() -> Result<(), BoxError> {
-    let dot_file = dot_file_arg()?;
+    let files = FileArgs::parse(std::env::args().skip(1))?;
     let ws = Workspace::create()?;
     let staged = stage(&ws.root)?;
     let batches: Vec<Batch> = DATES
@@ -979,10 +989,24 @@ fn main() -> Result<(), BoxError> {
         .iter()
         .position(|batch| batch.date == BAD_DATE)
         .ok_or("no batch for the bad date")?;
-    if let Some(file) = &dot_file {
+    if let Some(file) = &files.dot {
         // The failed date's run, as Graphviz draws it: `dot -Tsvg FILE`.
         fs::write(file, graph.to_dot().report(&reports[bad]).to_string())?;
         println!("\nthe {BAD_DATE} run as Graphviz DOT: {}", file.display());
+    }
+    if let Some(file) = &files.trace {
+        // The same run's timeline (the runs record timings): open the file
+        // in ui.perfetto.dev or chrome://tracing.
+        use std::io::Write as _;
+        let trace = reports[bad].to_chrome_trace()?;
+        let name = format!("etl {BAD_DATE}");
+        let mut out = io::BufWriter::new(fs::File::create(file)?);
+        write!(out, "{}", trace.process_name(&name))?;
+        out.flush()?;
+        println!(
+            "\nthe {BAD_DATE} run's timeline as a Chrome trace: {} (open it in ui.perfetto.dev)",
+            file.display()
+        );
     }
     for (i, (batch, report)) in batches.iter().zip(&reports).enumerate() {
         let checked = if i == bad {
@@ -1120,13 +1144,33 @@ macro_rules! ensure {
     };
 }
 
-/// The file given as `--dot FILE`, if any.
-fn dot_file_arg() -> Result<Option<PathBuf>, BoxError> {
-    let mut args = std::env::args().skip(1);
-    match (args.next().as_deref(), args.next(), args.next()) {
-        (None, _, _) => Ok(None),
-        (Some("--dot"), Some(file), None) => Ok(Some(PathBuf::from(file))),
-        _ => Err("usage: etl [--dot FILE]".into()),
+/// The files the command line asks for: `--dot FILE`, `--trace FILE`,
+/// each at most once, in either order.
+#[derive(Debug, Default)]
+struct FileArgs {
+    dot: Option<PathBuf>,
+    trace: Option<PathBuf>,
+}
+
+impl FileArgs {
+    const USAGE: &'static str = "usage: etl [--dot FILE] [--trace FILE]";
+
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<FileArgs, BoxError> {
+        let mut files = FileArgs::default();
+        while let Some(flag) = args.next() {
+            let slot = match flag.as_str() {
+                "--dot" => &mut files.dot,
+                "--trace" => &mut files.trace,
+                _ => return Err(format!("unknown argument `{flag}`; {}", Self::USAGE).into()),
+            };
+            let file = args
+                .next()
+                .ok_or_else(|| format!("`{flag}` needs a file; {}", Self::USAGE))?;
+            if slot.replace(PathBuf::from(file)).is_some() {
+                return Err(format!("`{flag}` given twice; {}", Self::USAGE).into());
+            }
+        }
+        Ok(files)
     }
 }
 

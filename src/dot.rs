@@ -164,7 +164,7 @@ impl<T> fmt::Display for Dot<'_, '_, T> {
 }
 
 /// How a task is named in a drawing: its name, or `task #id`.
-struct Label<'n>(Option<&'n str>, TaskId);
+pub(crate) struct Label<'n>(pub(crate) Option<&'n str>, pub(crate) TaskId);
 
 impl fmt::Display for Label<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -419,6 +419,17 @@ pub enum ResumeError {
     },
 }
 
+/// Why [`Report::to_chrome_trace`](crate::Report::to_chrome_trace) has no
+/// timeline to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// The run recorded no timings, so the report knows what ended how,
+    /// but not when or on which worker.
+    #[error("the run recorded no timings, so there is no timeline to export: run it with `RunOptions::new().record_timings(true)`")]
+    NoTimings,
+}
+
 /// What a task that did not succeed ended with, owned so it outlives the run.
 #[derive(Debug)]
 #[non_exhaustive]

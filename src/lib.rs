@@ -11,6 +11,7 @@
 
 mod arena;
 mod builder;
+mod chrome_trace;
 mod compile;
 mod context;
 mod csr;
@@ -46,11 +47,12 @@ mod value;
 pub use crate::petgraph::NodeTasks;
 pub use arena::Arena;
 pub use builder::GraphBuilder;
+pub use chrome_trace::ChromeTrace;
 pub use context::TaskContext;
 pub use dot::Dot;
 pub use error::{
     BoxError, BranchError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight,
-    ResumeError, RunError, TaskFailure,
+    ResumeError, RunError, TaskFailure, TraceError,
 };
 pub use exec::Executor;
 pub use graph::Graph;

@@ -417,7 +417,7 @@ impl<'g, T> Report<'g, T> {
             .is_some_and(|id| self.was_carried(id))
     }
 
-    fn was_carried(&self, id: TaskId) -> bool {
+    pub(crate) fn was_carried(&self, id: TaskId) -> bool {
         self.carried.as_ref().is_some_and(|c| c[id.index()])
     }
 

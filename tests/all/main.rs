@@ -9,6 +9,7 @@
 mod build;
 mod build_props;
 mod cancel;
+mod chrome_trace;
 mod data;
 mod dot;
 mod drops;
