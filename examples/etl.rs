@@ -70,6 +70,10 @@
 //!   naming it; in the other run it is not triggered. `manifest`
 //!   (`TriggerRule::AllDone`, after the reports and the summary) runs
 //!   whatever happened and writes `manifest.txt` with each one's state.
+//! - **Progress.** Each run counts into a `kahn::Progress` of its own; a
+//!   thread reads both while they run and draws an `indicatif` bar per
+//!   date (done out of total, failed, skipped, running, retried). Off a
+//!   terminal nothing is drawn.
 //! - **Reporting.** The runs record timings; for each date the example
 //!   prints kahn's report (with the retried task), the five slowest tasks,
 //!   the files written and the reports skipped; built with `--features
@@ -101,11 +105,13 @@ use std::fmt::{self, Write as _};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kahn::{
-    BoxError, BuildError, Executor, GraphBuilder, Outcome, Output, Report, RetryPolicy, RunOptions,
-    State, TaskContext, TaskId, TriggerRule, Value,
+    BoxError, BuildError, Executor, GraphBuilder, Outcome, Output, Progress, Report, RetryPolicy,
+    RunOptions, State, TaskContext, TaskId, TriggerRule, Value,
 };
 
 /// Regions, the currency their prices are in, and their stores' cities.
@@ -943,22 +949,36 @@ fn main() -> Result<(), BoxError> {
     // One run per date, all at once on the one executor, each with its
     // batch as input. The options are kept for the resume, which must see
     // the same batch.
+    // Each run counts its progress into a handle of its own, which a
+    // thread of this scope reads to draw one bar per date (on a terminal).
+    let progress: Vec<Progress> = batches.iter().map(|_| Progress::new()).collect();
     let options: Vec<RunOptions> = batches
         .iter()
-        .map(|batch| RunOptions::new().record_timings(true).input(batch.clone()))
+        .zip(&progress)
+        .map(|(batch, progress)| {
+            RunOptions::new()
+                .record_timings(true)
+                .input(batch.clone())
+                .progress(progress.clone())
+        })
         .collect();
     let dates: Vec<&str> = batches.iter().map(|batch| batch.date.as_str()).collect();
     println!("running {} at the same time", dates.join(" and "));
     let (executor, graph) = (&executor, &graph); // for the `move` closures
     let started = Instant::now();
+    let drawn = AtomicBool::new(false);
     let mut reports = std::thread::scope(|s| {
         let runs: Vec<_> = options
             .iter()
             .map(|options| s.spawn(move || executor.run_with(graph, options)))
             .collect();
-        runs.into_iter()
+        s.spawn(|| draw_progress(&dates, &progress, &drawn));
+        let joined = runs
+            .into_iter()
             .map(|run| run.join())
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<_>, _>>();
+        drawn.store(true, Ordering::Relaxed); // also if a run's thread panicked
+        joined
     })
     .map_err(|_| "a run's thread panicked")?;
     let walls: Vec<String> = reports
@@ -1110,6 +1130,53 @@ fn print_results(ws: &Workspace, tasks: &Tasks, report: &Report<'_, Value>) {
     }
     if none {
         println!("  none");
+    }
+}
+
+/// Draws one `indicatif` bar per run from its [`Progress`] until every run
+/// has finished: done out of total, with what failed, was skipped and is
+/// running now. Off a terminal indicatif draws nothing, so logs stay clean.
+/// Stops early if `drawn` is set (the runs' threads have been joined).
+fn draw_progress(dates: &[&str], progress: &[Progress], drawn: &AtomicBool) {
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} tasks {msg} ({elapsed})",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
+    let shown: Vec<ProgressBar> = dates
+        .iter()
+        .map(|date| {
+            // A length of 1 until the run says its size: an empty bar, not a full one.
+            let bar = bars.add(ProgressBar::new(1).with_style(style.clone()));
+            bar.set_prefix(date.to_string());
+            bar
+        })
+        .collect();
+    loop {
+        let mut all_finished = true;
+        for (bar, progress) in shown.iter().zip(progress) {
+            let c = progress.counts();
+            if c.total == 0 {
+                all_finished = false; // not started yet
+                continue;
+            }
+            bar.set_length(c.total as u64);
+            bar.set_position(c.done() as u64);
+            bar.set_message(format!(
+                "{} failed, {} skipped, {} running, {} retried",
+                c.failed, c.skipped, c.running, c.retried
+            ));
+            if c.finished {
+                bar.finish();
+            } else {
+                all_finished = false;
+            }
+        }
+        if all_finished || drawn.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
