@@ -1139,11 +1139,10 @@ fn print_results(ws: &Workspace, tasks: &Tasks, report: &Report<'_, Value>) {
 /// Stops early if `drawn` is set (the runs' threads have been joined).
 fn draw_progress(dates: &[&str], progress: &[Progress], drawn: &AtomicBool) {
     let bars = MultiProgress::new();
-    let style = ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} tasks {msg} ({elapsed})",
-    )
-    .expect("a valid template")
-    .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} tasks {msg} ({elapsed})")
+            .expect("a valid template")
+            .progress_chars("=> ");
     let shown: Vec<ProgressBar> = dates
         .iter()
         .map(|date| {

@@ -606,14 +606,16 @@ impl<'a, T> GraphBuilder<'a, T> {
     /// [`TaskContext::checkpoint`] returns an error for `?`. A task that
     /// never looks is recorded as timed out when it returns, no sooner.
     ///
-    /// The clock starts when the task starts. It is a coarse clock (on
-    /// Linux, `CLOCK_MONOTONIC_COARSE`, in ticks of 1 to 10 ms; 4 ms is
-    /// common), five times cheaper to read than `Instant`: a task is told
-    /// to stop, and counted as timed out, up to two ticks after its limit,
-    /// never before. A timeout of zero is always past; a limit too long for
-    /// 64 bits of nanoseconds (over 584 years) is no limit. Graphs where no
+    /// The clock starts when the task starts. It counts in ticks of 1 ms,
+    /// kept by a thread of kahn's that ticks while a run with timeouts is
+    /// under way (and sleeps otherwise), so that looking at it is one load
+    /// from memory, far cheaper than `Instant`: a task is told to stop, and
+    /// counted as timed out, up to two ticks after its limit (later if the
+    /// machine is so loaded that the ticker waits for a core), never
+    /// before. A timeout of zero is always past; a limit too long for 64
+    /// bits of nanoseconds (over 584 years) is no limit. Graphs where no
     /// task has a timeout pay nothing for the feature; those where some do
-    /// take eight bytes of arena a task and two reads of the coarse clock a
+    /// take eight bytes of arena a task and two loads of the tick count a
     /// timed task (see BENCHMARKS.md).
     ///
     /// ```

@@ -61,9 +61,10 @@ impl Progress {
     /// The counts of the run this handle follows, as of now.
     ///
     /// Each worker's counts are read one after another while they change,
-    /// so a read taken mid-run is a close estimate: every count is one the
-    /// run passed through or is about to, `done() + running + pending`
-    /// is `total`, and counts never go backwards between reads. Once
+    /// so a read taken mid-run is a close estimate, not a snapshot:
+    /// `done() + running + pending` is `total`, and the counts of ended
+    /// tasks (succeeded, failed, skipped, cancelled) and of retries never
+    /// go back from one read to the next. Once
     /// [`finished`](ProgressCounts::finished), they are the report's.
     pub fn counts(&self) -> ProgressCounts {
         let live = self

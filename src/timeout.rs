@@ -7,16 +7,29 @@
 //!
 //! # The clock
 //!
-//! A timed task reads the clock when it starts and when it returns, and a
-//! loop that checks reads it at every check. `Instant::now` costs about
-//! 30 ns on the VMs kahn is measured on (63 ns for the pair; more than an
-//! empty task), so deadlines are kept on Linux's coarse monotonic clock
-//! (`CLOCK_MONOTONIC_COARSE`, about 6 ns, in ticks of a few milliseconds,
-//! 4 ms here), rounded up by one tick: a task is told to stop, and counted
-//! as timed out, at most two ticks after its limit and never before. A
-//! timeout of zero is always past. Elsewhere, and under Miri, the clock is
-//! `Instant`.
+//! A timed task looks at the clock when it starts and when it returns, and
+//! a loop that checks looks at every check, so the clock must cost next to
+//! nothing: `Instant::now` costs about 30 ns on the VMs kahn is measured
+//! on, and even Linux's coarse monotonic clock 6 ns, more than an empty
+//! task. So deadlines are counted in *ticks* of a process-wide ticker: a
+//! thread of kahn's that adds one to an atomic counter every
+//! [`PERIOD`] (1 ms) while some run with timeouts is under way, and
+//! sleeps otherwise. Reading the clock is one relaxed load.
+//!
+//! Never early: a task that starts when the count is `e` gets the deadline
+//! `e + 1 + ⌈limit / PERIOD⌉`. Tick `e + 1` comes after the task started
+//! (it read `e`), and each tick after it at least a `PERIOD` later (the
+//! ticker sleeps that long between ticks), so the count reaches the
+//! deadline no sooner than `limit` after the start. Late by at most two
+//! periods, plus however long the operating system keeps the ticker from
+//! running. A timeout of zero is always past.
+//!
+//! Where the ticker cannot be started (no threads left), and under Miri,
+//! the count is derived from a clock instead: Linux's coarse monotonic
+//! clock (rounded up by its resolution, as it lags real time by up to a
+//! tick of its own), or `Instant`.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bumpalo::collections::Vec as BumpVec;
@@ -79,17 +92,24 @@ fn nanos(limit: Duration) -> u64 {
     u64::try_from(limit.as_nanos()).map_or(NO_LIMIT, |n| n.min(NO_LIMIT - 1))
 }
 
+/// How often the ticker ticks: the unit of deadlines.
+pub(crate) const PERIOD: Duration = Duration::from_millis(1);
+
 /// The deadline of a task that starts now with a limit of `limit`
-/// nanoseconds, on [`now`]'s clock: never before the limit has passed,
-/// [`NO_LIMIT`] for none, and 0 (always past) for a limit of zero.
+/// nanoseconds, in ticks: never before the limit has passed, [`NO_LIMIT`]
+/// for none, and 0 (always past) for a limit of zero.
 pub(crate) fn deadline_after(limit: u64) -> u64 {
     match limit {
         NO_LIMIT => NO_LIMIT,
         0 => 0,
-        limit => now()
-            .saturating_add(limit)
-            .saturating_add(tick())
-            .min(NO_LIMIT - 1),
+        limit => {
+            let period = PERIOD.as_nanos() as u64;
+            let ticks = limit.div_ceil(period);
+            now()
+                .saturating_add(1 + lag())
+                .saturating_add(ticks)
+                .min(NO_LIMIT - 1)
+        }
     }
 }
 
@@ -99,49 +119,137 @@ pub(crate) fn is_past(deadline: u64) -> bool {
     deadline != NO_LIMIT && (deadline == 0 || now() >= deadline)
 }
 
-/// Now, in nanoseconds, on the coarse monotonic clock.
-#[cfg(all(target_os = "linux", not(miri)))]
+/// Keeps the ticker ticking while it lives: a run of a graph with
+/// timeouts holds one.
+#[derive(Debug)]
+pub(crate) struct Ticking(());
+
+impl Ticking {
+    pub(crate) fn start() -> Ticking {
+        ticker::ACTIVE.fetch_add(1, Ordering::SeqCst);
+        if let Some(thread) = ticker::thread() {
+            thread.unpark();
+        }
+        Ticking(())
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        ticker::ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Now, in ticks.
+#[inline]
 fn now() -> u64 {
-    coarse(libc::clock_gettime)
+    if ticker::RUNNING.load(Ordering::Relaxed) {
+        ticker::COUNT.load(Ordering::Relaxed)
+    } else {
+        clock::now() / PERIOD.as_nanos() as u64
+    }
 }
 
-/// What `ask` (`clock_gettime` or `clock_getres`) says of the coarse
-/// monotonic clock, in nanoseconds.
-#[cfg(all(target_os = "linux", not(miri)))]
-fn coarse(ask: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec`; the clock id is one
-    // Linux has had since 2.6.32, and neither call fails with both.
-    unsafe { ask(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+/// Ticks a deadline adds for the clock's own lag: none for the ticker, a
+/// fallback clock's resolution otherwise.
+fn lag() -> u64 {
+    if ticker::RUNNING.load(Ordering::Relaxed) {
+        0
+    } else {
+        clock::resolution().div_ceil(PERIOD.as_nanos() as u64)
+    }
 }
 
-/// Now, in nanoseconds since the first call in this process.
-#[cfg(not(all(target_os = "linux", not(miri))))]
-fn now() -> u64 {
-    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
-    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(NO_LIMIT - 1)
+/// The ticker thread.
+mod ticker {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    use std::thread::{self, Thread};
+
+    use super::PERIOD;
+
+    /// Ticks so far.
+    pub(super) static COUNT: AtomicU64 = AtomicU64::new(1);
+    /// Runs with timeouts under way: the ticker sleeps while there are none.
+    pub(super) static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+    /// Whether the ticker was started (else deadlines use a clock).
+    pub(super) static RUNNING: AtomicBool = AtomicBool::new(false);
+    static THREAD: OnceLock<Option<Thread>> = OnceLock::new();
+
+    /// The ticker, started on first use; `None` if it could not be (or
+    /// under Miri, whose clock needs no ticker).
+    pub(super) fn thread() -> Option<&'static Thread> {
+        THREAD
+            .get_or_init(|| {
+                if cfg!(miri) {
+                    return None;
+                }
+                let spawned = thread::Builder::new()
+                    .name("kahn-ticker".to_owned())
+                    .spawn(tick);
+                let thread = spawned.ok().map(|handle| handle.thread().clone());
+                RUNNING.store(thread.is_some(), Ordering::SeqCst);
+                thread
+            })
+            .as_ref()
+    }
+
+    fn tick() {
+        loop {
+            // An unpark between this load and the park is not lost: it
+            // leaves a token that makes the park return at once.
+            if ACTIVE.load(Ordering::SeqCst) == 0 {
+                thread::park();
+                continue;
+            }
+            thread::sleep(PERIOD);
+            COUNT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
-/// The clock's resolution in nanoseconds (0 where it is `Instant`), by
-/// which deadlines are rounded up; asked once.
-fn tick() -> u64 {
-    static RESOLUTION: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *RESOLUTION.get_or_init(resolution)
-}
+/// The fallback clock, in nanoseconds.
+mod clock {
+    /// Now, on the coarse monotonic clock.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    pub(super) fn now() -> u64 {
+        coarse(libc::clock_gettime)
+    }
 
-#[cfg(all(target_os = "linux", not(miri)))]
-fn resolution() -> u64 {
-    coarse(libc::clock_getres)
-}
+    /// What `ask` (`clock_gettime` or `clock_getres`) says of the coarse
+    /// monotonic clock, in nanoseconds.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn coarse(
+        ask: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int,
+    ) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable `timespec`; the clock id is one
+        // Linux has had since 2.6.32, and neither call fails with both.
+        unsafe { ask(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64)
+    }
 
-#[cfg(not(all(target_os = "linux", not(miri))))]
-fn resolution() -> u64 {
-    0
+    /// Now, since the first call in this process.
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    pub(super) fn now() -> u64 {
+        static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+        u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The clock's resolution (0 where it is `Instant`), asked once.
+    pub(super) fn resolution() -> u64 {
+        static RESOLUTION: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *RESOLUTION.get_or_init(|| {
+            #[cfg(all(target_os = "linux", not(miri)))]
+            return coarse(libc::clock_getres);
+            #[cfg(not(all(target_os = "linux", not(miri))))]
+            0
+        })
+    }
 }

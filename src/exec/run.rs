@@ -58,7 +58,7 @@ use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
 use crate::sync::thread::{self, Thread};
 use crate::sync::{Backoff, Mutex, OnceLock};
-use crate::timeout::{self, Timeouts, NO_LIMIT};
+use crate::timeout::{self, Ticking, Timeouts, NO_LIMIT};
 use crate::trigger::{TriggerRule, Triggers};
 use crate::value::GraphTag;
 
@@ -266,6 +266,8 @@ pub(crate) struct RunCore<'r, T> {
     resources: Option<&'r ResourceTable<'r>>,
     /// The graph's task timeouts, if any task has one.
     timeouts: Option<Timeouts<'r>>,
+    /// Keeps the ticker that times them ticking while the run lasts.
+    _ticking: Option<Ticking>,
     /// The graph's trigger rules and branching tasks, if it has any.
     triggers: Option<Triggers<'r>>,
     /// What each branching task that ran chose: its id and its chosen
@@ -408,6 +410,7 @@ impl<'r, T> RunCore<'r, T> {
             inbox,
             sleep,
             resources,
+            _ticking: timeouts.map(|_| Ticking::start()),
             timeouts,
             triggers,
             choices: Mutex::new(Vec::new()),

@@ -14,9 +14,9 @@ use kahn_test_support::{bounded, executor, executors, intend_panic, wait_until};
 
 const LIMIT: Duration = Duration::from_millis(20);
 
-/// Well past `LIMIT`: deadlines are kept on a coarse clock and may pass up
-/// to two of its ticks late (4 ms each here, 10 ms at the coarsest Linux
-/// setting), never early.
+/// Well past a limit: deadlines are counted in ticks of 1 ms and may pass
+/// up to two ticks late, plus however long the ticker thread waits for a
+/// core on a loaded machine; never early.
 const LATE: Duration = Duration::from_millis(80);
 
 /// Counts drops, to show a timed-out task's output is dropped exactly once.
@@ -384,4 +384,44 @@ fn a_timed_out_task_that_sees_a_cancel_still_records_the_stop() {
             "{report}"
         );
     }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_task_is_told_its_timeout_passed_no_sooner_than_the_limit() {
+    bounded(|| {
+        for exec in executors() {
+            let limit = Duration::from_millis(3);
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<()>();
+            for i in 0..64 {
+                let name = format!("t{i}");
+                b.task(&name, |ctx| {
+                    while !ctx.is_cancelled() {
+                        std::hint::spin_loop();
+                    }
+                    Ok(())
+                })
+                .unwrap();
+                b.timeout(&*name, limit).unwrap();
+            }
+            let graph = b.build().unwrap();
+            let report = exec.run_with(&graph, &RunOptions::new().record_timings(true));
+            assert_eq!(report.counts().timed_out, 64, "{report}");
+            for task in report.tasks() {
+                // Each spun until told, so its duration is when it was told.
+                let took = task.timing.unwrap().duration;
+                assert!(
+                    took >= limit,
+                    "{:?} was told after {took:?}, under {limit:?}",
+                    task.name
+                );
+                assert!(
+                    took < limit + LATE,
+                    "{:?} was told after {took:?}",
+                    task.name
+                );
+            }
+        }
+    });
 }
