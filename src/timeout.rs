@@ -16,8 +16,8 @@
 //! [`PERIOD`] (1 ms) while some run with timeouts is under way, and
 //! sleeps otherwise. Reading the clock is one relaxed load.
 //!
-//! Never early: a task that starts when the count is `e` gets the deadline
-//! `e + 1 + ⌈limit / PERIOD⌉`. Tick `e + 1` comes after the task started
+//! Never early: a task that starts when the count is `e` gets a deadline
+//! of at least `e + 1 + ⌈limit / PERIOD⌉`. Tick `e + 1` comes after the task started
 //! (it read `e`), and each tick after it at least a `PERIOD` later (the
 //! ticker sleeps that long between ticks), so the count reaches the
 //! deadline no sooner than `limit` after the start. Late by at most two
@@ -95,22 +95,36 @@ fn nanos(limit: Duration) -> u64 {
 /// How often the ticker ticks: the unit of deadlines.
 pub(crate) const PERIOD: Duration = Duration::from_millis(1);
 
+/// [`PERIOD`] in nanoseconds.
+const PERIOD_NANOS: u64 = PERIOD.as_nanos() as u64;
+
 /// The deadline of a task that starts now with a limit of `limit`
 /// nanoseconds, in ticks: never before the limit has passed, [`NO_LIMIT`]
-/// for none, and 0 (always past) for a limit of zero.
+/// for none, and 0 (always past) for a limit of zero. On the path of every
+/// timed task, so a few instructions: `limit / PERIOD + 2` ticks is at
+/// least the `⌈limit / PERIOD⌉ + 1` the argument above needs, and cannot
+/// overflow (a limit is below 2^64 ns, the count far below 2^63).
+#[inline]
 pub(crate) fn deadline_after(limit: u64) -> u64 {
-    match limit {
-        NO_LIMIT => NO_LIMIT,
-        0 => 0,
-        limit => {
-            let period = PERIOD.as_nanos() as u64;
-            let ticks = limit.div_ceil(period);
-            now()
-                .saturating_add(1 + lag())
-                .saturating_add(ticks)
-                .min(NO_LIMIT - 1)
-        }
+    if limit == NO_LIMIT || limit == 0 {
+        return limit;
     }
+    let ticks = limit / PERIOD_NANOS + 2;
+    if ticker::RUNNING.load(Ordering::Relaxed) {
+        ticker::COUNT.load(Ordering::Relaxed) + ticks
+    } else {
+        fallback_deadline(ticks)
+    }
+}
+
+/// [`deadline_after`] on the fallback clock, which lags real time by up to
+/// its resolution: rounded up by that too.
+#[cold]
+fn fallback_deadline(ticks: u64) -> u64 {
+    let lag = clock::resolution().div_ceil(PERIOD_NANOS);
+    (clock::now() / PERIOD_NANOS)
+        .saturating_add(ticks + lag)
+        .min(NO_LIMIT - 1)
 }
 
 /// Whether `deadline` (from [`deadline_after`]) has passed.
@@ -146,17 +160,7 @@ fn now() -> u64 {
     if ticker::RUNNING.load(Ordering::Relaxed) {
         ticker::COUNT.load(Ordering::Relaxed)
     } else {
-        clock::now() / PERIOD.as_nanos() as u64
-    }
-}
-
-/// Ticks a deadline adds for the clock's own lag: none for the ticker, a
-/// fallback clock's resolution otherwise.
-fn lag() -> u64 {
-    if ticker::RUNNING.load(Ordering::Relaxed) {
-        0
-    } else {
-        clock::resolution().div_ceil(PERIOD.as_nanos() as u64)
+        clock::now() / PERIOD_NANOS
     }
 }
 

@@ -807,8 +807,14 @@ fn run_claimed<T: Send + Sync>(
         // Settled here, so the common case's recording is known at compile
         // time: a success, with nothing to pass on.
         // (`local.traits` read again rather than kept across the task: a
-        // value kept costs a register, or a spill.)
-        Ok(Ok(output)) if local.traits & (TIMED | BRANCHY | RELEASING) == 0 => {
+        // value kept costs a register, or a spill.) A timed task that
+        // returned in time is that common case too; its test comes second,
+        // so untimed graphs never make it.
+        Ok(Ok(output))
+            if local.traits & (TIMED | BRANCHY | RELEASING) == 0
+                || (local.traits & (BRANCHY | RELEASING) == 0
+                    && !timeout::is_past(ctx.deadline)) =>
+        {
             let end = TaskEnd::Succeeded(output);
             // SAFETY: this worker claimed `v` (`claim` did not say
             // `Waiting`), records it once, here, and releases the
