@@ -88,8 +88,13 @@ impl<'r> Observing<'r> {
     /// `None` if nothing.
     pub(crate) fn new(options: &RunOptions, names: Names<'r>, tasks: usize) -> Option<Self> {
         #[cfg(feature = "tracing")]
-        let span = {
-            let span = tracing::info_span!(
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        // A thread with no subscriber traces nothing, whatever interest
+        // another thread's subscriber left cached at the callsite (a span
+        // made on `NoSubscriber` is not "disabled").
+        #[cfg(feature = "tracing")]
+        let span = (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then(|| {
+            tracing::info_span!(
                 target: "kahn",
                 "run",
                 run = tracing::field::Empty,
@@ -99,9 +104,10 @@ impl<'r> Observing<'r> {
                 skipped = tracing::field::Empty,
                 cancelled = tracing::field::Empty,
                 stopped = tracing::field::Empty,
-            );
-            (!span.is_disabled()).then_some(span)
-        };
+            )
+        });
+        #[cfg(feature = "tracing")]
+        let span = span.filter(|span| !span.is_disabled());
         #[cfg(not(feature = "tracing"))]
         let _ = tasks;
         #[cfg(feature = "tracing")]
@@ -125,7 +131,7 @@ impl<'r> Observing<'r> {
             #[cfg(feature = "tracing")]
             span,
             #[cfg(feature = "tracing")]
-            dispatch: tracing::dispatcher::get_default(tracing::Dispatch::clone),
+            dispatch,
         })
     }
 

@@ -81,8 +81,18 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     }
 }
 
+/// tracing caches each callsite's interest for the whole process, from the
+/// dispatchers alive when a subscriber is made (tokio-rs/tracing#2874): a
+/// test that makes one while another test's is between runs can leave a
+/// callsite at "never" for it. The tests here make subscribers one at a
+/// time, and rebuild the cache once theirs is current.
+static ONE_SUBSCRIBER_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn runs_and_task_attempts_are_spans_a_scoped_subscriber_sees() {
+    let _alone = ONE_SUBSCRIBER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     for exec in executors() {
         let mut arena = Arena::new();
         let mut b = arena.builder::<u32>();
@@ -114,7 +124,10 @@ fn runs_and_task_attempts_are_spans_a_scoped_subscriber_sees() {
 
         let recorder = Recorder::default();
         let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        let report = tracing::subscriber::with_default(subscriber, || exec.run(&graph));
+        let report = tracing::subscriber::with_default(subscriber, || {
+            tracing::callsite::rebuild_interest_cache();
+            exec.run(&graph)
+        });
         assert_eq!(report.counts().failed, 1);
 
         let seen = recorder.0.lock().unwrap();
@@ -127,7 +140,13 @@ fn runs_and_task_attempts_are_spans_a_scoped_subscriber_sees() {
         assert_eq!(run_span.fields["failed"], "1");
         assert_eq!(run_span.fields["skipped"], "1");
         let tasks: Vec<&SpanSeen> = seen.spans.values().filter(|s| s.name == "task").collect();
-        assert_eq!(tasks.len(), 4, "one span per attempt: {tasks:?}");
+        assert_eq!(
+            tasks.len(),
+            4,
+            "one span per attempt: {tasks:?}; max level {}; events {:?}",
+            tracing::level_filters::LevelFilter::current(),
+            seen.events
+        );
         assert!(tasks.iter().all(|t| t.parent == Some(run)));
         let outcome = |task: &str, attempt: &str| {
             tasks
@@ -181,6 +200,9 @@ fn runs_and_task_attempts_are_spans_a_scoped_subscriber_sees() {
 
 #[test]
 fn a_subscriber_that_filters_kahn_out_sees_no_spans() {
+    let _alone = ONE_SUBSCRIBER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     struct NotKahn;
     impl<S: Subscriber> Layer<S> for NotKahn {
         fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
@@ -205,7 +227,10 @@ fn a_subscriber_that_filters_kahn_out_sees_no_spans() {
                 })),
         )
         .with(NotKahn);
-    tracing::subscriber::with_default(subscriber, || executors()[1].run(&graph));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        executors()[1].run(&graph)
+    });
     let seen = recorder.0.lock().unwrap();
     assert!(seen.spans.is_empty(), "{:?}", seen.spans);
     assert!(
