@@ -792,16 +792,7 @@ fn run_claimed<T: Send + Sync>(
     if core.instrumented() {
         return run_instrumented(graph, core, local, v);
     }
-    let ctx = TaskContext {
-        core,
-        node: v,
-        worker: local.me as u32,
-        deadline: if local.traits & TIMED != 0 {
-            core.deadline_for(v)
-        } else {
-            NO_LIMIT
-        },
-    };
+    let ctx = context_of(core, local, v);
     let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
     match result {
         // Settled here, so the common case's recording is known at compile
@@ -827,6 +818,22 @@ fn run_claimed<T: Send + Sync>(
     }
 }
 
+/// What task `v` sees while it runs on this worker: its deadline, if the
+/// graph has timeouts, starts now.
+#[inline(always)]
+fn context_of<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, v: u32) -> TaskContext<'r, T> {
+    TaskContext {
+        core,
+        node: v,
+        worker: local.me as u32,
+        deadline: if local.traits & TIMED != 0 {
+            core.deadline_for(v)
+        } else {
+            NO_LIMIT
+        },
+    }
+}
+
 /// [`run_claimed`] for a run someone watches (see `RunCore::instrumented`):
 /// times the task if asked, tells the observer and the progress counts,
 /// runs the body inside the task's trace span, then judges and records
@@ -847,16 +854,7 @@ fn run_instrumented<T: Send + Sync>(
     };
     let trace = observing.map(|o| o.task_started(v, local.me, number));
     let started = core.times_tasks().then(Instant::now);
-    let ctx = TaskContext {
-        core,
-        node: v,
-        worker: local.me as u32,
-        deadline: if local.traits & TIMED != 0 {
-            core.deadline_for(v)
-        } else {
-            NO_LIMIT
-        },
-    };
+    let ctx = context_of(core, local, v);
     let body = || catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
     let result = match &trace {
         Some(trace) => trace.enter(body),
