@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::TaskFailure;
 use crate::id::TaskId;
+use crate::names::Names;
 use crate::report::Counts;
 use crate::state::State;
 use crate::stop::StopReason;
@@ -217,6 +218,19 @@ pub struct TaskSkipped<'a> {
     pub state: State,
     /// For `Skipped`: why, and which task decided it.
     pub reason: Option<Skip>,
+    /// The graph's names, for [`why`](Self::why).
+    pub(crate) names: Names<'a>,
+}
+
+impl TaskSkipped<'_> {
+    /// For `Skipped`: why, in words that name the task that decided it,
+    /// as the report does: ``upstream `parse` did not succeed``, ``branch
+    /// not taken at `route` ``, `not triggered: its trigger rule did not
+    /// hold`. `None` for a cancelled or failed task.
+    pub fn why(&self) -> Option<impl fmt::Display + '_> {
+        let reason = self.reason?;
+        Some(reason.words(Some(self.id), self.names.shown(reason.task())))
+    }
 }
 
 /// [`Observer::run_ended`]'s event.

@@ -148,25 +148,6 @@ impl<'r> Observing<'r> {
         tracing::dispatcher::with_default(&self.dispatch, f)
     }
 
-    /// Why a task was skipped, in words, naming the task that decided it.
-    #[cfg(feature = "tracing")]
-    fn skip_text(&self, reason: Skip) -> String {
-        match reason {
-            Skip::UpstreamFailed(task) => {
-                format!("upstream {} did not succeed", self.names.shown(task))
-            }
-            Skip::NotTriggered(task) => {
-                format!(
-                    "the trigger rule of {} did not hold",
-                    self.names.shown(task)
-                )
-            }
-            Skip::BranchNotTaken(task) => {
-                format!("branch {} chose other tasks", self.names.shown(task))
-            }
-        }
-    }
-
     /// Whether task events need a clock (progress counts do not).
     pub(crate) fn times_tasks(&self) -> bool {
         #[cfg(feature = "tracing")]
@@ -332,7 +313,9 @@ impl<'r> Observing<'r> {
                     task = %self.names.shown(id),
                     id = v,
                     outcome = state.as_str(),
-                    reason = %reason.map_or_else(String::new, |r| self.skip_text(r)),
+                    reason = %reason.map_or_else(String::new, |r| {
+                        r.words(Some(id), self.names.shown(r.task())).to_string()
+                    }),
                     "task did not run"
                 )
             });
@@ -347,6 +330,7 @@ impl<'r> Observing<'r> {
                 name: self.names.name(id),
                 state,
                 reason,
+                names: self.names,
             });
         }
     }

@@ -549,3 +549,80 @@ fn progress_counts_retries_carried_tasks_and_stops() {
     let c = progress.counts();
     assert_eq!((c.cancelled, c.done(), c.finished), (3, 3, true));
 }
+
+/// Keeps what [`TaskSkipped::why`] says of each skipped task.
+#[derive(Default)]
+struct Whys(Mutex<Vec<(String, String)>>);
+
+impl Observer for Whys {
+    fn task_skipped(&self, t: &TaskSkipped<'_>) {
+        let why = t.why().map_or_else(|| "-".to_owned(), |w| w.to_string());
+        self.0.lock().unwrap().push((t.label().to_string(), why));
+    }
+}
+
+#[test]
+fn a_skipped_task_says_why_naming_the_task_that_decided() {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u32>();
+    b.task("extract", |_| Ok(1)).unwrap();
+    b.task("parse", |_| Err("row 7 is malformed".into()))
+        .unwrap();
+    b.task("load", |ctx| Ok(*ctx.input("parse")?)).unwrap();
+    b.task("alert", |_| Ok(0)).unwrap();
+    b.task("page_log", |_| Ok(0)).unwrap();
+    b.task("route", |ctx| {
+        ctx.branch(["left"])?;
+        Ok(0)
+    })
+    .unwrap();
+    b.task("left", |_| Ok(0)).unwrap();
+    b.task("right", |_| Ok(0)).unwrap();
+    let below = b.unnamed_task(|_| Ok(0)).unwrap();
+    b.edges_by_name([
+        ("extract", "parse"),
+        ("parse", "load"),
+        ("extract", "alert"),
+        ("alert", "page_log"),
+        ("extract", "route"),
+        ("route", "left"),
+        ("route", "right"),
+    ])
+    .unwrap();
+    b.edge(below, "page_log").unwrap();
+    b.edge("parse", below).unwrap();
+    b.branching("route").unwrap();
+    b.trigger_rule("alert", TriggerRule::OneFailed).unwrap();
+    let graph = b.build().unwrap();
+    let whys = Arc::new(Whys::default());
+    let report = executor(2).run_with(&graph, &RunOptions::new().observer(whys.clone()));
+    let mut seen = whys.0.lock().unwrap().clone();
+    seen.sort();
+    let want = [
+        ("`alert`", "not triggered: its trigger rule did not hold"),
+        ("`load`", "upstream `parse` did not succeed"),
+        ("`page_log`", "upstream `parse` did not succeed"),
+        ("`right`", "branch not taken at `route`"),
+        ("task #8", "upstream `parse` did not succeed"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|&(t, w)| (t.to_owned(), w.to_owned()))
+        .collect();
+    assert_eq!(seen, want, "{report}");
+    // `Skip` alone shows the deciding task by id.
+    let skip = |name| report.summary().tasks[graph.find(name).unwrap().index()].skipped;
+    assert_eq!(
+        skip("right").unwrap().to_string(),
+        "branch not taken at task #5"
+    );
+    assert_eq!(
+        skip("load").unwrap().to_string(),
+        "upstream task #1 did not succeed"
+    );
+    assert_eq!(
+        skip("alert").unwrap().to_string(),
+        "not triggered: the trigger rule of task #3 did not hold"
+    );
+    assert_eq!(skip("alert").unwrap().task(), TaskId::new(3));
+}
