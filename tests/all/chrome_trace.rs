@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kahn::{Arena, CancelToken, Report, RetryPolicy, RunOptions, TaskId, TraceError, TriggerRule};
 use kahn_bench::shapes::Shape;
-use kahn_test_support::{bounded, executor, intend_panic};
+use kahn_test_support::{bounded, cancelling_pair, executor, intend_panic};
 use serde_json::Value as Json;
 
 fn timed() -> RunOptions {
@@ -455,15 +455,7 @@ fn tasks_that_did_not_run_are_instants_on_their_own_track() {
 #[test]
 fn carried_over_tasks_are_instants_at_the_start() {
     let mut arena = Arena::new();
-    let mut b = arena.builder::<()>();
-    b.task("first", |ctx| {
-        ctx.cancel_run();
-        Ok(())
-    })
-    .unwrap();
-    b.task("second", |_| Ok(())).unwrap();
-    b.edge("first", "second").unwrap();
-    let graph = b.build().unwrap();
+    let graph = cancelling_pair(&mut arena, "first", "second");
     let exec = executor(1);
     let report = exec.run_with(&graph, &timed());
     let resumed = exec.resume_with(&graph, report, &timed()).unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kahn::{Arena, Executor, RetryPolicy, RunOptions, TaskId, TriggerRule};
 
-use kahn_test_support::executor;
+use kahn_test_support::{cancelling_pair, executor};
 
 /// Reads a DOT quoted string's contents back as a label shows them:
 /// `\"`, `\\` and `\n` unescaped.
@@ -180,15 +180,7 @@ fn a_report_colours_and_explains_every_outcome() {
 #[test]
 fn cancelled_and_carried_tasks_say_so() {
     let mut arena = Arena::new();
-    let mut b = arena.builder::<()>();
-    b.task("first", |ctx| {
-        ctx.cancel_run();
-        Ok(())
-    })
-    .unwrap();
-    b.task("second", |_| Ok(())).unwrap();
-    b.edge("first", "second").unwrap();
-    let graph = b.build().unwrap();
+    let graph = cancelling_pair(&mut arena, "first", "second");
     let exec = executor(1);
     let report = exec.run(&graph);
     let dot = graph.to_dot().report(&report).to_string();

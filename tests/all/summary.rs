@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kahn::{Arena, RetryPolicy, RunOptions, Skip, State, TaskId, TriggerRule};
 
-use kahn_test_support::executor;
+use kahn_test_support::{cancelling_pair, executor};
 
 fn summary_of_a_mixed_run() -> kahn::RunSummary {
     let mut arena = Arena::new();
@@ -95,15 +95,7 @@ fn a_summary_tells_every_outcome_and_outlives_the_graph() {
 #[test]
 fn a_stopped_run_says_why_by_name() {
     let mut arena = Arena::new();
-    let mut b = arena.builder::<()>();
-    b.task("sensor", |ctx| {
-        ctx.cancel_run();
-        Ok(())
-    })
-    .unwrap();
-    b.task("load", |_| Ok(())).unwrap();
-    b.edge("sensor", "load").unwrap();
-    let graph = b.build().unwrap();
+    let graph = cancelling_pair(&mut arena, "sensor", "load");
     let summary = executor(1).run(&graph).summary();
     let stopped = summary.stopped.expect("the run was stopped");
     assert!(stopped.contains("`sensor`"), "{stopped}");

@@ -11,6 +11,7 @@
 //! | [`panics`] | [`intend_panic()`]: the one panic silencer, for tasks that panic on purpose |
 //! | [`oracle`] | [`Oracle`]: the one run oracle, how each task of a DAG with failures ends; [`counts()`] |
 //! | [`wait`] | [`wait_until()`] and the waits built on it: flags, rendezvous, spinning for a while |
+//! | [`fixtures`] | [`cancelling_pair()`]: small graphs several test files share |
 //! | [`dags`] | random DAGs and task names for the property tests (with the default `proptest` feature) |
 //! | [`bounded`](mod@bounded) | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
 //! | [`cpu`] | [`watched_executor()`], [`thread_ids()`] and [`cpu_ms()`]: the CPU time an executor's threads used, for checks that idle threads stay idle |
@@ -21,6 +22,7 @@ pub mod cpu;
 #[cfg(feature = "proptest")]
 pub mod dags;
 pub mod executors;
+pub mod fixtures;
 pub mod fuzzing;
 pub mod oracle;
 pub mod panics;
@@ -29,6 +31,7 @@ pub mod wait;
 pub use bounded::{bounded, LIMIT};
 pub use cpu::{cpu_ms, thread_ids, watched_executor};
 pub use executors::{executor, executors};
+pub use fixtures::cancelling_pair;
 pub use oracle::{counts, Oracle};
 pub use panics::intend_panic;
 pub use wait::{rendezvous, spin_for, wait_for, wait_until};
