@@ -8,9 +8,9 @@ use crate::error::TaskFailure;
 use crate::id::TaskId;
 use crate::names::Names;
 use crate::report::Counts;
+use crate::skip::Skip;
 use crate::state::State;
 use crate::stop::StopReason;
-use crate::summary::Skip;
 
 /// What a run tells as it goes: give one to a run with
 /// [`RunOptions::observer`](crate::RunOptions::observer).

@@ -8,6 +8,7 @@ use crate::csr::Csr;
 use crate::error::{BoxError, RunError, ShortMessage, TaskFailure};
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
+use crate::skip::Skip;
 use crate::state::{holds_output, Cause, State, GONE};
 use crate::stop::StopReason;
 use crate::value::{GraphTag, Output, Value};
@@ -89,6 +90,17 @@ impl<'r, T> Outcome<'r, T> {
             | Outcome::BranchNotTaken { .. } => State::Skipped,
             Outcome::Cancelled => State::Cancelled,
             Outcome::TimedOut { .. } => State::TimedOut,
+        }
+    }
+
+    /// Why the task was skipped, and which task decided it, if it was
+    /// skipped (upstream failed, not triggered, branch not taken).
+    pub fn skip(&self) -> Option<Skip> {
+        match *self {
+            Outcome::Skipped { cause } => Some(Skip::UpstreamFailed(cause)),
+            Outcome::NotTriggered { cause } => Some(Skip::NotTriggered(cause)),
+            Outcome::BranchNotTaken { branch } => Some(Skip::BranchNotTaken(branch)),
+            _ => None,
         }
     }
 
@@ -679,23 +691,10 @@ impl<T> fmt::Display for Report<'_, T> {
         let skipped = self.tasks().filter(|t| t.outcome.state() == State::Skipped);
         for task in skipped.take(MAX_LINES) {
             let label = self.shown(task.id);
-            write!(f, "\n  skipped:  {label} ")?;
-            match task.outcome {
-                Outcome::Skipped { cause } => {
-                    write!(f, "(because {} did not succeed)", self.shown(cause))?
-                }
-                Outcome::BranchNotTaken { branch } => {
-                    write!(f, "(branch not taken at {})", self.shown(branch))?
-                }
-                Outcome::NotTriggered { cause } if cause == task.id => {
-                    f.write_str("(not triggered: its trigger rule did not hold)")?
-                }
-                Outcome::NotTriggered { cause } => write!(
-                    f,
-                    "(not triggered: the trigger rule of {} did not hold)",
-                    self.shown(cause)
-                )?,
-                _ => {}
+            write!(f, "\n  skipped:  {label}")?;
+            if let Some(skip) = task.outcome.skip() {
+                let words = skip.words(Some(task.id), self.shown(skip.task()));
+                write!(f, " ({words})")?;
             }
         }
         if c.skipped > MAX_LINES {

@@ -20,8 +20,8 @@ use crate::observe::{
 use crate::options::RunOptions;
 use crate::progress::LiveCounts;
 use crate::report::Counts;
+use crate::skip::Skip;
 use crate::state::State;
-use crate::summary::Skip;
 
 /// Numbers runs across the process, for [`RunId`].
 static RUNS: AtomicU64 = AtomicU64::new(1);

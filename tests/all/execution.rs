@@ -632,7 +632,7 @@ fn report_display_starts_with_the_counts_line() {
     );
     assert_eq!(
         lines.next(),
-        Some("  skipped:  `notify` (because `audit` did not succeed)")
+        Some("  skipped:  `notify` (upstream `audit` did not succeed)")
     );
     assert_eq!(lines.next(), None);
 
@@ -679,7 +679,7 @@ fn report_display_cuts_long_lists_at_ten_lines() {
     assert_eq!(failed[0], "  failed:   `bad0`: error 0");
     assert_eq!(
         skipped[9],
-        "  skipped:  `child9` (because `bad9` did not succeed)"
+        "  skipped:  `child9` (upstream `bad9` did not succeed)"
     );
     assert!(lines.contains(&"  … and 2 more failures"), "{text}");
     assert!(lines.contains(&"  … and 2 more skipped"), "{text}");

@@ -121,7 +121,7 @@ fn skip_cause_is_the_root_even_below_a_later_failure() {
     assert!(
         report
             .to_string()
-            .contains("skipped:  `y` (because `first` did not succeed)"),
+            .contains("skipped:  `y` (upstream `first` did not succeed)"),
         "{report}"
     );
 }
