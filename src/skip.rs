@@ -48,8 +48,8 @@ impl fmt::Display for Skip {
     }
 }
 
-/// A [`Skip`] in words; the one wording that `Skip`'s `Display`, observers
-/// and `tracing` events share.
+/// A [`Skip`] in words; the one wording that the report's `Display`,
+/// `Skip`'s own, observers and `tracing` events share.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SkipWords<'n> {
     reason: Skip,
