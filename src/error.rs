@@ -419,6 +419,45 @@ pub enum ResumeError {
     },
 }
 
+/// Why [`RemoteFeed::deliver`](crate::RemoteFeed::deliver) refused an
+/// outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The task is not in the graph.
+    #[error("task {task} is not in the graph, which has {tasks} tasks: deliver outcomes of this graph's tasks")]
+    NotInGraph {
+        /// The id delivered.
+        task: TaskId,
+        /// How many tasks the graph has.
+        tasks: usize,
+    },
+    /// The task runs in this part: its outcome is this run's own.
+    #[error("task {task} is owned by this part and runs here: deliver only the outcomes of tasks that run elsewhere")]
+    OwnedHere {
+        /// The task.
+        task: TaskLabel,
+    },
+    /// The task's outcome was delivered before.
+    #[error("the outcome of task {task} was delivered already: each remote task ends once")]
+    AlreadyDelivered {
+        /// The task.
+        task: TaskLabel,
+    },
+}
+
+/// Why [`Executor::run_part`](crate::Executor::run_part) did not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartError {
+    /// The part, or its feed, was made for another graph.
+    #[error("the part or its feed was made for another graph: make both with `Graph::part` and `Graph::remote_feed` of the graph being run")]
+    OtherGraph,
+    /// The feed served a run already.
+    #[error("the remote feed served a run already: make a new `RemoteFeed` for each run")]
+    FeedUsed,
+}
+
 /// Why [`Report::to_chrome_trace`](crate::Report::to_chrome_trace) has no
 /// timeline to give.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -470,6 +509,16 @@ impl TaskFailure {
     /// it allocates nothing.
     pub fn shortened(&self) -> impl fmt::Display + '_ {
         Shortened(self)
+    }
+
+    /// A copy of this failure, the error as its message (a boxed error
+    /// cannot be cloned): for a part run's outbox to pass on.
+    pub(crate) fn duplicate(&self) -> TaskFailure {
+        match self {
+            TaskFailure::Failed(error) => TaskFailure::Failed(error.to_string().into()),
+            TaskFailure::Panicked(message) => TaskFailure::Panicked(message.clone()),
+            TaskFailure::TimedOut { limit } => TaskFailure::TimedOut { limit: *limit },
+        }
     }
 }
 

@@ -7,6 +7,8 @@ use bumpalo::boxed::Box as BumpBox;
 use crate::csr::Csr;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
+use crate::part::{Part, RemoteFeed};
+use crate::report::GraphKey;
 use crate::resource::{Resource, ResourceTable};
 use crate::retry::{Retries, RetryPolicy};
 use crate::task::TaskBox;
@@ -117,6 +119,20 @@ impl<'a, T> Graph<'a, T> {
                     .iter()
                     .map(move |u| (&table.resources[u.resource as usize], u.units))
             })
+    }
+
+    /// The part of this graph made of the tasks for which `owns` says
+    /// `true`: what one worker of a distributed run runs, with
+    /// [`Executor::run_part`](crate::Executor::run_part).
+    pub fn part(&self, owns: impl FnMut(TaskId) -> bool) -> Part {
+        Part::new(self.task_count(), GraphKey::of(&self.csr), owns)
+    }
+
+    /// A feed for one run of `part` of this graph: where the outcomes of
+    /// the tasks that run elsewhere come in (see
+    /// [`Executor::run_part`](crate::Executor::run_part)).
+    pub fn remote_feed(&self, part: &Part) -> RemoteFeed<'_, T> {
+        RemoteFeed::new(self.names, part)
     }
 
     /// The number of tasks.

@@ -27,6 +27,7 @@ mod options;
 #[cfg(feature = "owned")]
 mod owned;
 mod pages;
+mod part;
 #[cfg(feature = "petgraph")]
 mod petgraph;
 mod priority;
@@ -52,8 +53,8 @@ pub use chrome_trace::ChromeTrace;
 pub use context::TaskContext;
 pub use dot::Dot;
 pub use error::{
-    BoxError, BranchError, BuildError, ExecutorError, InputError, Interrupted, RejectedWeight,
-    ResumeError, RunError, TaskFailure, TraceError,
+    BoxError, BranchError, BuildError, DeliveryError, ExecutorError, InputError, Interrupted,
+    PartError, RejectedWeight, ResumeError, RunError, TaskFailure, TraceError,
 };
 pub use exec::Executor;
 pub use graph::Graph;
@@ -64,6 +65,7 @@ pub use observe::{
 pub use options::{CancelToken, FailurePolicy, RunOptions};
 #[cfg(feature = "owned")]
 pub use owned::{ArenaPool, OwnedGraph};
+pub use part::{Part, RemoteFeed, RemoteOutcome, Settled};
 pub use progress::{Progress, ProgressCounts};
 pub use report::{Counts, Outcome, Report, TaskReport, Timing};
 pub use resource::Resource;

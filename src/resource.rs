@@ -294,6 +294,9 @@ pub(crate) struct Returned {
     pub(crate) task: u32,
     /// `false` if it came back because the run stopped.
     pub(crate) retry: bool,
+    /// Not a parked task: a task of another part, whose outcome a part
+    /// run's feed holds (see `part.rs`).
+    pub(crate) remote: bool,
 }
 
 impl Inbox {
@@ -306,12 +309,37 @@ impl Inbox {
     }
 
     fn hand_back(&self, task: u32, retry: bool) -> bool {
+        self.put(Returned {
+            task,
+            retry,
+            remote: false,
+        });
+        (self.wake)()
+    }
+
+    fn put(&self, returned: Returned) {
         self.returned
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push_back(Returned { task, retry });
+            .push_back(returned);
         self.queued.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Hands in remote task `task`, whose outcome a part run's feed holds,
+    /// and wakes or calls a worker for it.
+    pub(crate) fn hand_back_remote(&self, task: u32) -> bool {
+        self.queue_remote(task);
         (self.wake)()
+    }
+
+    /// Queues remote task `task` without waking anyone: for a run that has
+    /// not started, whose first worker will find it.
+    pub(crate) fn queue_remote(&self, task: u32) {
+        self.put(Returned {
+            task,
+            retry: true,
+            remote: true,
+        });
     }
 
     /// Wakes or calls a worker of the run, as a hand-back does: for a task

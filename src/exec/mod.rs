@@ -15,10 +15,11 @@ mod worker;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use crate::error::{ExecutorError, ResumeError};
+use crate::error::{ExecutorError, PartError, ResumeError};
 use crate::graph::Graph;
 use crate::options::RunOptions;
-use crate::report::{Report, Resumable};
+use crate::part::{Part, PartRun, RemoteFeed, Settled};
+use crate::report::{GraphKey, Report, Resumable};
 #[cfg(loom)]
 pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
@@ -118,7 +119,7 @@ impl Executor {
         graph: &'g Graph<'_, T>,
         options: &RunOptions,
     ) -> Report<'g, T> {
-        self.run_core(graph, options, None)
+        self.run_core(graph, options, None, None)
     }
 
     /// Runs again what an earlier run of `graph` did not finish, with
@@ -195,7 +196,74 @@ impl Executor {
                 graph_tasks: graph.task_count(),
             });
         }
-        Ok(self.run_core(graph, options, Some(earlier.into_resumable())))
+        Ok(self.run_core(graph, options, Some(earlier.into_resumable()), None))
+    }
+
+    /// Runs the tasks of `graph` that `part` owns, while the others run
+    /// elsewhere: the hook a distributed run is built on (the
+    /// `kahn-timely` crate runs a graph across processes with it).
+    ///
+    /// A remote task is never run here: its outcome is delivered, from
+    /// any thread, to `feed`, and then counts here as if it had ended
+    /// here: an owned task waits for its remote predecessors, reads their
+    /// outputs, and is skipped for their failures (or run, as its trigger
+    /// rule says), and a remote failure under fail-fast or a remote stop
+    /// stops this run too. Each owned task's end, with its output, is told
+    /// to `outbox` on the worker that ran it, before its successors are
+    /// released. The run returns once every task of the graph has an
+    /// outcome here, so its report is the whole run's: the outputs in it
+    /// are the owned tasks' and the remote ones that were delivered with
+    /// one. The outbox runs on the executor's workers: it should hand the
+    /// end on (to a channel, say) rather than block.
+    ///
+    /// ```
+    /// use kahn::{Part, RemoteFeed, RemoteOutcome, Settled, TaskId};
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<u32>();
+    /// b.task("extract", |_| Ok(40))?;
+    /// b.task("load", |ctx| Ok(ctx.input("extract")? + 2))?;
+    /// b.edge("extract", "load")?;
+    /// let graph = b.build()?;
+    /// let extract = graph.find("extract").unwrap();
+    ///
+    /// // This process runs `load`; `extract` ran elsewhere and sent 40.
+    /// let part = graph.part(|task| task != extract);
+    /// let feed = std::sync::Arc::new(graph.remote_feed(&part));
+    /// feed.deliver(extract, RemoteOutcome::Succeeded { output: Some(40), chose: None })?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let outbox = move |settled: Settled<'_, u32>| {
+    ///     let _ = tx.send((settled.task, settled.output.copied()));
+    /// };
+    /// let executor = kahn::Executor::with_threads(2)?;
+    /// let report = executor.run_part(&graph, &kahn::RunOptions::new(), &part, feed, outbox)?;
+    /// assert_eq!(report.output("load"), Some(&42));
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [(TaskId::new(1), Some(42))]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PartError::OtherGraph`] if `part` or `feed` was made for another
+    /// graph; [`PartError::FeedUsed`] if `feed` served a run already.
+    pub fn run_part<'g, T: Send + Sync>(
+        &self,
+        graph: &'g Graph<'_, T>,
+        options: &RunOptions,
+        part: &Part,
+        feed: Arc<RemoteFeed<'g, T>>,
+        outbox: impl Fn(Settled<'_, T>) + Send + Sync + 'g,
+    ) -> Result<Report<'g, T>, PartError> {
+        let key = GraphKey::of(&graph.csr);
+        if !part.is_of(key) || !feed.is_of(key, part) {
+            return Err(PartError::OtherGraph);
+        }
+        if !feed.take_for_run() {
+            return Err(PartError::FeedUsed);
+        }
+        let run = PartRun {
+            feed,
+            outbox: Box::new(outbox),
+        };
+        Ok(self.run_core(graph, options, None, Some((part, run))))
     }
 
     /// A run of `graph`, resuming from `earlier`'s outputs if given.
@@ -204,6 +272,7 @@ impl Executor {
         graph: &'g Graph<'_, T>,
         options: &RunOptions,
         earlier: Option<Resumable<T>>,
+        part: Option<(&Part, PartRun<'g, T>)>,
     ) -> Report<'g, T> {
         let shared = &self.shared;
         let seats = shared.threads();
@@ -216,6 +285,9 @@ impl Executor {
         );
         if let Some(earlier) = earlier {
             core.carry_over(earlier);
+        }
+        if let Some((part, run)) = part {
+            core.make_part(part, run);
         }
         core.begin_observing(options);
         #[cfg(feature = "tracing")]
@@ -262,6 +334,7 @@ impl Executor {
             );
             shared.deregister(&listing);
         }
+        core.end_part();
         shared.give_back_seats(core.take_seats());
         let wall = core.start().elapsed();
         let observing = core.take_observing();

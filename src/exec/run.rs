@@ -48,9 +48,11 @@ use crate::id::TaskId;
 use crate::input::RunInput;
 use crate::names::Names;
 use crate::options::{CancelToken, FailurePolicy, RunOptions};
+use crate::part::{Part, PartRun, RemoteOutcome, Settled};
 use crate::report::{Choices, Counts, GraphKey, Report, Resumable, Timing};
 use crate::resource::{Inbox, ResourceTable, Returned};
 use crate::retry::Retries;
+use crate::skip::Skip;
 use crate::state::{holds_output, State, GONE, LENT};
 use crate::stop::StopReason;
 use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
@@ -166,6 +168,8 @@ unsafe impl Sync for TimingSlot {}
 /// How a claimed task ended, on its way to being recorded.
 pub(crate) enum TaskEnd<T> {
     Succeeded(T),
+    /// A remote task of a part run succeeded, and its output is not here.
+    SucceededElsewhere,
     Failed(TaskFailure),
     /// Skipped for this cause.
     Skipped(Cause),
@@ -300,6 +304,9 @@ pub(crate) struct RunCore<'r, T> {
     instrumented: bool,
     /// The observer, progress counts and trace span, if any.
     observing: Option<Observing<'r>>,
+    /// For a part run: which tasks run here, where the others' outcomes
+    /// come in, and where the owned tasks' ends go out.
+    part: Option<PartRun<'r, T>>,
 }
 
 /// External reasons to stop, checked before each task starts.
@@ -430,6 +437,7 @@ impl<'r, T> RunCore<'r, T> {
             start,
             instrumented: options.timings || observing.is_some(),
             observing,
+            part: None,
         };
         let sources = Releases {
             lo: csr.sources_start,
@@ -576,6 +584,138 @@ impl<'r, T> RunCore<'r, T> {
             .choices
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner) = choices;
+    }
+
+    /// Makes this run, not started yet, a run of `part` of its graph (which
+    /// the caller checked `part` and `feed` are of, and that `feed` is
+    /// fresh): the
+    /// remote tasks are never claimed here (each waits for one release
+    /// more than it will get here) and come in through `feed`; the owned
+    /// tasks' ends go out to `outbox`. The run still counts every task, so
+    /// it ends once every remote outcome has come in too.
+    ///
+    /// Part runs take the watched path (`instrumented`), where the outbox
+    /// is told: the plain path of other runs has no test for it.
+    pub(crate) fn make_part(&mut self, part: &Part, run: PartRun<'r, T>) {
+        debug_assert!(
+            run.feed.is_of(GraphKey::of(&self.csr), part),
+            "checked by the caller"
+        );
+        run.feed.attach(&self.inbox);
+        for (v, &owned) in part.owned().iter().enumerate() {
+            if !owned {
+                let pending = self.pending[v].load(Ordering::Relaxed);
+                self.pending[v].store(pending + 1, Ordering::Relaxed);
+            }
+        }
+        self.instrumented = true;
+        self.part = Some(run);
+    }
+
+    /// The part this run runs, if it is a part run.
+    #[inline]
+    pub(crate) fn part(&self) -> Option<&PartRun<'r, T>> {
+        self.part.as_ref()
+    }
+
+    /// A part run ended: its feed has no run to hand outcomes to.
+    pub(crate) fn end_part(&self) {
+        if let Some(part) = &self.part {
+            part.feed.detach();
+        }
+    }
+
+    /// The outcome delivered for remote task `v`, as the run records it
+    /// and what it passes on to its successors. Records a remote task's
+    /// choice, and stops the run as the task's run stopped (a cancel) or
+    /// as this run's policy says (a failure).
+    ///
+    /// `None` if nothing waits for `v` (a part run's inbox names a task
+    /// only once its outcome is in the feed, so never in practice).
+    #[cold]
+    pub(crate) fn take_remote(&self, v: u32) -> Option<(TaskEnd<T>, Option<Cause>)> {
+        let outcome = self.part.as_ref()?.feed.take(v)?;
+        let task = TaskId::new(v);
+        Some(match outcome {
+            RemoteOutcome::Succeeded { output, chose } => {
+                let passed_over = chose.map(|chose| {
+                    self.choose(v, chose.into_iter().map(TaskId::raw).collect());
+                    Cause::chosen(task)
+                });
+                let end = match output {
+                    Some(output) => TaskEnd::Succeeded(output),
+                    None => TaskEnd::SucceededElsewhere,
+                };
+                (end, passed_over)
+            }
+            RemoteOutcome::Failed(failure) => {
+                self.on_failure();
+                (TaskEnd::Failed(failure), Some(Cause::new(task)))
+            }
+            RemoteOutcome::Skipped(skip) => {
+                let cause = match skip {
+                    Skip::UpstreamFailed(by) => Cause::new(by),
+                    _ => Cause::chosen(skip.task()),
+                };
+                (TaskEnd::Skipped(cause), Some(cause))
+            }
+            RemoteOutcome::Cancelled(reason) => {
+                if let Some(reason) = reason {
+                    self.stop(reason);
+                }
+                (TaskEnd::Cancelled, None)
+            }
+        })
+    }
+
+    /// Tells a part run's outbox how owned task `v` ended: after `record`,
+    /// before `v`'s successors are released.
+    #[cold]
+    pub(crate) fn tell_part(
+        &self,
+        v: u32,
+        state: State,
+        failure: Option<&TaskFailure>,
+        skipped: Option<Skip>,
+    ) {
+        let Some(part) = &self.part else { return };
+        debug_assert!(part.owns(v), "only owned tasks are told");
+        let code = self.states[v as usize].load(Ordering::Relaxed);
+        let output = holds_output(code).then(|| {
+            self.outputs[v as usize].0.with(|slot| {
+                // SAFETY: the caller recorded `v` (so the state says the
+                // slot is initialized) and has not released its successors,
+                // so nothing else reads, takes or drops the slot meanwhile.
+                unsafe { (*slot).assume_init_ref() }
+            })
+        });
+        let chose = (state == State::Succeeded && self.triggers.is_some_and(|t| t.branches(v)))
+            .then(|| {
+                let choices = self.choices.lock().unwrap_or_else(PoisonError::into_inner);
+                choices
+                    .iter()
+                    .find(|(b, _)| *b == v)
+                    .map(|(_, chosen)| chosen.iter().map(|&w| TaskId::new(w)).collect())
+            })
+            .flatten();
+        let timing = self.timings.as_ref().map(|timings| {
+            // SAFETY: written only by the worker that ran `v`, this one,
+            // before it recorded `v`.
+            unsafe { *timings[v as usize].0.get() }
+        });
+        (part.outbox)(Settled {
+            task: TaskId::new(v),
+            state,
+            output,
+            failure: failure
+                .filter(|_| matches!(state, State::Failed | State::Panicked | State::TimedOut)),
+            skipped,
+            chose,
+            stopped: (state == State::Cancelled)
+                .then(|| self.stop_reason())
+                .flatten(),
+            timing,
+        });
     }
 
     /// The graph's topology.
@@ -841,7 +981,7 @@ impl<'r, T> RunCore<'r, T> {
         // inputs no more; one that failed, was skipped for a failure or was
         // cancelled keeps them for a resume, which will run it again.
         let done_reading = match &end {
-            TaskEnd::Succeeded(_) => true,
+            TaskEnd::Succeeded(_) | TaskEnd::SucceededElsewhere => true,
             TaskEnd::Skipped(cause) => cause.by_choice(),
             _ => false,
         };
@@ -895,6 +1035,11 @@ impl<'r, T> RunCore<'r, T> {
                     unsafe { (*slot).write(output) };
                 });
                 State::Succeeded
+            }
+            TaskEnd::SucceededElsewhere => {
+                let code = State::Succeeded.code() | GONE;
+                self.states[v as usize].store(code, Ordering::Relaxed);
+                return State::Succeeded;
             }
             TaskEnd::Failed(failure) => {
                 let state = match failure {
@@ -1082,6 +1227,18 @@ impl<'r, T> RunCore<'r, T> {
     /// (so finished, and visible: see [`claim`](Self::claim)), ended.
     pub(crate) fn state_of(&self, p: u32) -> State {
         State::from_code(self.states[p as usize].load(Ordering::Relaxed))
+    }
+
+    /// Whether task `b`, whose choice reached a skipped task, succeeded (a
+    /// branch that chose, rather than a task passed over or one whose rule
+    /// did not hold). In a part run, a choice can arrive before the remote
+    /// branch's own outcome (through a third part); until it does, a
+    /// branching task is taken to have chosen, as such a choice says.
+    pub(crate) fn branched(&self, b: u32) -> bool {
+        match self.states[b as usize].load(Ordering::Relaxed) {
+            0 => self.triggers.is_some_and(|t| t.branches(b)),
+            code => State::from_code(code) == State::Succeeded,
+        }
     }
 
     /// The output of `p`, which must be a direct predecessor of a task that

@@ -712,6 +712,9 @@ fn take_back<T: Send + Sync>(
     returned: Returned,
 ) -> Releases {
     let v = returned.task;
+    if returned.remote {
+        return settle_remote(core, local, v);
+    }
     let Some(table) = graph.tables.resources.as_ref() else {
         unreachable!(
             "kahn: internal error: a task came back from a resource of a graph without any"
@@ -743,13 +746,48 @@ fn take_back<T: Send + Sync>(
 /// [`RunCore::stopped_end`] says, and returns its successors' releases.
 fn settle_stopped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Releases {
     let (end, poison) = core.stopped_end(v);
-    let Some(observing) = core.observing() else {
+    if !core.instrumented() {
         return settle(core, local, v, end, poison);
-    };
+    }
     // SAFETY: as in `settle`.
     let state = unsafe { core.record(v, end, &mut local.failures) };
     local.tally.count(state);
-    observing.task_skipped(v, local.me, state, None);
+    if let Some(observing) = core.observing() {
+        observing.task_skipped(v, local.me, state, None);
+    }
+    if core.part().is_some() {
+        core.tell_part(v, state, last_failure(local, state), None);
+    }
+    successors(core, v, poison)
+}
+
+/// The failure this worker recorded last, if `state` (of the task it
+/// recorded last) is one.
+fn last_failure<'l>(local: &'l Local<'_>, state: State) -> Option<&'l TaskFailure> {
+    match state {
+        State::Failed | State::Panicked | State::TimedOut => {
+            local.failures.last().map(|(_, failure)| failure)
+        }
+        _ => None,
+    }
+}
+
+/// Records remote task `v` of a part run as its outcome came in, and
+/// returns its successors' releases (see `part.rs`). The run counts it as
+/// one of its tasks; observers, which watch the tasks that run here, are
+/// not told.
+#[cold]
+#[inline(never)]
+fn settle_remote<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Releases {
+    let Some((end, poison)) = core.take_remote(v) else {
+        return Releases::EMPTY;
+    };
+    // SAFETY: a remote task is never claimed here (it waits for a release
+    // more than it gets) and its outcome comes in once (the feed refuses a
+    // second): this worker records it once, and releases its successors
+    // only afterwards.
+    let state = unsafe { core.record(v, end, &mut local.failures) };
+    local.tally.count(state);
     successors(core, v, poison)
 }
 
@@ -892,13 +930,11 @@ fn run_instrumented<T: Send + Sync>(
     let state = unsafe { core.record(v, end, &mut local.failures) };
     local.tally.count(state);
     if let (Some(observing), Some(trace)) = (observing, &trace) {
-        let failure = match state {
-            State::Failed | State::Panicked | State::TimedOut => {
-                local.failures.last().map(|(_, failure)| failure)
-            }
-            _ => None,
-        };
+        let failure = last_failure(local, state);
         observing.task_finished(trace, v, local.me, number, state, failure, duration);
+    }
+    if core.part().is_some() {
+        core.tell_part(v, state, last_failure(local, state), None);
     }
     successors(core, v, poison)
 }
@@ -1009,6 +1045,9 @@ fn record_skipped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause
     if let Some(observing) = core.observing() {
         observing.task_skipped(v, local.me, state, Some(skip_of(core, v, cause)));
     }
+    if core.part().is_some() {
+        core.tell_part(v, state, None, Some(skip_of(core, v, cause)));
+    }
 }
 
 /// Why task `v` was skipped for `cause`, as the report will say it.
@@ -1017,7 +1056,7 @@ fn skip_of<T>(core: &RunCore<'_, T>, v: u32, cause: Cause) -> Skip {
     let task = cause.task();
     if !cause.by_choice() {
         Skip::UpstreamFailed(task)
-    } else if task.index() != v as usize && core.state_of(task.index() as u32) == State::Succeeded {
+    } else if task.index() != v as usize && core.branched(task.index() as u32) {
         // Only a branching task that succeeded passes over tasks and
         // still runs (as in `Report::outcome`).
         Skip::BranchNotTaken(task)

@@ -19,6 +19,7 @@ mod fuzz_regressions;
 mod observe;
 #[cfg(feature = "owned")]
 mod owned;
+mod parts;
 #[cfg(feature = "petgraph")]
 mod petgraph_interop;
 mod priorities;
