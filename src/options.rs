@@ -104,6 +104,13 @@ impl RunOptions {
         self
     }
 
+    /// The cancel token a run with these options watches, if it was given
+    /// one: for code that runs a graph on the caller's behalf (a
+    /// distributed run passes a cancel on to every process).
+    pub fn cancel(&self) -> Option<&CancelToken> {
+        self.cancel.as_ref()
+    }
+
     /// Starts no task after `deadline`.
     pub fn deadline(mut self, deadline: Instant) -> RunOptions {
         self.deadline = Some(deadline);

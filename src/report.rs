@@ -264,6 +264,12 @@ pub struct TaskReport<'r, T> {
 }
 
 impl<'g, T> Report<'g, T> {
+    /// The id of a task, by name or id; `None` if the graph has no such
+    /// task.
+    pub fn find<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<TaskId> {
+        self.names.find(task.into())
+    }
+
     /// The outcome of a task, by name or id; `None` if the graph has no such task.
     pub fn outcome<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<Outcome<'_, T>> {
         let id = self.names.find(task.into())?;

@@ -14,126 +14,12 @@ use std::time::Duration;
 
 use kahn::{
     Arena, DeliveryError, Executor, FailurePolicy, Graph, Part, PartError, RemoteFeed,
-    RemoteOutcome, Report, RunOptions, Settled, Skip, State, StopReason, TaskContext, TaskId,
-    TriggerRule,
+    RemoteOutcome, Report, RunOptions, Settled, Skip, State, StopReason, TaskId,
 };
-use kahn_test_support::dags::{any_dag, cases};
+use kahn_test_support::dags::cases;
 use kahn_test_support::executor;
+use kahn_test_support::split::{same_run, SplitCase};
 use proptest::prelude::*;
-
-/// How a task of a [`Case`] ends when it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    Succeed,
-    Fail,
-    Panic,
-}
-
-/// A DAG whose tasks end as their fates say, some with trigger rules, some
-/// branching (choosing the successors whose bit is set in `choice`).
-#[derive(Debug, Clone)]
-struct Case {
-    n: usize,
-    edges: Vec<(u32, u32)>,
-    fates: Vec<Fate>,
-    rules: Vec<TriggerRule>,
-    branching: Vec<bool>,
-    choice: u64,
-    /// Which part runs each task, and how many parts there are.
-    owner: Vec<usize>,
-    parts: usize,
-}
-
-fn any_case(max_n: usize) -> impl Strategy<Value = Case> {
-    (any_dag(max_n), any::<u64>(), 1..=4usize).prop_map(|((n, edges), seed, parts)| {
-        let pick = |v: usize, salt: u64| mix(seed ^ salt, v as u64);
-        let fates = (0..n)
-            .map(|v| match pick(v, 1) % 100 {
-                0..=4 => Fate::Fail,
-                5..=7 => Fate::Panic,
-                _ => Fate::Succeed,
-            })
-            .collect();
-        let rules = (0..n)
-            .map(|v| match pick(v, 2) % 10 {
-                0 => TriggerRule::AllDone,
-                1 => TriggerRule::NoneFailed,
-                2 => TriggerRule::OneFailed,
-                _ => TriggerRule::AllSucceeded,
-            })
-            .collect();
-        let branching = (0..n).map(|v| pick(v, 3) % 8 == 0).collect();
-        let owner = (0..n)
-            .map(|v| (pick(v, 4) % parts as u64) as usize)
-            .collect();
-        Case {
-            n,
-            edges,
-            fates,
-            rules,
-            branching,
-            choice: pick(0, 5),
-            owner,
-            parts,
-        }
-    })
-}
-
-/// A 64-bit mixing step (splitmix64's finalizer over `h` and `x`).
-fn mix(h: u64, x: u64) -> u64 {
-    let mut z = h.rotate_left(23) ^ x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Builds `case`: each task's output mixes its id with its inputs; a
-/// branching task chooses its successors by `case.choice`.
-fn build<'a>(arena: &'a mut Arena, case: &Case) -> Graph<'a, u64> {
-    let mut successors = vec![Vec::new(); case.n];
-    for &(u, v) in &case.edges {
-        successors[u as usize].push(TaskId::new(v));
-    }
-    let mut b = arena.builder::<u64>();
-    for (v, successors) in successors.iter().enumerate() {
-        let fate = case.fates[v];
-        let chosen: Vec<TaskId> = successors
-            .iter()
-            .copied()
-            .filter(|w| mix(case.choice, w.index() as u64).is_multiple_of(2))
-            .collect();
-        let branching = case.branching[v];
-        b.unnamed_task(move |ctx: &TaskContext<'_, u64>| {
-            let mut h = mix(0, v as u64);
-            for (p, x) in ctx.inputs() {
-                h = mix(mix(h, p.index() as u64), *x);
-            }
-            if branching {
-                ctx.branch(chosen.iter().copied())?;
-            }
-            match fate {
-                Fate::Succeed => Ok(h),
-                Fate::Fail => Err(format!("task {v} fails").into()),
-                Fate::Panic => std::panic::resume_unwind(Box::new(format!("task {v} panics"))),
-            }
-        })
-        .unwrap();
-    }
-    b.edges(
-        case.edges
-            .iter()
-            .map(|&(u, v)| (TaskId::new(u), TaskId::new(v))),
-    )
-    .unwrap();
-    for v in 0..case.n {
-        let task = TaskId::new(v as u32);
-        b.trigger_rule(task, case.rules[v]).unwrap();
-        if case.branching[v] {
-            b.branching(task).unwrap();
-        }
-    }
-    b.build().unwrap()
-}
 
 /// Runs `graph` split over `parts` parts (task `v` in part `owner[v]`),
 /// each on its own thread, on `executor_of(i)`; every owned task's end
@@ -178,93 +64,6 @@ fn run_split<'g>(
     })
 }
 
-/// Every task of `part` ends as in `whole`, and every output `part` holds
-/// is `whole`'s; the tasks `owned` holds all their outputs. A skip is for a
-/// failure in both or for a choice in both; the deciding task may differ
-/// where several reach a task (a report names whichever reached it first,
-/// in one piece as in parts), but must be one that decides it: an ancestor
-/// (or the task itself, for its own rule) that failed, branched or whose
-/// rule did not hold.
-fn same_run(
-    graph: &Graph<'_, u64>,
-    whole: &Report<'_, u64>,
-    part: &Report<'_, u64>,
-    owned: impl Fn(TaskId) -> bool,
-) -> Result<(), String> {
-    for (w, p) in whole.tasks().zip(part.tasks()) {
-        let task = w.id;
-        let (ws, ps) = (w.outcome.state(), p.outcome.state());
-        let same_kind = match (w.outcome.skip(), p.outcome.skip()) {
-            (None, None) => true,
-            (Some(a), Some(b)) => by_failure(a) == by_failure(b) && decides(graph, whole, task, b),
-            _ => false,
-        };
-        if ws != ps || !same_kind {
-            return Err(format!(
-                "task {task}: {ws:?} ({:?}) in the whole run, {ps:?} ({:?}) in the part",
-                w.outcome.skip(),
-                p.outcome.skip()
-            ));
-        }
-        match (whole.output(task), part.output(task)) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(format!("task {task}: output {a} whole, {b} in the part"))
-            }
-            (Some(_), None) if owned(task) => {
-                return Err(format!("task {task}: the part that ran it lost its output"))
-            }
-            (None, Some(_)) => return Err(format!("task {task}: an output the whole run has not")),
-            _ => {}
-        }
-    }
-    if whole.counts() != part.counts() {
-        return Err(format!(
-            "counts {:?} whole, {:?} in the part",
-            whole.counts(),
-            part.counts()
-        ));
-    }
-    Ok(())
-}
-
-fn by_failure(skip: Skip) -> bool {
-    matches!(skip, Skip::UpstreamFailed(_))
-}
-
-/// Whether `skip` can be why `task` was skipped: its deciding task is the
-/// task itself or an ancestor, and ended as that kind of skip needs.
-fn decides(graph: &Graph<'_, u64>, whole: &Report<'_, u64>, task: TaskId, skip: Skip) -> bool {
-    let by = skip.task();
-    let state = whole.state(by);
-    let kind = match skip {
-        Skip::UpstreamFailed(_) => {
-            matches!(
-                state,
-                Some(State::Failed | State::Panicked | State::TimedOut)
-            )
-        }
-        Skip::BranchNotTaken(_) => state == Some(State::Succeeded) && graph.is_branching(by),
-        _ => true,
-    };
-    kind && (by == task || is_ancestor(graph, by, task))
-}
-
-fn is_ancestor(graph: &Graph<'_, u64>, of: TaskId, task: TaskId) -> bool {
-    let mut seen = vec![false; graph.task_count()];
-    let mut todo = vec![task];
-    while let Some(v) = todo.pop() {
-        for p in graph.predecessors(v) {
-            if p == of {
-                return true;
-            }
-            if !std::mem::replace(&mut seen[p.index()], true) {
-                todo.push(p);
-            }
-        }
-    }
-    false
-}
-
 /// 64 cases, or `KAHN_PART_CASES` (a longer hunt for races).
 fn part_cases() -> u32 {
     std::env::var("KAHN_PART_CASES")
@@ -281,13 +80,14 @@ proptest! {
     /// ends in every part as it ends in one piece.
     #[test]
     fn a_split_run_ends_in_every_part_as_the_whole_run(
-        case in any_case(if cfg!(miri) { 10 } else { 120 }),
+        seed in any::<u64>(),
+        parts in 1..=4usize,
         threads in prop::sample::select(vec![1usize, 2, 4]),
         own_executors in any::<bool>(),
     ) {
-
+        let case = SplitCase::from_seed(seed, if cfg!(miri) { 10 } else { 120 }, parts);
         let mut arena = Arena::new();
-        let graph = build(&mut arena, &case);
+        let graph = case.build(&mut arena);
         let whole = executor(2).run(&graph);
         let reports = run_split(&graph, &case.owner, case.parts, &[RunOptions::new()], |i| {
             if own_executors { executor(1 + i % 4) } else { executor(threads) }

@@ -14,6 +14,7 @@
 //! | [`fixtures`] | [`cancelling_pair()`]: small graphs several test files share |
 //! | [`dags`] | random DAGs and task names for the property tests (with the default `proptest` feature) |
 //! | [`bounded`](mod@bounded) | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
+//! | [`split`] | [`SplitCase`](split::SplitCase): random graphs split over parts, and [`same_run`](split::same_run), the check that a split run ended as the whole run (the part-run tests, kahn-timely's) |
 //! | [`cpu`] | [`watched_executor()`], [`thread_ids()`] and [`cpu_ms()`]: the CPU time an executor's threads used, for checks that idle threads stay idle |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -26,6 +27,7 @@ pub mod fixtures;
 pub mod fuzzing;
 pub mod oracle;
 pub mod panics;
+pub mod split;
 pub mod wait;
 
 pub use bounded::{bounded, LIMIT};
