@@ -586,12 +586,11 @@ impl<'r, T> RunCore<'r, T> {
             .unwrap_or_else(PoisonError::into_inner) = choices;
     }
 
-    /// Makes this run, not started yet, a run of `part` of its graph (which
-    /// the caller checked `part` and `feed` are of, and that `feed` is
-    /// fresh): the
-    /// remote tasks are never claimed here (each waits for one release
-    /// more than it will get here) and come in through `feed`; the owned
-    /// tasks' ends go out to `outbox`. The run still counts every task, so
+    /// Makes this run, not started yet, a run of `part` of its graph (the
+    /// caller checked that `part` and the feed are of it, and that the feed
+    /// is fresh): the remote tasks are never claimed here (each waits for
+    /// one release more than it will get here) and come in through the
+    /// feed; the owned tasks' ends go out to the outbox. The run still counts every task, so
     /// it ends once every remote outcome has come in too.
     ///
     /// Part runs take the watched path (`instrumented`), where the outbox
@@ -668,8 +667,9 @@ impl<'r, T> RunCore<'r, T> {
         })
     }
 
-    /// Tells a part run's outbox how owned task `v` ended: after `record`,
-    /// before `v`'s successors are released.
+    /// Tells a part run's outbox how owned task `v` ended (`failure` only
+    /// for a failed state): after `record`, before `v`'s successors are
+    /// released.
     #[cold]
     pub(crate) fn tell_part(
         &self,
@@ -707,8 +707,7 @@ impl<'r, T> RunCore<'r, T> {
             task: TaskId::new(v),
             state,
             output,
-            failure: failure
-                .filter(|_| matches!(state, State::Failed | State::Panicked | State::TimedOut)),
+            failure,
             skipped,
             chose,
             stopped: (state == State::Cancelled)

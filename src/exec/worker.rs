@@ -782,10 +782,8 @@ fn settle_remote<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Rel
     let Some((end, poison)) = core.take_remote(v) else {
         return Releases::EMPTY;
     };
-    // SAFETY: a remote task is never claimed here (it waits for a release
-    // more than it gets) and its outcome comes in once (the feed refuses a
-    // second): this worker records it once, and releases its successors
-    // only afterwards.
+    // SAFETY: a remote task is never claimed here and the feed hands its
+    // outcome in once: this worker records it once, before its releases.
     let state = unsafe { core.record(v, end, &mut local.failures) };
     local.tally.count(state);
     successors(core, v, poison)
