@@ -338,3 +338,57 @@ fn a_part_that_owns_nothing_records_every_delivered_outcome() {
         assert_eq!(report.output("c"), Some(&2));
     });
 }
+
+/// Outcomes that arrive late, from a relay thread, as `kahn-timely`
+/// delivers them: each part's ends go through a channel to a relay that
+/// hands them on after a short pause.
+#[test]
+fn late_deliveries_from_a_relay_thread_still_end_every_part() {
+    use std::sync::mpsc;
+    for seed in 0..40u64 {
+        let parts = 4;
+        let case = SplitCase::from_seed(seed, 120, parts);
+        let mut arena = Arena::new();
+        let graph = case.build(&mut arena);
+        let whole = executor(2).run(&graph);
+        let part: Vec<Part> = (0..parts)
+            .map(|i| graph.part(|t| case.owner[t.index()] == i))
+            .collect();
+        let feeds: Vec<Arc<RemoteFeed<'_, u64>>> = part
+            .iter()
+            .map(|p| Arc::new(graph.remote_feed(p)))
+            .collect();
+        let (tx, rx) = mpsc::channel::<(usize, TaskId, RemoteOutcome<u64>)>();
+        let reports: Vec<Report<'_, u64>> = std::thread::scope(|scope| {
+            let relay_feeds = feeds.clone();
+            scope.spawn(move || {
+                for (from, task, outcome) in rx {
+                    std::thread::sleep(Duration::from_micros(200));
+                    relay_feeds[from].deliver(task, outcome).unwrap();
+                }
+            });
+            let runs: Vec<_> = (0..parts)
+                .map(|i| {
+                    let tx = tx.clone();
+                    let outbox = move |settled: Settled<'_, u64>| {
+                        for j in (0..parts).filter(|&j| j != i) {
+                            tx.send((j, settled.task, settled.to_remote(true))).unwrap();
+                        }
+                    };
+                    let (part, feed, graph) = (&part[i], Arc::clone(&feeds[i]), &graph);
+                    scope.spawn(move || {
+                        executor(2)
+                            .run_part(graph, &RunOptions::new(), part, feed, outbox)
+                            .unwrap()
+                    })
+                })
+                .collect();
+            drop(tx);
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for (i, report) in reports.iter().enumerate() {
+            same_run(&graph, &whole, report, |t| case.owner[t.index()] == i)
+                .unwrap_or_else(|why| panic!("seed {seed}, part {i}: {why}"));
+        }
+    }
+}
