@@ -698,7 +698,12 @@ impl<'r, T> RunCore<'r, T> {
                     .map(|(_, chosen)| chosen.iter().map(|&w| TaskId::new(w)).collect())
             })
             .flatten();
-        let timing = self.timings.as_ref().map(|timings| {
+        // A task that did not run has no timing, as in the report.
+        let ran = matches!(
+            state,
+            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
+        );
+        let timing = self.timings.as_ref().filter(|_| ran).map(|timings| {
             // SAFETY: written only by the worker that ran `v`, this one,
             // before it recorded `v`.
             unsafe { *timings[v as usize].0.get() }

@@ -11,9 +11,10 @@
 //! use std::sync::Arc;
 //!
 //! let executor = Arc::new(kahn::Executor::with_threads(2)?);
-//! // Two workers in this process (`-w 2`); `-n` and `-p` add processes.
+//! // Two workers in this process (`-w 2`); `-n` and `-p` add processes
+//! // (`kahn_timely::execute_from_args(std::env::args(), ...)`).
 //! let config = timely::Config::process(2);
-//! let guards = timely::execute(config, move |worker| {
+//! let results = kahn_timely::execute(config, move |worker| {
 //!     let mut arena = kahn::Arena::new();
 //!     let mut b = arena.builder::<u64>();
 //!     b.task("extract", |_| Ok(20)).unwrap();
@@ -23,31 +24,37 @@
 //!     b.edge("double", "load").unwrap();
 //!     let graph = b.build().unwrap();
 //!     // Worker 0 runs `extract` and `double`, worker 1 `load`.
-//!     let report = kahn_timely::run(
+//!     let split = kahn_timely::run(
 //!         worker,
 //!         &executor,
 //!         &graph,
 //!         &kahn::RunOptions::new(),
-//!         &kahn_timely::Placement::blocks(),
-//!     )
-//!     .unwrap();
-//!     assert!(report.report().is_success());
-//!     (report.worker_of("load"), report.report().output("load").copied())
+//!         &kahn_timely::DistributedOptions::new(),
+//!     )?;
+//!     assert!(split.report().is_success());
+//!     Ok::<_, kahn_timely::DistributedError>((
+//!         split.worker_of("load"),
+//!         split.report().output("load").copied(),
+//!     ))
 //! })?;
-//! let results: Vec<_> = guards.join().into_iter().map(Result::unwrap).collect();
+//! let results: Vec<_> = results.into_iter().collect::<Result<_, _>>()?;
 //! // Each worker knows the whole run; `load`'s output is where it ran.
 //! assert_eq!(results, [(Some(1), None), (Some(1), Some(42))]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod error;
+mod execute;
 mod fingerprint;
+mod options;
 mod placement;
 mod report;
 mod run;
 mod wire;
 
 pub use error::DistributedError;
+pub use execute::{config_from_args, execute, execute_from_args};
+pub use options::DistributedOptions;
 pub use placement::{cut_edges, Placement};
 pub use report::DistributedReport;
 pub use run::run;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use kahn::{Report, TaskId, TaskRef};
+use kahn::{Report, TaskId, TaskRef, Timing};
 
 /// What every worker of a distributed run returns: the whole run's
 /// [`Report`] (every task's outcome, as an in-process run reports it), and
@@ -17,6 +17,8 @@ pub struct DistributedReport<'g, T> {
     owner: Box<[u32]>,
     process: Box<[u32]>,
     worker: usize,
+    /// The timings other workers sent with their tasks' ends.
+    remote_timing: Box<[Option<Timing>]>,
 }
 
 impl<'g, T> DistributedReport<'g, T> {
@@ -25,12 +27,14 @@ impl<'g, T> DistributedReport<'g, T> {
         owner: Box<[u32]>,
         process: Box<[u32]>,
         worker: usize,
+        remote_timing: Box<[Option<Timing>]>,
     ) -> Self {
         DistributedReport {
             report,
             owner,
             process,
             worker,
+            remote_timing,
         }
     }
 
@@ -71,6 +75,21 @@ impl<'g, T> DistributedReport<'g, T> {
     pub fn process_of<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<usize> {
         let worker = self.worker_of(task)?;
         Some(self.process[worker] as usize)
+    }
+
+    /// When and on which thread `task` ran, wherever it ran, if the run
+    /// records timings ([`kahn::RunOptions::record_timings`]); `None` for a task
+    /// that did not run, or with no such task. A task of another worker
+    /// has its start on that worker's clock, from its own run start: the
+    /// runs start together, after the hello, so starts compare to within
+    /// the hello's skew (about a millisecond on one host).
+    pub fn timing<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<Timing> {
+        let id = self.find(task.into())?;
+        if self.owner[id.index()] as usize == self.worker {
+            self.report.timing(id)
+        } else {
+            self.remote_timing[id.index()]
+        }
     }
 
     fn find(&self, task: TaskRef<'_>) -> Option<TaskId> {

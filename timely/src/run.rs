@@ -1,12 +1,16 @@
-//! One worker's side of a distributed run: the hello that checks every worker built the same graph, then its part run beside the timely loop that carries outcomes between workers.
+//! One worker's side of a distributed run: the hello that checks every worker built the same graph, then its part run beside the timely loop that carries ends between workers and watches for a lost process.
 
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use kahn::{CancelToken, Executor, Graph, RunOptions, Settled, TaskId};
+use kahn::{
+    CancelToken, Executor, Graph, RemoteFeed, RemoteOutcome, RunOptions, Settled, StopReason,
+    TaskId, TaskLabel, Timing,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use timely::container::CapacityContainerBuilder;
@@ -17,101 +21,125 @@ use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
 use crate::error::DistributedError;
+use crate::execute;
 use crate::fingerprint;
-use crate::placement::Placement;
+use crate::options::DistributedOptions;
 use crate::report::DistributedReport;
 use crate::wire::{End, Envelope, Hello, Message};
 
-/// How long the timely loop parks at most between looks at the part run
-/// and the cancel token: the latency a cancel or an outcome may add.
+/// How long the timely loop parks at most between looks at the part run,
+/// the cancel token and the clock: the latency a cancel or an end may add.
 const PARK: Duration = Duration::from_millis(1);
 
 /// Runs `graph` across every worker of the timely computation `worker`
 /// belongs to, and returns the whole run's report on each.
 ///
-/// Call it on every worker (the closure given to `timely::execute` or
-/// `timely::execute_from_args`), with the same graph, built the same way,
-/// and the same placement. Each worker runs the tasks `placement` gives it
-/// on `executor` (one per process, shared by its workers, is enough), as a
-/// part run ([`Executor::run_part`]); a task's end travels to every other
-/// worker, and its output only to the workers that run one of its
-/// successors. The run's options apply on every worker: a cancel of
-/// `options`' token on one process stops the run on all (within about a
-/// millisecond), as does a failure under fail-fast.
+/// Call it on every worker (the closure given to [`execute`](crate::execute)
+/// or [`execute_from_args`](crate::execute_from_args)), with the same graph,
+/// built the same way, and the same `distributed` options. Each worker runs
+/// the tasks the placement gives it on `executor` (one per process, shared
+/// by its workers, is enough), as a part run ([`Executor::run_part`]); a
+/// task's end travels to every other worker, and its output only to the
+/// workers that run one of its successors. `options` apply on every
+/// worker: a cancel of its token on one process stops the run on all
+/// (within about a millisecond), as does a failure under fail-fast.
 ///
 /// # Errors
 /// Before any task runs: [`DistributedError::OtherGraph`] if another
 /// worker built a different graph, [`DistributedError::OtherPlacement`] if
 /// it placed the tasks differently, [`DistributedError::PlacedOutside`] if
 /// a custom placement names a worker that does not exist. Every worker
-/// returns the error.
+/// returns the error. At any time: [`DistributedError::ProcessLost`] if
+/// another process died or fell silent; every worker that is left returns
+/// it, once the tasks it was running have ended.
 pub fn run<'g, T>(
     worker: &mut Worker,
     executor: &Executor,
     graph: &'g Graph<'_, T>,
     options: &RunOptions,
-    placement: &Placement,
+    distributed: &DistributedOptions,
 ) -> Result<DistributedReport<'g, T>, DistributedError>
 where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    let me = worker.index();
-    let peers = worker.peers();
-    let owner = placement.assign(graph, peers);
+    let dataflow = worker.next_dataflow_index();
+    let mut link = Link::new(worker, distributed);
+    let result = run_linked(worker, &mut link, executor, graph, options, distributed);
+    if link.stuck {
+        // A lost process never closes its input: the dataflow cannot end,
+        // and timely would step it for ever after the closure returns.
+        worker.drop_dataflow(dataflow);
+    }
+    result
+}
+
+fn run_linked<'g, T>(
+    worker: &mut Worker,
+    link: &mut Link<T>,
+    executor: &Executor,
+    graph: &'g Graph<'_, T>,
+    options: &RunOptions,
+    distributed: &DistributedOptions,
+) -> Result<DistributedReport<'g, T>, DistributedError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    let (me, peers) = (link.me, link.peers);
+    let n = graph.task_count();
+    let owner = distributed.placement.assign(graph, peers);
     let hello = Hello {
         from: me as u32,
         process: process_nonce(),
-        tasks: graph.task_count() as u64,
+        tasks: n as u64,
         graph: fingerprint::of_graph(graph),
         placement: owner
             .as_ref()
             .map_or(u64::MAX, |o| fingerprint::of_placement(o)),
     };
 
-    let mut input = InputHandleVec::<u64, Envelope<T>>::new();
-    let probe = ProbeHandle::new();
-    let received: Rc<RefCell<Vec<Envelope<T>>>> = Rc::default();
-    let sink = Rc::clone(&received);
-    worker.dataflow::<u64, _, _>(|scope| {
-        scope
-            .input_from(&mut input)
-            .exchange(|envelope: &Envelope<T>| u64::from(envelope.to))
-            .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-                Pipeline,
-                "Deliver",
-                move |_, _| {
-                    move |input, _| {
-                        input.for_each(|_, data| sink.borrow_mut().append(data));
-                    }
-                },
-            )
-            .probe_with(&probe);
-    });
-
     // Time 0: every worker greets every worker; nothing runs before all
     // greetings are in and agree.
     for to in 0..peers as u32 {
-        input.send(Envelope {
-            to,
-            message: Message::Hello(hello),
-        });
+        link.send(to, Message::Hello(hello));
     }
-    input.advance_to(1);
-    while probe.less_than(&1) {
-        worker.step_or_park(Some(PARK));
-    }
-    // A faster worker may already have passed its barrier and sent its
-    // first ends: they stay in `received` for the loop below.
+    link.advance();
     let mut hellos = Vec::with_capacity(peers);
-    received
-        .borrow_mut()
-        .retain(|envelope| match envelope.message {
-            Message::Hello(hello) => {
-                hellos.push(hello);
-                false
+    // A faster worker may have passed the barrier and sent its first ends
+    // already: they wait here for the part run.
+    let mut early = Vec::new();
+    let mut sort = |link: &mut Link<T>, hellos: &mut Vec<Hello>| {
+        for envelope in link.take_received() {
+            match envelope.message {
+                Message::Hello(hello) => hellos.push(hello),
+                Message::Alive | Message::Done => {}
+                _ => early.push(envelope),
             }
-            _ => true,
-        });
+        }
+    };
+    while link.probe.less_than(&1) {
+        let stepped = link.step(worker);
+        sort(link, &mut hellos);
+        let lost = match stepped {
+            Err(_) => Some(link.blame()),
+            Ok(()) => link.silent().map(|(w, silence)| (w, Some(silence))),
+        };
+        if let Some((w, silent_for)) = lost {
+            link.stuck = true;
+            execute::gave_up();
+            let threads = hellos.iter().filter(|h| h.process == hello.process).count();
+            let process = w / threads.max(1);
+            return Err(DistributedError::ProcessLost {
+                process,
+                workers: (process * threads..(process + 1) * threads).collect(),
+                silent_for,
+                before_start: true,
+                unreported: Vec::new(),
+                me,
+            });
+        }
+        link.beat_if_due();
+    }
+    sort(link, &mut hellos);
     hellos.sort_unstable_by_key(|h| h.from);
     let process = processes(&hellos);
     for h in &hellos {
@@ -136,10 +164,11 @@ where
         }
     }
     let owner = owner?;
+    link.process = process;
 
     let part = graph.part(|t| owner[t.index()] as usize == me);
     // For each task of this part, the other workers that read its output.
-    let readers: Vec<Vec<u32>> = (0..graph.task_count())
+    let readers: Vec<Vec<u32>> = (0..n)
         .map(|v| {
             if owner[v] as usize != me {
                 return Vec::new();
@@ -156,7 +185,8 @@ where
         .collect();
     let ships: Arc<[bool]> = readers.iter().map(|r| !r.is_empty()).collect();
     let feed = Arc::new(graph.remote_feed(&part));
-    let (tx, rx) = mpsc::channel::<(u32, End, Option<T>)>();
+    type Told<T> = (u32, End, Option<T>, Option<Timing>);
+    let (tx, rx) = mpsc::channel::<Told<T>>();
     let timely_thread = std::thread::current();
     let outbox = {
         let timely_thread = timely_thread.clone();
@@ -167,7 +197,7 @@ where
             } else {
                 None
             };
-            let _ = tx.send((v as u32, End::of(&settled), output));
+            let _ = tx.send((v as u32, End::of(&settled), output, settled.timing));
             timely_thread.unpark();
         }
     };
@@ -175,10 +205,7 @@ where
     let stop_here = CancelToken::new();
     let local = options.clone().cancel_token(stop_here.clone());
 
-    let send = |input: &mut InputHandleVec<u64, Envelope<T>>,
-                task: u32,
-                end: End,
-                mut output: Option<T>| {
+    let send_end = |link: &mut Link<T>, (task, end, mut output, timing): Told<T>| {
         let readers = &readers[task as usize];
         for to in (0..peers as u32).filter(|&to| to as usize != me) {
             let output = match readers.binary_search(&to) {
@@ -186,16 +213,21 @@ where
                 Ok(_) => output.clone(),
                 Err(_) => None,
             };
-            input.send(Envelope {
+            link.send(
                 to,
-                message: Message::Ended {
+                Message::Ended {
                     task,
                     end: end.clone(),
                     output,
+                    timing,
                 },
-            });
+            );
         }
     };
+    // What this worker heard of the other workers' tasks.
+    let mut reported = vec![false; n];
+    let mut remote_timing: Vec<Option<Timing>> = vec![None; n];
+    let mut lost: Option<(usize, Option<Duration>)> = None;
 
     let report = std::thread::scope(|scope| {
         let run = {
@@ -207,69 +239,354 @@ where
                 report
             })
         };
+        let mut heard = Heard {
+            owner: &owner,
+            reported: &mut reported,
+            timing: &mut remote_timing,
+            feed: &feed,
+            stop_here: &stop_here,
+        };
+        for envelope in early.drain(..) {
+            heard.hear(envelope, true);
+        }
         let mut cancelled = false;
         loop {
-            let mut sent = false;
-            while let Ok((task, end, output)) = rx.try_recv() {
-                send(&mut input, task, end, output);
-                sent = true;
-            }
-            for envelope in received.borrow_mut().drain(..) {
-                match envelope.message {
-                    Message::Ended { task, end, output } => {
-                        let delivered = feed.deliver(TaskId::new(task), end.into_remote(output));
-                        debug_assert!(delivered.is_ok(), "{delivered:?}");
-                    }
-                    Message::Stop => stop_here.cancel(),
-                    Message::Hello(_) => {}
+            while let Ok(told) = rx.try_recv() {
+                if !link.broken {
+                    send_end(link, told);
                 }
+            }
+            for envelope in link.take_received() {
+                heard.hear(envelope, lost.is_none());
             }
             if !cancelled && user_cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
                 cancelled = true;
-                sent = true;
                 stop_here.cancel();
-                for to in (0..peers as u32).filter(|&to| to as usize != me) {
-                    input.send(Envelope {
-                        to,
-                        message: Message::Stop,
-                    });
-                }
+                link.send_others(Message::Stop);
             }
-            if sent {
-                // A new epoch sends what was given: timely hands a batch
-                // on (and wakes the operators downstream) when its epoch
-                // closes.
-                let next = input.time() + 1;
-                input.advance_to(next);
-            }
+            link.beat_if_due();
             if run.is_finished() {
                 break;
             }
-            worker.step_or_park(Some(PARK));
+            if lost.is_none() {
+                let found = if link.broken {
+                    None
+                } else {
+                    match link.step(worker) {
+                        Err(_) => Some(link.blame()),
+                        Ok(()) => link.silent().map(|(w, silence)| (w, Some(silence))),
+                    }
+                };
+                if let Some(found) = found {
+                    // Stop here, tell the others (if the link still
+                    // works), and end every task not heard of, so that
+                    // the part run can end.
+                    lost = Some(found);
+                    link.stuck = true;
+                    stop_here.cancel();
+                    link.send_others(Message::Stop);
+                    for v in (0..n).filter(|&v| !part.owns(TaskId::new(v as u32))) {
+                        if !heard.reported[v] {
+                            let stop = RemoteOutcome::Cancelled(Some(StopReason::Cancelled));
+                            let _ = feed.deliver(TaskId::new(v as u32), stop);
+                        }
+                    }
+                }
+            } else if !link.broken {
+                // Only to pass the stop on: the ends that still come in
+                // are not delivered.
+                let _ = link.step(worker);
+            }
+            if link.broken {
+                std::thread::park_timeout(PARK);
+            }
         }
         let report = match run.join() {
             Ok(report) => report,
             Err(payload) => std::panic::resume_unwind(payload),
         };
         // What the run told at its very end.
-        while let Ok((task, end, output)) = rx.try_recv() {
-            send(&mut input, task, end, output);
+        while let Ok(told) = rx.try_recv() {
+            if !link.broken {
+                send_end(link, told);
+            }
         }
         report
     });
     let report = report.expect("the part and the feed are of this graph, and the feed is new");
-    // Every worker closes its input once its run has every outcome; the
-    // dataflow is done when all have, so every message was delivered.
-    drop(input);
-    while !probe.done() {
-        worker.step_or_park(Some(PARK));
+
+    if let Some((w, silent_for)) = lost {
+        let process = link.process[w] as usize;
+        let workers: Vec<usize> = (0..peers)
+            .filter(|&x| link.process[x] as usize == process)
+            .collect();
+        let unreported = (0..n)
+            .filter(|&v| !reported[v] && link.process[owner[v] as usize] as usize == process)
+            .map(|v| {
+                let task = TaskId::new(v as u32);
+                TaskLabel::new(task, graph.name(task))
+            })
+            .collect();
+        execute::gave_up();
+        return Err(DistributedError::ProcessLost {
+            process,
+            workers,
+            silent_for,
+            before_start: false,
+            unreported,
+            me,
+        });
     }
+
+    // Every worker's run has every outcome once its own has: say so, and
+    // keep saying it is alive until every other worker has said it too,
+    // so that a worker still waiting for a late end does not take the
+    // quiet for a lost process. Then close; the dataflow is done when all
+    // have closed, so every message was delivered.
+    link.send_others(Message::Done);
+    link.finish(worker);
     Ok(DistributedReport::new(
         report,
         owner.into_boxed_slice(),
-        process.into_boxed_slice(),
+        link.process.clone().into_boxed_slice(),
         me,
+        remote_timing.into_boxed_slice(),
     ))
+}
+
+/// What a worker does with the envelopes of the main phase.
+struct Heard<'a, 'g, T> {
+    owner: &'a [u32],
+    reported: &'a mut [bool],
+    timing: &'a mut [Option<Timing>],
+    feed: &'a RemoteFeed<'g, T>,
+    stop_here: &'a CancelToken,
+}
+
+impl<T> Heard<'_, '_, T> {
+    /// An end goes to the part run (once, and only from its task's
+    /// owner) while `deliver` holds; a stop stops the run here.
+    fn hear(&mut self, envelope: Envelope<T>, deliver: bool) {
+        match envelope.message {
+            Message::Ended {
+                task,
+                end,
+                output,
+                timing,
+            } if deliver => {
+                let v = task as usize;
+                if v < self.reported.len() && !self.reported[v] && self.owner[v] == envelope.from {
+                    self.reported[v] = true;
+                    self.timing[v] = timing;
+                    let delivered = self
+                        .feed
+                        .deliver(TaskId::new(task), end.into_remote(output));
+                    debug_assert!(delivered.is_ok(), "{delivered:?}");
+                }
+            }
+            Message::Stop => self.stop_here.cancel(),
+            _ => {}
+        }
+    }
+}
+
+/// This worker's end of the dataflow that carries envelopes, and what it
+/// knows of the other workers' liveness.
+struct Link<T: Clone + 'static> {
+    input: Option<InputHandleVec<u64, Envelope<T>>>,
+    probe: ProbeHandle<u64>,
+    received: Rc<RefCell<Vec<Envelope<T>>>>,
+    me: usize,
+    peers: usize,
+    /// The process of each worker, once the hellos are in.
+    process: Vec<u32>,
+    /// When each worker was last heard from.
+    heard: Vec<Instant>,
+    /// Which workers said their run is done.
+    done: Vec<bool>,
+    /// When this worker last sent to the others.
+    said: Instant,
+    /// Envelopes given to the input since its epoch last advanced.
+    unsent: bool,
+    beat: Duration,
+    lost_after: Duration,
+    /// Timely panicked in a step: a connection is gone.
+    broken: bool,
+    /// The dataflow can never complete: it must be dropped.
+    stuck: bool,
+}
+
+impl<T> Link<T>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + 'static,
+{
+    fn new(worker: &mut Worker, distributed: &DistributedOptions) -> Link<T> {
+        let mut input = InputHandleVec::<u64, Envelope<T>>::new();
+        let probe = ProbeHandle::new();
+        let received: Rc<RefCell<Vec<Envelope<T>>>> = Rc::default();
+        let sink = Rc::clone(&received);
+        worker.dataflow::<u64, _, _>(|scope| {
+            scope
+                .input_from(&mut input)
+                .exchange(|envelope: &Envelope<T>| u64::from(envelope.to))
+                .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+                    Pipeline,
+                    "Deliver",
+                    move |_, _| {
+                        move |input, _| {
+                            input.for_each(|_, data| sink.borrow_mut().append(data));
+                        }
+                    },
+                )
+                .probe_with(&probe);
+        });
+        let now = Instant::now();
+        let peers = worker.peers();
+        Link {
+            input: Some(input),
+            probe,
+            received,
+            me: worker.index(),
+            peers,
+            process: Vec::new(),
+            heard: vec![now; peers],
+            done: vec![false; peers],
+            said: now,
+            unsent: false,
+            beat: distributed.beat(),
+            lost_after: distributed.lost_after,
+            broken: false,
+            stuck: false,
+        }
+    }
+
+    fn send(&mut self, to: u32, message: Message<T>) {
+        if let Some(input) = &mut self.input {
+            input.send(Envelope {
+                to,
+                from: self.me as u32,
+                message,
+            });
+            self.unsent = true;
+        }
+    }
+
+    fn send_others(&mut self, message: Message<T>) {
+        let me = self.me as u32;
+        for to in (0..self.peers as u32).filter(|&to| to != me) {
+            self.send(to, message.clone());
+        }
+    }
+
+    /// Closes the input's epoch: timely hands a batch on (and wakes the
+    /// operators downstream) when its epoch closes.
+    fn advance(&mut self) {
+        if let Some(input) = &mut self.input {
+            let next = input.time() + 1;
+            input.advance_to(next);
+            self.unsent = false;
+            self.said = Instant::now();
+        }
+    }
+
+    /// Sends what was given, and says this worker is alive if it has said
+    /// nothing for a beat.
+    fn beat_if_due(&mut self) {
+        if self.broken {
+            return;
+        }
+        if !self.unsent && self.said.elapsed() >= self.beat {
+            self.send_others(Message::Alive);
+        }
+        if self.unsent {
+            self.advance();
+        }
+    }
+
+    /// One step of timely, parking up to [`PARK`]; `Err` with timely's
+    /// panic message if a connection to another process is gone (timely
+    /// then panics in every step: the link is broken).
+    fn step(&mut self, worker: &mut Worker) -> Result<(), String> {
+        catch_unwind(AssertUnwindSafe(|| worker.step_or_park(Some(PARK)))).map_err(|payload| {
+            self.broken = true;
+            self.stuck = true;
+            execute::panic_message(&*payload)
+        })?;
+        Ok(())
+    }
+
+    /// What the workers sent that reached this one, noting who is alive.
+    fn take_received(&mut self) -> Vec<Envelope<T>> {
+        let received = std::mem::take(&mut *self.received.borrow_mut());
+        if !received.is_empty() {
+            let now = Instant::now();
+            for envelope in &received {
+                if let Some(heard) = self.heard.get_mut(envelope.from as usize) {
+                    *heard = now;
+                }
+                if matches!(envelope.message, Message::Done) {
+                    self.done[envelope.from as usize] = true;
+                }
+            }
+        }
+        received
+    }
+
+    /// The worker heard from least recently, if that is longer ago than
+    /// the limit.
+    fn silent(&self) -> Option<(usize, Duration)> {
+        let (w, heard) = (0..self.peers)
+            .filter(|&w| w != self.me)
+            .map(|w| (w, self.heard[w]))
+            .min_by_key(|&(_, heard)| heard)?;
+        let silence = heard.elapsed();
+        (silence > self.lost_after).then_some((w, silence))
+    }
+
+    /// The worker whose connection is gone, after timely panicked: one of
+    /// the process whose network thread failed (when the run was started
+    /// with [`execute`](crate::execute), which watches them), else the
+    /// worker heard from least recently.
+    fn blame(&self) -> (usize, Option<Duration>) {
+        let of_process = |process: usize| {
+            (0..self.peers).find(|&w| {
+                w != self.me && self.process.get(w).is_some_and(|&p| p as usize == process)
+            })
+        };
+        if let Some(w) = execute::lost_process().and_then(of_process) {
+            return (w, None);
+        }
+        let w = (0..self.peers)
+            .filter(|&w| w != self.me)
+            .min_by_key(|&w| self.heard[w])
+            .unwrap_or(self.me);
+        (w, None)
+    }
+
+    /// After this worker's run ended: waits until every other worker's
+    /// has (or has gone silent: this run's report is whole either way),
+    /// then closes the input and waits for the dataflow to complete.
+    fn finish(&mut self, worker: &mut Worker) {
+        self.done[self.me] = true;
+        while !self.broken && !self.done.iter().all(|&d| d) && self.silent().is_none() {
+            if self.step(worker).is_err() {
+                break;
+            }
+            self.take_received();
+            self.beat_if_due();
+        }
+        self.input = None;
+        let start = Instant::now();
+        while !self.broken && !self.probe.done() {
+            if start.elapsed() > self.lost_after || self.step(worker).is_err() {
+                self.stuck = true;
+                break;
+            }
+        }
+        if self.broken {
+            self.stuck = true;
+        }
+    }
 }
 
 /// A number the workers of this process share and other processes do not

@@ -2,13 +2,16 @@
 
 use std::time::Duration;
 
-use kahn::{RemoteOutcome, Settled, Skip, State, StopReason, TaskFailure, TaskId};
+use kahn::{RemoteOutcome, Settled, Skip, State, StopReason, TaskFailure, TaskId, Timing};
 use serde::{Deserialize, Serialize};
 
-/// A message and the worker it goes to (timely's exchange routes by `to`).
+/// A message, the worker it goes to (timely's exchange routes by `to`) and
+/// the worker it comes from (every message tells the receiver its sender
+/// is alive).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Envelope<T> {
     pub(crate) to: u32,
+    pub(crate) from: u32,
     pub(crate) message: Message<T>,
 }
 
@@ -22,9 +25,17 @@ pub(crate) enum Message<T> {
         task: u32,
         end: End,
         output: Option<T>,
+        /// When it ran, on its worker's clock (the runs start together,
+        /// after the hello), if the run records timings.
+        timing: Option<Timing>,
     },
     /// The sender's run was cancelled: stop here too.
     Stop,
+    /// Nothing else to say for a while: the sender is still there.
+    Alive,
+    /// The sender's run has every outcome: it will close once every
+    /// worker has said so.
+    Done,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,17 +6,23 @@
 //! `kahn_timely::run`, and checks its report against a run in one piece on
 //! its own executor. The parent waits for all with a time limit.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{start_processes, wait_all};
 
 use kahn::{Arena, CancelToken, Executor, RunOptions, State, StopReason, TaskId};
 use kahn_test_support::split::{same_run, SplitCase};
-use kahn_timely::{DistributedError, Placement};
+use kahn_timely::{DistributedError, DistributedOptions, Placement};
 
 /// Seeds each configuration runs (each a graph of up to 200 tasks).
 const SEEDS: u64 = 12;
+
+fn placed(placement: Placement) -> DistributedOptions {
+    DistributedOptions::new().placement(placement)
+}
 
 fn executor() -> &'static Executor {
     static EXECUTOR: OnceLock<Executor> = OnceLock::new();
@@ -35,9 +41,14 @@ fn check_seeds(worker: &mut timely::worker::Worker, salt: u64) -> Result<(), Str
         let owner = Arc::new(case.owner.clone());
         let random = Placement::with(move |task: TaskId, _| owner[task.index()]);
         for placement in [random, Placement::blocks()] {
-            let split =
-                kahn_timely::run(worker, executor(), &graph, &RunOptions::new(), &placement)
-                    .map_err(|e| format!("seed {seed}: {e}"))?;
+            let split = kahn_timely::run(
+                worker,
+                executor(),
+                &graph,
+                &RunOptions::new(),
+                &placed(placement.clone()),
+            )
+            .map_err(|e| format!("seed {seed}: {e}"))?;
             let me = split.worker();
             same_run(&graph, &whole, split.report(), |t| {
                 split.worker_of(t) == Some(me)
@@ -75,7 +86,7 @@ fn more_workers_than_tasks_is_a_run_like_any_other() {
             executor(),
             &graph,
             &RunOptions::new(),
-            &Placement::blocks(),
+            &DistributedOptions::new(),
         )
         .unwrap();
         assert!(split.report().is_success(), "{split}");
@@ -110,7 +121,7 @@ fn workers_that_build_different_graphs_refuse_to_run_before_any_task() {
             executor(),
             &graph,
             &RunOptions::new(),
-            &Placement::blocks(),
+            &DistributedOptions::new(),
         )
         .unwrap_err();
         assert!(
@@ -134,7 +145,14 @@ fn a_placement_outside_the_workers_is_refused_by_name() {
         b.task("extract", |_| Ok(1)).unwrap();
         let graph = b.build().unwrap();
         let placement = Placement::with(|_, workers| workers);
-        kahn_timely::run(worker, executor(), &graph, &RunOptions::new(), &placement).unwrap_err()
+        kahn_timely::run(
+            worker,
+            executor(),
+            &graph,
+            &RunOptions::new(),
+            &placed(placement.clone()),
+        )
+        .unwrap_err()
     })
     .unwrap();
     for err in guards.join().into_iter().map(Result::unwrap) {
@@ -176,7 +194,8 @@ fn a_cancel_on_one_worker_stops_the_others() {
             });
         }
         let on_one = Placement::with(|_, _| 1);
-        let split = kahn_timely::run(worker, executor(), &graph, &options, &on_one).unwrap();
+        let split =
+            kahn_timely::run(worker, executor(), &graph, &options, &placed(on_one)).unwrap();
         let report = split.report();
         (report.stop_reason(), report.counts().cancelled)
     })
@@ -192,32 +211,16 @@ fn a_cancel_on_one_worker_stops_the_others() {
 /// process was started as one of them.
 #[test]
 fn process() {
-    let Ok(me) = std::env::var("KAHN_TIMELY_PROCESS") else {
+    let Some((me, config)) = common::child_config() else {
         return;
     };
-    let me: usize = me.parse().unwrap();
-    let addresses: Vec<String> = std::env::var("KAHN_TIMELY_ADDRESSES")
-        .unwrap()
-        .split(',')
-        .map(String::from)
-        .collect();
-    let config = timely::Config {
-        communication: timely::CommunicationConfig::Cluster {
-            threads: 1,
-            process: me,
-            addresses,
-            report: false,
-            zerocopy: false,
-        },
-        worker: timely::WorkerConfig::default(),
-    };
-    let guards = timely::execute(config, |worker| {
+    let results = kahn_timely::execute(config, |worker| {
         check_seeds(worker, 0xd15)?;
         big_output_crosses(worker)
     })
     .unwrap();
-    for result in guards.join() {
-        if let Err(why) = result.unwrap() {
+    for result in results {
+        if let Err(why) = result {
             eprintln!("process {me}: {why}");
             std::process::exit(1);
         }
@@ -242,8 +245,14 @@ fn big_output_crosses(worker: &mut timely::worker::Worker) -> Result<(), String>
     let last = worker.peers() - 1;
     let placement =
         Placement::with(move |task: TaskId, _| if task.index() == 0 { 0 } else { last });
-    let split = kahn_timely::run(worker, executor(), &graph, &RunOptions::new(), &placement)
-        .map_err(|e| e.to_string())?;
+    let split = kahn_timely::run(
+        worker,
+        executor(),
+        &graph,
+        &RunOptions::new(),
+        &placed(placement.clone()),
+    )
+    .map_err(|e| e.to_string())?;
     let expected: u64 = (0..LEN).map(|i| (i % 251) as u64).sum();
     if split.worker() == last {
         let read = split
@@ -260,63 +269,54 @@ fn big_output_crosses(worker: &mut timely::worker::Worker) -> Result<(), String>
     Ok(())
 }
 
-/// Starts `n` processes of this test binary running [`process`], on
-/// loopback ports that were free a moment ago.
-fn start_processes(n: usize) -> Vec<Child> {
-    let ports: Vec<u16> = (0..n)
-        .map(|_| {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    (0..n)
-        .map(|i| {
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "process", "--nocapture", "--test-threads", "1"])
-                .env("KAHN_TIMELY_PROCESS", i.to_string())
-                .env("KAHN_TIMELY_ADDRESSES", addresses.join(","))
-                // The child's test harness lines; its failures go to stderr.
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect()
-}
-
-/// Waits for every child, killing all after `limit`; `true` if all exited 0.
-fn wait_all(mut children: Vec<Child>, limit: Duration) -> bool {
-    let start = Instant::now();
-    let mut ok = vec![None; children.len()];
-    while ok.iter().any(Option::is_none) {
-        for (child, ok) in children.iter_mut().zip(ok.iter_mut()) {
-            if ok.is_none() {
-                if let Some(status) = child.try_wait().unwrap() {
-                    *ok = Some(status.success());
-                }
-            }
-        }
-        if start.elapsed() > limit {
-            for child in &mut children {
-                let _ = child.kill();
-            }
-            panic!("the processes did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    ok.into_iter().all(|ok| ok == Some(true))
-}
-
 #[test]
 fn two_and_three_processes_on_loopback_end_every_graph_as_one_piece_does() {
     for n in [2, 3] {
-        let children = start_processes(n);
+        let children = start_processes(n, "process", &[]);
+        let codes = wait_all(children, Duration::from_secs(120));
         assert!(
-            wait_all(children, Duration::from_secs(120)),
-            "a process of {n} failed (its message is above)"
+            codes.iter().all(|&code| code == Some(0)),
+            "a process of {n} failed (its message is above): exit codes {codes:?}"
         );
     }
+}
+
+#[test]
+fn every_worker_knows_when_each_task_ran_wherever_it_ran() {
+    let results = kahn_timely::execute(timely::Config::process(2), |worker| {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u64>();
+        for i in 0..8 {
+            b.task(&format!("t{i}"), move |_| {
+                std::thread::sleep(Duration::from_millis(2));
+                Ok(i)
+            })
+            .unwrap();
+            if i > 0 {
+                b.edge(&*format!("t{}", i - 1), &*format!("t{i}")).unwrap();
+            }
+        }
+        b.task("never", |_| Err("no".into())).unwrap();
+        b.task("after", |_| Ok(0)).unwrap();
+        b.edge("never", "after").unwrap();
+        let graph = b.build().unwrap();
+        let options = RunOptions::new().record_timings(true);
+        let alternate = placed(Placement::with(|task, workers| task.index() % workers));
+        let split = kahn_timely::run(worker, executor(), &graph, &options, &alternate).unwrap();
+        let mut seen = Vec::new();
+        for i in 0..8 {
+            let timing = split
+                .timing(&*format!("t{i}"))
+                .expect("a task that ran has a timing");
+            assert!(timing.duration >= Duration::from_millis(2), "{timing:?}");
+            seen.push(timing.start);
+        }
+        // The chain ran in order, on both workers' clocks.
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        assert!(split.timing("never").is_some());
+        assert_eq!(split.timing("after"), None, "a skipped task did not run");
+        assert_eq!(split.timing("nonexistent"), None);
+    })
+    .unwrap();
+    assert_eq!(results.len(), 2);
 }

@@ -1,0 +1,129 @@
+//! A process that dies or falls silent mid-run: the others end with `DistributedError::ProcessLost`, naming it and its unreported tasks, within a bounded time instead of hanging.
+//!
+//! Each case starts this test binary three times as the processes of a
+//! run on loopback (see `common`); process 2 dies (exits) or stops (sends
+//! itself SIGSTOP) in the middle of a chain that crosses processes at
+//! every step.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{start_processes, wait_all};
+use kahn::{Arena, Executor, RunOptions};
+use kahn_timely::{DistributedError, DistributedOptions, Placement};
+
+/// A survivor that got the error this case expects.
+const GOT_LOST: i32 = 3;
+/// The process that died on purpose.
+const DIED: i32 = 9;
+
+/// The chain's length; task `c{i}` runs on process `i % 3`.
+const CHAIN: usize = 60;
+/// The task of process 2 that dies or stops.
+const VICTIM: usize = 20;
+
+/// The child side: does nothing unless started by a case below.
+#[test]
+fn lost_process() {
+    let Some((me, config)) = common::child_config() else {
+        return;
+    };
+    let how = std::env::var("KAHN_TIMELY_LOST").unwrap();
+    let started = Instant::now();
+    let results = kahn_timely::execute(config, move |worker| {
+        let executor = Executor::with_threads(1).unwrap();
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<u64>();
+        for i in 0..CHAIN {
+            let how = how.clone();
+            b.task(&format!("c{i}"), move |_| {
+                if i == VICTIM {
+                    match how.as_str() {
+                        "exit" => std::process::exit(DIED),
+                        _ => {
+                            let pid = std::process::id().to_string();
+                            std::process::Command::new("kill")
+                                .args(["-STOP", &pid])
+                                .status()
+                                .unwrap();
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                Ok(i as u64)
+            })
+            .unwrap();
+            if i > 0 {
+                b.edge(&*format!("c{}", i - 1), &*format!("c{i}")).unwrap();
+            }
+        }
+        let graph = b.build().unwrap();
+        let options = DistributedOptions::new()
+            .placement(Placement::with(|task, workers| task.index() % workers))
+            .lost_after(Duration::from_secs(2));
+        let result = kahn_timely::run(worker, &executor, &graph, &RunOptions::new(), &options);
+        match result {
+            Err(err @ DistributedError::ProcessLost { .. }) => err,
+            Err(other) => panic!("another error: {other}"),
+            Ok(split) => panic!("the run ended as if nothing was lost:\n{split}"),
+        }
+    })
+    .unwrap();
+    for err in results {
+        eprintln!(
+            "process {me} after {:.1} s: {err}",
+            started.elapsed().as_secs_f64()
+        );
+        let DistributedError::ProcessLost {
+            process,
+            ref workers,
+            silent_for,
+            before_start,
+            ref unreported,
+            ..
+        } = err
+        else {
+            unreachable!()
+        };
+        assert_eq!((process, &workers[..], before_start), (2, &[2][..], false));
+        // Process 2 ran c2, c5, … c17 and reported them; c20 on it never
+        // ended, nor did any later task of it.
+        let names: Vec<String> = unreported.iter().map(|t| t.to_string()).collect();
+        assert_eq!(
+            names.first().map(String::as_str),
+            Some("`c20`"),
+            "{names:?}"
+        );
+        assert_eq!(names.len(), (VICTIM..CHAIN).filter(|i| i % 3 == 2).count());
+        let msg = err.to_string();
+        assert!(msg.contains("process 2") && msg.contains("`c20`"), "{msg}");
+        match std::env::var("KAHN_TIMELY_LOST").unwrap().as_str() {
+            "exit" => assert_eq!(silent_for, None, "{msg}"),
+            _ => assert!(
+                silent_for.is_some_and(|s| s >= Duration::from_secs(2)),
+                "{msg}"
+            ),
+        }
+    }
+    std::process::exit(GOT_LOST);
+}
+
+#[test]
+fn a_process_that_dies_mid_run_ends_the_others_with_its_name() {
+    let children = start_processes(3, "lost_process", &[("KAHN_TIMELY_LOST", "exit")]);
+    let codes = wait_all(children, Duration::from_secs(60));
+    assert_eq!(codes, [Some(GOT_LOST), Some(GOT_LOST), Some(DIED)]);
+}
+
+#[test]
+fn a_process_that_falls_silent_is_lost_after_the_limit() {
+    let mut children = start_processes(3, "lost_process", &[("KAHN_TIMELY_LOST", "stop")]);
+    let mut stopped = children.pop().unwrap();
+    // The stopped process never ends by itself: kill it whatever happens.
+    let codes = std::panic::catch_unwind(|| wait_all(children, Duration::from_secs(60)));
+    stopped.kill().unwrap();
+    stopped.wait().unwrap();
+    let codes = codes.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    assert_eq!(codes, [Some(GOT_LOST), Some(GOT_LOST)]);
+}
