@@ -112,6 +112,9 @@ fn blocks<T>(graph: &Graph<'_, T>, workers: usize) -> Vec<u32> {
         .filter(|&v| pending[v as usize] == 0)
         .map(std::cmp::Reverse)
         .collect();
+    // Past u32::MAX workers the positions would not fit an owner; fewer
+    // (still more than any graph's tasks) spread the tasks alike.
+    let workers = workers.min(u32::MAX as usize);
     let mut owner = vec![0u32; n];
     let mut at = 0usize;
     while let Some(std::cmp::Reverse(v)) = ready.pop() {
