@@ -3,7 +3,8 @@
 //! The graphs: proptest's random DAGs (ids a topological order or not,
 //! with wide fan-ins), and hostile ones: empty, one task, chains, stars
 //! both ways, isolated tasks, complete DAGs, complete binary trees; the
-//! worker counts: 0 (taken as 1), 1, a few, more than the tasks, and huge.
+//! worker counts: 0 (taken as 1), 1, a few, more than the tasks, and huge;
+//! and min-cut in a real run across timely workers.
 
 use std::collections::BTreeMap;
 
@@ -234,4 +235,47 @@ fn a_custom_placement_is_taken_as_given_and_refused_outside_the_workers() {
             ..
         })
     ));
+}
+
+/// Min-cut in a real run: every worker computes it alone, the hashes
+/// agree, and the split run ends every task as a run in one piece does.
+#[test]
+fn workers_agree_on_min_cut_and_run_as_one_piece() {
+    use std::sync::OnceLock;
+
+    use kahn::{Executor, RunOptions};
+    use kahn_test_support::split::{same_run, SplitCase};
+
+    fn executor() -> &'static Executor {
+        static EXECUTOR: OnceLock<Executor> = OnceLock::new();
+        EXECUTOR.get_or_init(|| Executor::with_threads(2).expect("two threads start"))
+    }
+    for workers in [2, 3] {
+        let guards = timely::execute(timely::Config::process(workers), |worker| {
+            for seed in 0..6 {
+                let case = SplitCase::from_seed(seed, 200, worker.peers());
+                let mut arena = Arena::new();
+                let graph = case.build(&mut arena);
+                let whole = executor().run(&graph);
+                let split = kahn_timely::run(
+                    worker,
+                    executor(),
+                    &graph,
+                    &RunOptions::new(),
+                    &Placement::min_cut(),
+                )
+                .map_err(|e| format!("seed {seed}: {e}"))?;
+                let me = split.worker();
+                same_run(&graph, &whole, split.report(), |t| {
+                    split.worker_of(t) == Some(me)
+                })
+                .map_err(|why| format!("seed {seed}, worker {me}: {why}"))?;
+            }
+            Ok::<(), String>(())
+        })
+        .unwrap();
+        for result in guards.join() {
+            result.unwrap().unwrap();
+        }
+    }
 }
