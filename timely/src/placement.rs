@@ -34,8 +34,10 @@ pub enum Placement {
     /// validate per partition), many small components. There blocks cut
     /// nearly every edge between two levels, and this keeps each pipeline on
     /// one worker. On chains, grids and random layered graphs blocks is
-    /// already near the best and this gives it back, at two to three times
-    /// its time to compute.
+    /// already near the best, and this returns it (or a few edges fewer),
+    /// at two to three times its time to compute: about 0.1–0.2 s for a
+    /// million tasks. Greedy, not optimal: it looks at predecessors only
+    /// and never moves a task once placed.
     MinCut,
     /// The user's function: `(task, workers) -> worker`.
     Custom(Arc<dyn Fn(TaskId, usize) -> usize + Send + Sync>),
