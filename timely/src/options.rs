@@ -28,7 +28,7 @@ impl DistributedOptions {
     /// before it calls that worker's process lost.
     pub const LOST_AFTER: Duration = Duration::from_secs(30);
 
-    /// Blocks placement; a process silent for 30 s is lost.
+    /// Min-cut placement; a process silent for 30 s is lost.
     pub fn new() -> DistributedOptions {
         DistributedOptions {
             placement: Placement::default(),
@@ -36,7 +36,8 @@ impl DistributedOptions {
         }
     }
 
-    /// Which worker runs each task (by default [`Placement::blocks`]).
+    /// Which worker runs each task (by default [`Placement::min_cut`]:
+    /// never more cut edges than blocks, as balanced).
     pub fn placement(mut self, placement: Placement) -> DistributedOptions {
         self.placement = placement;
         self

@@ -1,4 +1,4 @@
-//! Which worker runs which task: contiguous blocks of a topological order by default, a greedy min-cut, or a function the user gives.
+//! Which worker runs which task: a greedy min-cut by default, contiguous blocks of a topological order, or a function the user gives.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,7 +19,6 @@ pub enum Placement {
     /// tasks stay together, and an edge crosses workers only where the
     /// order does: a chain is cut once per worker, a layered graph between
     /// bands of layers, independent tasks never.
-    #[default]
     Blocks,
     /// A greedy min-cut: tasks walked depth first (Kahn's algorithm with a
     /// stack, so a chain or subtree is finished before its siblings), each
@@ -38,13 +37,14 @@ pub enum Placement {
     /// at two to three times its time to compute: about 0.1–0.2 s for a
     /// million tasks. Greedy, not optimal: it looks at predecessors only
     /// and never moves a task once placed.
+    #[default]
     MinCut,
     /// The user's function: `(task, workers) -> worker`.
     Custom(Arc<dyn Fn(TaskId, usize) -> usize + Send + Sync>),
 }
 
 impl Placement {
-    /// Contiguous blocks of a topological order (the default).
+    /// Contiguous blocks of a topological order.
     pub fn blocks() -> Placement {
         Placement::Blocks
     }

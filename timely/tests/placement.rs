@@ -262,7 +262,7 @@ fn workers_agree_on_min_cut_and_run_as_one_piece() {
                     executor(),
                     &graph,
                     &RunOptions::new(),
-                    &Placement::min_cut(),
+                    &kahn_timely::DistributedOptions::new().placement(Placement::min_cut()),
                 )
                 .map_err(|e| format!("seed {seed}: {e}"))?;
                 let me = split.worker();

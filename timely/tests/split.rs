@@ -40,7 +40,14 @@ fn check_seeds(worker: &mut timely::worker::Worker, salt: u64) -> Result<(), Str
         let whole = executor().run(&graph);
         let owner = Arc::new(case.owner.clone());
         let random = Placement::with(move |task: TaskId, _| owner[task.index()]);
-        for placement in [random, Placement::blocks()] {
+        // Each seed by its random owners, then by a built-in placement
+        // (blocks or min-cut, in turn).
+        let built_in = if seed % 2 == 0 {
+            Placement::blocks()
+        } else {
+            Placement::min_cut()
+        };
+        for placement in [random, built_in] {
             let split = kahn_timely::run(
                 worker,
                 executor(),
