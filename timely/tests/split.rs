@@ -173,45 +173,52 @@ fn a_placement_outside_the_workers_is_refused_by_name() {
 
 #[test]
 fn a_cancel_on_one_worker_stops_the_others() {
-    let token = CancelToken::new();
-    let guards = timely::execute(timely::Config::process(2), move |worker| {
-        let mut arena = Arena::new();
-        let mut b = arena.builder::<u64>();
-        // A chain of 200 × 5 ms on worker 1; worker 0's token is cancelled
-        // 50 ms in.
-        for i in 0..200 {
-            b.task(&format!("step{i}"), |_| {
-                std::thread::sleep(Duration::from_millis(5));
-                Ok(0)
-            })
-            .unwrap();
-            if i > 0 {
-                b.edge(&*format!("step{}", i - 1), &*format!("step{i}"))
-                    .unwrap();
-            }
-        }
-        let graph = b.build().unwrap();
-        let mut options = RunOptions::new();
-        if worker.index() == 0 {
-            let token = CancelToken::new();
-            options = options.cancel_token(token.clone());
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                token.cancel();
-            });
-        }
-        let on_one = Placement::with(|_, _| 1);
-        let split =
-            kahn_timely::run(worker, executor(), &graph, &options, &placed(on_one)).unwrap();
-        let report = split.report();
-        (report.stop_reason(), report.counts().cancelled)
-    })
-    .unwrap();
-    drop(token);
-    for (reason, cancelled) in guards.join().into_iter().map(Result::unwrap) {
-        assert_eq!(reason, Some(StopReason::Cancelled));
-        assert!(cancelled > 100, "{cancelled} of 200 cancelled");
+    let guards = timely::execute(timely::Config::process(2), cancel_from_worker_zero).unwrap();
+    for result in guards.join().into_iter().map(Result::unwrap) {
+        result.unwrap();
     }
+}
+
+/// A chain of 200 × 5 ms on the last worker; worker 0's token is
+/// cancelled 50 ms in, and every worker's run stops for it.
+fn cancel_from_worker_zero(worker: &mut timely::worker::Worker) -> Result<(), String> {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<u64>();
+    for i in 0..200 {
+        b.task(&format!("step{i}"), |_| {
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(0)
+        })
+        .unwrap();
+        if i > 0 {
+            b.edge(&*format!("step{}", i - 1), &*format!("step{i}"))
+                .unwrap();
+        }
+    }
+    let graph = b.build().unwrap();
+    let mut options = RunOptions::new();
+    if worker.index() == 0 {
+        let token = CancelToken::new();
+        options = options.cancel_token(token.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            token.cancel();
+        });
+    }
+    let last = worker.peers() - 1;
+    let on_last = placed(Placement::with(move |_, _| last));
+    let split = kahn_timely::run(worker, executor(), &graph, &options, &on_last)
+        .map_err(|e| e.to_string())?;
+    let report = split.report();
+    let cancelled = report.counts().cancelled;
+    if report.stop_reason() != Some(StopReason::Cancelled) || cancelled < 100 {
+        return Err(format!(
+            "worker {}: stop {:?}, {cancelled} of 200 cancelled",
+            worker.index(),
+            report.stop_reason()
+        ));
+    }
+    Ok(())
 }
 
 /// The child side of the multi-process tests: does nothing unless this
@@ -223,7 +230,8 @@ fn process() {
     };
     let results = kahn_timely::execute(config, |worker| {
         check_seeds(worker, 0xd15)?;
-        big_output_crosses(worker)
+        big_output_crosses(worker)?;
+        cancel_from_worker_zero(worker)
     })
     .unwrap();
     for result in results {
