@@ -91,7 +91,7 @@ where
     execute(config_from_args(args)?, func)
 }
 
-/// Runs `func` on every worker of this process, as [`timely::execute`]
+/// Runs `func` on every worker of this process, as [`timely::execute`](fn@timely::execute)
 /// does, and returns what each returned, in worker order.
 ///
 /// Unlike joining timely's guards, this returns the workers' results when
