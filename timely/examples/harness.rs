@@ -15,6 +15,9 @@
 //! 3. **Scaling**: the layered shape with a ~1 µs busy body, in-process on
 //!    one thread (the floor), on one process of two timely workers, and on
 //!    two processes of one worker each.
+//! 4. **Counts** (nothing runs): the cut edges of `Placement::blocks()` and
+//!    the messages (every end to every other worker) of the layered shape
+//!    at 1e5 and 1e6 tasks on 2, 8 and 64 workers, for projections.
 //!
 //! Section 2 and part of 3 re-run this binary with `--child` and the
 //! `KAHN_TIMELY_HARNESS_*` variables (as `tests/split.rs` does); each child
@@ -25,7 +28,7 @@
 //! Flags: `--quick` (smaller graphs, fewer repetitions), `--reps N`,
 //! `--overhead-tasks N`, `--chain N`, `--cross-tasks N`, `--scale-tasks N`,
 //! `--steps N` (the busy body's xorshift steps; calibrated to ~1 µs if not
-//! given), `--sections 1,2,3`, `--no-save` (do not write
+//! given), `--sections 1,2,3,4`, `--no-save` (do not write
 //! `timely/results/<date>-harness.txt`).
 
 use std::cell::RefCell;
@@ -87,11 +90,11 @@ impl Params {
             quick,
             reps: if quick { 5 } else { 10 },
             overhead_tasks: if quick { 10_000 } else { 100_000 },
-            chain: if quick { 500 } else { 2_000 },
+            chain: if quick { 500 } else { 5_000 },
             cross_tasks: if quick { 10_000 } else { 100_000 },
             scale_tasks: if quick { 10_000 } else { 100_000 },
             steps: None,
-            sections: vec![1, 2, 3],
+            sections: vec![1, 2, 3, 4],
             save: true,
             child: false,
         };
@@ -127,7 +130,7 @@ impl Params {
                 "-h" | "--help" => {
                     return Err("usage: harness [--quick] [--reps N] [--overhead-tasks N] \
                                 [--chain N] [--cross-tasks N] [--scale-tasks N] [--steps N] \
-                                [--sections 1,2,3] [--no-save]"
+                                [--sections 1,2,3,4] [--no-save]"
                         .into())
                 }
                 other => return Err(format!("unknown flag `{other}` (try --help)")),
@@ -721,6 +724,9 @@ fn main() {
     if p.sections.contains(&3) {
         section_scaling(&mut out, &p);
     }
+    if p.sections.contains(&4) {
+        section_counts(&mut out, &p);
+    }
 
     if p.save {
         let date = shell("date", &["-u", "+%Y-%m-%d"]);
@@ -907,5 +913,39 @@ fn section_scaling(out: &mut Out, p: &Params) {
             "(c) 2 processes × 1 worker, 1 executor thread each",
         ),
         Err(why) => out.line(format!("| (c) failed: {why} | | | | | | |")),
+    }
+}
+
+fn section_counts(out: &mut Out, p: &Params) {
+    out.line("");
+    out.line("## 4. Counts for larger clusters (nothing runs): layered, `Placement::blocks()`");
+    out.line("");
+    out.line("Messages: every end goes to every other worker, tasks × (workers − 1); each worker sends about tasks × (workers − 1) / workers and receives as many. Blocks of a topological order are bands of layers: each band waits for most of the band before it.");
+    out.line("");
+    out.line("| tasks | edges | workers | cut edges | cut / edges | messages | messages per worker (sent) |");
+    out.line("|---:|---:|---:|---:|---:|---:|---:|");
+    let sizes: &[usize] = if p.quick {
+        &[100_000]
+    } else {
+        &[100_000, 1_000_000]
+    };
+    for &n in sizes {
+        let g = Shape::Layered.generate(n);
+        let mut arena = Arena::new();
+        let graph = build_shape::<u64>(&mut arena, &g, |_| Ok(0));
+        for workers in [2usize, 8, 64] {
+            let owner = Placement::blocks()
+                .assign(&graph, workers)
+                .expect("blocks place inside");
+            let cut = cut_edges(&graph, &owner);
+            let messages = g.tasks * (workers - 1);
+            out.line(format!(
+                "| {} | {} | {workers} | {cut} | {:.3} | {messages} | {} |",
+                g.tasks,
+                g.edges.len(),
+                cut as f64 / g.edges.len() as f64,
+                messages / workers
+            ));
+        }
     }
 }
