@@ -37,8 +37,8 @@ use std::io::Read as _;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kahn::{Arena, Executor, Graph, Report, RunOptions, TaskId};
@@ -373,9 +373,93 @@ fn overhead(worker: &mut Worker, p: &Params) -> Log {
             });
             check(r.report(), "distributed, logged");
             log.info(&format!("parks/{key}"), 0, tally.parks as f64);
+            drop(r);
+            drop(graph);
+            drop(arena);
+
+            // The same graph with stamping bodies: where each variant's
+            // time goes, before its first task, between its first and last
+            // task, after its last.
+            let mut arena = Arena::new();
+            let graph = build_shape::<u64>(&mut arena, &g, |_| {
+                Stamps::hit();
+                Ok(0)
+            });
+            for rep in 0..=p.reps {
+                let (spans, r) = Stamps::around(|| executor.run(&graph));
+                check(&r, "in-process, stamped");
+                drop(r);
+                spans.log(&mut log, &format!("inproc/{key}"), rep);
+                let (spans, r) = Stamps::around(|| part_run(&executor, &graph));
+                check(&r, "part run, stamped");
+                drop(r);
+                spans.log(&mut log, &format!("part/{key}"), rep);
+                let (spans, r) =
+                    Stamps::around(|| distributed(worker, &executor, &graph, &Placement::blocks()));
+                check(r.report(), "distributed, stamped");
+                drop(r);
+                spans.log(&mut log, &format!("dist/{key}"), rep);
+            }
         }
     }
     log
+}
+
+/// The first start and the last end of any task, as nanoseconds since
+/// [`Stamps::base`]: a stamping body costs two atomic updates, the same in
+/// every variant.
+struct Stamps;
+
+static FIRST: AtomicU64 = AtomicU64::new(u64::MAX);
+static LAST: AtomicU64 = AtomicU64::new(0);
+
+/// Seconds before the first task, from the first task to the last, and
+/// after the last, of one run.
+struct Spans([f64; 3]);
+
+impl Stamps {
+    fn base() -> Instant {
+        static BASE: OnceLock<Instant> = OnceLock::new();
+        *BASE.get_or_init(Instant::now)
+    }
+
+    fn now() -> u64 {
+        Stamps::base().elapsed().as_nanos() as u64
+    }
+
+    /// A task's body: stamps it.
+    fn hit() {
+        let t = Stamps::now();
+        FIRST.fetch_min(t, Ordering::Relaxed);
+        LAST.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// Runs `f` (a run of a graph of stamping bodies) and splits its time.
+    fn around<R>(f: impl FnOnce() -> R) -> (Spans, R) {
+        FIRST.store(u64::MAX, Ordering::Relaxed);
+        LAST.store(0, Ordering::Relaxed);
+        let start = Stamps::now();
+        let r = f();
+        let end = Stamps::now();
+        let (first, last) = (FIRST.load(Ordering::Relaxed), LAST.load(Ordering::Relaxed));
+        assert!(
+            start <= first && first <= last && last <= end,
+            "stamps out of order"
+        );
+        let secs = |ns: u64| ns as f64 * 1e-9;
+        (
+            Spans([secs(first - start), secs(last - first), secs(end - last)]),
+            r,
+        )
+    }
+}
+
+impl Spans {
+    fn log(&self, log: &mut Log, key: &str, rep: usize) {
+        for (what, secs) in ["pre", "mid", "post"].iter().zip(self.0) {
+            log.sample(&format!("{what}/{key}"), rep, 0, secs);
+        }
+    }
 }
 
 /// Section 2 on each of two processes: graphs whose edges all cross,
@@ -505,10 +589,12 @@ fn scaling(
     log
 }
 
-/// xorshift steps for a body of about 1 µs, and the body's measured time.
+/// xorshift steps for a body of about 1 µs, and the body's time; both the
+/// fastest of several tries, the machine being shared.
 fn calibrate(fixed: Option<u32>) -> (u32, f64) {
-    let per_step = median(
-        (0..7)
+    let fastest = |xs: Vec<f64>| xs.into_iter().fold(f64::INFINITY, f64::min);
+    let per_step = fastest(
+        (0..9)
             .map(|i| {
                 let (s, _) = timed(|| spin(i, 1_000_000));
                 s / 1e6
@@ -516,8 +602,8 @@ fn calibrate(fixed: Option<u32>) -> (u32, f64) {
             .collect(),
     );
     let steps = fixed.unwrap_or(((1e-6 / per_step).round() as u32).max(1));
-    let body = median(
-        (0..7)
+    let body = fastest(
+        (0..9)
             .map(|i| {
                 let (s, _) = timed(|| (0..10_000u64).map(|k| spin(k ^ i, steps)).sum::<u64>());
                 s / 1e4
@@ -648,6 +734,13 @@ fn shell(cmd: &str, args: &[&str]) -> String {
         .map_or_else(|| "?".into(), |s| s.trim().to_string())
 }
 
+/// The 1, 5 and 15 minute load averages (the machine is shared).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// Appends to the report and prints as it goes.
 struct Out(String);
 
@@ -706,6 +799,7 @@ fn main() {
         shell("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"])
     ));
     out.line(format!("- machine: nproc {nproc}, {cpu}"));
+    out.line(format!("- load average at start: {}", load_average()));
     out.line(format!(
         "- commit: {}",
         shell("git", &["rev-parse", "--short", "HEAD"])
@@ -728,6 +822,8 @@ fn main() {
         section_counts(&mut out, &p);
     }
 
+    out.line("");
+    out.line(format!("- load average at the end: {}", load_average()));
     if p.save {
         let date = shell("date", &["-u", "+%Y-%m-%d"]);
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/results");
@@ -778,6 +874,30 @@ fn section_overhead(out: &mut Out, p: &Params) {
                 f.ratio(&format!("dist/{key}"), &format!("inproc/{key}")),
                 f.info(&format!("parks/{key}"), Some(0)) / tasks,
             ));
+        }
+    }
+    spans_table(out, &f);
+}
+
+/// Section 1's second table: where each variant's time goes.
+fn spans_table(out: &mut Out, f: &Figures) {
+    out.line("");
+    out.line("Where the time goes: the same runs with stamping bodies (each task updates a shared first-start and last-end), ns per task, medians: before the first task starts (`pre`), from the first task to the last (`tasks`), after the last ends (`post`).");
+    out.line("");
+    out.line("| shape | threads | in-process pre | tasks | post | part run pre | tasks | post | distributed pre | tasks | post |");
+    out.line("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for threads in [1, 2] {
+        for shape in Shape::ALL {
+            let key = format!("{shape}/{threads}");
+            let tasks = f.info(&format!("tasks/{shape}"), Some(0));
+            let mut row = format!("| {shape} | {threads} |");
+            for variant in ["inproc", "part", "dist"] {
+                for what in ["pre", "mid", "post"] {
+                    let ns = f.median(&format!("{what}/{variant}/{key}")) / tasks * 1e9;
+                    row.push_str(&format!(" {ns:.0} |"));
+                }
+            }
+            out.line(row);
         }
     }
 }
@@ -863,7 +983,7 @@ fn section_scaling(out: &mut Out, p: &Params) {
     });
     out.line("");
     out.line(format!(
-        "## 3. Scaling: layered, ~{} tasks, busy body of {steps} xorshift steps ({:.2} µs measured)",
+        "## 3. Scaling: layered, ~{} tasks, busy body of {steps} xorshift steps ({:.2} µs, fastest of 9 tries)",
         p.scale_tasks,
         body * 1e6
     ));
