@@ -29,7 +29,8 @@
 //! `--overhead-tasks N`, `--chain N`, `--cross-tasks N`, `--scale-tasks N`,
 //! `--steps N` (the busy body's xorshift steps; calibrated to ~1 µs if not
 //! given), `--sections 1,2,3,4`, `--no-save` (do not write
-//! `timely/results/<date>-harness.txt`).
+//! `timely/results/<date>-harness.txt`; a later run of the same day is
+//! appended to it).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -833,8 +834,15 @@ fn main() {
             format!("{dir}/{date}-harness.txt")
         };
         std::fs::create_dir_all(dir).expect("the results directory");
-        std::fs::write(&name, &out.0).expect("the results file");
-        eprintln!("wrote {name}");
+        // Runs of one day go into one file, one after another.
+        let earlier = std::fs::read_to_string(&name).unwrap_or_default();
+        let text = if earlier.is_empty() {
+            out.0
+        } else {
+            format!("{earlier}\n---\n\n{}", out.0)
+        };
+        std::fs::write(&name, text).expect("the results file");
+        eprintln!("wrote {name} (appended if it was there)");
     }
 }
 
