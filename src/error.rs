@@ -438,6 +438,17 @@ pub enum DeliveryError {
         /// The task.
         task: TaskLabel,
     },
+    /// The outcome names a task the graph does not have (as the task that
+    /// decided a skip, stopped the run, or was chosen by a branch).
+    #[error("the outcome delivered for task {task} names task {named}, but the graph has {tasks} tasks: the outcome is not of this graph")]
+    NamesOutside {
+        /// The task delivered.
+        task: TaskLabel,
+        /// The task its outcome names.
+        named: TaskId,
+        /// How many tasks the graph has.
+        tasks: usize,
+    },
     /// The task's outcome was delivered before.
     #[error("the outcome of task {task} was delivered already: each remote task ends once")]
     AlreadyDelivered {

@@ -122,6 +122,25 @@ pub enum RemoteOutcome<T> {
     Cancelled(Option<StopReason>),
 }
 
+impl<T> RemoteOutcome<T> {
+    /// A task this outcome names (the one that decided a skip, the one
+    /// whose cancel stopped the run, a chosen successor) that is not below
+    /// `tasks`, if any: an outcome from a corrupt or foreign message.
+    fn named_outside(&self, tasks: usize) -> Option<TaskId> {
+        let outside = |task: &TaskId| task.index() >= tasks;
+        match self {
+            RemoteOutcome::Succeeded {
+                chose: Some(chose), ..
+            } => chose.iter().copied().find(outside),
+            RemoteOutcome::Skipped(skip) => Some(skip.task()).filter(outside),
+            RemoteOutcome::Cancelled(Some(StopReason::CancelledByTask(by))) => {
+                Some(*by).filter(outside)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How an owned task of a part run ended, as the run's outbox is told,
 /// before any of its successors is released.
 #[derive(Debug)]
@@ -223,7 +242,8 @@ impl<'g, T> RemoteFeed<'g, T> {
     ///
     /// # Errors
     /// [`DeliveryError`] if `task` is not in the graph, is owned by this
-    /// part, or was delivered already.
+    /// part, or was delivered already, or if the outcome names a task that
+    /// is not in the graph.
     pub fn deliver(&self, task: TaskId, outcome: RemoteOutcome<T>) -> Result<(), DeliveryError> {
         let v = task.index();
         if v >= self.owned.len() {
@@ -235,6 +255,13 @@ impl<'g, T> RemoteFeed<'g, T> {
         if self.owned[v] {
             return Err(DeliveryError::OwnedHere {
                 task: self.names.label(task),
+            });
+        }
+        if let Some(named) = outcome.named_outside(self.owned.len()) {
+            return Err(DeliveryError::NamesOutside {
+                task: self.names.label(task),
+                named,
+                tasks: self.owned.len(),
             });
         }
         let inbox = {

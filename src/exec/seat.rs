@@ -196,17 +196,25 @@ impl Seat {
     pub(crate) fn reset(&mut self) {
         // `&mut self`: plain loads and stores would do, but loom's atomics
         // have no `get_mut`.
+        let deque = self
+            .meet
+            .deque
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         debug_assert!(
-            !self.meet.occupied.load(Ordering::Relaxed)
-                && self
-                    .meet
-                    .deque
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_ref()
-                    .is_some_and(|d| d.is_empty()),
+            !self.meet.occupied.load(Ordering::Relaxed) && deque.is_some(),
             "a seat is reset only after its run ended and its worker left"
         );
+        // A part run can end with releases left in a deque: a worker that
+        // rotated to another run published the releases it held, and when
+        // those were of remote tasks only, the feed recorded them all
+        // before any worker took the range (a local task there would still
+        // wait, so the run could not have ended). They are spent; the next
+        // run must not see them.
+        if let Some(deque) = deque.as_ref() {
+            while deque.pop().is_some() {}
+        }
+        drop(deque);
         self.own.announced.store(0, Ordering::Relaxed);
         self.own.rescued.store(false, Ordering::Relaxed);
         self.own.hidden.with_mut(|hidden| {
@@ -408,5 +416,27 @@ impl std::fmt::Debug for Seat {
             .field("occupied", &self.meet.occupied.load(Ordering::Relaxed))
             .field("announced", &self.announcement())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_seat_holds_no_releases_of_its_last_run() {
+        let mut seat = Seat::new();
+        let (deque, announcer) = seat.try_take().expect("a new seat is free");
+        deque.push(Releases {
+            lo: 3,
+            hi: 9,
+            poison: None,
+        });
+        // SAFETY: this test sits in the seat, holds nothing private and has
+        // no announcement out.
+        unsafe { seat.leave(deque, announcer) };
+        seat.reset();
+        let (deque, _) = seat.try_take().expect("a reset seat is free");
+        assert!(deque.pop().is_none(), "a spent range reached the next run");
     }
 }

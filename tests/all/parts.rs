@@ -277,6 +277,24 @@ fn a_feed_refuses_owned_unknown_and_repeated_tasks_by_name() {
         matches!(err, DeliveryError::NotInGraph { tasks: 3, .. }),
         "{err}"
     );
+    // An outcome that names a task the graph does not have: from a
+    // corrupt or foreign message, refused before it is recorded.
+    let outside = [
+        RemoteOutcome::<u64>::Skipped(Skip::UpstreamFailed(TaskId::new(7))),
+        RemoteOutcome::Cancelled(Some(StopReason::CancelledByTask(TaskId::new(3)))),
+        RemoteOutcome::Succeeded {
+            output: None,
+            chose: Some(vec![TaskId::new(1), TaskId::new(u32::MAX)]),
+        },
+    ];
+    for outcome in outside {
+        let err = feed.deliver(TaskId::new(0), outcome).unwrap_err();
+        assert!(
+            matches!(err, DeliveryError::NamesOutside { tasks: 3, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`a`"), "{err}");
+    }
     feed.deliver(TaskId::new(0), done()).unwrap();
     let err = feed.deliver(TaskId::new(0), done()).unwrap_err();
     assert!(matches!(err, DeliveryError::AlreadyDelivered { .. }));

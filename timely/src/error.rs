@@ -67,6 +67,23 @@ pub enum DistributedError {
         /// The worker that noticed.
         me: usize,
     },
+    /// Another worker sent an end this worker's part run refused (a task
+    /// of this part, one already ended, or an outcome naming a task the
+    /// graph does not have): a message this graph's run cannot have sent.
+    /// The run stopped here.
+    #[error(
+        "worker {worker} (process {process}) sent worker {me} an end it could not take: {why}"
+    )]
+    BadMessage {
+        /// The worker that sent it.
+        worker: usize,
+        /// Its process.
+        process: usize,
+        /// The worker that refused it.
+        me: usize,
+        /// What the part run said.
+        why: kahn::DeliveryError,
+    },
     /// `-p` names a process that `-n` does not have.
     #[error("this process was given -p {process}, but -n says the run has {processes} process{} (numbered 0 to {}): give each process its own -p below -n", if *processes == 1 { "" } else { "es" }, processes.saturating_sub(1))]
     ProcessOutOfRange {

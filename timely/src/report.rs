@@ -88,7 +88,7 @@ impl<'g, T> DistributedReport<'g, T> {
         if self.owner[id.index()] as usize == self.worker {
             self.report.timing(id)
         } else {
-            self.remote_timing[id.index()]
+            self.remote_timing.get(id.index()).copied().flatten()
         }
     }
 

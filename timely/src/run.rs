@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use kahn::{
-    CancelToken, Executor, Graph, RemoteFeed, RemoteOutcome, RunOptions, Settled, StopReason,
-    TaskId, TaskLabel, Timing,
+    CancelToken, DeliveryError, Executor, Graph, RemoteFeed, RemoteOutcome, RunOptions, Settled,
+    StopReason, TaskId, TaskLabel, Timing,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -226,8 +226,9 @@ where
     };
     // What this worker heard of the other workers' tasks.
     let mut reported = vec![false; n];
-    let mut remote_timing: Vec<Option<Timing>> = vec![None; n];
-    let mut lost: Option<(usize, Option<Duration>)> = None;
+    // Filled only if a timing comes in (the run records timings).
+    let mut remote_timing: Vec<Option<Timing>> = Vec::new();
+    let mut lost: Option<GiveUp> = None;
 
     let report = std::thread::scope(|scope| {
         let run = {
@@ -240,6 +241,7 @@ where
             })
         };
         let mut heard = Heard {
+            refused: None,
             owner: &owner,
             reported: &mut reported,
             timing: &mut remote_timing,
@@ -269,12 +271,16 @@ where
                 break;
             }
             if lost.is_none() {
-                let found = if link.broken {
+                let found = if let Some((from, why)) = heard.refused.take() {
+                    Some(GiveUp::Refused { from, why })
+                } else if link.broken {
                     None
                 } else {
                     match link.step(worker) {
-                        Err(_) => Some(link.blame()),
-                        Ok(()) => link.silent().map(|(w, silence)| (w, Some(silence))),
+                        Err(_) => Some(GiveUp::Lost(link.blame())),
+                        Ok(()) => link
+                            .silent()
+                            .map(|(w, silence)| GiveUp::Lost((w, Some(silence)))),
                     }
                 };
                 if let Some(found) = found {
@@ -315,7 +321,20 @@ where
     });
     let report = report.expect("the part and the feed are of this graph, and the feed is new");
 
-    if let Some((w, silent_for)) = lost {
+    if lost.is_some() {
+        // The ends of this part's tasks (cancelled now) still go out, so
+        // that the workers left do not wait for them.
+        link.flush(worker);
+    }
+    if let Some(GiveUp::Refused { from, why }) = lost {
+        return Err(DistributedError::BadMessage {
+            worker: from,
+            process: link.process[from] as usize,
+            me,
+            why,
+        });
+    }
+    if let Some(GiveUp::Lost((w, silent_for))) = lost {
         let process = link.process[w] as usize;
         let workers: Vec<usize> = (0..peers)
             .filter(|&x| link.process[x] as usize == process)
@@ -354,11 +373,23 @@ where
     ))
 }
 
+/// Why a worker stops its part of the run before it ends.
+enum GiveUp {
+    /// This worker, and its process with it, is lost; `None`: its
+    /// connection closed, else how long it was silent.
+    Lost((usize, Option<Duration>)),
+    /// This worker sent an end the part run refused.
+    Refused { from: usize, why: DeliveryError },
+}
+
 /// What a worker does with the envelopes of the main phase.
 struct Heard<'a, 'g, T> {
+    /// The first end the part run refused, and its sender: a message this
+    /// graph's run cannot have sent.
+    refused: Option<(usize, DeliveryError)>,
     owner: &'a [u32],
     reported: &'a mut [bool],
-    timing: &'a mut [Option<Timing>],
+    timing: &'a mut Vec<Option<Timing>>,
     feed: &'a RemoteFeed<'g, T>,
     stop_here: &'a CancelToken,
 }
@@ -376,12 +407,20 @@ impl<T> Heard<'_, '_, T> {
             } if deliver => {
                 let v = task as usize;
                 if v < self.reported.len() && !self.reported[v] && self.owner[v] == envelope.from {
-                    self.reported[v] = true;
-                    self.timing[v] = timing;
                     let delivered = self
                         .feed
                         .deliver(TaskId::new(task), end.into_remote(output));
-                    debug_assert!(delivered.is_ok(), "{delivered:?}");
+                    if let Err(why) = delivered {
+                        self.refused.get_or_insert((envelope.from as usize, why));
+                        return;
+                    }
+                    self.reported[v] = true;
+                    if let Some(timing) = timing {
+                        if self.timing.is_empty() {
+                            self.timing.resize(self.reported.len(), None);
+                        }
+                        self.timing[v] = Some(timing);
+                    }
                 }
             }
             Message::Stop => self.stop_here.cancel(),
@@ -563,6 +602,17 @@ where
         (w, None)
     }
 
+    /// Sends what was given and steps timely a little, so that it leaves
+    /// before this worker gives its dataflow up.
+    fn flush(&mut self, worker: &mut Worker) {
+        if self.broken {
+            return;
+        }
+        self.advance();
+        let start = Instant::now();
+        while start.elapsed() < 10 * PARK && self.step(worker).is_ok() {}
+    }
+
     /// After this worker's run ended: waits until every other worker's
     /// has (or has gone silent: this run's report is whole either way),
     /// then closes the input and waits for the dataflow to complete.
@@ -597,7 +647,7 @@ fn process_nonce() -> u64 {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        fingerprint::Fnv::new()
+        fingerprint::Fingerprint::new()
             .u64(u64::from(std::process::id()))
             .u64(nanos)
             .get()
@@ -616,4 +666,103 @@ fn processes(hellos: &[Hello]) -> Vec<u32> {
         process.push(current);
     }
     process
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Stop;
+    use proptest::prelude::*;
+
+    /// An end as a hostile or corrupt peer might send it: any task, any
+    /// sender, any task named inside.
+    fn envelope(n: u32) -> impl Strategy<Value = Envelope<u64>> {
+        let named = 0..n + 3;
+        let end = prop_oneof![
+            proptest::option::of(proptest::collection::vec(named.clone(), 0..3))
+                .prop_map(|chose| End::Succeeded { chose }),
+            Just(End::Failed("no".into())),
+            Just(End::Panicked("boom".into())),
+            (0u8..3, named.clone()).prop_map(|(kind, by)| End::Skipped { kind, by }),
+            named.prop_map(|by| End::Cancelled(Some(Stop::CancelledByTask(by)))),
+            Just(End::Cancelled(None)),
+        ];
+        (0..n + 3, 0u32..3, end, any::<Option<u64>>()).prop_map(|(task, from, end, output)| {
+            Envelope {
+                to: 0,
+                from,
+                message: Message::Ended {
+                    task,
+                    end,
+                    output,
+                    timing: None,
+                },
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever arrives, nothing panics, each remote task is delivered
+        /// at most once and only from its owner, and what the part run
+        /// refuses is noted instead of lost.
+        #[test]
+        fn hostile_ends_are_delivered_once_or_refused(
+            envelopes in proptest::collection::vec(envelope(12), 0..80),
+        ) {
+            let mut arena = kahn::Arena::new();
+            let mut b = arena.builder::<u64>();
+            for i in 0..12 {
+                b.task(&format!("t{i}"), |_| Ok(0)).unwrap();
+                if i > 0 {
+                    b.edge(&*format!("t{}", i - 1), &*format!("t{i}")).unwrap();
+                }
+            }
+            let graph = b.build().unwrap();
+            // Worker 0 owns tasks 0..4; workers 1 and 2 the rest.
+            let owner: Vec<u32> = (0..12).map(|v| (v / 4) as u32).collect();
+            let part = graph.part(|t| owner[t.index()] == 0);
+            let feed = graph.remote_feed(&part);
+            let (mut reported, mut timing) = (vec![false; 12], Vec::new());
+            let stop_here = CancelToken::new();
+            let mut heard = Heard {
+                refused: None,
+                owner: &owner,
+                reported: &mut reported,
+                timing: &mut timing,
+                feed: &feed,
+                stop_here: &stop_here,
+            };
+            // The oracle: an end is taken when it is about a task of
+            // another worker, from that worker, the first time, and names
+            // only tasks of the graph; refused when it passes the first
+            // three but is about this worker's own task or names another.
+            let (mut seen, mut expected_refusals, mut refusals) = ([false; 12], 0, 0);
+            for envelope in envelopes {
+                if let Message::Ended { task, ref end, .. } = envelope.message {
+                    let v = task as usize;
+                    if v < 12 && owner[v] == envelope.from && !seen[v] {
+                        let inside = match end {
+                            End::Succeeded { chose } => chose.iter().flatten().all(|&c| c < 12),
+                            End::Skipped { by, .. } => *by < 12,
+                            End::Cancelled(Some(Stop::CancelledByTask(by))) => *by < 12,
+                            _ => true,
+                        };
+                        if envelope.from != 0 && inside {
+                            seen[v] = true;
+                        } else {
+                            expected_refusals += 1;
+                        }
+                    }
+                }
+                heard.hear(envelope, true);
+                refusals += usize::from(heard.refused.take().is_some());
+            }
+            prop_assert_eq!(&reported[..], &seen[..]);
+            prop_assert_eq!(feed.delivered(), seen.iter().filter(|&&s| s).count());
+            prop_assert_eq!(refusals, expected_refusals);
+            prop_assert!(reported[..4].iter().all(|&r| !r), "an owned task was taken as remote");
+        }
+    }
 }
