@@ -421,7 +421,8 @@ impl std::fmt::Debug for Seat {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::*;
+    use crate::exec::releases::Releases;
+    use crate::exec::seat::Seat;
 
     #[test]
     fn a_reset_seat_holds_no_releases_of_its_last_run() {
