@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kahn::{Arena, Executor, RetryPolicy, RunOptions, State, StopReason};
+use kahn_test_support::fixtures::add_sleeping_chain;
 use kahn_timely::{DistributedOptions, Placement};
 
 fn executor() -> &'static Executor {
@@ -66,17 +67,7 @@ fn fail_fast_on_one_worker_stops_the_others() {
         let mut b = arena.builder::<u64>();
         // Worker 0 has a chain of 100 × 5 ms; worker 1's only task fails
         // at once.
-        for i in 0..100 {
-            b.task(&format!("step{i}"), |_| {
-                std::thread::sleep(Duration::from_millis(5));
-                Ok(0)
-            })
-            .unwrap();
-            if i > 0 {
-                b.edge(&*format!("step{}", i - 1), &*format!("step{i}"))
-                    .unwrap();
-            }
-        }
+        add_sleeping_chain(&mut b, 100, Duration::from_millis(5));
         b.task("bad", |_| Err("bad input".into())).unwrap();
         let graph = b.build().unwrap();
         let placement = Placement::with(|task, _| usize::from(task.index() == 100));
@@ -104,17 +95,7 @@ fn the_deadline_holds_on_every_worker() {
     let results = kahn_timely::execute(timely::Config::process(2), move |worker| {
         let mut arena = Arena::new();
         let mut b = arena.builder::<u64>();
-        for i in 0..100 {
-            b.task(&format!("step{i}"), |_| {
-                std::thread::sleep(Duration::from_millis(5));
-                Ok(0)
-            })
-            .unwrap();
-            if i > 0 {
-                b.edge(&*format!("step{}", i - 1), &*format!("step{i}"))
-                    .unwrap();
-            }
-        }
+        add_sleeping_chain(&mut b, 100, Duration::from_millis(5));
         let graph = b.build().unwrap();
         let options = RunOptions::new().deadline(deadline);
         let split = kahn_timely::run(worker, executor(), &graph, &options, &alternate()).unwrap();

@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::{start_processes, wait_all};
 
 use kahn::{Arena, CancelToken, Executor, RunOptions, State, StopReason, TaskId};
+use kahn_test_support::fixtures::add_sleeping_chain;
 use kahn_test_support::split::{same_run, SplitCase};
 use kahn_timely::{DistributedError, DistributedOptions, Placement};
 
@@ -184,17 +185,7 @@ fn a_cancel_on_one_worker_stops_the_others() {
 fn cancel_from_worker_zero(worker: &mut timely::worker::Worker) -> Result<(), String> {
     let mut arena = Arena::new();
     let mut b = arena.builder::<u64>();
-    for i in 0..200 {
-        b.task(&format!("step{i}"), |_| {
-            std::thread::sleep(Duration::from_millis(5));
-            Ok(0)
-        })
-        .unwrap();
-        if i > 0 {
-            b.edge(&*format!("step{}", i - 1), &*format!("step{i}"))
-                .unwrap();
-        }
-    }
+    add_sleeping_chain(&mut b, 200, Duration::from_millis(5));
     let graph = b.build().unwrap();
     let mut options = RunOptions::new();
     if worker.index() == 0 {

@@ -11,7 +11,7 @@
 //! | [`panics`] | [`intend_panic()`]: the one panic silencer, for tasks that panic on purpose |
 //! | [`oracle`] | [`Oracle`]: the one run oracle, how each task of a DAG with failures ends; [`counts()`] |
 //! | [`wait`] | [`wait_until()`] and the waits built on it: flags, rendezvous, spinning for a while |
-//! | [`fixtures`] | [`cancelling_pair()`]: small graphs several test files share |
+//! | [`fixtures`] | [`cancelling_pair()`] and [`add_sleeping_chain`](fixtures::add_sleeping_chain): small graphs several test files share |
 //! | [`dags`] | random DAGs and task names for the property tests (with the default `proptest` feature) |
 //! | [`bounded`](mod@bounded) | [`bounded()`]: a test body on its own thread, failed after [`LIMIT`] instead of hanging |
 //! | [`split`] | [`SplitCase`](split::SplitCase): random graphs split over parts, and [`same_run`](split::same_run), the check that a split run ended as the whole run (the part-run tests, kahn-timely's) |
