@@ -3,8 +3,7 @@
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use kahn::{
@@ -126,8 +125,14 @@ where
         if let Some((w, silent_for)) = lost {
             link.stuck = true;
             execute::gave_up();
-            let threads = hellos.iter().filter(|h| h.process == hello.process).count();
-            let process = w / threads.max(1);
+            // This process's workers, known from their hellos (this one's
+            // at least, unless none came in yet).
+            let threads = hellos
+                .iter()
+                .filter(|h| h.process == hello.process)
+                .count()
+                .max(1);
+            let process = w / threads;
             return Err(DistributedError::ProcessLost {
                 process,
                 workers: (process * threads..(process + 1) * threads).collect(),
@@ -167,29 +172,16 @@ where
     link.process = process;
 
     let part = graph.part(|t| owner[t.index()] as usize == me);
-    // For each task of this part, the other workers that read its output.
-    let readers: Vec<Vec<u32>> = (0..n)
-        .map(|v| {
-            if owner[v] as usize != me {
-                return Vec::new();
-            }
-            let mut readers: Vec<u32> = graph
-                .successors(TaskId::new(v as u32))
-                .map(|w| owner[w.index()])
-                .filter(|&w| w as usize != me)
-                .collect();
-            readers.sort_unstable();
-            readers.dedup();
-            readers
-        })
-        .collect();
-    let ships: Arc<[bool]> = readers.iter().map(|r| !r.is_empty()).collect();
+    let readers = Readers::new(graph, &owner, me);
+    let ships: Arc<[bool]> = (0..n).map(|v| !readers.of(v).is_empty()).collect();
     let feed = Arc::new(graph.remote_feed(&part));
-    type Told<T> = (u32, End, Option<T>, Option<Timing>);
-    let (tx, rx) = mpsc::channel::<Told<T>>();
+    // The owned tasks' ends, from the executor's threads to the timely
+    // loop: a batch behind a lock, and a wake-up only for the first end of
+    // a batch (the loop takes the whole batch at once).
+    let told: Arc<Mutex<Vec<Told<T>>>> = Arc::default();
     let timely_thread = std::thread::current();
     let outbox = {
-        let timely_thread = timely_thread.clone();
+        let (told, timely_thread) = (Arc::clone(&told), timely_thread.clone());
         move |settled: Settled<'_, T>| {
             let v = settled.task.index();
             let output = if ships[v] {
@@ -197,16 +189,30 @@ where
             } else {
                 None
             };
-            let _ = tx.send((v as u32, End::of(&settled), output, settled.timing));
-            timely_thread.unpark();
+            let end = (v as u32, End::of(&settled), output, settled.timing);
+            let first = {
+                let mut batch = told.lock().unwrap_or_else(PoisonError::into_inner);
+                batch.push(end);
+                batch.len() == 1
+            };
+            if first {
+                timely_thread.unpark();
+            }
         }
+    };
+    let mut batch: Vec<Told<T>> = Vec::new();
+    let take_told = |batch: &mut Vec<Told<T>>| {
+        std::mem::swap(
+            &mut *told.lock().unwrap_or_else(PoisonError::into_inner),
+            batch,
+        );
     };
     let user_cancel = options.cancel().cloned();
     let stop_here = CancelToken::new();
     let local = options.clone().cancel_token(stop_here.clone());
 
     let send_end = |link: &mut Link<T>, (task, end, mut output, timing): Told<T>| {
-        let readers = &readers[task as usize];
+        let readers = readers.of(task as usize);
         for to in (0..peers as u32).filter(|&to| to as usize != me) {
             let output = match readers.binary_search(&to) {
                 Ok(i) if i + 1 == readers.len() => output.take(),
@@ -253,7 +259,8 @@ where
         }
         let mut cancelled = false;
         loop {
-            while let Ok(told) = rx.try_recv() {
+            take_told(&mut batch);
+            for told in batch.drain(..) {
                 if !link.broken {
                     send_end(link, told);
                 }
@@ -312,7 +319,8 @@ where
             Err(payload) => std::panic::resume_unwind(payload),
         };
         // What the run told at its very end.
-        while let Ok(told) = rx.try_recv() {
+        take_told(&mut batch);
+        for told in batch.drain(..) {
             if !link.broken {
                 send_end(link, told);
             }
@@ -371,6 +379,46 @@ where
         me,
         remote_timing.into_boxed_slice(),
     ))
+}
+
+/// An owned task's end as the outbox tells it to the timely loop: the
+/// task, its end, its output if another worker reads it, its timing.
+type Told<T> = (u32, End, Option<T>, Option<Timing>);
+
+/// For each task of this worker's part, the other workers that run one of
+/// its successors (and so read its output), sorted: compressed rows.
+struct Readers {
+    offsets: Vec<u32>,
+    workers: Vec<u32>,
+}
+
+impl Readers {
+    fn new<T>(graph: &Graph<'_, T>, owner: &[u32], me: usize) -> Readers {
+        let n = graph.task_count();
+        let mut offsets = Vec::with_capacity(n + 1);
+        let (mut workers, mut scratch) = (Vec::new(), Vec::new());
+        offsets.push(0);
+        for v in 0..n {
+            if owner[v] as usize == me {
+                scratch.clear();
+                scratch.extend(
+                    graph
+                        .successors(TaskId::new(v as u32))
+                        .map(|w| owner[w.index()])
+                        .filter(|&w| w as usize != me),
+                );
+                scratch.sort_unstable();
+                scratch.dedup();
+                workers.extend_from_slice(&scratch);
+            }
+            offsets.push(workers.len() as u32);
+        }
+        Readers { offsets, workers }
+    }
+
+    fn of(&self, v: usize) -> &[u32] {
+        &self.workers[self.offsets[v] as usize..self.offsets[v + 1] as usize]
+    }
 }
 
 /// Why a worker stops its part of the run before it ends.

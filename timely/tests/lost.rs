@@ -138,6 +138,7 @@ fn lost_process() {
 
 #[test]
 fn a_process_that_dies_mid_run_ends_the_others_with_its_name() {
+    let _alone = common::one_at_a_time();
     let children = start_processes(3, "lost_process", &[("KAHN_TIMELY_LOST", "exit")]);
     let codes = wait_all(children, Duration::from_secs(60));
     assert_eq!(codes, [Some(GOT_LOST), Some(GOT_LOST), Some(DIED)]);
@@ -145,6 +146,7 @@ fn a_process_that_dies_mid_run_ends_the_others_with_its_name() {
 
 #[test]
 fn a_process_that_falls_silent_is_lost_after_the_limit() {
+    let _alone = common::one_at_a_time();
     let mut children = start_processes(3, "lost_process", &[("KAHN_TIMELY_LOST", "stop")]);
     let mut stopped = children.pop().unwrap();
     // The stopped process never ends by itself: kill it whatever happens.

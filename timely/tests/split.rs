@@ -277,6 +277,7 @@ fn big_output_crosses(worker: &mut timely::worker::Worker) -> Result<(), String>
 
 #[test]
 fn two_and_three_processes_on_loopback_end_every_graph_as_one_piece_does() {
+    let _alone = common::one_at_a_time();
     for n in [2, 3] {
         let children = start_processes(n, "process", &[]);
         let codes = wait_all(children, Duration::from_secs(120));

@@ -2,7 +2,16 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Held by a test while its processes run: the ports are picked free and
+/// released before the children bind them, so two cases of one test
+/// binary picking ports at once could pick the same.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static RUNNING: Mutex<()> = Mutex::new(());
+    RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Starts `n` processes of this test binary, each running only the test
 /// `entry` as process `i` of `n`, on loopback ports that were free a
