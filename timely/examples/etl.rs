@@ -4,7 +4,8 @@
 //! cargo run --release -p kahn-timely --example etl
 //! ```
 //!
-//! Without arguments, this process picks two free loopback ports, writes
+//! Without arguments, this process picks two free loopback ports
+//! (`kahn_timely::loopback_addresses`), writes
 //! them to a host file, starts a second copy of itself as process 1
 //! (`-n 2 -p 1 -h <file>`) and runs as process 0. With timely's arguments
 //! it is one process of a cluster you start yourself, on one host or
@@ -26,7 +27,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::TcpListener;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
@@ -61,16 +61,11 @@ fn main() -> ExitCode {
         return run_process(args);
     }
     // The demo: this process is 0, a copy of it is 1.
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-            listener.local_addr().expect("a bound address").port()
-        })
-        .collect();
+    let addresses = kahn_timely::loopback_addresses(2).expect("two free loopback ports");
     let hosts = std::env::temp_dir().join(format!("kahn-etl-hosts-{}.txt", std::process::id()));
     let mut file = std::fs::File::create(&hosts).expect("a host file in the temp dir");
-    for port in &ports {
-        writeln!(file, "127.0.0.1:{port}").expect("the host file is writable");
+    for address in &addresses {
+        writeln!(file, "{address}").expect("the host file is writable");
     }
     let hosts = hosts.to_string_lossy().into_owned();
     let me = std::env::current_exe().expect("this example's path");

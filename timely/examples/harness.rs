@@ -35,7 +35,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -618,15 +617,7 @@ fn calibrate(fixed: Option<u32>) -> (u32, f64) {
 /// Starts `n` processes of this binary on loopback ports that were free a
 /// moment ago, with `args`; their stdout piped, their stderr ours.
 fn start_children(n: usize, args: &[String]) -> Vec<Child> {
-    let addresses: Vec<String> = (0..n)
-        .map(|_| {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free loopback port")
-                .port();
-            format!("127.0.0.1:{port}")
-        })
-        .collect();
+    let addresses = kahn_timely::loopback_addresses(n).expect("free loopback ports");
     (0..n)
         .map(|i| {
             Command::new(std::env::current_exe().expect("this binary"))

@@ -173,6 +173,47 @@ where
         .collect()
 }
 
+/// Addresses for `n` processes on this host (`127.0.0.1:<port>`), on ports
+/// free now: for a run of several processes on one machine (a demo, a
+/// test), as lines of a host file or a [`CommunicationConfig::Cluster`]'s
+/// addresses.
+///
+/// The ports are below Linux's default range for outgoing connections
+/// (32768 and up), so the processes' own connections to each other do not
+/// take one before its process listens on it; another program may still.
+///
+/// # Errors
+/// If no `n` ports between 20000 and 32767 can be bound.
+pub fn loopback_addresses(n: usize) -> std::io::Result<Vec<String>> {
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 32_768 - LOW;
+    let seed = std::process::id().wrapping_mul(7_919).wrapping_add(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos()),
+    );
+    let mut addresses = Vec::with_capacity(n);
+    for i in 0..SPAN {
+        if addresses.len() == n {
+            break;
+        }
+        let port = (LOW + seed.wrapping_add(i) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            addresses.push(format!("127.0.0.1:{port}"));
+        }
+    }
+    if addresses.len() < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!(
+                "only {} of {n} loopback ports between {LOW} and 32767 are free",
+                addresses.len()
+            ),
+        ));
+    }
+    Ok(addresses)
+}
+
 /// How long [`execute`] waits for timely's threads once a run here gave a
 /// process up and every worker here has returned.
 const GRACE: Duration = Duration::from_secs(1);

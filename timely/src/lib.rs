@@ -53,7 +53,7 @@ mod run;
 mod wire;
 
 pub use error::DistributedError;
-pub use execute::{config_from_args, execute, execute_from_args};
+pub use execute::{config_from_args, execute, execute_from_args, loopback_addresses};
 pub use options::DistributedOptions;
 pub use placement::{cut_edges, Placement};
 pub use report::DistributedReport;

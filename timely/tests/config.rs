@@ -92,3 +92,24 @@ fn good_arguments_give_timely_configurations() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn loopback_addresses_are_distinct_free_ports_below_the_outgoing_range() {
+    let addresses = kahn_timely::loopback_addresses(5).unwrap();
+    assert_eq!(addresses.len(), 5);
+    let mut ports: Vec<u16> = addresses
+        .iter()
+        .map(|a| a.strip_prefix("127.0.0.1:").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        ports.iter().all(|&p| (20_000..32_768).contains(&p)),
+        "{ports:?}"
+    );
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 5, "{addresses:?}");
+    // Free now: each can be listened on.
+    for address in &addresses {
+        std::net::TcpListener::bind(address.as_str()).unwrap();
+    }
+}

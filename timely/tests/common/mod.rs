@@ -1,6 +1,5 @@
 //! What the multi-process tests share: starting this test binary again as the processes of a run on loopback, and waiting for them with a time limit.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,18 +14,9 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 /// Starts `n` processes of this test binary, each running only the test
 /// `entry` as process `i` of `n`, on loopback ports that were free a
-/// moment ago, with `env` set besides.
+/// moment ago ([`kahn_timely::loopback_addresses`]), with `env` set besides.
 pub fn start_processes(n: usize, entry: &str, env: &[(&str, &str)]) -> Vec<Child> {
-    let ports: Vec<u16> = (0..n)
-        .map(|_| {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let addresses = kahn_timely::loopback_addresses(n).expect("free loopback ports");
     (0..n)
         .map(|i| {
             Command::new(std::env::current_exe().unwrap())
