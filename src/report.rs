@@ -361,10 +361,7 @@ impl<'g, T> Report<'g, T> {
     }
 
     fn timing_of(&self, id: TaskId) -> Option<Timing> {
-        let ran = matches!(
-            State::from_code(self.states[id.index()]),
-            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
-        ) && !self.was_carried(id);
+        let ran = State::from_code(self.states[id.index()]).ran() && !self.was_carried(id);
         ran.then(|| self.timings.as_ref().map(|t| t[id.index()]))
             .flatten()
     }
@@ -391,10 +388,7 @@ impl<'g, T> Report<'g, T> {
         let Some(id) = self.names.find(task.into()) else {
             return 0;
         };
-        let last = matches!(
-            State::from_code(self.states[id.index()]),
-            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
-        ) && !self.was_carried(id);
+        let last = State::from_code(self.states[id.index()]).ran() && !self.was_carried(id);
         self.failed_attempts(id).len() as u32 + u32::from(last)
     }
 

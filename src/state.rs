@@ -83,6 +83,15 @@ pub(crate) fn holds_output(code: u8) -> bool {
 }
 
 impl State {
+    /// Whether a task that ended in this state ran (its body was called):
+    /// it has a timing and counts as an attempt.
+    pub(crate) fn ran(self) -> bool {
+        matches!(
+            self,
+            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
+        )
+    }
+
     /// The state in words, as `Display` shows it: "succeeded", "timed out"…
     pub fn as_str(self) -> &'static str {
         match self {

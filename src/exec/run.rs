@@ -699,15 +699,15 @@ impl<'r, T> RunCore<'r, T> {
             })
             .flatten();
         // A task that did not run has no timing, as in the report.
-        let ran = matches!(
-            state,
-            State::Succeeded | State::Failed | State::Panicked | State::TimedOut
-        );
-        let timing = self.timings.as_ref().filter(|_| ran).map(|timings| {
-            // SAFETY: written only by the worker that ran `v`, this one,
-            // before it recorded `v`.
-            unsafe { *timings[v as usize].0.get() }
-        });
+        let timing = self
+            .timings
+            .as_ref()
+            .filter(|_| state.ran())
+            .map(|timings| {
+                // SAFETY: written only by the worker that ran `v`, this one,
+                // before it recorded `v`.
+                unsafe { *timings[v as usize].0.get() }
+            });
         (part.outbox)(Settled {
             task: TaskId::new(v),
             state,
