@@ -214,7 +214,16 @@ impl Local<'_> {
     }
 
     /// The announcement is out but a peer wants work: retracts it, shares,
-    /// and announces what is left.
+    /// announces what is left, and only then calls workers if the run wants
+    /// them.
+    ///
+    /// The call is decided after the new announcement, as in
+    /// `announce_before_task`: a worker that leaves the run raises `WANT`
+    /// and then looks for announcements and published work (a Dekker pair,
+    /// the fence on each side). Decided before, as it once was, a worker
+    /// that left in between saw neither, and the work held here waited
+    /// through the whole of the task about to run: a ready task behind a
+    /// running one, with a thread idle.
     #[inline(never)]
     fn reannounce_after_sharing<T>(
         &mut self,
@@ -226,9 +235,16 @@ impl Local<'_> {
         if self.retract(core) {
             cur.hi = cur.lo;
         }
-        cur = self.share(core, cur, shared);
-        if !cur.is_empty() || self.holds_hidden_work() {
+        cur = self.share(core, cur, shared.is_some());
+        let holds = !cur.is_empty() || self.holds_hidden_work();
+        if holds {
             self.announce(core, cur);
+        } else {
+            // What was published must be seen, or the call below made.
+            core.fences().light();
+        }
+        if let Some(shared) = shared.filter(|_| core.signals().wants_workers()) {
+            call_workers(core, shared, holds);
         }
         (cur.lo, cur.hi)
     }
@@ -659,6 +675,21 @@ fn work<T: Send + Sync>(
                 }
             }
         };
+    }
+}
+
+/// Calls workers for a run that wants them: one for what is published, and
+/// one more to watch the work still held here (`holds`, announced while the
+/// next task runs): a worker that is only called when work is published
+/// would leave that work hidden if the task turns out long.
+#[cold]
+fn call_workers<T>(core: &RunCore<'_, T>, shared: &Arc<Shared>, holds: bool) {
+    for _ in 0..1 + usize::from(holds) {
+        if !registry::spawn_worker(shared) {
+            // The executor is full; a job that finishes asks again.
+            core.signals().enough_workers();
+            break;
+        }
     }
 }
 
@@ -1111,19 +1142,15 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 impl Local<'_> {
     /// Called before a task, with the announcement retracted, when this
     /// worker holds private work and a peer is hungry, the run wants
-    /// another worker, or its tasks are slow: publishes the oldest
-    /// set-aside range or the upper half of the current one (if nothing is
-    /// published yet), and calls a worker if the run wants one.
+    /// another worker (and `may_call`), or its tasks are slow: publishes
+    /// the oldest set-aside range or the upper half of the current one (if
+    /// nothing is published yet). The caller calls workers, once what is
+    /// left is announced.
     #[cold]
-    fn share<T>(
-        &mut self,
-        core: &RunCore<'_, T>,
-        mut cur: Releases,
-        shared: Option<&Arc<Shared>>,
-    ) -> Releases {
+    fn share<T>(&mut self, core: &RunCore<'_, T>, mut cur: Releases, may_call: bool) -> Releases {
         // `cur` is taken and returned by value: a `&mut` would pin the
         // current range to the stack for the whole loop (see `Releases`).
-        let want = shared.is_some() && core.signals().wants_workers();
+        let want = may_call && core.signals().wants_workers();
         if !(want || core.peer_hungry() || self.pace.eager) {
             return cur;
         }
@@ -1146,20 +1173,6 @@ impl Local<'_> {
             };
             self.deque.push(gift);
             core.shared();
-        }
-        if let Some(shared) = shared.filter(|_| want) {
-            // One worker for what was published, and one more to watch the
-            // work still held here (announced while the next task runs): a
-            // worker that is only called when work is published would leave
-            // that work hidden if the task turns out long.
-            let holds = !cur.is_empty() || self.holds_hidden_work();
-            for _ in 0..1 + usize::from(holds) {
-                if !registry::spawn_worker(shared) {
-                    // The executor is full; a job that finishes asks again.
-                    core.signals().enough_workers();
-                    break;
-                }
-            }
         }
         cur
     }

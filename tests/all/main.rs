@@ -30,6 +30,7 @@ mod retries;
 mod run_props;
 mod scheduling;
 mod stress;
+mod stress_meet;
 mod stress_nested;
 mod summary;
 mod timeouts;
