@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kahn::{Arena, Executor, ExecutorError, Graph, Outcome, RunOptions, State};
 use kahn_test_support::{
-    bounded, cpu_ms, rendezvous, spin_for, wait_for, wait_until, watched_executor,
+    bounded, cpu_ms, fan_out_in, rendezvous, spin_for, wait_for, wait_until, watched_executor,
 };
 
 /// Long enough that only a scheduler that hides work makes a test fail.
@@ -100,21 +100,8 @@ fn a_fan_out_keeps_every_worker_busy() {
                 let group_done = threads * (order / threads) + threads;
                 wait_until(LIMIT, || arrived.load(Ordering::SeqCst) >= group_done)
             };
-            let meet = &meet;
             let mut arena = Arena::new();
-            let mut b = arena.builder::<bool>();
-            b.task("root", |_| Ok(true)).unwrap();
-            for i in 0..4 {
-                let name = format!("parse{i}");
-                b.task(&name, move |_| Ok(meet())).unwrap();
-                b.edge("root", name.as_str()).unwrap();
-            }
-            b.task("aggregate", |ctx| Ok(ctx.inputs().all(|(_, met)| *met)))
-                .unwrap();
-            for i in 0..4 {
-                b.edge(format!("parse{i}").as_str(), "aggregate").unwrap();
-            }
-            let graph = b.build().unwrap();
+            let graph = fan_out_in(&mut arena, &meet);
             for rerun in 0..if cfg!(miri) { 1 } else { 10 } {
                 arrived.store(0, Ordering::SeqCst);
                 let report = executor.run(&graph);

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kahn::{Arena, Executor};
-use kahn_test_support::wait_until;
+use kahn_test_support::{fan_out_in, wait_until};
 
 const THREADS: usize = 4;
 
@@ -32,21 +32,8 @@ fn meet_reruns(reruns: usize, fresh_every: usize) -> Option<usize> {
             arrived.load(Ordering::SeqCst) >= group_done
         })
     };
-    let meet = &meet;
     let mut arena = Arena::new();
-    let mut b = arena.builder::<bool>();
-    b.task("root", |_| Ok(true)).unwrap();
-    for i in 0..4 {
-        let name = format!("parse{i}");
-        b.task(&name, move |_| Ok(meet())).unwrap();
-        b.edge("root", name.as_str()).unwrap();
-    }
-    b.task("aggregate", |ctx| Ok(ctx.inputs().all(|(_, met)| *met)))
-        .unwrap();
-    for i in 0..4 {
-        b.edge(format!("parse{i}").as_str(), "aggregate").unwrap();
-    }
-    let graph = b.build().unwrap();
+    let graph = fan_out_in(&mut arena, &meet);
     let mut executor = Executor::with_threads(THREADS).unwrap();
     for rerun in 0..reruns {
         if rerun > 0 && rerun % fresh_every == 0 {

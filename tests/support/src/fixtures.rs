@@ -36,3 +36,27 @@ pub fn add_sleeping_chain(b: &mut GraphBuilder<'_, u64>, n: usize, each: Duratio
         }
     }
 }
+
+/// `root → parse0 … parse3 → aggregate`, each parse returning what `parse`
+/// does (whether it met its group, in the tests that make the parses wait
+/// for each other) and `aggregate` whether all four did: a fan-out that
+/// needs a worker for every parse at once.
+pub fn fan_out_in<'a>(
+    arena: &'a mut Arena,
+    parse: &'a (dyn Fn() -> bool + Sync),
+) -> Graph<'a, bool> {
+    let mut b = arena.builder::<bool>();
+    b.task("root", |_| Ok(true)).expect("a fresh builder");
+    for i in 0..4 {
+        let name = format!("parse{i}");
+        b.task(&name, move |_| Ok(parse())).expect("fresh names");
+        b.edge("root", name.as_str()).expect("both tasks exist");
+    }
+    b.task("aggregate", |ctx| Ok(ctx.inputs().all(|(_, met)| *met)))
+        .expect("a fresh name");
+    for i in 0..4 {
+        b.edge(format!("parse{i}").as_str(), "aggregate")
+            .expect("both tasks exist");
+    }
+    b.build().expect("a fan-out and a fan-in make a DAG")
+}

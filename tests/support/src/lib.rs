@@ -33,7 +33,7 @@ pub mod wait;
 pub use bounded::{bounded, LIMIT};
 pub use cpu::{cpu_ms, thread_ids, watched_executor};
 pub use executors::{executor, executors};
-pub use fixtures::cancelling_pair;
+pub use fixtures::{cancelling_pair, fan_out_in};
 pub use oracle::{counts, Oracle};
 pub use panics::intend_panic;
 pub use wait::{rendezvous, spin_for, wait_for, wait_until};
