@@ -67,9 +67,11 @@ fn stress_a_fan_out_meets_on_more_threads_than_cores() {
             .into_iter()
             .map(|fresh_every| s.spawn(move || (fresh_every, meet_reruns(reruns, fresh_every))))
             .collect();
-        let results: Vec<_> = drivers.into_iter().map(|d| d.join().unwrap()).collect();
+        let results: Vec<_> = drivers.into_iter().map(|d| d.join()).collect();
+        // Before any assertion: the scope waits for the spinning threads.
         done.store(true, Ordering::Relaxed);
-        for (fresh_every, stalled) in results {
+        for result in results {
+            let (fresh_every, stalled) = result.expect("a driver panicked");
             assert_eq!(
                 stalled, None,
                 "executors fresh every {fresh_every} runs: a parse did not start while its siblings waited"
