@@ -5,7 +5,7 @@
 //! executors of 1, 2 and 4 threads, [`Settings::reps`] times, and records
 //! the median of one figure against what it should be (the ideal makespan,
 //! a sibling's duration, the run on one thread), as a
-//! [`ScenarioRecord`](crate::record::ScenarioRecord):
+//! [`ScenarioRecord`]:
 //!
 //! - `ready-behind-long`: `extract -> {long, short}`: when `short` starts,
 //!   against `long`'s duration (it should start at once, not after `long`),
