@@ -248,3 +248,105 @@ impl RayonScope {
         ran.into_inner()
     }
 }
+
+/// kahn's design with nothing else: workers that decrement one shared array
+/// of atomic in-degrees, run what they make ready depth-first from a private
+/// stack, and hand the older half of it to an idle peer when one asks. No
+/// task closures, outcomes, announcements or cancellation checks.
+///
+/// What it pays above [`SerialFloor`] is what sharing the counters between
+/// threads costs on a shape (an atomic read-modify-write per edge, and a
+/// cache-line transfer whenever the other worker touched the counter's line
+/// last), whatever else an executor does. So it is the reference against
+/// which a 2-thread bar over the floor is judged reachable by an executor of
+/// this design: kahn ÷ `shared-counters` is kahn's own overhead.
+pub struct SharedCounters {
+    floor: SerialFloor,
+    sources: Vec<u32>,
+    pending: Vec<std::sync::atomic::AtomicU32>,
+    pool: rayon::ThreadPool,
+}
+
+impl SharedCounters {
+    /// Lays `g` out as the floor does, with a rayon pool of `threads`
+    /// threads, one worker on each.
+    pub fn new(g: &ShapeGraph, threads: usize) -> SharedCounters {
+        let floor = SerialFloor::new(g);
+        let sources = (0..g.tasks as u32)
+            .rev()
+            .filter(|&v| floor.indegree[v as usize] == 0)
+            .collect();
+        let pending = floor
+            .indegree
+            .iter()
+            .map(|&d| std::sync::atomic::AtomicU32::new(d))
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("threads");
+        SharedCounters {
+            floor,
+            sources,
+            pending,
+            pool,
+        }
+    }
+
+    /// Runs every task once, calling `body(task)`; returns how many ran.
+    pub fn run(&self, body: impl Fn(u32) + Sync) -> usize {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        for (p, &d) in self.pending.iter().zip(&self.floor.indegree) {
+            p.store(d, Ordering::Relaxed);
+        }
+        // Ready tasks handed between workers; the sources start here.
+        let pile = Mutex::new(self.sources.clone());
+        let hungry = AtomicBool::new(false);
+        let remaining = AtomicUsize::new(self.pending.len());
+        let ran = AtomicUsize::new(0);
+        self.pool.broadcast(|_| {
+            let mut stack: Vec<u32> = Vec::new();
+            let mut done = 0;
+            loop {
+                let Some(v) = stack.pop() else {
+                    if done > 0 {
+                        ran.fetch_add(done, Ordering::Relaxed);
+                        remaining.fetch_sub(done, Ordering::AcqRel);
+                        done = 0;
+                    }
+                    if let Ok(mut pile) = pile.try_lock() {
+                        let take = pile.len().div_ceil(2);
+                        let from = pile.len() - take;
+                        stack.extend(pile.drain(from..));
+                    }
+                    if stack.is_empty() {
+                        if remaining.load(Ordering::Acquire) == 0 {
+                            return;
+                        }
+                        hungry.store(true, Ordering::Relaxed);
+                        std::hint::spin_loop();
+                    }
+                    continue;
+                };
+                body(black_box(v));
+                done += 1;
+                for &s in self.floor.successors(v) {
+                    let p = &self.pending[s as usize];
+                    // The last release only reads, as kahn's does.
+                    if p.load(Ordering::Acquire) == 1 || p.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        stack.push(s);
+                    }
+                }
+                if stack.len() > 1 && hungry.load(Ordering::Relaxed) {
+                    hungry.store(false, Ordering::Relaxed);
+                    let half = stack.len() / 2;
+                    pile.lock()
+                        .expect("no panics here")
+                        .extend(stack.drain(..half));
+                }
+            }
+        });
+        ran.into_inner()
+    }
+}

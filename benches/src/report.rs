@@ -167,7 +167,9 @@ pub fn summary(folder: &Folder) -> String {
         let _ = writeln!(
             w,
             "- ns per task; medians over the reps of each record (`reps` in the JSON); kahn, heap and {} on {} threads; the floor on one",
-            if records.iter().any(|r| r.variant == "rayon-scope-inline") {
+            if records.iter().any(|r| r.variant == "shared-counters") {
+                "both `rayon::scope` baselines and `shared-counters`"
+            } else if records.iter().any(|r| r.variant == "rayon-scope-inline") {
                 "both `rayon::scope` baselines"
             } else {
                 "`rayon::scope`"
@@ -494,8 +496,10 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
         "kahn against the baselines (`empty` body, reruns of a built graph)",
         "Targets: kahn never slower than `rayon::scope`; on wavefront no slower than `rayon::scope` \
          continuing inline with one ready successor (`rayon-scope-inline`); on chain and tree within 2× of the floor. \
-         Misses are flagged in the last column.",
-        "lrrrrrrrrrrrl",
+         Misses are flagged in the last column. `shared-counters` is kahn's design with nothing else (workers \
+         sharing atomic in-degrees, no closures or outcomes): shared/floor is what sharing the counters costs on \
+         the shape, kahn/shared what kahn adds to it.",
+        "lrrrrrrrrrrrrrrl",
         &[
             "shape",
             "tasks",
@@ -505,10 +509,13 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
             "heap",
             "rayon-scope",
             "rayon-scope-inline",
+            "shared-counters",
             "floor-1t",
             "kahn/scope",
             "kahn/inline",
             "kahn/floor",
+            "shared/floor",
+            "kahn/shared",
             "flags",
         ],
     );
@@ -523,9 +530,16 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
         let heap = rerun("heap", t);
         let scope = rerun("rayon-scope", t);
         let inline = rerun("rayon-scope-inline", t);
+        let shared = rerun("shared-counters", t);
         let floor = rerun("floor", 1);
         let against = |baseline: Option<f64>| baseline.map(|b| k.rerun_ns / b);
-        let (ks, ki, kf) = (against(scope), against(inline), against(floor));
+        let (ks, ki, kf, kc) = (
+            against(scope),
+            against(inline),
+            against(floor),
+            against(shared),
+        );
+        let cf = shared.zip(floor).map(|(c, f)| c / f);
         let mut flags = Vec::new();
         if ks.is_some_and(|r| r > 1.0) {
             flags.push("**slower than rayon-scope**");
@@ -541,7 +555,7 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
         }
         let _ = writeln!(
             w,
-            "| {shape} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {shape} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             k.tasks,
             opt(Some(k.rerun_ns), 1),
             opt(Some(k.rerun_min_ns), 1),
@@ -549,10 +563,13 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
             opt(heap, 1),
             opt(scope, 1),
             opt(inline, 1),
+            opt(shared, 1),
             opt(floor, 1),
             x(ks),
             x(ki),
             x(kf),
+            x(cf),
+            x(kc),
             flags.join(", ")
         );
     }
@@ -566,7 +583,7 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
         &format!("Parallel efficiency (`cpu` body, {steps} xorshift steps, about 1 µs)"),
         "efficiency: floor-1t time / (threads × time), 100% is a perfect speedup over the floor \
          (chain has no parallelism: 1/threads is its ideal); scale: kahn on one thread / (threads × kahn).",
-        "lrrrrrrrr",
+        "lrrrrrrrrr",
         &[
             "shape",
             "tasks",
@@ -577,6 +594,7 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
             "heap eff",
             "rayon-scope eff",
             "rayon-scope-inline eff",
+            "shared-counters eff",
         ],
     );
     let mut threads: Vec<usize> = ix
@@ -598,7 +616,7 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
             };
             let _ = writeln!(
                 w,
-                "| {shape} | {} | {th} | {} | {} | {} | {} | {} | {} |",
+                "| {shape} | {} | {th} | {} | {} | {} | {} | {} | {} | {} |",
                 k.tasks,
                 opt(Some(k.rerun_ns), 1),
                 pct(k.efficiency),
@@ -606,6 +624,7 @@ fn efficiency(w: &mut String, ix: &Index<'_>) {
                 pct(eff("heap")),
                 pct(eff("rayon-scope")),
                 pct(eff("rayon-scope-inline")),
+                pct(eff("shared-counters")),
             );
         }
     }

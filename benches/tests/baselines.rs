@@ -5,7 +5,7 @@
 //! threads, so a baseline that drops or reorders a task fails before it is
 //! timed against kahn.
 
-use kahn_bench::baselines::{RayonScope, SerialFloor};
+use kahn_bench::baselines::{RayonScope, SerialFloor, SharedCounters};
 use kahn_bench::order::Stamps;
 use kahn_bench::shapes::{Shape, ShapeGraph};
 
@@ -38,6 +38,18 @@ fn rayon_scope_runs_every_shape_in_order() {
         });
         every_shape_in_order(&format!("rayon-scope-inline {threads}t"), |g, stamps| {
             RayonScope::continuing_inline(g, threads).run(|v| stamps.hit(v))
+        });
+    }
+}
+
+#[test]
+fn shared_counters_run_every_shape_in_order() {
+    for threads in [1, 2, 4] {
+        every_shape_in_order(&format!("shared-counters {threads}t"), |g, stamps| {
+            let runner = SharedCounters::new(g, threads);
+            // Twice: the second run starts from counters the first used.
+            runner.run(|_| {});
+            runner.run(|v| stamps.hit(v))
         });
     }
 }

@@ -13,14 +13,15 @@
 //! ```
 //!
 //! For each shape, size, body (`empty`, `count`, `cpu`) and thread count it
-//! measures five variants:
+//! measures six variants:
 //! - `arena`: kahn — names interned into an [`kahn::Arena`], CSR, run by
 //!   [`kahn::Executor`]; `arena.builder()` rewinds the arena between batches;
 //! - `heap`: `Box<Node>`s, a `HashMap<String, u32>` and `rayon::scope`,
 //!   rebuilt for every batch (`kahn_bench::heap`);
 //! - `rayon-scope`, `rayon-scope-inline` (which continues inline with one
-//!   ready successor) and `floor` (one thread): the baselines over CSR
-//!   (`kahn_bench::baselines`).
+//!   ready successor), `shared-counters` (kahn's design with nothing else:
+//!   workers sharing atomic in-degrees) and `floor` (one thread): the
+//!   baselines over CSR (`kahn_bench::baselines`).
 //!
 //! and reports build, first run, steady rerun (median and min) and batch loop
 //! (build + run + drop, after the first batch) in ns per task, heap
@@ -74,6 +75,11 @@ use measure::{Baseline, Bench, Input};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// What the progress bar counts per thread count, shape, size and body:
+/// kahn, the heap variant, `rayon-scope`, `rayon-scope-inline` and
+/// `shared-counters` (the floor is counted once).
+const VARIANTS_PER_THREAD_COUNT: u64 = 5;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -251,7 +257,7 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
     let steps: u64 = args
         .sizes
         .iter()
-        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + 4 * threads))
+        .map(|&n| threads + bodies_at(n).count() as u64 * (1 + VARIANTS_PER_THREAD_COUNT * threads))
         .sum::<u64>()
         * args.shapes.len() as u64;
     let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
@@ -283,7 +289,7 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
             }
             for &body in bodies_at(n) {
                 if wrong {
-                    bar.inc(1 + 4 * threads);
+                    bar.inc(1 + VARIANTS_PER_THREAD_COUNT * threads);
                     continue;
                 }
                 let what = |v: &str| format!("{shape}-{n}: {v}, {} body", body.name());
@@ -303,7 +309,11 @@ fn measure_all(args: &Args, meta: &Meta) -> Result<(Vec<Record>, Vec<String>), S
                     bar.set_message(what(&format!("heap {t}t")));
                     keep(measure::heap(&bench, &input, body, t, floor_secs));
                     bar.inc(1);
-                    for which in [Baseline::RayonScope(t), Baseline::RayonScopeInline(t)] {
+                    for which in [
+                        Baseline::RayonScope(t),
+                        Baseline::RayonScopeInline(t),
+                        Baseline::SharedCounters(t),
+                    ] {
                         bar.set_message(what(&format!("{} {t}t", which.variant())));
                         keep(
                             measure::baseline(&bench, &input, body, which, floor_secs)

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use kahn::{Arena, BoxError, Counts, Executor, TaskContext};
 use kahn_bench::alloc;
-use kahn_bench::baselines::{build_named, build_shape, spin, NameCalls, RayonScope, SerialFloor};
+use kahn_bench::baselines::{
+    build_named, build_shape, spin, NameCalls, RayonScope, SerialFloor, SharedCounters,
+};
 use kahn_bench::heap::{task_names, HeapBody, HeapGraph};
 use kahn_bench::order::Stamps;
 use kahn_bench::record::Record;
@@ -226,6 +228,16 @@ pub fn verify(bench: &Bench<'_>, input: &Input, threads: usize) -> Result<(), St
         )?;
         in_order(&stamps, &who)?;
     }
+
+    let stamps = Stamps::new(input.tasks());
+    let who = format!("shared-counters {threads}t");
+    check(
+        input,
+        &format!("{who} (order check)"),
+        SharedCounters::new(&input.g, threads).run(|v| stamps.hit(v)),
+        None,
+    )?;
+    in_order(&stamps, &who)?;
 
     let stamps = Stamps::new(input.tasks());
     let floor = SerialFloor::new(&input.g);
@@ -511,6 +523,9 @@ pub enum Baseline {
     /// `rayon::scope` on this many threads, continuing inline with one
     /// ready successor.
     RayonScopeInline(usize),
+    /// Workers on this many threads sharing atomic in-degrees, with nothing
+    /// else of an executor.
+    SharedCounters(usize),
 }
 
 impl Baseline {
@@ -520,13 +535,16 @@ impl Baseline {
             Baseline::Floor => "floor",
             Baseline::RayonScope(_) => "rayon-scope",
             Baseline::RayonScopeInline(_) => "rayon-scope-inline",
+            Baseline::SharedCounters(_) => "shared-counters",
         }
     }
 
     fn threads(self) -> usize {
         match self {
             Baseline::Floor => 1,
-            Baseline::RayonScope(t) | Baseline::RayonScopeInline(t) => t,
+            Baseline::RayonScope(t)
+            | Baseline::RayonScopeInline(t)
+            | Baseline::SharedCounters(t) => t,
         }
     }
 }
@@ -572,6 +590,7 @@ pub fn baseline(
         Baseline::Floor => with_body!(SerialFloor::new(&input.g)),
         Baseline::RayonScope(t) => with_body!(RayonScope::new(&input.g, t)),
         Baseline::RayonScopeInline(t) => with_body!(RayonScope::continuing_inline(&input.g, t)),
+        Baseline::SharedCounters(t) => with_body!(SharedCounters::new(&input.g, t)),
     }
 }
 
