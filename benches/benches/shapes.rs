@@ -2,23 +2,24 @@
 //! against the baselines, at sizes criterion can sample (up to 1e5 tasks).
 //!
 //! Ids are `<what>/<variant>/<shape>-<n>`:
-//! - `rerun/{kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, floor-1t}`:
+//! - `rerun/{kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, shared-counters-2t, floor-1t}`:
 //!   a rerun of a built graph, empty bodies: scheduling overhead per task.
 //!   `heap-2t` is the heap variant (`kahn_bench::heap`), `rayon-scope-2t` one
 //!   spawn per ready task over CSR, `rayon-scope-inline-2t` the same but
-//!   continuing inline with one ready successor, `floor-1t` a one-thread Kahn
-//!   loop with the body inlined;
+//!   continuing inline with one ready successor, `shared-counters-2t` kahn's
+//!   design with nothing else (workers sharing atomic in-degrees), `floor-1t`
+//!   a one-thread Kahn loop with the body inlined;
 //! - `build/{arena, arena-bulk, arena-by-id, heap}`: (arena rewind +) tasks +
 //!   edges + validation, by name from a configuration's strings (one call
 //!   per item, or `bulk`: `tasks` and `edges_by_name`) unless `by-id`;
 //! - `batch/{arena, heap}`: build by name + run + drop, the ETL loop;
-//! - `cpu1us/{kahn-1t, kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, floor-1t}`:
+//! - `cpu1us/{kahn-1t, kahn-2t, heap-2t, rayon-scope-2t, rayon-scope-inline-2t, shared-counters-2t, floor-1t}`:
 //!   ~1 µs bodies, for parallel efficiency.
 //!
 //! Build and batch bodies capture a counter, as real tasks capture data.
 //! After criterion's own output come the harness's tables (`report::tables`)
 //! of the medians per task, with `-` for what these benches do not measure.
-//! Run: `cargo bench -p kahn-bench --bench shapes` (about 4½ minutes; a filter such as
+//! Run: `cargo bench -p kahn-bench --bench shapes` (about 5 minutes; a filter such as
 //! `rerun/` narrows it). The full harness, up to 1e7 tasks with memory and
 //! allocation counts, is `cargo run --release -p kahn-bench`.
 
@@ -30,7 +31,9 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use kahn::{Arena, Executor};
-use kahn_bench::baselines::{build_named, build_shape, spin, NameCalls, RayonScope, SerialFloor};
+use kahn_bench::baselines::{
+    build_named, build_shape, spin, NameCalls, RayonScope, SerialFloor, SharedCounters,
+};
 use kahn_bench::heap::{self, task_names, HeapGraph};
 use kahn_bench::record::{self, Record};
 use kahn_bench::report;
@@ -69,8 +72,8 @@ fn bench_reruns(c: &mut Criterion, executor: &Executor, pool: &rayon::ThreadPool
 }
 
 /// The heap variant (on `pool`'s two threads), both `rayon::scope`
-/// baselines (on two threads of their own) and the one-thread floor on `g`,
-/// every task running `body`.
+/// baselines and `shared-counters` (each on two threads of its own) and the
+/// one-thread floor on `g`, every task running `body`.
 fn bench_others(
     group: &mut BenchmarkGroup<'_, WallTime>,
     g: &ShapeGraph,
@@ -90,6 +93,10 @@ fn bench_others(
             bench.iter(|| assert_eq!(scope.run(body), g.tasks))
         });
     }
+    let shared = SharedCounters::new(g, 2);
+    group.bench_function(id("shared-counters-2t", g.shape, n), |bench| {
+        bench.iter(|| assert_eq!(shared.run(body), g.tasks))
+    });
     let floor = SerialFloor::new(g);
     group.bench_function(id("floor-1t", g.shape, n), |bench| {
         bench.iter(|| assert_eq!(floor.run(body), g.tasks))
@@ -225,6 +232,7 @@ fn records() -> Vec<Record> {
                 ("heap", "heap-2t", 2),
                 ("rayon-scope", "rayon-scope-2t", 2),
                 ("rayon-scope-inline", "rayon-scope-inline-2t", 2),
+                ("shared-counters", "shared-counters-2t", 2),
                 ("floor", "floor-1t", 1),
             ] {
                 if let Some(ns) = per_task("rerun", id, &g, n) {
@@ -269,6 +277,7 @@ fn records() -> Vec<Record> {
             ("heap", "heap-2t", 2),
             ("rayon-scope", "rayon-scope-2t", 2),
             ("rayon-scope-inline", "rayon-scope-inline-2t", 2),
+            ("shared-counters", "shared-counters-2t", 2),
         ] {
             if let Some(ns) = cpu(id) {
                 records.push(Record {
