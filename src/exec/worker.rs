@@ -205,9 +205,10 @@ impl Local<'_> {
         poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
     ) -> (u32, u32) {
-        self.announce(core, Releases { lo, hi, poison });
+        let cur = Releases { lo, hi, poison };
+        self.announce(core, cur);
         if self.pace.eager || core.give_wanted() {
-            return self.reannounce_after_sharing(core, (lo, hi, poison), shared);
+            return self.reannounce_after_sharing(core, cur, shared);
         }
         (lo, hi)
     }
@@ -227,12 +228,10 @@ impl Local<'_> {
     fn reannounce_after_sharing<T>(
         &mut self,
         core: &RunCore<'_, T>,
-        (lo, hi, poison): (u32, u32, Option<Cause>),
+        cur: Releases,
         shared: Option<&Arc<Shared>>,
     ) -> (u32, u32) {
-        // Scalars, not a `Releases`: one built for this rare call was
-        // stored to memory before every task.
-        let mut cur = Releases { lo, hi, poison };
+        let mut cur = cur;
         if self.retract(core) {
             cur.hi = cur.lo;
         }
@@ -413,9 +412,7 @@ impl Local<'_> {
 struct Pace {
     eager: bool,
     check_every: u32,
-    /// Tasks left before the next check: counted down, so the per-task
-    /// test is one decrement, not a load and compare of two fields.
-    until_check: u32,
+    since_check: u32,
     check_start: Instant,
 }
 
@@ -427,7 +424,7 @@ impl Pace {
         Pace {
             eager: true,
             check_every: 1,
-            until_check: 1,
+            since_check: 0,
             check_start: Instant::now(),
         }
     }
@@ -438,7 +435,6 @@ impl Pace {
         Pace {
             eager,
             check_every: u32::MAX,
-            until_check: u32::MAX,
             ..Pace::new()
         }
     }
@@ -447,8 +443,8 @@ impl Pace {
     /// `true` if it did (a moment to look at slower signals too).
     #[inline]
     fn tick(&mut self) -> bool {
-        self.until_check -= 1;
-        if self.until_check == 0 {
+        self.since_check += 1;
+        if self.since_check >= self.check_every {
             self.measure();
             return true;
         }
@@ -458,20 +454,20 @@ impl Pace {
     #[cold]
     fn measure(&mut self) {
         if cfg!(loom) {
-            self.until_check = self.check_every;
+            self.since_check = 0;
             return;
         }
         let now = Instant::now();
-        let slow = now - self.check_start >= Pace::SLOW * self.check_every;
+        let slow = now - self.check_start >= Pace::SLOW * self.since_check;
         self.eager = slow;
         self.check_every = if slow { 1 } else { Pace::LAZY_CHECK };
-        self.until_check = self.check_every;
+        self.since_check = 0;
         self.check_start = now;
     }
 
     /// Time spent looking for work is not task time.
     fn restart(&mut self) {
-        self.until_check = self.check_every;
+        self.since_check = 0;
         self.check_start = Instant::now();
     }
 }
@@ -579,7 +575,6 @@ fn work<T: Send + Sync>(
     how: &Participation<'_>,
 ) -> Departure {
     let targets = core.csr().targets;
-    let mut ctx = context_for(core, local);
     let mut cur = Releases::EMPTY;
     loop {
         // The current range as three scalars, so the loop keeps them in
@@ -616,7 +611,7 @@ fn work<T: Send + Sync>(
                             None => continue,
                         }
                     }
-                    let next = run_claimed(graph, core, local, &mut ctx, v);
+                    let next = run_claimed(graph, core, local, v);
                     // Flags in `local` rather than local variables: kept
                     // in registers across the task, they cost spills.
                     if local.after_task != 0 && local.after_task(graph, core, v) {
@@ -763,7 +758,7 @@ fn take_back<T: Send + Sync>(
     // wake-up on to whoever waits behind it, of this run or another.
     match core.acquire_for(table, v) {
         Acquired::Held => {
-            let next = run_claimed(graph, core, local, &mut context_for(core, local), v);
+            let next = run_claimed(graph, core, local, v);
             core.release_for(table, v);
             next
         }
@@ -839,7 +834,7 @@ fn run_unannounced<T: Send + Sync>(
     if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
         return Releases::EMPTY;
     }
-    let next = run_claimed(graph, core, local, &mut context_for(core, local), v);
+    let next = run_claimed(graph, core, local, v);
     if local.after_task != 0 {
         local.after_task(graph, core, v);
     }
@@ -852,21 +847,20 @@ fn run_unannounced<T: Send + Sync>(
 /// Always inlined into the one loop that calls it: out of line it costs an
 /// empty task half again.
 #[inline(always)]
-fn run_claimed<'r, T: Send + Sync>(
+fn run_claimed<T: Send + Sync>(
     graph: &Graph<'_, T>,
-    core: &'r RunCore<'r, T>,
+    core: &RunCore<'_, T>,
     local: &mut Local<'_>,
-    ctx: &mut TaskContext<'r, T>,
     v: u32,
 ) -> Releases {
     if core.should_stop() {
         return settle_stopped(core, local, v);
     }
-    enter(core, local, ctx, v);
     if core.instrumented() {
-        return run_instrumented(graph, core, local, ctx);
+        return run_instrumented(graph, core, local, v);
     }
-    let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(ctx)));
+    let ctx = context_of(core, local, v);
+    let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
     match result {
         // Settled here, so the common case's recording is known at compile
         // time: a success, with nothing to pass on.
@@ -891,26 +885,19 @@ fn run_claimed<'r, T: Send + Sync>(
     }
 }
 
-/// What a task sees while it runs on this worker (see `enter`), built once
-/// a stay rather than once a task: four stores a task were a tenth of an
-/// empty task's instructions.
-fn context_for<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>) -> TaskContext<'r, T> {
+/// What task `v` sees while it runs on this worker: its deadline, if the
+/// graph has timeouts, starts now.
+#[inline(always)]
+fn context_of<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, v: u32) -> TaskContext<'r, T> {
     TaskContext {
         core,
-        node: 0,
+        node: v,
         worker: local.me as u32,
-        deadline: NO_LIMIT,
-    }
-}
-
-/// Points the worker's context at task `v`, about to run: its deadline, if
-/// the graph has timeouts, starts now. (Without timeouts it stays
-/// `NO_LIMIT` for the whole stay.)
-#[inline(always)]
-fn enter<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, ctx: &mut TaskContext<'r, T>, v: u32) {
-    ctx.node = v;
-    if local.traits & TIMED != 0 {
-        ctx.deadline = core.deadline_for(v);
+        deadline: if local.traits & TIMED != 0 {
+            core.deadline_for(v)
+        } else {
+            NO_LIMIT
+        },
     }
 }
 
@@ -920,13 +907,12 @@ fn enter<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, ctx: &mut TaskConte
 /// how it ended as usual.
 #[cold]
 #[inline(never)]
-fn run_instrumented<'r, T: Send + Sync>(
+fn run_instrumented<T: Send + Sync>(
     graph: &Graph<'_, T>,
-    core: &'r RunCore<'r, T>,
+    core: &RunCore<'_, T>,
     local: &mut Local<'_>,
-    ctx: &TaskContext<'r, T>,
+    v: u32,
 ) -> Releases {
-    let v = ctx.node;
     let observing = core.observing();
     let number = if observing.is_some() {
         core.attempt_of(v)
@@ -935,7 +921,8 @@ fn run_instrumented<'r, T: Send + Sync>(
     };
     let trace = observing.map(|o| o.task_started(v, local.me, number));
     let started = core.times_tasks().then(Instant::now);
-    let body = || catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(ctx)));
+    let ctx = context_of(core, local, v);
+    let body = || catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
     let result = match &trace {
         Some(trace) => trace.enter(body),
         None => body(),
