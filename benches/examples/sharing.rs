@@ -23,6 +23,7 @@ use std::time::Instant;
 use kahn::{Arena, Executor};
 use kahn_bench::baselines::{SerialFloor, SharedCounters};
 use kahn_bench::shapes::Shape;
+use kahn_bench::turns::{block_median, median_of};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,17 +45,7 @@ fn main() {
     b.edges(g.task_edges()).expect("the shape's edges");
     let graph = b.build().expect("acyclic");
 
-    let block = |run: &dyn Fn() -> usize| {
-        assert_eq!(run(), g.tasks);
-        let times = (0..BLOCK)
-            .map(|_| {
-                let t = Instant::now();
-                assert_eq!(run(), g.tasks);
-                t.elapsed().as_secs_f64() * 1e9 / g.tasks as f64
-            })
-            .collect();
-        median(times)
-    };
+    let block = |run: &dyn Fn() -> usize| block_median(g.tasks, BLOCK, run);
     let trip_before = round_trip_ns();
     let mut rows: Vec<[f64; 3]> = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -64,7 +55,7 @@ fn main() {
             block(&|| executor.run(&graph).counts().succeeded),
         ]);
     }
-    let of = |pick: &dyn Fn(&[f64; 3]) -> f64| median(rows.iter().map(pick).collect());
+    let of = |pick: &dyn Fn(&[f64; 3]) -> f64| median_of(rows.iter().map(pick).collect());
     println!(
         "{shape} {} tasks, {threads} threads, {rounds} rounds of {BLOCK}: floor {:.1}, \
          shared-counters {:.1}, kahn {:.1} ns a task; shared/floor {:.2}×, kahn/shared {:.2}×, \
@@ -111,13 +102,8 @@ fn round_trip_ns() -> f64 {
             })
             .collect()
     });
-    median(times)
+    median_of(times)
 }
 
 /// Timed runs of each in a round, back to back.
 const BLOCK: usize = 10;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}

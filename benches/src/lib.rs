@@ -38,3 +38,4 @@ pub mod report;
 #[cfg(feature = "harness")]
 pub mod scenarios;
 pub mod shapes;
+pub mod turns;

@@ -20,10 +20,10 @@
 //! depending on where it lands, so each commit takes each slot once.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use kahn_bench::baselines::SerialFloor;
 use kahn_bench::shapes::{Shape, ShapeGraph};
+use kahn_bench::turns::{block_median, median_of};
 
 /// Timed runs of each contender in a round, back to back.
 const BLOCK: usize = 10;
@@ -79,17 +79,7 @@ fn compare(g: &ShapeGraph, threads: usize, rounds: usize) -> [f64; 4] {
     let mut arena_two = kahn_two::Arena::new();
     let two = contender!(kahn_two, g, threads, arena_two);
 
-    let block = |run: &dyn Fn() -> usize| {
-        assert_eq!(run(), g.tasks);
-        let times = (0..BLOCK)
-            .map(|_| {
-                let t = Instant::now();
-                assert_eq!(run(), g.tasks);
-                t.elapsed().as_secs_f64() * 1e9 / g.tasks as f64
-            })
-            .collect();
-        median(times)
-    };
+    let block = |run: &dyn Fn() -> usize| block_median(g.tasks, BLOCK, run);
     let mut rows: Vec<[f64; 3]> = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let mut row = [0.0; 3];
@@ -103,16 +93,11 @@ fn compare(g: &ShapeGraph, threads: usize, rounds: usize) -> [f64; 4] {
         }
         rows.push(row);
     }
-    let of = |pick: &dyn Fn(&[f64; 3]) -> f64| median(rows.iter().map(pick).collect());
+    let of = |pick: &dyn Fn(&[f64; 3]) -> f64| median_of(rows.iter().map(pick).collect());
     [
         of(&|r| r[0]),
         of(&|r| r[1]),
         of(&|r| r[2]),
         of(&|r| r[2] / r[1]),
     ]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
