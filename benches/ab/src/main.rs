@@ -1,6 +1,6 @@
 //! Two copies of kahn (a base commit and the working tree) timed in one process, interleaved: what a change to the executor costs or saves, with the machine's drift taken out.
 //!
-//! Run through `benches/ab/run <base-rev> [rounds] <shape>:<tasks>:<threads>...`,
+//! Run through `benches/ab/run <base-rev> <rounds> <shape>:<tasks>:<threads>...`,
 //! which exports the two libraries as the crates `kahn_one` and `kahn_two`,
 //! runs this once with the base in `one`, once with it in `two`, and
 //! combines the two.
@@ -16,8 +16,9 @@
 //! Why in one process: on a shared VM a process, or a minute, is fast or
 //! slow as a whole, so two harness runs one after the other differ by
 //! 20–50% on rows whose code did not change. Why twice, swapped: the same
-//! code compiled as two crates in one binary runs up to 10% apart,
-//! depending on where it lands, so each commit takes each slot once.
+//! code compiled as two crates in one binary ran up to 13% apart (23% with
+//! sixteen codegen units), depending on where it lands, so each commit
+//! takes each slot once.
 
 use std::hint::black_box;
 
