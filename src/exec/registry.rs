@@ -215,6 +215,8 @@ impl std::fmt::Debug for Listing {
             .field("serial", &self.serial)
             .field("presence", &self.presence())
             .field("seats", &self.seats)
+            .field("signals", &self.signals)
+            .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
 }
@@ -452,7 +454,35 @@ pub(crate) fn spawn_worker(shared: &Arc<Shared>) -> bool {
     }
     let job = Arc::clone(shared);
     shared.pool.spawn(move || worker_job(job));
+    if shared.is_own_thread() {
+        wake_for_local_push(shared);
+    }
     true
+}
+
+/// Makes sure a sleeping pool thread learns of a job this pool thread just
+/// pushed on its own deque.
+///
+/// Rayon pushes a job spawned on one of its threads to that thread's deque,
+/// then reads its sleep counters to decide whether to wake a sleeper,
+/// without a fence in between; its sleep README says why: "no fence is
+/// needed for work posted to internal queues, since it is ok to overlook
+/// work in that case" (the pushing thread runs it later). So a thread going
+/// to sleep may miss the push while the pusher misses the sleep (the store
+/// of the push can pass the load of the counters), and the job then waits
+/// until this thread is free. Here this thread is about to run a task that
+/// may be long, and the job is the worker meant to take the work beside it:
+/// overlooked, a ready task would wait behind a running one with a thread
+/// asleep (seen under Miri, whose weak memory makes that reordering happen).
+/// A `SeqCst` fence, then a second push (an empty job, on a deque that is no
+/// longer empty, so rayon wakes a sleeper if it sees one), closes the gap:
+/// either the sleeping thread's search, after its own fences, sees the
+/// first push, or this thread's second look at the counters sees it sleepy
+/// or asleep, and wakes it. A call is rare (a run asking for a worker), so
+/// the empty job's allocation is too.
+fn wake_for_local_push(shared: &Shared) {
+    std::sync::atomic::fence(Ordering::SeqCst);
+    shared.pool.spawn(|| {});
 }
 
 /// Decrements `count` if it is above zero; `true` if it did.
