@@ -205,10 +205,9 @@ impl Local<'_> {
         poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
     ) -> (u32, u32) {
-        let cur = Releases { lo, hi, poison };
-        self.announce(core, cur);
+        self.announce(core, Releases { lo, hi, poison });
         if self.pace.eager || core.give_wanted() {
-            return self.reannounce_after_sharing(core, cur, shared);
+            return self.reannounce_after_sharing(core, (lo, hi, poison), shared);
         }
         (lo, hi)
     }
@@ -228,10 +227,12 @@ impl Local<'_> {
     fn reannounce_after_sharing<T>(
         &mut self,
         core: &RunCore<'_, T>,
-        cur: Releases,
+        (lo, hi, poison): (u32, u32, Option<Cause>),
         shared: Option<&Arc<Shared>>,
     ) -> (u32, u32) {
-        let mut cur = cur;
+        // Scalars, not a `Releases`: one built for this rare call was
+        // stored to memory before every task.
+        let mut cur = Releases { lo, hi, poison };
         if self.retract(core) {
             cur.hi = cur.lo;
         }
@@ -412,7 +413,9 @@ impl Local<'_> {
 struct Pace {
     eager: bool,
     check_every: u32,
-    since_check: u32,
+    /// Tasks left before the next check: counted down, so the per-task
+    /// test is one decrement, not a load and compare of two fields.
+    until_check: u32,
     check_start: Instant,
 }
 
@@ -424,7 +427,7 @@ impl Pace {
         Pace {
             eager: true,
             check_every: 1,
-            since_check: 0,
+            until_check: 1,
             check_start: Instant::now(),
         }
     }
@@ -435,6 +438,7 @@ impl Pace {
         Pace {
             eager,
             check_every: u32::MAX,
+            until_check: u32::MAX,
             ..Pace::new()
         }
     }
@@ -443,8 +447,8 @@ impl Pace {
     /// `true` if it did (a moment to look at slower signals too).
     #[inline]
     fn tick(&mut self) -> bool {
-        self.since_check += 1;
-        if self.since_check >= self.check_every {
+        self.until_check -= 1;
+        if self.until_check == 0 {
             self.measure();
             return true;
         }
@@ -454,20 +458,20 @@ impl Pace {
     #[cold]
     fn measure(&mut self) {
         if cfg!(loom) {
-            self.since_check = 0;
+            self.until_check = self.check_every;
             return;
         }
         let now = Instant::now();
-        let slow = now - self.check_start >= Pace::SLOW * self.since_check;
+        let slow = now - self.check_start >= Pace::SLOW * self.check_every;
         self.eager = slow;
         self.check_every = if slow { 1 } else { Pace::LAZY_CHECK };
-        self.since_check = 0;
+        self.until_check = self.check_every;
         self.check_start = now;
     }
 
     /// Time spent looking for work is not task time.
     fn restart(&mut self) {
-        self.since_check = 0;
+        self.until_check = self.check_every;
         self.check_start = Instant::now();
     }
 }
@@ -575,6 +579,7 @@ fn work<T: Send + Sync>(
     how: &Participation<'_>,
 ) -> Departure {
     let targets = core.csr().targets;
+    let mut ctx = context_for(core, local);
     let mut cur = Releases::EMPTY;
     loop {
         // The current range as three scalars, so the loop keeps them in
@@ -611,7 +616,7 @@ fn work<T: Send + Sync>(
                             None => continue,
                         }
                     }
-                    let next = run_claimed(graph, core, local, v);
+                    let next = run_claimed(graph, core, local, &mut ctx, v);
                     // Flags in `local` rather than local variables: kept
                     // in registers across the task, they cost spills.
                     if local.after_task != 0 && local.after_task(graph, core, v) {
@@ -758,7 +763,7 @@ fn take_back<T: Send + Sync>(
     // wake-up on to whoever waits behind it, of this run or another.
     match core.acquire_for(table, v) {
         Acquired::Held => {
-            let next = run_claimed(graph, core, local, v);
+            let next = run_claimed(graph, core, local, &mut context_for(core, local), v);
             core.release_for(table, v);
             next
         }
@@ -834,7 +839,7 @@ fn run_unannounced<T: Send + Sync>(
     if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
         return Releases::EMPTY;
     }
-    let next = run_claimed(graph, core, local, v);
+    let next = run_claimed(graph, core, local, &mut context_for(core, local), v);
     if local.after_task != 0 {
         local.after_task(graph, core, v);
     }
@@ -847,20 +852,21 @@ fn run_unannounced<T: Send + Sync>(
 /// Always inlined into the one loop that calls it: out of line it costs an
 /// empty task half again.
 #[inline(always)]
-fn run_claimed<T: Send + Sync>(
+fn run_claimed<'r, T: Send + Sync>(
     graph: &Graph<'_, T>,
-    core: &RunCore<'_, T>,
+    core: &'r RunCore<'r, T>,
     local: &mut Local<'_>,
+    ctx: &mut TaskContext<'r, T>,
     v: u32,
 ) -> Releases {
     if core.should_stop() {
         return settle_stopped(core, local, v);
     }
+    enter(core, local, ctx, v);
     if core.instrumented() {
-        return run_instrumented(graph, core, local, v);
+        return run_instrumented(graph, core, local, ctx);
     }
-    let ctx = context_of(core, local, v);
-    let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
+    let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(ctx)));
     match result {
         // Settled here, so the common case's recording is known at compile
         // time: a success, with nothing to pass on.
@@ -885,19 +891,26 @@ fn run_claimed<T: Send + Sync>(
     }
 }
 
-/// What task `v` sees while it runs on this worker: its deadline, if the
-/// graph has timeouts, starts now.
-#[inline(always)]
-fn context_of<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, v: u32) -> TaskContext<'r, T> {
+/// What a task sees while it runs on this worker (see `enter`), built once
+/// a stay rather than once a task: four stores a task were a tenth of an
+/// empty task's instructions.
+fn context_for<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>) -> TaskContext<'r, T> {
     TaskContext {
         core,
-        node: v,
+        node: 0,
         worker: local.me as u32,
-        deadline: if local.traits & TIMED != 0 {
-            core.deadline_for(v)
-        } else {
-            NO_LIMIT
-        },
+        deadline: NO_LIMIT,
+    }
+}
+
+/// Points the worker's context at task `v`, about to run: its deadline, if
+/// the graph has timeouts, starts now. (Without timeouts it stays
+/// `NO_LIMIT` for the whole stay.)
+#[inline(always)]
+fn enter<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, ctx: &mut TaskContext<'r, T>, v: u32) {
+    ctx.node = v;
+    if local.traits & TIMED != 0 {
+        ctx.deadline = core.deadline_for(v);
     }
 }
 
@@ -907,12 +920,13 @@ fn context_of<'r, T>(core: &'r RunCore<'r, T>, local: &Local<'_>, v: u32) -> Tas
 /// how it ended as usual.
 #[cold]
 #[inline(never)]
-fn run_instrumented<T: Send + Sync>(
+fn run_instrumented<'r, T: Send + Sync>(
     graph: &Graph<'_, T>,
-    core: &RunCore<'_, T>,
+    core: &'r RunCore<'r, T>,
     local: &mut Local<'_>,
-    v: u32,
+    ctx: &TaskContext<'r, T>,
 ) -> Releases {
+    let v = ctx.node;
     let observing = core.observing();
     let number = if observing.is_some() {
         core.attempt_of(v)
@@ -921,8 +935,7 @@ fn run_instrumented<T: Send + Sync>(
     };
     let trace = observing.map(|o| o.task_started(v, local.me, number));
     let started = core.times_tasks().then(Instant::now);
-    let ctx = context_of(core, local, v);
-    let body = || catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(&ctx)));
+    let body = || catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(ctx)));
     let result = match &trace {
         Some(trace) => trace.enter(body),
         None => body(),
