@@ -42,6 +42,9 @@ pub(crate) fn compile<'a>(
     // incoming edge is a source whatever duplicates are merged later.
     let succ_off = pages::alloc_filled(huge_pages, bump, n + 1, 0u32);
     let pred_off = pages::alloc_filled(huge_pages, bump, n + 1, 0u32);
+    // Indexing by the ends, checked, is what holds every target below `n`
+    // (an invariant of `Csr` that the executor's unchecked reads rely on);
+    // the builder rejects unknown ids before they get here.
     for &[from, to] in edges.iter() {
         succ_off[from as usize + 1] += 1;
         pred_off[to as usize + 1] += 1;
@@ -146,6 +149,8 @@ pub(crate) fn compile<'a>(
     if let Some(ranks) = weights {
         sort_by_rank(order, succ_off, targets, m, ranks);
     }
+    debug_assert!(targets.iter().all(|&t| (t as usize) < n));
+    debug_assert_eq!(succ_off.len(), n + 1);
     Ok(Csr {
         succ_off,
         targets,

@@ -18,6 +18,14 @@
 //! executor, none of which needs the compiler.
 
 /// The compiled adjacency of a graph. All slices live in the arena.
+///
+/// Invariants, made by `compile::compile` and relied on by the executor's
+/// unchecked reads ([`target_unchecked`](Self::target_unchecked),
+/// [`successor_range_unchecked`](Self::successor_range_unchecked)), for `n`
+/// tasks:
+/// - `succ_off` has `n + 1` entries, non-decreasing, the last one
+///   `sources_start`, which is at most `targets.len()`;
+/// - every entry of `targets` is below `n`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Csr<'a> {
     pub(crate) succ_off: &'a [u32],
@@ -64,6 +72,37 @@ impl<'a> Csr<'a> {
             return &[];
         }
         &self.preds[self.pred_off[v] as usize..self.pred_off[v + 1] as usize]
+    }
+
+    /// `targets[at]` without a bounds check: the executor reads one per
+    /// release, where the check was a tenth of an empty task's instructions.
+    ///
+    /// # Safety
+    /// `at < targets.len()`, as for every position inside a range the
+    /// executor releases (see `Releases`).
+    #[inline(always)]
+    pub(crate) unsafe fn target_unchecked(&self, at: u32) -> u32 {
+        debug_assert!((at as usize) < self.targets.len());
+        // SAFETY: the caller's contract.
+        unsafe { *self.targets.get_unchecked(at as usize) }
+    }
+
+    /// `succ_off[v]..succ_off[v + 1]`, the range of `targets` holding `v`'s
+    /// successors, without bounds checks.
+    ///
+    /// # Safety
+    /// `v < n`: `succ_off` has `n + 1` entries (see the invariants above).
+    #[inline(always)]
+    pub(crate) unsafe fn successor_range_unchecked(&self, v: u32) -> (u32, u32) {
+        debug_assert!((v as usize) < self.task_count());
+        // SAFETY: `v + 1 <= n < succ_off.len()` by the caller's contract and
+        // the invariants.
+        unsafe {
+            (
+                *self.succ_off.get_unchecked(v as usize),
+                *self.succ_off.get_unchecked(v as usize + 1),
+            )
+        }
     }
 
     pub(crate) fn sources(&self) -> &'a [u32] {

@@ -56,7 +56,8 @@ impl<'a, T> Graph<'a, T> {
         tables: Tables<'a>,
         tag: GraphTag,
     ) -> Self {
-        debug_assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
+        // Checked always (it is one comparison): `body_unchecked` relies on it.
+        assert_eq!(csr.task_count(), tasks.len(), "one compiled node per task");
         debug_assert_eq!(names.len(), tasks.len(), "one name slot per task");
         Graph {
             csr,
@@ -65,6 +66,20 @@ impl<'a, T> Graph<'a, T> {
             tables,
             tag,
         }
+    }
+
+    /// Task `v`'s body, without a bounds check: the executor calls one
+    /// per task, where the check was part of a tenth of an empty task's
+    /// instructions.
+    ///
+    /// # Safety
+    /// `v < n`, as for every task a worker claims (a target, see `Csr`).
+    #[inline(always)]
+    pub(crate) unsafe fn body_unchecked(&self, v: u32) -> &TaskBox<'a, T> {
+        debug_assert!((v as usize) < self.tasks.len());
+        // SAFETY: `v < n` by the caller's contract, and `tasks` has one
+        // entry per compiled node (asserted in `new`).
+        unsafe { self.tasks.get_unchecked(v as usize) }
     }
 
     /// Whether task `id`'s output is [kept](crate::GraphBuilder::keep_output)

@@ -231,7 +231,9 @@ pub(crate) struct RunCore<'r, T> {
     csr: Csr<'r>,
     names: Names<'r>,
     /// `State::code` of each task once finished (0 before); one byte per
-    /// task, so a run of empty tasks writes little memory.
+    /// task, so a run of empty tasks writes little memory. `states`,
+    /// `outputs` and `pending` have one entry per task, from `new` on: the
+    /// per-task path reads them unchecked for claimed tasks.
     states: Box<[AtomicU8]>,
     outputs: Box<[Slot<T>]>,
     timings: Option<Box<[TimingSlot]>>,
@@ -866,13 +868,26 @@ impl<'r, T> RunCore<'r, T> {
     /// with `Release` by [`apply_deferred`](Self::apply_deferred)) form one
     /// release sequence, so that load synchronizes with all of them: the
     /// claimant happens-after every predecessor's state and output writes.
+    ///
+    /// # Safety
+    /// `v < n`, as for every target of the graph (see `Csr`): the counter
+    /// is read without a bounds check.
     #[inline(always)]
-    pub(crate) fn claim(&self, v: u32, at: u32, poison: Option<Cause>, may_defer: bool) -> Claim {
+    pub(crate) unsafe fn claim(
+        &self,
+        v: u32,
+        at: u32,
+        poison: Option<Cause>,
+        may_defer: bool,
+    ) -> Claim {
         let poison = match poison {
             Some(cause) if cause.by_choice() => self.unless_chosen(cause, v, at),
             poison => poison,
         };
-        let pending = &self.pending[v as usize];
+        debug_assert!((v as usize) < self.pending.len());
+        // SAFETY: `v < n` by the caller's contract, and `pending` has `n`
+        // entries (made so in `new`).
+        let pending = unsafe { self.pending.get_unchecked(v as usize) };
         let seen = pending.load(Ordering::Acquire);
         if seen & !HOT == 1 {
             return match poison {
@@ -997,22 +1012,35 @@ impl<'r, T> RunCore<'r, T> {
         state
     }
 
-    /// [`record`](Self::record) for a run that does not release outputs
-    /// early (the caller knows it: [`releases_outputs`](Self::releases_outputs)),
-    /// of a task that succeeded: what the common path pays.
+    /// [`record`](Self::record) of a task that succeeded with `output`, in
+    /// a run that does not release outputs early (the caller knows it:
+    /// [`releases_outputs`](Self::releases_outputs)): what the common path
+    /// pays, without bounds checks (they were a tenth of an empty task's
+    /// instructions).
     ///
     /// # Safety
-    /// As for `record`.
+    /// As for `record`; and `v < n`, as for every task a worker claims (a
+    /// target of the graph, see `Csr`).
     #[inline(always)]
-    pub(crate) unsafe fn record_unreleased(
-        &self,
-        v: u32,
-        end: TaskEnd<T>,
-        failures: &mut Vec<(TaskId, TaskFailure)>,
-    ) -> State {
+    pub(crate) unsafe fn record_success_unreleased(&self, v: u32, output: T) -> State {
         debug_assert!(self.readers.is_none());
-        // SAFETY: the caller's contract is this one.
-        unsafe { self.record_state(v, end, failures) }
+        debug_assert!((v as usize) < self.states.len() && self.outputs.len() == self.states.len());
+        // SAFETY: `v < n` by the caller's contract, and `outputs` and
+        // `states` have `n` entries each (made so in `new`). This worker
+        // owns `v`'s slot exclusively and nobody reads it until `v`'s
+        // successors are released (the contract of `record`); it is
+        // uninitialized (written at most once a run), so nothing is
+        // overwritten.
+        unsafe {
+            self.outputs
+                .get_unchecked(v as usize)
+                .0
+                .with_mut(|slot| (*slot).write(output));
+            self.states
+                .get_unchecked(v as usize)
+                .store(State::Succeeded.code(), Ordering::Relaxed);
+        }
+        State::Succeeded
     }
 
     /// Whether the run releases outputs early.

@@ -578,7 +578,7 @@ fn work<T: Send + Sync>(
     local: &mut Local<'_>,
     how: &Participation<'_>,
 ) -> Departure {
-    let targets = core.csr().targets;
+    let csr = core.csr();
     let mut ctx = context_for(core, local);
     let mut cur = Releases::EMPTY;
     loop {
@@ -586,9 +586,13 @@ fn work<T: Send + Sync>(
         // registers; `Releases` is rebuilt only on the cold paths.
         let (mut lo, mut hi, mut poison) = (cur.lo, cur.hi, cur.poison);
         while lo < hi {
-            let v = targets[lo as usize];
+            // SAFETY: `lo < hi`, and every range a run releases lies
+            // inside `targets` (see `Releases`).
+            let v = unsafe { csr.target_unchecked(lo) };
             lo += 1;
-            let mut claim = core.claim(v, lo - 1, poison, true);
+            // SAFETY: `v` is a target, so below `n` (see `Csr`); likewise
+            // for the other claims of `v` below.
+            let mut claim = unsafe { core.claim(v, lo - 1, poison, true) };
             if claim == Claim::Deferred {
                 // One of many releases of a fan-in: combined with this
                 // worker's others of the same task, applied when it runs
@@ -597,7 +601,8 @@ fn work<T: Send + Sync>(
                 if local.defer(v, lo - 1) {
                     continue;
                 }
-                claim = core.claim(v, lo - 1, poison, false);
+                // SAFETY: as above.
+                claim = unsafe { core.claim(v, lo - 1, poison, false) };
             }
             let next = match claim {
                 Claim::Waiting => continue,
@@ -616,7 +621,8 @@ fn work<T: Send + Sync>(
                             None => continue,
                         }
                     }
-                    let next = run_claimed(graph, core, local, &mut ctx, v);
+                    // SAFETY: claimed just now, from a target.
+                    let next = unsafe { run_claimed(graph, core, local, &mut ctx, v) };
                     // Flags in `local` rather than local variables: kept
                     // in registers across the task, they cost spills.
                     if local.after_task != 0 && local.after_task(graph, core, v) {
@@ -673,7 +679,8 @@ fn work<T: Send + Sync>(
                         // Its next attempt is due: run it (or, if the run
                         // stopped meanwhile, record its last failure).
                         local.pace.restart();
-                        run_unannounced(graph, core, local, v)
+                        // SAFETY: a retry is of a task a worker claimed.
+                        unsafe { run_unannounced(graph, core, local, v) }
                     }
                     Found::Over => return Departure::Over,
                     Found::Nothing => return Departure::NoWork,
@@ -725,14 +732,16 @@ fn flush_deferred<T: Send + Sync>(
     };
     let v = deferred.task;
     core.apply_deferred(v, deferred.count - 1);
-    let mut claim = core.claim(v, deferred.index, None, false);
+    // SAFETY: a deferred release is of a target, so `v < n` (see `Csr`).
+    let mut claim = unsafe { core.claim(v, deferred.index, None, false) };
     if local.before_task & RULED != 0 {
         claim = apply_rule(graph, core, v, claim);
     }
     match claim {
         Claim::Waiting => Releases::EMPTY,
         Claim::Poisoned(cause) => skip_claimed(core, local, v, cause),
-        Claim::Clean => run_unannounced(graph, core, local, v),
+        // SAFETY: claimed just now.
+        Claim::Clean => unsafe { run_unannounced(graph, core, local, v) },
         Claim::Deferred => unreachable!("kahn: internal error: a release deferred twice"),
     }
 }
@@ -763,7 +772,9 @@ fn take_back<T: Send + Sync>(
     // wake-up on to whoever waits behind it, of this run or another.
     match core.acquire_for(table, v) {
         Acquired::Held => {
-            let next = run_claimed(graph, core, local, &mut context_for(core, local), v);
+            // SAFETY: a task parked on a resource was claimed by a worker
+            // before it parked.
+            let next = unsafe { run_claimed(graph, core, local, &mut context_for(core, local), v) };
             core.release_for(table, v);
             next
         }
@@ -829,8 +840,11 @@ fn settle_remote<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32) -> Rel
 /// private work (so announces nothing): takes its resources (it may be
 /// parked instead), runs it, gives them back. Returns its successors'
 /// releases.
+///
+/// # Safety
+/// As for [`run_claimed`].
 #[cold]
-fn run_unannounced<T: Send + Sync>(
+unsafe fn run_unannounced<T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &RunCore<'_, T>,
     local: &mut Local<'_>,
@@ -839,7 +853,8 @@ fn run_unannounced<T: Send + Sync>(
     if local.before_task & RESOURCES != 0 && !local.take_resources(graph, core, v) {
         return Releases::EMPTY;
     }
-    let next = run_claimed(graph, core, local, &mut context_for(core, local), v);
+    // SAFETY: the caller's contract is this one.
+    let next = unsafe { run_claimed(graph, core, local, &mut context_for(core, local), v) };
     if local.after_task != 0 {
         local.after_task(graph, core, v);
     }
@@ -851,8 +866,13 @@ fn run_unannounced<T: Send + Sync>(
 /// releases of its successors.
 /// Always inlined into the one loop that calls it: out of line it costs an
 /// empty task half again.
+///
+/// # Safety
+/// This worker claimed `v` (a claim is of a target of the graph, so
+/// `v < n`, see `Csr`): its body, state, output and successors are read
+/// without bounds checks.
 #[inline(always)]
-fn run_claimed<'r, T: Send + Sync>(
+unsafe fn run_claimed<'r, T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &'r RunCore<'r, T>,
     local: &mut Local<'_>,
@@ -866,7 +886,9 @@ fn run_claimed<'r, T: Send + Sync>(
     if core.instrumented() {
         return run_instrumented(graph, core, local, ctx);
     }
-    let result = catch_unwind(AssertUnwindSafe(|| (graph.tasks[v as usize])(ctx)));
+    // SAFETY: `v < n` by the caller's contract.
+    let body = unsafe { graph.body_unchecked(v) };
+    let result = catch_unwind(AssertUnwindSafe(|| body(ctx)));
     match result {
         // Settled here, so the common case's recording is known at compile
         // time: a success, with nothing to pass on.
@@ -879,13 +901,18 @@ fn run_claimed<'r, T: Send + Sync>(
                 || (local.traits & (BRANCHY | RELEASING) == 0
                     && !timeout::is_past(ctx.deadline)) =>
         {
-            let end = TaskEnd::Succeeded(output);
             // SAFETY: this worker claimed `v` (`claim` did not say
-            // `Waiting`), records it once, here, and releases the
-            // successors only afterwards; the run releases no outputs.
-            let state = unsafe { core.record_unreleased(v, end, &mut local.failures) };
+            // `Waiting`; so `v < n`), records it once, here, and releases
+            // the successors only afterwards; the run releases no outputs.
+            let state = unsafe { core.record_success_unreleased(v, output) };
             local.tally.count(state);
-            successors(core, v, None)
+            // SAFETY: `v < n`, as above.
+            let (lo, hi) = unsafe { core.csr().successor_range_unchecked(v) };
+            Releases {
+                lo,
+                hi,
+                poison: None,
+            }
         }
         result => settle_judged(core, local, v, ctx.deadline, result),
     }
