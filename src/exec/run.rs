@@ -1025,12 +1025,9 @@ impl<'r, T> RunCore<'r, T> {
     pub(crate) unsafe fn record_success_unreleased(&self, v: u32, output: T) -> State {
         debug_assert!(self.readers.is_none());
         debug_assert!((v as usize) < self.states.len() && self.outputs.len() == self.states.len());
-        // SAFETY: `v < n` by the caller's contract, and `outputs` and
-        // `states` have `n` entries each (made so in `new`). This worker
-        // owns `v`'s slot exclusively and nobody reads it until `v`'s
-        // successors are released (the contract of `record`); it is
-        // uninitialized (written at most once a run), so nothing is
-        // overwritten.
+        // SAFETY: `v < n` (the contract) indexes `outputs` and `states` (`n`
+        // each, from `new`); this worker owns `v`'s uninitialized slot until
+        // it releases `v`'s successors (`record`'s contract): no overwrite.
         unsafe {
             self.outputs
                 .get_unchecked(v as usize)
