@@ -405,11 +405,20 @@ impl Local<'_> {
 /// nanoseconds; with tasks of milliseconds, a worker that starts one while
 /// holding other ready tasks privately would keep a peer that turns hungry
 /// meanwhile idle for the whole task. So each worker measures its pace —
-/// after every task while its tasks are slow, after every [`Pace::LAZY_CHECK`]
-/// tasks while they are fast — and, while tasks average at least
-/// [`Pace::SLOW`], publishes before each task whenever its deque is empty. A
-/// worker starts in that mode, so the first (perhaps long) task of a run hides
-/// nothing; a deque push and pop cost well under 1% of a task that slow.
+/// after every task while its tasks are slow, after every
+/// [`Pace::LAZY_CHECK`] to [`Pace::LAZIEST_CHECK`] tasks while they are fast
+/// — and, while tasks average at least [`Pace::SLOW`], publishes before each
+/// task whenever its deque is empty. A worker starts in that mode, so the
+/// first (perhaps long) task of a run hides nothing; a deque push and pop
+/// cost well under 1% of a task that slow.
+///
+/// Among fast tasks, the interval doubles while a check comes sooner than
+/// [`Pace::CHECK_SPAN`] after the last, and halves while it comes later
+/// than twice that: a clock read costs about as much as three empty tasks,
+/// and every 64 of them it was 4% of an empty task's time. A task that
+/// turns slow after many fast ones is noticed at most `LAZIEST_CHECK`
+/// tasks later; what it hides meanwhile is rescued (`seat.rs`), so this
+/// bounds only how soon publishing turns eager.
 struct Pace {
     eager: bool,
     check_every: u32,
@@ -422,6 +431,8 @@ struct Pace {
 impl Pace {
     const SLOW: Duration = Duration::from_micros(20);
     const LAZY_CHECK: u32 = 64;
+    const LAZIEST_CHECK: u32 = 1024;
+    const CHECK_SPAN: Duration = Duration::from_micros(8);
 
     fn new() -> Pace {
         Pace {
@@ -462,11 +473,27 @@ impl Pace {
             return;
         }
         let now = Instant::now();
-        let slow = now - self.check_start >= Pace::SLOW * self.check_every;
-        self.eager = slow;
-        self.check_every = if slow { 1 } else { Pace::LAZY_CHECK };
-        self.until_check = self.check_every;
+        self.judge(now - self.check_start);
         self.check_start = now;
+    }
+
+    /// Sets the mode and the next interval from the time the last
+    /// `check_every` tasks took.
+    fn judge(&mut self, span: Duration) {
+        let slow = span >= Pace::SLOW * self.check_every;
+        self.eager = slow;
+        self.check_every = if slow {
+            1
+        } else if span < Pace::CHECK_SPAN {
+            self.check_every
+                .saturating_mul(2)
+                .clamp(Pace::LAZY_CHECK, Pace::LAZIEST_CHECK)
+        } else if span > 2 * Pace::CHECK_SPAN {
+            (self.check_every / 2).max(Pace::LAZY_CHECK)
+        } else {
+            self.check_every.max(Pace::LAZY_CHECK)
+        };
+        self.until_check = self.check_every;
     }
 
     /// Time spent looking for work is not task time.
@@ -1221,5 +1248,48 @@ impl Local<'_> {
     fn stack_pop_front(&mut self) -> Option<Releases> {
         // SAFETY: as in `holds_hidden_work`.
         unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_front()) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Runs `pace` through one interval of `per_task` a task.
+    fn interval(pace: &mut Pace, per_task: Duration) -> (bool, u32) {
+        pace.judge(per_task * pace.check_every);
+        (pace.eager, pace.check_every)
+    }
+
+    #[test]
+    fn fast_tasks_are_checked_ever_less_often_up_to_the_laziest() {
+        let mut pace = Pace::new();
+        let ns = Duration::from_nanos;
+        assert_eq!(interval(&mut pace, ns(5)), (false, Pace::LAZY_CHECK));
+        let mut seen = vec![];
+        for _ in 0..8 {
+            seen.push(interval(&mut pace, ns(5)).1);
+        }
+        assert_eq!(seen, [128, 256, 512, 1024, 1024, 1024, 1024, 1024]);
+        assert_eq!(pace.until_check, Pace::LAZIEST_CHECK);
+    }
+
+    #[test]
+    fn intervals_longer_than_the_span_shrink_back_and_slow_tasks_turn_eager() {
+        let mut pace = Pace::new();
+        pace.check_every = Pace::LAZIEST_CHECK;
+        // 1 µs a task: 1,024 µs an interval, far above twice the span.
+        let us = Duration::from_micros;
+        let shrinking: Vec<_> = (0..5).map(|_| interval(&mut pace, us(1)).1).collect();
+        assert_eq!(shrinking, [512, 256, 128, 64, 64]);
+        // Between one and two spans: the interval stays.
+        pace.check_every = 128;
+        pace.judge(Pace::CHECK_SPAN + us(1));
+        assert_eq!((pace.eager, pace.check_every), (false, 128));
+        // Slow on average: eager, and checked after every task.
+        assert_eq!(interval(&mut pace, Pace::SLOW), (true, 1));
+        assert_eq!(interval(&mut pace, us(30)), (true, 1));
+        // Fast again: lazy from the first interval.
+        assert_eq!(interval(&mut pace, us(1)), (false, Pace::LAZY_CHECK));
     }
 }
