@@ -25,6 +25,7 @@ use kahn::{Arena, Executor, Graph, RunOptions, TaskId, Value};
 use kahn_bench::alloc::{self, rss, Counting};
 use kahn_bench::baselines::build_shape;
 use kahn_bench::shapes::Shape;
+use kahn_bench::turns::median_of;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -62,11 +63,6 @@ fn main() {
         ),
         _ => panic!("{USAGE}"),
     }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 fn release(threads: usize, tasks: usize, mib: usize) {
@@ -125,7 +121,7 @@ fn typed(shape: Shape, tasks: usize, threads: usize, reps: usize) {
         drop(std::hint::black_box(exec.run(&typed)));
         b.push(start.elapsed().as_nanos() as f64 / g.tasks as f64);
     }
-    let (a, b) = (median(a), median(b));
+    let (a, b) = (median_of(a), median_of(b));
     println!(
         "{shape:?} {tasks} tasks, {threads} threads: u64 {a:.1} ns/task, Value {b:.1} ns/task, +{:.1} ns/task ({:.2}x)",
         b - a,
@@ -169,7 +165,7 @@ fn moves(tasks: usize, threads: usize, mib: usize, reps: usize) {
         drop(exec.run_with(&moved, &options));
         b.push(start.elapsed().as_nanos() as f64 / 1e3 / tasks as f64);
     }
-    let (a, b) = (median(a), median(b));
+    let (a, b) = (median_of(a), median_of(b));
     println!(
         "chain of {tasks}, {mib} MiB passed down, {threads} threads: clone {a:.1} µs/task, move {b:.1} µs/task ({:.1}x)",
         a / b

@@ -324,16 +324,7 @@ fn date_utc() -> String {
         .to_string()
 }
 
-/// The median of `xs`, which it sorts; `None` if empty.
-pub fn median(xs: &mut [f64]) -> Option<f64> {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(xs[n / 2]),
-        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
-    }
-}
+pub use crate::turns::median;
 
 /// The shapes of `records`, in the order they were measured.
 pub fn shapes(records: &[Record]) -> Vec<&str> {
@@ -460,16 +451,4 @@ fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
             serde_json::from_str(l).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn median_of_odd_even_and_none() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&mut []), None);
-    }
 }

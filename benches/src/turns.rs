@@ -18,13 +18,24 @@ pub fn block_median(tasks: usize, block: usize, run: &dyn Fn() -> usize) -> f64 
     median_of(times)
 }
 
-/// The median of `v` (of an even count, the upper of the middle two).
+/// The median of `xs`, which it sorts (of an even count, the mean of the
+/// middle two); `None` if empty.
+pub fn median(xs: &mut [f64]) -> Option<f64> {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(xs[n / 2]),
+        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
+    }
+}
+
+/// The median of `v`, as [`median`] takes it.
 ///
 /// # Panics
 /// If `v` is empty.
 pub fn median_of(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    median(&mut v).expect("a median of at least one time")
 }
 
 #[cfg(test)]
@@ -32,9 +43,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_median_is_the_middle_or_the_upper_middle() {
+    fn the_median_is_the_middle_or_the_mean_of_the_middle_two() {
         assert_eq!(median_of(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median_of(vec![4.0, 1.0, 3.0, 2.0]), 3.0);
+        assert_eq!(median_of(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
     }
 
     #[test]
