@@ -413,12 +413,18 @@ impl Local<'_> {
 /// cost well under 1% of a task that slow.
 ///
 /// Among fast tasks, the interval doubles while a check comes sooner than
-/// [`Pace::CHECK_SPAN`] after the last, and halves while it comes later
-/// than twice that: a clock read costs about as much as three empty tasks,
-/// and every 64 of them it was 4% of an empty task's time. A task that
-/// turns slow after many fast ones is noticed at most `LAZIEST_CHECK`
-/// tasks later; what it hides meanwhile is rescued (`seat.rs`), so this
-/// bounds only how soon publishing turns eager.
+/// [`Pace::CHECK_SPAN`] after the last (a clock read costs about as much as
+/// three empty tasks, and every 64 of them it was 4% of an empty task's
+/// time), and shrinks in proportion when one comes later than twice that,
+/// so that checks stay about a span apart or 64 tasks apart, whichever is
+/// longer. Tasks that turn slow after many fast ones are seen at the next
+/// check, at most `LAZIEST_CHECK` tasks later, and turn publishing eager
+/// then or `LAZY_CHECK` tasks after; what they hide meanwhile is rescued
+/// (`seat.rs`). The same checks are when a worker looks at rotating to
+/// another run (`Local::maybe_rotate`), so they keep that within about a
+/// quantum too. Looking for work starts the count again from at most
+/// `LAZY_CHECK`: a worker that keeps going idle before a long interval
+/// ends would otherwise never measure.
 struct Pace {
     eager: bool,
     check_every: u32,
@@ -489,7 +495,12 @@ impl Pace {
                 .saturating_mul(2)
                 .clamp(Pace::LAZY_CHECK, Pace::LAZIEST_CHECK)
         } else if span > 2 * Pace::CHECK_SPAN {
-            (self.check_every / 2).max(Pace::LAZY_CHECK)
+            // In proportion: the tasks got slower, perhaps much.
+            let scaled =
+                u128::from(self.check_every) * Pace::CHECK_SPAN.as_nanos() / span.as_nanos();
+            u32::try_from(scaled)
+                .unwrap_or(u32::MAX)
+                .clamp(Pace::LAZY_CHECK, Pace::LAZIEST_CHECK)
         } else {
             self.check_every.max(Pace::LAZY_CHECK)
         };
@@ -498,6 +509,7 @@ impl Pace {
 
     /// Time spent looking for work is not task time.
     fn restart(&mut self) {
+        self.check_every = self.check_every.min(Pace::LAZY_CHECK);
         self.until_check = self.check_every;
         self.check_start = Instant::now();
     }
@@ -1275,13 +1287,15 @@ mod tests {
     }
 
     #[test]
-    fn intervals_longer_than_the_span_shrink_back_and_slow_tasks_turn_eager() {
+    fn intervals_longer_than_the_span_shrink_in_proportion_and_slow_tasks_turn_eager() {
         let mut pace = Pace::new();
+        let (ns, us) = (Duration::from_nanos, Duration::from_micros);
+        // 20 ns a task: 1,024 of them take 20.5 µs, about 2.5 spans.
         pace.check_every = Pace::LAZIEST_CHECK;
-        // 1 µs a task: 1,024 µs an interval, far above twice the span.
-        let us = Duration::from_micros;
-        let shrinking: Vec<_> = (0..5).map(|_| interval(&mut pace, us(1)).1).collect();
-        assert_eq!(shrinking, [512, 256, 128, 64, 64]);
+        assert_eq!(interval(&mut pace, ns(20)), (false, 400));
+        // 1 µs a task: back to the laziest check but one.
+        pace.check_every = Pace::LAZIEST_CHECK;
+        assert_eq!(interval(&mut pace, us(1)), (false, Pace::LAZY_CHECK));
         // Between one and two spans: the interval stays.
         pace.check_every = 128;
         pace.judge(Pace::CHECK_SPAN + us(1));
@@ -1291,5 +1305,57 @@ mod tests {
         assert_eq!(interval(&mut pace, us(30)), (true, 1));
         // Fast again: lazy from the first interval.
         assert_eq!(interval(&mut pace, us(1)), (false, Pace::LAZY_CHECK));
+    }
+
+    /// Runs `pace` through tasks of the given durations, as the worker loop
+    /// would with a clock that advanced by exactly them; the number of tasks
+    /// after which it first turned eager.
+    fn eager_after(pace: &mut Pace, tasks: impl Iterator<Item = Duration>) -> Option<usize> {
+        let mut span = Duration::ZERO;
+        for (i, task) in tasks.enumerate() {
+            span += task;
+            pace.until_check -= 1;
+            if pace.until_check == 0 {
+                pace.judge(span);
+                span = Duration::ZERO;
+                if pace.eager {
+                    return Some(i + 1);
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn tasks_that_turn_slow_after_many_fast_ones_turn_publishing_eager_soon() {
+        let mut pace = Pace::new();
+        let fast = std::iter::repeat_n(Duration::from_nanos(5), 10_000);
+        assert_eq!(eager_after(&mut pace, fast), None);
+        assert_eq!(pace.check_every, Pace::LAZIEST_CHECK);
+        // At any point of the laziest interval, 1 ms tasks from then on.
+        for fast_first in [0, 1, 500, 1_000, 1_010, 1_023] {
+            let mut pace = Pace::new();
+            pace.check_every = Pace::LAZIEST_CHECK;
+            pace.until_check = Pace::LAZIEST_CHECK - fast_first;
+            let slow = std::iter::repeat(Duration::from_millis(1));
+            let seen = eager_after(&mut pace, slow).expect("slow tasks turn it eager");
+            // At the first check, or at the lazy check after it.
+            let first_check = (Pace::LAZIEST_CHECK - fast_first) as usize;
+            assert!(
+                seen <= first_check + Pace::LAZY_CHECK as usize,
+                "eager only after {seen} slow tasks, the first check after {first_check}"
+            );
+        }
+    }
+
+    #[test]
+    fn looking_for_work_starts_the_count_again_from_at_most_the_lazy_check() {
+        let mut pace = Pace::new();
+        pace.check_every = Pace::LAZIEST_CHECK;
+        pace.restart();
+        assert_eq!((pace.check_every, pace.until_check), (64, 64));
+        pace.check_every = 1;
+        pace.restart();
+        assert_eq!((pace.check_every, pace.until_check), (1, 1));
     }
 }
