@@ -1220,6 +1220,12 @@ impl<'r, T> RunCore<'r, T> {
         self.instrumented
     }
 
+    /// Whether the run has a cancel token or a deadline to check before
+    /// each task, besides its stop bit.
+    pub(crate) fn watched(&self) -> bool {
+        self.watch.is_some()
+    }
+
     /// Whether a task's attempts are timed: the run records timings, or an
     /// observer or a trace wants durations.
     pub(crate) fn times_tasks(&self) -> bool {
@@ -1306,7 +1312,7 @@ impl<'r, T> RunCore<'r, T> {
     /// run without its output (`output_of_predecessor` checks as well).
     #[inline]
     pub(crate) fn should_stop(&self) -> bool {
-        if self.signals.stopped() {
+        if self.stopped() {
             return true;
         }
         let Some(watch) = &self.watch else {
@@ -1321,6 +1327,14 @@ impl<'r, T> RunCore<'r, T> {
             return true;
         }
         false
+    }
+
+    /// Whether the stop bit is up; unlike [`should_stop`](Self::should_stop),
+    /// leaves the cancel token and the deadline unchecked (for runs that
+    /// have neither). What makes its relaxed load enough is said there.
+    #[inline]
+    pub(crate) fn stopped(&self) -> bool {
+        self.signals.stopped()
     }
 
     /// Stops the run from starting tasks, keeping the first reason given;

@@ -89,6 +89,11 @@ struct Local<'c> {
     /// after a task: [`TIMED`], [`BRANCHY`], and whether the run has
     /// [`RELEASING`] on; 0, and no cost, for most runs.
     traits: u8,
+    /// Whether a task needs no more than its body run and its end recorded
+    /// (see [`run_claimed`]): the run has no cancel token or deadline, no
+    /// observer, timings, progress or part to tell, and no task has a
+    /// timeout. One test on the per-task path instead of one for each.
+    plain: bool,
 }
 
 /// In `Local::traits`: some task has a timeout.
@@ -266,13 +271,35 @@ impl Local<'_> {
         (lo, hi, poison): (u32, u32, Option<Cause>),
         shared: Option<&Arc<Shared>>,
     ) -> Option<(u32, u32)> {
+        if self.before_task == PEERS {
+            // The common case, with one test: no rules, no resources.
+            // A chain holds no private work and pays nothing more here.
+            if lo < hi || self.holds_hidden_work() {
+                return Some(self.announce_before_task(core, lo, hi, poison, shared));
+            }
+            return Some((lo, hi));
+        }
+        self.before_ruled_or_holding_task(graph, core, v, claim, (lo, hi, poison), shared)
+    }
+
+    /// [`before_task`](Self::before_task) for a graph with trigger rules or
+    /// resources.
+    #[inline(never)]
+    fn before_ruled_or_holding_task<T>(
+        &mut self,
+        graph: &Graph<'_, T>,
+        core: &RunCore<'_, T>,
+        v: u32,
+        claim: Claim,
+        (lo, hi, poison): (u32, u32, Option<Cause>),
+        shared: Option<&Arc<Shared>>,
+    ) -> Option<(u32, u32)> {
         if self.before_task & RULED != 0 && !self.runs_by_rule(graph, core, v, claim) {
             return None;
         }
         if self.before_task & RESOURCES != 0 && !self.take_resources(graph, core, v) {
             return None;
         }
-        // A chain holds no private work and pays nothing more here.
         if self.before_task & PEERS != 0 && (lo < hi || self.holds_hidden_work()) {
             return Some(self.announce_before_task(core, lo, hi, poison, shared));
         }
@@ -283,6 +310,10 @@ impl Local<'_> {
     /// `true` if a rescuer took the private work.
     #[inline(always)]
     fn after_task<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) -> bool {
+        if self.after_task == ANNOUNCING {
+            // The common case, with one test: no resources held.
+            return self.retract(core);
+        }
         let taken = self.after_task & ANNOUNCING != 0 && self.retract(core);
         if self.after_task & HOLDING != 0 {
             self.give_back_resources(graph, core, v);
@@ -594,6 +625,7 @@ pub(crate) fn participate<T: Send + Sync>(
             } else {
                 0
             },
+        plain: !core.watched() && !core.instrumented() && graph.tables.timeouts.is_none(),
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
@@ -907,7 +939,9 @@ unsafe fn run_unannounced<T: Send + Sync>(
 /// stopped, records it as [`RunCore::stopped_end`] says — and returns the
 /// releases of its successors.
 /// Always inlined into the one loop that calls it: out of line it costs an
-/// empty task half again.
+/// empty task half again. A task that needs more than its body run (see
+/// `Local::plain`) goes to [`run_watched`]: two tests on this path, not one
+/// for each thing a run may watch.
 ///
 /// # Safety
 /// This worker claimed `v` (a claim is of a target of the graph, so
@@ -915,6 +949,32 @@ unsafe fn run_unannounced<T: Send + Sync>(
 /// without bounds checks.
 #[inline(always)]
 unsafe fn run_claimed<'r, T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &'r RunCore<'r, T>,
+    local: &mut Local<'_>,
+    ctx: &mut TaskContext<'r, T>,
+    v: u32,
+) -> Releases {
+    if !local.plain || core.stopped() {
+        // SAFETY: the caller's contract is this one.
+        return unsafe { run_watched(graph, core, local, ctx, v) };
+    }
+    ctx.node = v;
+    // SAFETY: `v < n` by the caller's contract.
+    let body = unsafe { graph.body_unchecked(v) };
+    let result = catch_unwind(AssertUnwindSafe(|| body(ctx)));
+    // A plain task has no deadline: the constant lets the test go.
+    settle_ran(core, local, v, NO_LIMIT, result)
+}
+
+/// [`run_claimed`] for a task of a run that is stopped, watched (a cancel
+/// token, a deadline, an observer, timings, progress, a part run), or whose
+/// graph has timeouts.
+///
+/// # Safety
+/// As for [`run_claimed`].
+#[inline(never)]
+unsafe fn run_watched<'r, T: Send + Sync>(
     graph: &Graph<'_, T>,
     core: &'r RunCore<'r, T>,
     local: &mut Local<'_>,
@@ -931,17 +991,26 @@ unsafe fn run_claimed<'r, T: Send + Sync>(
     // SAFETY: `v < n` by the caller's contract.
     let body = unsafe { graph.body_unchecked(v) };
     let result = catch_unwind(AssertUnwindSafe(|| body(ctx)));
+    settle_ran(core, local, v, ctx.deadline, result)
+}
+
+/// Records how task `v`'s body ended, given its `deadline`, and returns its
+/// successors' releases. Settled here, so the common case's recording is
+/// known at compile time: a success in time, with nothing to pass on. The
+/// rest is [`settle_judged`]'s.
+#[inline(always)]
+fn settle_ran<T>(
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+    deadline: u64,
+    result: std::thread::Result<Result<T, BoxError>>,
+) -> Releases {
     match result {
-        // Settled here, so the common case's recording is known at compile
-        // time: a success, with nothing to pass on.
         // (`local.traits` read again rather than kept across the task: a
-        // value kept costs a register, or a spill.) A timed task that
-        // returned in time is that common case too; its test comes second,
-        // so untimed graphs never make it.
+        // value kept costs a register, or a spill.)
         Ok(Ok(output))
-            if local.traits & (TIMED | BRANCHY | RELEASING) == 0
-                || (local.traits & (BRANCHY | RELEASING) == 0
-                    && !timeout::is_past(ctx.deadline)) =>
+            if local.traits & (BRANCHY | RELEASING) == 0 && !timeout::is_past(deadline) =>
         {
             // SAFETY: this worker claimed `v` (`claim` did not say
             // `Waiting`; so `v < n`), records it once, here, and releases
@@ -956,7 +1025,7 @@ unsafe fn run_claimed<'r, T: Send + Sync>(
                 poison: None,
             }
         }
-        result => settle_judged(core, local, v, ctx.deadline, result),
+        result => settle_judged(core, local, v, deadline, result),
     }
 }
 
