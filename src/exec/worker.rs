@@ -271,39 +271,33 @@ impl Local<'_> {
         (lo, hi, poison): (u32, u32, Option<Cause>),
         shared: Option<&Arc<Shared>>,
     ) -> Option<(u32, u32)> {
-        if self.before_task == PEERS {
-            // The common case, with one test: no rules, no resources.
-            // A chain holds no private work and pays nothing more here.
-            if lo < hi || self.holds_hidden_work() {
-                return Some(self.announce_before_task(core, lo, hi, poison, shared));
-            }
-            return Some((lo, hi));
+        // The common case, peers and no rules or resources, tests one
+        // value here.
+        if self.before_task != PEERS && !self.rules_and_resources_allow(graph, core, v, claim) {
+            return None;
         }
-        self.before_ruled_or_holding_task(graph, core, v, claim, (lo, hi, poison), shared)
+        // A chain holds no private work and pays nothing more here.
+        if self.before_task & PEERS != 0 && (lo < hi || self.holds_hidden_work()) {
+            return Some(self.announce_before_task(core, lo, hi, poison, shared));
+        }
+        Some((lo, hi))
     }
 
-    /// [`before_task`](Self::before_task) for a graph with trigger rules or
-    /// resources.
+    /// Whether task `v` runs now by its trigger rule, and with the resources
+    /// it uses taken (see [`before_task`](Self::before_task)); out of line,
+    /// for graphs that have either.
     #[inline(never)]
-    fn before_ruled_or_holding_task<T>(
+    fn rules_and_resources_allow<T>(
         &mut self,
         graph: &Graph<'_, T>,
         core: &RunCore<'_, T>,
         v: u32,
         claim: Claim,
-        (lo, hi, poison): (u32, u32, Option<Cause>),
-        shared: Option<&Arc<Shared>>,
-    ) -> Option<(u32, u32)> {
+    ) -> bool {
         if self.before_task & RULED != 0 && !self.runs_by_rule(graph, core, v, claim) {
-            return None;
+            return false;
         }
-        if self.before_task & RESOURCES != 0 && !self.take_resources(graph, core, v) {
-            return None;
-        }
-        if self.before_task & PEERS != 0 && (lo < hi || self.holds_hidden_work()) {
-            return Some(self.announce_before_task(core, lo, hi, poison, shared));
-        }
-        Some((lo, hi))
+        self.before_task & RESOURCES == 0 || self.take_resources(graph, core, v)
     }
 
     /// After task `v` ran: ends the announcement and gives back resources.
