@@ -1222,7 +1222,7 @@ impl<'r, T> RunCore<'r, T> {
 
     /// Whether the run has a cancel token or a deadline to check before
     /// each task, besides its stop bit.
-    pub(crate) fn watched(&self) -> bool {
+    pub(crate) fn has_watch(&self) -> bool {
         self.watch.is_some()
     }
 

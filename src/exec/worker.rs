@@ -619,7 +619,7 @@ pub(crate) fn participate<T: Send + Sync>(
             } else {
                 0
             },
-        plain: !core.watched() && !core.instrumented() && graph.tables.timeouts.is_none(),
+        plain: !core.has_watch() && !core.instrumented() && graph.tables.timeouts.is_none(),
     };
     let departure = work(graph, core, &mut local, &how);
     core.leave(&local.tally, std::mem::take(&mut local.failures));
