@@ -189,7 +189,7 @@ impl Local<'_> {
     fn retract<T>(&mut self, core: &RunCore<'_, T>) -> bool {
         self.after_task &= !ANNOUNCING;
         // SAFETY: this worker sits in `seat` and announced.
-        unsafe { self.seat.retract(&mut self.announcer, core.fences()) }
+        unsafe { self.seat.retract(core.fences()) }
     }
 
     /// Before a task, while holding private work (the current range
