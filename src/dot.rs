@@ -5,6 +5,7 @@ use std::fmt::{self, Write as _};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::{Outcome, Report};
+use crate::skip::Skip;
 
 /// A graph written as Graphviz DOT; made by [`Graph::to_dot`], shown with
 /// `Display` (`to_string()`, `write!`).
@@ -14,7 +15,8 @@ use crate::report::{Outcome, Report};
 /// ended and is coloured by it: succeeded (green), failed, panicked or
 /// timed out (reds, with the message cut to one line), skipped because an
 /// upstream task failed (grey, naming it), not triggered or branch not
-/// taken (dashed, naming the task that decided), cancelled (yellow); and
+/// taken (dashed, naming the task that decided: the words of the report's
+/// summary), cancelled (yellow); and
 /// the number of attempts of a retried task, and whether it was carried
 /// over by a resume. Names are escaped (quotes, backslashes, newlines,
 /// control characters; any Unicode stays as it is), so any name draws as
@@ -82,9 +84,8 @@ impl<'d, 'a, T> Dot<'d, 'a, T> {
         id: TaskId,
         report: Option<&Report<'_, T>>,
     ) -> fmt::Result {
-        let shown = |task: TaskId| Label(self.graph.name(task), task);
         write!(f, "  t{} [label=\"", id.raw())?;
-        write!(f, "{}", Escaped(&shown(id)))?;
+        write!(f, "{}", Escaped(&Label(self.graph.name(id), id)))?;
         let Some(report) = report else {
             return f.write_str("\"];\n");
         };
@@ -100,16 +101,21 @@ impl<'d, 'a, T> Dot<'d, 'a, T> {
             Outcome::NotTriggered { .. } | Outcome::BranchNotTaken { .. } => ("#f3f3f3", true),
             Outcome::Cancelled => ("#ffe599", false),
         };
+        // Why a task was skipped, in the words the report's summary,
+        // observers and `tracing` share (`skip.rs`).
+        let why = |skip: Skip| {
+            let decider = self.graph.names.shown(skip.task());
+            skip.words(Some(id), decider).to_string()
+        };
         let what = match outcome {
             Outcome::Succeeded(_) => "succeeded".to_owned(),
             Outcome::Consumed => "succeeded (output consumed)".to_owned(),
             Outcome::Failed(error) => format!("failed: {}", first_line(&error.to_string())),
             Outcome::Panicked(message) => format!("panicked: {}", first_line(message)),
             Outcome::TimedOut { limit } => format!("timed out after {limit:?}"),
-            Outcome::Skipped { cause } => format!("skipped: {} did not succeed", shown(cause)),
-            Outcome::NotTriggered { cause } if cause == id => "not triggered".to_owned(),
-            Outcome::NotTriggered { cause } => format!("not triggered: rule of {}", shown(cause)),
-            Outcome::BranchNotTaken { branch } => format!("branch not taken at {}", shown(branch)),
+            Outcome::Skipped { cause } => format!("skipped: {}", why(Skip::UpstreamFailed(cause))),
+            Outcome::NotTriggered { cause } => why(Skip::NotTriggered(cause)),
+            Outcome::BranchNotTaken { branch } => why(Skip::BranchNotTaken(branch)),
             Outcome::Cancelled => "cancelled".to_owned(),
         };
         f.write_str("\\n")?;
