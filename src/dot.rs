@@ -14,9 +14,9 @@ use crate::skip::Skip;
 /// arrow. With [`report`](Self::report), each box also says how the task
 /// ended and is coloured by it: succeeded (green), failed, panicked or
 /// timed out (reds, with the message cut to one line), skipped because an
-/// upstream task failed (grey, naming it), not triggered or branch not
-/// taken (dashed, naming the task that decided: the words of the report's
-/// summary), cancelled (yellow); and
+/// upstream task failed (grey), not triggered or branch not taken (dashed),
+/// cancelled (yellow); a skipped task says why in the words of the report's
+/// summary, naming the task that decided unless it was its own rule; and
 /// the number of attempts of a retried task, and whether it was carried
 /// over by a resume. Names are escaped (quotes, backslashes, newlines,
 /// control characters; any Unicode stays as it is), so any name draws as

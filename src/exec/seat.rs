@@ -101,12 +101,13 @@ pub(crate) struct Deferred {
 
 /// How many announcements the seat has made. An announcement is numbered
 /// `2 × count + 1` (odd, and unique for the seat: the count does not wrap)
-/// and copies the whole current range beside it, plain stores to the seat's
-/// own cache line. Copying only what changed, as an earlier version did
-/// (the range's `lo` in the number, `hi` and the poison when a new range
-/// began), cost more than it saved: the comparison ran on every task, and
-/// depth-first work begins a new range on most tasks (callgrind: 11 more
-/// instructions a task on tree, 9 on independent).
+/// and copies the whole current range beside it: stores to the seat's own
+/// padded block, which only the occupant writes. Copying only what
+/// changed, as an earlier version did (the range's `lo` in the number, `hi`
+/// and the poison when a new range began), cost more than it saved: the
+/// comparison ran on every task, and depth-first work begins a new range
+/// on most tasks (callgrind: 11 more instructions a task on tree, 9 on
+/// independent).
 #[derive(Debug)]
 pub(crate) struct Announcer {
     count: u64,
@@ -130,7 +131,7 @@ struct Meet {
     stealer: Stealer<Releases>,
     occupied: AtomicBool,
     /// Held by a rescuer while it takes the work, and by the occupant while
-    /// it reloads what is left.
+    /// it learns whether its work was taken.
     rescue: Mutex<()>,
 }
 
@@ -247,8 +248,9 @@ impl Seat {
     /// Stands up, leaving the deque (and whatever it holds) with the seat.
     ///
     /// # Safety
-    /// The caller sits here, holds no private work (`hidden` is empty), and
-    /// has no announcement out.
+    /// The caller sits here, holds no private work (an empty stack and no
+    /// deferred releases; `cur` is only the copy of a past announcement),
+    /// and has no announcement out.
     pub(crate) unsafe fn leave(&self, deque: Worker<Releases>, announcer: Announcer) {
         debug_assert_eq!(self.own.announced.load(Ordering::Relaxed), 0);
         // SAFETY: by the caller's contract nobody else touches `hidden`.

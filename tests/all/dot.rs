@@ -128,9 +128,11 @@ fn a_report_colours_and_explains_every_outcome() {
     b.task("made", |_| Ok(1)).unwrap();
     b.task("mover", |ctx| ctx.take_input("made").map_err(Into::into))
         .unwrap();
+    b.task("page", |_| Ok(1)).unwrap();
     b.edges_by_name([
         ("bad", "below"),
         ("ok", "alert"),
+        ("alert", "page"),
         ("route", "left"),
         ("route", "right"),
         ("made", "mover"),
@@ -157,12 +159,13 @@ fn a_report_colours_and_explains_every_outcome() {
         "task #8\npanicked: a bug",
         "made\nsucceeded (output consumed)",
         "mover\nsucceeded",
+        "page\nnot triggered: the trigger rule of `alert` did not hold",
     ];
     assert_eq!(read, expect, "{dot}");
     for colour in ["#b6d7a8", "#ea9999", "#e06666", "#d9d9d9", "#f3f3f3"] {
         assert!(dot.contains(colour), "{colour} missing:\n{dot}");
     }
-    assert_eq!(dot.matches("dashed").count(), 2, "{dot}");
+    assert_eq!(dot.matches("dashed").count(), 3, "{dot}");
     render(&dot);
 
     // A report of another graph is not used.
