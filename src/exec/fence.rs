@@ -42,6 +42,18 @@ impl Fences {
         }
     }
 
+    /// Asymmetric fences as a constant, for a path that runs only where
+    /// [`detect`](Self::detect) found them (see `is_asymmetric`): the
+    /// light side then compiles to nothing, with no test of the kind.
+    pub(crate) const ASYMMETRIC: Fences = Fences { asymmetric: true };
+
+    /// Whether [`heavy`](Self::heavy) is a process-wide barrier, so that
+    /// [`light`](Self::light) is only a compiler fence.
+    #[inline]
+    pub(crate) fn is_asymmetric(&self) -> bool {
+        self.asymmetric
+    }
+
     /// Symmetric fences, whatever the system offers.
     #[cfg(loom)]
     pub(crate) fn symmetric() -> Fences {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::TaskContext;
 use crate::error::{BoxError, Interrupted, TaskFailure};
+use crate::exec::fence::Fences;
 use crate::exec::observed::Attempt;
 use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
@@ -73,7 +74,8 @@ struct Local<'c> {
     seen: Vec<Sighting>,
     joined: Instant,
     /// What to do before each task, fixed for the stay: [`PEERS`] if the
-    /// run has another seat (someone to share or announce to),
+    /// run has another seat (someone to share or announce to), and
+    /// [`FENCED`] too if this process's fences are symmetric;
     /// [`RESOURCES`] if the graph has resources, [`RULED`] if a task has a
     /// trigger rule.
     before_task: u8,
@@ -83,7 +85,8 @@ struct Local<'c> {
     /// (see [`Participation::nested`]).
     nested: bool,
     /// What to undo after the task running now: [`ANNOUNCING`] if an
-    /// announcement is out for it, [`HOLDING`] if it holds resources.
+    /// announcement is out for it (and [`FENCED`] if retracting it takes a
+    /// real fence), [`HOLDING`] if it holds resources.
     after_task: u8,
     /// What the graph's tasks may have beyond the default that is settled
     /// after a task: [`TIMED`], [`BRANCHY`], and whether the run has
@@ -109,6 +112,12 @@ const PEERS: u8 = 1;
 const RESOURCES: u8 = 2;
 /// In `Local::before_task`: some task of the graph has a trigger rule.
 const RULED: u8 = 4;
+/// In `Local::before_task` and `Local::after_task`: the process's fences
+/// are symmetric, so an announcement's light fence is a real one. Kept
+/// among the flags the per-task path compares anyway, so that the common
+/// case (asymmetric fences) knows its kind at compile time and tests
+/// nothing more.
+const FENCED: u8 = 8;
 /// In `Local::after_task`: an announcement is out.
 const ANNOUNCING: u8 = 1;
 /// In `Local::after_task`: the task holds resources.
@@ -175,21 +184,26 @@ impl Local<'_> {
         unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_back()) }
     }
 
-    /// Announces the private work held while the next task runs.
+    /// Announces the private work held while the next task runs, with the
+    /// run's `fences` (a constant on the common path).
     #[inline]
-    fn announce<T>(&mut self, core: &RunCore<'_, T>, cur: Releases) {
+    fn announce(&mut self, cur: Releases, fences: Fences) {
         // SAFETY: this worker sits in `seat`, with no announcement out.
-        unsafe { self.seat.announce(&mut self.announcer, cur, core.fences()) }
-        self.after_task |= ANNOUNCING;
+        unsafe { self.seat.announce(&mut self.announcer, cur, &fences) }
+        self.after_task |= if fences.is_asymmetric() {
+            ANNOUNCING
+        } else {
+            ANNOUNCING | FENCED
+        };
     }
 
     /// Ends the announcement; `true` if a rescuer took the private work
     /// (the current range and the stack).
     #[inline]
-    fn retract<T>(&mut self, core: &RunCore<'_, T>) -> bool {
-        self.after_task &= !ANNOUNCING;
+    fn retract(&mut self, fences: Fences) -> bool {
+        self.after_task &= !(ANNOUNCING | FENCED);
         // SAFETY: this worker sits in `seat` and announced.
-        unsafe { self.seat.retract(core.fences()) }
+        unsafe { self.seat.retract(&fences) }
     }
 
     /// Before a task, while holding private work (the current range
@@ -209,8 +223,9 @@ impl Local<'_> {
         hi: u32,
         poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
+        fences: Fences,
     ) -> (u32, u32) {
-        self.announce(core, Releases { lo, hi, poison });
+        self.announce(Releases { lo, hi, poison }, fences);
         if self.pace.eager || core.give_wanted() {
             return self.reannounce_after_sharing(core, (lo, hi, poison), shared);
         }
@@ -238,13 +253,13 @@ impl Local<'_> {
         // Scalars, not a `Releases`: one built for this rare call was
         // stored to memory before every task.
         let mut cur = Releases { lo, hi, poison };
-        if self.retract(core) {
+        if self.retract(*core.fences()) {
             cur.hi = cur.lo;
         }
         cur = self.share(core, cur, shared.is_some());
         let holds = !cur.is_empty() || self.holds_hidden_work();
         if holds {
-            self.announce(core, cur);
+            self.announce(cur, *core.fences());
         } else {
             // What was published must be seen, or the call below made.
             core.fences().light();
@@ -255,60 +270,68 @@ impl Local<'_> {
         (cur.lo, cur.hi)
     }
 
-    /// Before task `v` (claimed, as `claim` says) runs: applies its trigger
-    /// rule, takes the resources it uses, then announces the private work
-    /// held while it runs (the current range and the stack) and shares some
-    /// if wanted. Returns what is left of the range, or `None` if `v` does
-    /// not run now: skipped by its rule (its successors' releases set
-    /// aside), or parked on a resource.
-    #[inline(always)]
+    /// Before task `v` (claimed, as `claim` says) runs, for a graph with
+    /// trigger rules or resources, or a process with symmetric fences:
+    /// applies its trigger rule, takes the resources it uses, then announces
+    /// the private work held while it runs (the current range `lo..hi`,
+    /// poisoned by `poison`, and the stack) and shares some if wanted.
+    /// Returns what is left of the range, or `None` if `v` does not run now:
+    /// skipped by its rule (its successors' releases set aside), or parked
+    /// on a resource. Out of line; the common case is the loop's own.
+    ///
+    /// The range comes as a pair and a poison, not a triple: a triple is
+    /// passed through memory, three stores on the common path too.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
     fn before_task<T>(
         &mut self,
         graph: &Graph<'_, T>,
         core: &RunCore<'_, T>,
         v: u32,
         claim: Claim,
-        (lo, hi, poison): (u32, u32, Option<Cause>),
+        (lo, hi): (u32, u32),
+        poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
     ) -> Option<(u32, u32)> {
-        // The common case, peers and no rules or resources, tests one
-        // value here.
-        if self.before_task != PEERS && !self.rules_and_resources_allow(graph, core, v, claim) {
+        if self.before_task & RULED != 0 && !self.runs_by_rule(graph, core, v, claim) {
             return None;
         }
-        // A chain holds no private work and pays nothing more here.
-        if self.before_task & PEERS != 0 && (lo < hi || self.holds_hidden_work()) {
-            return Some(self.announce_before_task(core, lo, hi, poison, shared));
+        if self.before_task & RESOURCES != 0 && !self.take_resources(graph, core, v) {
+            return None;
         }
-        Some((lo, hi))
+        if self.before_task & PEERS == 0 {
+            return Some((lo, hi));
+        }
+        Some(self.announce_if_holding(core, (lo, hi), poison, shared, *core.fences()))
     }
 
-    /// Whether task `v` runs now by its trigger rule, and with the resources
-    /// it uses taken (see [`before_task`](Self::before_task)); out of line,
-    /// for graphs that have either.
-    #[inline(never)]
-    fn rules_and_resources_allow<T>(
+    /// Announces (and shares, if wanted) if this worker holds private work
+    /// besides the task about to run; returns what is left of the range.
+    #[inline(always)]
+    fn announce_if_holding<T>(
         &mut self,
-        graph: &Graph<'_, T>,
         core: &RunCore<'_, T>,
-        v: u32,
-        claim: Claim,
-    ) -> bool {
-        if self.before_task & RULED != 0 && !self.runs_by_rule(graph, core, v, claim) {
-            return false;
+        (lo, hi): (u32, u32),
+        poison: Option<Cause>,
+        shared: Option<&Arc<Shared>>,
+        fences: Fences,
+    ) -> (u32, u32) {
+        // A chain holds no private work and pays nothing more here.
+        if lo < hi || self.holds_hidden_work() {
+            return self.announce_before_task(core, lo, hi, poison, shared, fences);
         }
-        self.before_task & RESOURCES == 0 || self.take_resources(graph, core, v)
+        (lo, hi)
     }
 
     /// After task `v` ran: ends the announcement and gives back resources.
-    /// `true` if a rescuer took the private work.
-    #[inline(always)]
+    /// `true` if a rescuer took the private work. (The common case, an
+    /// announcement with asymmetric fences and no resources, is the loop's
+    /// own.)
+    #[cold]
+    #[inline(never)]
     fn after_task<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) -> bool {
-        if self.after_task == ANNOUNCING {
-            // The common case, with one test: no resources held.
-            return self.retract(core);
-        }
-        let taken = self.after_task & ANNOUNCING != 0 && self.retract(core);
+        let taken = self.after_task & ANNOUNCING != 0 && self.retract(*core.fences());
         if self.after_task & HOLDING != 0 {
             self.give_back_resources(graph, core, v);
         }
@@ -599,17 +622,19 @@ pub(crate) fn participate<T: Send + Sync>(
             seen
         },
         joined: Instant::now(),
-        before_task: if core.has_peers() { PEERS } else { 0 }
-            | if graph.tables.resources.is_some() {
-                RESOURCES
-            } else {
-                0
-            }
-            | if graph.tables.triggers.as_ref().is_some_and(|t| t.ruled) {
-                RULED
-            } else {
-                0
-            },
+        before_task: match (core.has_peers(), core.fences().is_asymmetric()) {
+            (false, _) => 0,
+            (true, true) => PEERS,
+            (true, false) => PEERS | FENCED,
+        } | if graph.tables.resources.is_some() {
+            RESOURCES
+        } else {
+            0
+        } | if graph.tables.triggers.as_ref().is_some_and(|t| t.ruled) {
+            RULED
+        } else {
+            0
+        },
         may_rotate: how.waiting == Waiting::MayLeave,
         nested: how.nested,
         after_task: 0,
@@ -679,12 +704,17 @@ fn work<T: Send + Sync>(
                     skip_claimed(core, local, v, cause)
                 }
                 Claim::Poisoned(_) | Claim::Clean => {
-                    // Tasks that may share work, use resources or have a
-                    // trigger rule take the out-of-the-way path: one flag
-                    // to test for the others.
-                    if local.before_task != 0 {
-                        let range = (lo, hi, poison);
-                        match local.before_task(graph, core, v, claim, range, how.shared) {
+                    // One comparison for the common case with peers
+                    // (asymmetric fences, known here, so the light fence
+                    // tests nothing; no rules or resources) and one more
+                    // for a worker alone; the rest is out of line.
+                    let range = (lo, hi);
+                    if local.before_task == PEERS {
+                        let fences = Fences::ASYMMETRIC;
+                        (lo, hi) =
+                            local.announce_if_holding(core, range, poison, how.shared, fences);
+                    } else if local.before_task != 0 {
+                        match local.before_task(graph, core, v, claim, range, poison, how.shared) {
                             Some(range) => (lo, hi) = range,
                             None => continue,
                         }
@@ -693,7 +723,14 @@ fn work<T: Send + Sync>(
                     let next = unsafe { run_claimed(graph, core, local, &mut ctx, v) };
                     // Flags in `local` rather than local variables: kept
                     // in registers across the task, they cost spills.
-                    if local.after_task != 0 && local.after_task(graph, core, v) {
+                    if local.after_task == ANNOUNCING {
+                        // The common case again: an announcement made
+                        // with symmetric fences sets `FENCED` too, one
+                        // that holds resources `HOLDING`.
+                        if local.retract(Fences::ASYMMETRIC) {
+                            hi = lo;
+                        }
+                    } else if local.after_task != 0 && local.after_task(graph, core, v) {
                         hi = lo;
                     }
                     next
