@@ -236,11 +236,10 @@ impl Seat {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         debug_assert!(deque.is_some(), "a free seat has its deque");
-        // SAFETY: we sit here now, with no announcement out.
-        let count = self
-            .own
-            .hidden
-            .with(|hidden| unsafe { (*hidden).announcements });
+        let count = self.own.hidden.with(|hidden| {
+            // SAFETY: we sit here now, with no announcement out.
+            unsafe { (*hidden).announcements }
+        });
         let announcer = Announcer { count };
         deque.map(|deque| (deque, announcer))
     }
