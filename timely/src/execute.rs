@@ -133,8 +133,10 @@ where
     .map_err(DistributedError::Timely)?;
     // Timely's join also waits for the network threads, and a thread
     // reading from a process that stopped without closing its connection
-    // waits for ever: once a run here has given that process up and every
-    // worker here has returned, wait a moment, not for ever.
+    // waits for ever, as does one reading from a survivor that waits the
+    // same way: once a run here has given a process up, or a connection
+    // here failed, and every worker here has returned, wait a moment, not
+    // for ever.
     let join = std::thread::spawn(move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guards.join()))
     });
@@ -144,7 +146,8 @@ where
             break join.join().ok().and_then(Result::ok);
         }
         let returned = results.lock().unwrap_or_else(PoisonError::into_inner).len();
-        if GAVE_UP.load(Ordering::Relaxed) && returned >= local {
+        let lost = GAVE_UP.load(Ordering::Relaxed) || lost_process().is_some();
+        if lost && returned >= local {
             let since = *since.get_or_insert_with(Instant::now);
             if since.elapsed() > GRACE {
                 break None;

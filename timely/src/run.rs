@@ -64,6 +64,7 @@ where
     let dataflow = worker.next_dataflow_index();
     let mut link = Link::new(worker, distributed);
     let result = run_linked(worker, &mut link, executor, graph, options, distributed);
+    link.close_input();
     if link.stuck {
         // A lost process never closes its input: the dataflow cannot end,
         // and timely would step it for ever after the closure returns.
@@ -280,9 +281,9 @@ where
             if lost.is_none() {
                 let found = if let Some((from, why)) = heard.refused.take() {
                     Some(GiveUp::Refused { from, why })
-                } else if link.broken {
-                    None
                 } else {
+                    // A broken link (a step or a send found a connection
+                    // gone) fails the step at once.
                     match link.step(worker) {
                         Err(_) => Some(GiveUp::Lost(link.blame())),
                         Ok(()) => link
@@ -548,13 +549,35 @@ where
     }
 
     fn send(&mut self, to: u32, message: Message<T>) {
+        let from = self.me as u32;
+        self.with_input(|input| input.send(Envelope { to, from, message }));
+        self.unsent = true;
+    }
+
+    /// Gives `push` the input, unless the link is broken: what is given
+    /// to the input may go to the network at once, and timely panics
+    /// there when a connection is gone (the link is broken then).
+    fn with_input(&mut self, push: impl FnOnce(&mut InputHandleVec<u64, Envelope<T>>)) {
+        if self.broken {
+            return;
+        }
         if let Some(input) = &mut self.input {
-            input.send(Envelope {
-                to,
-                from: self.me as u32,
-                message,
-            });
-            self.unsent = true;
+            if catch_unwind(AssertUnwindSafe(|| push(input))).is_err() {
+                self.broken = true;
+                self.stuck = true;
+            }
+        }
+    }
+
+    /// Closes the input. A broken link's input is leaked instead: dropping
+    /// it flushes into the connection that is gone.
+    fn close_input(&mut self) {
+        let input = self.input.take();
+        if self.broken {
+            std::mem::forget(input);
+        } else if catch_unwind(AssertUnwindSafe(|| drop(input))).is_err() {
+            self.broken = true;
+            self.stuck = true;
         }
     }
 
@@ -568,12 +591,12 @@ where
     /// Closes the input's epoch: timely hands a batch on (and wakes the
     /// operators downstream) when its epoch closes.
     fn advance(&mut self) {
-        if let Some(input) = &mut self.input {
+        self.with_input(|input| {
             let next = input.time() + 1;
             input.advance_to(next);
-            self.unsent = false;
-            self.said = Instant::now();
-        }
+        });
+        self.unsent = false;
+        self.said = Instant::now();
     }
 
     /// Sends what was given, and says this worker is alive if it has said
@@ -592,8 +615,12 @@ where
 
     /// One step of timely, parking up to [`PARK`]; `Err` with timely's
     /// panic message if a connection to another process is gone (timely
-    /// then panics in every step: the link is broken).
+    /// then panics in every step: the link is broken), and at once if the
+    /// link is broken already.
     fn step(&mut self, worker: &mut Worker) -> Result<(), String> {
+        if self.broken {
+            return Err("a connection to another process is gone".into());
+        }
         catch_unwind(AssertUnwindSafe(|| worker.step_or_park(Some(PARK)))).map_err(|payload| {
             self.broken = true;
             self.stuck = true;
@@ -673,7 +700,7 @@ where
             self.take_received();
             self.beat_if_due();
         }
-        self.input = None;
+        self.close_input();
         let start = Instant::now();
         while !self.broken && !self.probe.done() {
             if start.elapsed() > self.lost_after || self.step(worker).is_err() {
