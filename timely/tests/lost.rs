@@ -3,7 +3,8 @@
 //! Each case starts this test binary three times as the processes of a
 //! run on loopback (see `common`); process 2 dies (exits) or stops (sends
 //! itself SIGSTOP) in the middle of a chain that crosses processes at
-//! every step.
+//! every step. A last case has the survivors' workers panic, outside
+//! kahn, after process 2 died.
 
 mod common;
 
@@ -168,4 +169,68 @@ fn a_process_that_falls_silent_is_lost_after_the_limit() {
     stopped.wait().unwrap();
     let codes = codes.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     assert_eq!(codes, [Some(GOT_LOST), Some(GOT_LOST)]);
+}
+
+/// A survivor that got `WorkerLost` for its panicking worker.
+const GOT_WORKER_LOST: i32 = 5;
+
+/// The child side of the next case: process 2 exits at once; the others
+/// wait until its connection is gone, then their worker panics (as code
+/// outside kahn's tasks might).
+#[test]
+fn panicking_survivor() {
+    let Some((me, config)) = common::child_config() else {
+        return;
+    };
+    let results = kahn_timely::execute(config, move |worker| {
+        if me == 2 {
+            std::process::exit(DIED);
+        }
+        // A dataflow that can never complete (process 2 never closes its
+        // input): timely steps it after the closure returns.
+        let mut input = timely::dataflow::InputHandleVec::<u64, u64>::new();
+        worker.dataflow::<u64, _, _>(|scope| {
+            use timely::dataflow::operators::{Exchange, Input, Probe};
+            scope.input_from(&mut input).exchange(|x| *x).probe();
+        });
+        input.send(2);
+        input.advance_to(1);
+        // Step timely until it panics on the closed connection (or for
+        // a while), then panic in the worker's own code.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                worker.step_or_park(Some(Duration::from_millis(1)))
+            }));
+            if stepped.is_err() {
+                break;
+            }
+        }
+        panic!("the worker's own code failed");
+    });
+    match results {
+        Err(kahn_timely::DistributedError::WorkerLost { worker, message }) => {
+            eprintln!("process {me}: worker {worker} lost: {message}");
+            std::process::exit(GOT_WORKER_LOST);
+        }
+        other => {
+            eprintln!("process {me}: expected WorkerLost, got {other:?}");
+            std::process::exit(WRONG);
+        }
+    }
+}
+
+/// Workers that panic, outside kahn, after a peer process died, with a
+/// dataflow left that can never complete: `execute` returns `WorkerLost`
+/// on each survivor, in bounded time, instead of panicking in timely's
+/// join or waiting on timely's threads.
+#[test]
+fn survivors_whose_workers_panic_after_a_loss_do_not_hang() {
+    let _alone = common::one_at_a_time();
+    let children = start_processes(3, "panicking_survivor", &[]);
+    let codes = wait_all(children, Duration::from_secs(60));
+    assert_eq!(
+        codes,
+        [Some(GOT_WORKER_LOST), Some(GOT_WORKER_LOST), Some(DIED)]
+    );
 }
