@@ -217,8 +217,9 @@ pub fn loopback_addresses(n: usize) -> std::io::Result<Vec<String>> {
     Ok(addresses)
 }
 
-/// How long [`execute`] waits for timely's threads once a run here gave a
-/// process up and every worker here has returned.
+/// How long [`execute`] waits for timely's threads once every worker here
+/// has returned and a run here gave a process up, or a network thread
+/// failed: a backstop, not a guess at how long they take.
 const GRACE: Duration = Duration::from_secs(1);
 
 /// A run in this process returned [`DistributedError::ProcessLost`].

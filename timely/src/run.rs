@@ -498,7 +498,7 @@ struct Link<T: Clone + 'static> {
     unsent: bool,
     beat: Duration,
     lost_after: Duration,
-    /// Timely panicked in a step: a connection is gone.
+    /// Timely panicked in a step or a send: a connection is gone.
     broken: bool,
     /// The dataflow can never complete: it must be dropped.
     stuck: bool,
@@ -563,8 +563,7 @@ where
         }
         if let Some(input) = &mut self.input {
             if catch_unwind(AssertUnwindSafe(|| push(input))).is_err() {
-                self.broken = true;
-                self.stuck = true;
+                self.break_off();
             }
         }
     }
@@ -576,8 +575,7 @@ where
         if self.broken {
             std::mem::forget(input);
         } else if catch_unwind(AssertUnwindSafe(|| drop(input))).is_err() {
-            self.broken = true;
-            self.stuck = true;
+            self.break_off();
         }
     }
 
@@ -622,11 +620,18 @@ where
             return Err("a connection to another process is gone".into());
         }
         catch_unwind(AssertUnwindSafe(|| worker.step_or_park(Some(PARK)))).map_err(|payload| {
-            self.broken = true;
-            self.stuck = true;
+            self.break_off();
             execute::panic_message(&*payload)
         })?;
         Ok(())
+    }
+
+    /// Timely panicked in a call that reached the network: a connection is
+    /// gone, so the link is never touched again and its dataflow, which can
+    /// never complete, must be dropped.
+    fn break_off(&mut self) {
+        self.broken = true;
+        self.stuck = true;
     }
 
     /// What the workers sent that reached this one, noting who is alive.
