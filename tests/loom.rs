@@ -43,7 +43,11 @@
 //! flag the holder had yet to see, and the rescued task ran twice. With a
 //! resource's release not handing its waiter back to the run,
 //! `a_resource_released_while_another_task_waits` finds both workers asleep
-//! with the waiter parked (loom: "deadlock", checked 2026-12-01).
+//! with the waiter parked (loom: "deadlock", checked 2026-12-01). With a
+//! task's second announcement (made again after sharing) numbered as its
+//! first, `what_is_left_after_sharing_is_not_hidden` finds the peer taking
+//! it for the first, already spent, and never rescuing what it holds
+//! (loom: "exceeded maximum number of branches", checked 2026-12-04).
 //!
 //! The registry's listing of a run (who may free a run, and when) is
 //! modelled on its own, over a stand-in run: with the last worker's
@@ -564,6 +568,54 @@ fn a_long_task_does_not_hide_its_sibling() {
                 ("a", Expect::Succeeded(1)),
                 ("long", Expect::Succeeded(2)),
                 ("short", Expect::Succeeded(3)),
+            ],
+            None,
+        );
+    });
+}
+
+/// Set by `s1` and `s2` in [`what_is_left_after_sharing_is_not_hidden`].
+static SIBLINGS_RAN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// `a -> {long, s1, s2}` on two workers publishing only on demand: `long`
+/// cannot end until `s1` and `s2` have run. The worker that takes `long`
+/// holds both; if its peer is hungry it shares one and announces the other
+/// again, so the peer, after running the shared one, must rescue the other
+/// from the second announcement. That one needs a number of its own: under
+/// the first's, a peer that tried to rescue the first just as it was
+/// retracted would take the second for the spent first and never rescue
+/// it, and `long` would spin until loom's branch limit.
+#[test]
+fn what_is_left_after_sharing_is_not_hidden() {
+    static RUNS: Runs = Runs::new();
+    let graph = leak_graph(|b| {
+        RUNS.task(b, "a", |_| Ok(1));
+        RUNS.task(b, "long", |ctx| {
+            while SIBLINGS_RAN.load(Ordering::Relaxed) < 2 {
+                loom::thread::yield_now();
+            }
+            Ok(ctx.input("a")? + 1)
+        });
+        for (name, add) in [("s1", 2), ("s2", 3)] {
+            RUNS.task(b, name, move |ctx| {
+                SIBLINGS_RAN.fetch_add(1, Ordering::Relaxed);
+                Ok(ctx.input("a")? + add)
+            });
+        }
+        edges(b, &[("a", "long"), ("a", "s1"), ("a", "s2")]);
+    });
+    model(move || {
+        SIBLINGS_RAN.store(0, Ordering::Relaxed);
+        run_and_check(
+            graph,
+            &RUNS,
+            &RunOptions::new(),
+            (THREADS, false),
+            &[
+                ("a", Expect::Succeeded(1)),
+                ("long", Expect::Succeeded(2)),
+                ("s1", Expect::Succeeded(3)),
+                ("s2", Expect::Succeeded(4)),
             ],
             None,
         );

@@ -41,7 +41,7 @@ use crate::exec::observed::{Attempt, Observing};
 use crate::exec::registry::{self, Shared};
 use crate::exec::releases::{Cause, Releases};
 use crate::exec::retries::{self, RetryQueue};
-use crate::exec::seat::{Announcer, Hidden, Seat, Sighting};
+use crate::exec::seat::{Hidden, Seat, Sighting};
 use crate::exec::signals::Signals;
 use crate::exec::sleep::Sleep;
 use crate::id::TaskId;
@@ -1517,13 +1517,6 @@ impl<'r, T> RunCore<'r, T> {
 
     // ---- Work between workers ----
 
-    /// Whether a worker holding work it could give should give some: a peer
-    /// is hungry, or the run could use another worker. One relaxed load.
-    #[inline]
-    pub(crate) fn give_wanted(&self) -> bool {
-        self.signals.give_wanted()
-    }
-
     /// Whether some worker is looking for work.
     #[inline]
     pub(crate) fn peer_hungry(&self) -> bool {
@@ -1555,11 +1548,11 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     /// Sits a worker in a free seat; `None` if all are taken.
-    pub(crate) fn take_seat(&self) -> Option<(usize, Worker<Releases>, Announcer)> {
+    pub(crate) fn take_seat(&self) -> Option<(usize, Worker<Releases>)> {
         self.seats
             .iter()
             .enumerate()
-            .find_map(|(i, seat)| seat.try_take().map(|(deque, ann)| (i, deque, ann)))
+            .find_map(|(i, seat)| seat.try_take().map(|deque| (i, deque)))
     }
 
     /// How many sightings an idle worker keeps: one per seat.
@@ -1624,8 +1617,8 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     fn look_for_work(&self, me: usize, waiting: Waiting, seen: &mut [Sighting]) -> Found {
-        // `seen` is kept from one idle spell to the next: announcement
-        // numbers are never reused, and a spent one must stay spent.
+        // `seen` is kept from one idle spell to the next: a run reuses no
+        // announcement number, and a spent one must stay spent.
         let backoff = Backoff::new();
         #[cfg(not(loom))]
         let idle_since = Instant::now();

@@ -10,10 +10,10 @@
 //! later a pop with a fence, more than an empty task. But a worker inside a
 //! long task cannot check: a peer that turns hungry then would wait for the
 //! whole task, with ready work in sight. So before a task, a worker that
-//! holds private work *announces* it (a fresh number in `announced`,
-//! with its current range copied beside it), and *retracts* the announcement
-//! after. A hungry peer that sees the same announcement for
-//! [`RESCUE_AFTER`](crate::exec::run::RESCUE_AFTER) takes the work.
+//! holds private work *announces* it (the task's [`number`] in
+//! `announced`, with its current range copied beside it), and *retracts*
+//! the announcement after. A hungry peer that sees the same announcement
+//! for [`RESCUE_AFTER`](crate::exec::run::RESCUE_AFTER) takes the work.
 //!
 //! # The handshake (a Dekker pair)
 //!
@@ -59,15 +59,13 @@ pub(crate) struct Hidden {
     /// Clean releases of one task with many predecessors that the occupant
     /// combined instead of applying one by one; always live here.
     pub(crate) deferred: Option<Deferred>,
-    /// How many announcements the seat has made, by any occupant (an
-    /// occupant carries on from it, so their numbers stay unique).
-    announcements: u64,
     /// Set by a rescuer that took the work, so that the occupant, coming
     /// out, knows its current range is gone.
     taken: bool,
     /// What the seat's occupants remember of the other seats'
     /// announcements, kept here between occupants so that joining a run
-    /// allocates nothing after the seat's first. Never rescued.
+    /// allocates nothing after the seat's first (and emptied between runs,
+    /// whose numbers repeat). Never rescued.
     pub(crate) seen: Vec<Sighting>,
 }
 
@@ -99,18 +97,27 @@ pub(crate) struct Deferred {
     pub(crate) index: u32,
 }
 
-/// How many announcements the seat has made. An announcement is numbered
-/// `2 × count + 1` (odd, and unique for the seat: the count does not wrap)
-/// and copies the whole current range beside it: stores to the seat's own
-/// padded block, which only the occupant writes. Copying only what
-/// changed, as an earlier version did (the range's `lo` in the number, `hi`
-/// and the poison when a new range began), cost more than it saved: the
+/// The number of the announcement made before task `v` runs: `4v + 1`,
+/// or `4v + 3` for the one made again after sharing (`again`).
+///
+/// Odd, so never 0 (nothing announced), and unique within a run: a task
+/// is claimed once and announced at most twice (retries and tasks back
+/// from a resource run unannounced). Uniqueness is what the idle side
+/// needs: it rescues from a peer whose number stays the same for
+/// [`RESCUE_AFTER`](crate::exec::run::RESCUE_AFTER), and ignores a number
+/// it has spent. The handshake's safety does not rest on it. A count kept
+/// per seat, as before, cost a load and a store a task; `v` is in a
+/// register already.
+///
+/// The whole current range is copied beside the number: stores to the
+/// seat's own padded block, which only the occupant writes. Copying only
+/// what changed, as an earlier version did, cost more than it saved: the
 /// comparison ran on every task, and depth-first work begins a new range
 /// on most tasks (callgrind: 11 more instructions a task on tree, 9 on
 /// independent).
-#[derive(Debug)]
-pub(crate) struct Announcer {
-    count: u64,
+#[inline]
+pub(crate) fn number(v: u32, again: bool) -> u64 {
+    u64::from(v) << 2 | if again { 3 } else { 1 }
 }
 
 /// One place at a run: at most one worker sits in it at a time.
@@ -137,8 +144,8 @@ struct Meet {
 
 /// The part of a seat that its occupant writes on the hot path.
 struct Own {
-    /// 0, or an odd number the occupant stores before running a task while
-    /// it holds private work, and clears after it (a fresh number each time).
+    /// 0, or the odd [`number`] the occupant stores before running a task
+    /// while it holds private work, and clears after it.
     announced: AtomicU64,
     /// Set by a rescuer that took the hidden work, cleared by the occupant.
     rescued: AtomicBool,
@@ -177,9 +184,9 @@ impl Seat {
     }
 
     /// Readies a seat that served a run that has ended for the next one.
-    /// Its buffers keep their capacity and its announcements keep counting
-    /// (so they stay unique), which is what makes a reused seat cheaper
-    /// than a new one.
+    /// Its buffers keep their capacity, which is what makes a reused seat
+    /// cheaper than a new one; its sightings are forgotten, as the next
+    /// run's announcement numbers repeat this one's.
     pub(crate) fn reset(&mut self) {
         // `&mut self`: plain loads and stores would do, but loom's atomics
         // have no `get_mut`.
@@ -211,6 +218,7 @@ impl Seat {
             hidden.stack.clear();
             hidden.deferred = None;
             hidden.taken = false;
+            hidden.seen.clear();
         });
     }
 
@@ -220,7 +228,7 @@ impl Seat {
     }
 
     /// Sits down if the seat is free, taking its deque.
-    pub(crate) fn try_take(&self) -> Option<(Worker<Releases>, Announcer)> {
+    pub(crate) fn try_take(&self) -> Option<Worker<Releases>> {
         if self
             .meet
             .occupied
@@ -236,12 +244,7 @@ impl Seat {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         debug_assert!(deque.is_some(), "a free seat has its deque");
-        let count = self.own.hidden.with(|hidden| {
-            // SAFETY: we sit here now, with no announcement out.
-            unsafe { (*hidden).announcements }
-        });
-        let announcer = Announcer { count };
-        deque.map(|deque| (deque, announcer))
+        deque
     }
 
     /// Stands up, leaving the deque (and whatever it holds) with the seat.
@@ -250,12 +253,8 @@ impl Seat {
     /// The caller sits here, holds no private work (an empty stack and no
     /// deferred releases; `cur` is only the copy of a past announcement),
     /// and has no announcement out.
-    pub(crate) unsafe fn leave(&self, deque: Worker<Releases>, announcer: Announcer) {
+    pub(crate) unsafe fn leave(&self, deque: Worker<Releases>) {
         debug_assert_eq!(self.own.announced.load(Ordering::Relaxed), 0);
-        // SAFETY: by the caller's contract nobody else touches `hidden`.
-        self.own
-            .hidden
-            .with_mut(|hidden| unsafe { (*hidden).announcements = announcer.count });
         *self
             .meet
             .deque
@@ -280,28 +279,20 @@ impl Seat {
     }
 
     /// Announces that the occupant, holding private work whose current
-    /// range is `cur`, is about to run a task.
+    /// range is `cur`, is about to run the task whose [`number`] is `number`.
     ///
     /// # Safety
     /// Only the occupant calls this, with no announcement out.
     #[inline]
-    pub(crate) unsafe fn announce(
-        &self,
-        announcer: &mut Announcer,
-        cur: Releases,
-        fences: &Fences,
-    ) {
+    pub(crate) unsafe fn announce(&self, number: u64, cur: Releases, fences: &Fences) {
         self.own.hidden.with_mut(|hidden| {
             // SAFETY: no announcement is out, so no rescuer reads `hidden`
             // now.
             unsafe { (*hidden).cur = cur };
         });
-        announcer.count += 1;
         // Release: publishes the copy (and the stack) to a rescuer whose
         // Acquire load sees this number.
-        self.own
-            .announced
-            .store(announcer.count << 1 | 1, Ordering::Release);
+        self.own.announced.store(number, Ordering::Release);
         fences.light();
     }
 
@@ -395,12 +386,47 @@ impl std::fmt::Debug for Seat {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use crate::exec::releases::Releases;
-    use crate::exec::seat::Seat;
+    use crate::exec::seat::{number, Seat, Sighting};
+
+    #[test]
+    fn announcement_numbers_are_odd_and_never_shared_by_two_announcements() {
+        let tasks = (0..1000).chain(u32::MAX - 1000..=u32::MAX);
+        let mut seen = std::collections::HashSet::new();
+        for v in tasks {
+            for again in [false, true] {
+                let n = number(v, again);
+                assert_eq!(n % 2, 1, "task {v}, again {again}: {n} is even");
+                assert!(seen.insert(n), "task {v}, again {again}: {n} repeats");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reset_seat_forgets_its_sightings() {
+        let mut seat = Seat::new();
+        // SAFETY: nobody sits in the seat or announces from it.
+        unsafe {
+            seat.with_hidden(|hidden| {
+                hidden.seen.push(Sighting {
+                    number: number(7, false),
+                    spent: true,
+                    ..Sighting::default()
+                })
+            })
+        };
+        seat.reset();
+        // SAFETY: as above.
+        let kept = unsafe { seat.with_hidden(|hidden| hidden.seen.len()) };
+        assert_eq!(
+            kept, 0,
+            "a sighting of a run that ended survived: the next run repeats its numbers"
+        );
+    }
 
     #[test]
     fn a_reset_seat_holds_no_releases_of_its_last_run() {
         let mut seat = Seat::new();
-        let (deque, announcer) = seat.try_take().expect("a new seat is free");
+        let deque = seat.try_take().expect("a new seat is free");
         deque.push(Releases {
             lo: 3,
             hi: 9,
@@ -408,9 +434,9 @@ mod tests {
         });
         // SAFETY: this test sits in the seat, holds nothing private and has
         // no announcement out.
-        unsafe { seat.leave(deque, announcer) };
+        unsafe { seat.leave(deque) };
         seat.reset();
-        let (deque, _) = seat.try_take().expect("a reset seat is free");
+        let deque = seat.try_take().expect("a reset seat is free");
         assert!(deque.pop().is_none(), "a spent range reached the next run");
     }
 }

@@ -44,20 +44,20 @@ impl Signals {
     /// Whether the run has stopped starting tasks.
     #[inline]
     pub(crate) fn stopped(&self) -> bool {
-        self.0.load(Ordering::Relaxed) & STOP != 0
+        self.read().stopped()
+    }
+
+    /// The word as it is now, for a worker that asks more than one thing
+    /// of it before a task: one load, not one per question.
+    #[inline]
+    pub(crate) fn read(&self) -> Raised {
+        Raised(self.0.load(Ordering::Relaxed))
     }
 
     /// Whether some worker is looking for work.
     #[inline]
     pub(crate) fn someone_hungry(&self) -> bool {
         self.0.load(Ordering::Relaxed) & HUNGRY != 0
-    }
-
-    /// Whether a worker holding work it could give should give some: a peer
-    /// is hungry or the run could use another worker.
-    #[inline]
-    pub(crate) fn give_wanted(&self) -> bool {
-        self.0.load(Ordering::Relaxed) & (HUNGRY | WANT) != 0
     }
 
     /// Whether the run could use another worker.
@@ -105,5 +105,24 @@ impl Signals {
     /// This worker found work, or the run ended.
     pub(crate) fn fed(&self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One reading of a run's signal word (see [`Signals::read`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Raised(u32);
+
+impl Raised {
+    /// Whether the run had stopped starting tasks.
+    #[inline]
+    pub(crate) fn stopped(self) -> bool {
+        self.0 & STOP != 0
+    }
+
+    /// Whether a worker holding work it could give should give some: a peer
+    /// was hungry or the run could use another worker.
+    #[inline]
+    pub(crate) fn give_wanted(self) -> bool {
+        self.0 & (HUNGRY | WANT) != 0
     }
 }

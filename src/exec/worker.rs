@@ -29,7 +29,7 @@ use crate::exec::registry::AbortOnUnwind;
 use crate::exec::registry::{self, Departure, Shared, QUANTUM};
 use crate::exec::releases::{Cause, Releases};
 use crate::exec::run::{Acquired, Claim, Found, RunCore, Tally, TaskEnd, Waiting};
-use crate::exec::seat::{Announcer, Deferred, Seat, Sighting};
+use crate::exec::seat::{self, Deferred, Seat, Sighting};
 use crate::graph::Graph;
 use crate::id::TaskId;
 use crate::report::Timing;
@@ -62,7 +62,6 @@ struct Local<'c> {
     me: usize,
     seat: &'c Seat,
     deque: Worker<Releases>,
-    announcer: Announcer,
     /// How many finished tasks (the sum of `tally`) were already subtracted
     /// from `remaining`.
     subtracted: usize,
@@ -184,12 +183,13 @@ impl Local<'_> {
         unsafe { self.seat.with_hidden(|hidden| hidden.stack.pop_back()) }
     }
 
-    /// Announces the private work held while the next task runs, with the
-    /// run's `fences` (a constant on the common path).
+    /// Announces the private work held while the next task runs, under
+    /// that task's [`seat::number`], with the run's `fences` (a constant on
+    /// the common path).
     #[inline]
-    fn announce(&mut self, cur: Releases, fences: Fences) {
+    fn announce(&mut self, number: u64, cur: Releases, fences: Fences) {
         // SAFETY: this worker sits in `seat`, with no announcement out.
-        unsafe { self.seat.announce(&mut self.announcer, cur, &fences) }
+        unsafe { self.seat.announce(number, cur, &fences) }
         self.after_task |= if fences.is_asymmetric() {
             ANNOUNCING
         } else {
@@ -206,30 +206,37 @@ impl Local<'_> {
         unsafe { self.seat.retract(&fences) }
     }
 
-    /// Before a task, while holding private work (the current range
+    /// Before task `v`, while holding private work (the current range
     /// `lo..hi`, poisoned by `poison`, and the stack): announces it, then,
     /// if a peer is hungry (one that turned hungry without seeing the
     /// announcement is seen here, after its fence), the run wants a worker,
-    /// or tasks are slow, shares some. Returns what is left of the range.
+    /// or tasks are slow, shares some. Returns what is left of the range,
+    /// and whether the run has stopped: the one load of the signal word
+    /// answers both (a second, in `run_claimed`, cost 3 instructions a
+    /// task).
     ///
     /// The range is passed and returned as scalars: built in memory as a
     /// `Releases`, it cost a store-forwarding stall per task. Sharing, the
     /// rare part, is out of line.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn announce_before_task<T>(
         &mut self,
         core: &RunCore<'_, T>,
+        v: u32,
         lo: u32,
         hi: u32,
         poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
         fences: Fences,
-    ) -> (u32, u32) {
-        self.announce(Releases { lo, hi, poison }, fences);
-        if self.pace.eager || core.give_wanted() {
-            return self.reannounce_after_sharing(core, (lo, hi, poison), shared);
+    ) -> (u32, u32, bool) {
+        self.announce(seat::number(v, false), Releases { lo, hi, poison }, fences);
+        let raised = core.signals().read();
+        if self.pace.eager || raised.give_wanted() {
+            let (lo, hi) = self.reannounce_after_sharing(core, v, (lo, hi, poison), shared);
+            return (lo, hi, raised.stopped());
         }
-        (lo, hi)
+        (lo, hi, raised.stopped())
     }
 
     /// The announcement is out but a peer wants work: retracts it, shares,
@@ -247,6 +254,7 @@ impl Local<'_> {
     fn reannounce_after_sharing<T>(
         &mut self,
         core: &RunCore<'_, T>,
+        v: u32,
         (lo, hi, poison): (u32, u32, Option<Cause>),
         shared: Option<&Arc<Shared>>,
     ) -> (u32, u32) {
@@ -259,7 +267,7 @@ impl Local<'_> {
         cur = self.share(core, cur, shared.is_some());
         let holds = !cur.is_empty() || self.holds_hidden_work();
         if holds {
-            self.announce(cur, *core.fences());
+            self.announce(seat::number(v, true), cur, *core.fences());
         } else {
             // What was published must be seen, or the call below made.
             core.fences().light();
@@ -303,25 +311,30 @@ impl Local<'_> {
         if self.before_task & PEERS == 0 {
             return Some((lo, hi));
         }
-        Some(self.announce_if_holding(core, (lo, hi), poison, shared, *core.fences()))
+        let fences = *core.fences();
+        let (lo, hi, _) = self.announce_if_holding(core, v, (lo, hi), poison, shared, fences);
+        Some((lo, hi))
     }
 
     /// Announces (and shares, if wanted) if this worker holds private work
-    /// besides the task about to run; returns what is left of the range.
+    /// besides task `v`, about to run; returns what is left of the range,
+    /// and whether the run has stopped (read after the claim, as
+    /// `run_claimed` needs).
     #[inline(always)]
     fn announce_if_holding<T>(
         &mut self,
         core: &RunCore<'_, T>,
+        v: u32,
         (lo, hi): (u32, u32),
         poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
         fences: Fences,
-    ) -> (u32, u32) {
+    ) -> (u32, u32, bool) {
         // A chain holds no private work and pays nothing more here.
         if lo < hi || self.holds_hidden_work() {
-            return self.announce_before_task(core, lo, hi, poison, shared, fences);
+            return self.announce_before_task(core, v, lo, hi, poison, shared, fences);
         }
-        (lo, hi)
+        (lo, hi, core.stopped())
     }
 
     /// After task `v` ran: ends the announcement and gives back resources.
@@ -600,7 +613,7 @@ pub(crate) fn participate<T: Send + Sync>(
     core: &RunCore<'_, T>,
     how: Participation<'_>,
 ) -> Departure {
-    let Some((me, deque, announcer)) = core.take_seat() else {
+    let Some((me, deque)) = core.take_seat() else {
         return Departure::NoWork;
     };
     // A panic here is a bug in kahn, not in a task (those are caught): abort
@@ -610,7 +623,6 @@ pub(crate) fn participate<T: Send + Sync>(
         me,
         seat: core.seat(me),
         deque,
-        announcer,
         subtracted: 0,
         tally: Tally::default(),
         failures: Vec::new(),
@@ -653,7 +665,7 @@ pub(crate) fn participate<T: Send + Sync>(
     unsafe { local.seat.with_hidden(|h| h.seen = seen) };
     // SAFETY: this worker sits in its seat; `work` returns only with no
     // private work held and no announcement out.
-    unsafe { local.seat.leave(local.deque, local.announcer) };
+    unsafe { local.seat.leave(local.deque) };
     std::mem::forget(guard);
     departure
 }
@@ -709,18 +721,24 @@ fn work<T: Send + Sync>(
                     // tests nothing; no rules or resources) and one more
                     // for a worker alone; the rest is out of line.
                     let range = (lo, hi);
+                    let stopped;
                     if local.before_task == PEERS {
                         let fences = Fences::ASYMMETRIC;
-                        (lo, hi) =
-                            local.announce_if_holding(core, range, poison, how.shared, fences);
-                    } else if local.before_task != 0 {
-                        match local.before_task(graph, core, v, claim, range, poison, how.shared) {
-                            Some(range) => (lo, hi) = range,
-                            None => continue,
+                        (lo, hi, stopped) =
+                            local.announce_if_holding(core, v, range, poison, how.shared, fences);
+                    } else {
+                        if local.before_task != 0 {
+                            match local
+                                .before_task(graph, core, v, claim, range, poison, how.shared)
+                            {
+                                Some(range) => (lo, hi) = range,
+                                None => continue,
+                            }
                         }
+                        stopped = core.stopped();
                     }
                     // SAFETY: claimed just now, from a target.
-                    let next = unsafe { run_claimed(graph, core, local, &mut ctx, v) };
+                    let next = unsafe { run_claimed(graph, core, local, &mut ctx, v, stopped) };
                     // Flags in `local` rather than local variables: kept
                     // in registers across the task, they cost spills.
                     if local.after_task == ANNOUNCING {
@@ -879,7 +897,17 @@ fn take_back<T: Send + Sync>(
         Acquired::Held => {
             // SAFETY: a task parked on a resource was claimed by a worker
             // before it parked.
-            let next = unsafe { run_claimed(graph, core, local, &mut context_for(core, local), v) };
+            let next = unsafe {
+                let stopped = core.stopped();
+                run_claimed(
+                    graph,
+                    core,
+                    local,
+                    &mut context_for(core, local),
+                    v,
+                    stopped,
+                )
+            };
             core.release_for(table, v);
             next
         }
@@ -959,7 +987,17 @@ unsafe fn run_unannounced<T: Send + Sync>(
         return Releases::EMPTY;
     }
     // SAFETY: the caller's contract is this one.
-    let next = unsafe { run_claimed(graph, core, local, &mut context_for(core, local), v) };
+    let next = unsafe {
+        let stopped = core.stopped();
+        run_claimed(
+            graph,
+            core,
+            local,
+            &mut context_for(core, local),
+            v,
+            stopped,
+        )
+    };
     if local.after_task != 0 {
         local.after_task(graph, core, v);
     }
@@ -967,8 +1005,9 @@ unsafe fn run_unannounced<T: Send + Sync>(
 }
 
 /// Runs task `v`, which this worker claimed cleanly — or, if the run has
-/// stopped, records it as [`RunCore::stopped_end`] says — and returns the
-/// releases of its successors.
+/// stopped (`stopped`, read after the claim), records it as
+/// [`RunCore::stopped_end`] says — and returns the releases of its
+/// successors.
 /// Always inlined into the one loop that calls it: out of line it costs an
 /// empty task half again. A task that needs more than its body run (see
 /// `Local::plain`) goes to [`run_watched`]: two tests on this path, not one
@@ -985,8 +1024,9 @@ unsafe fn run_claimed<'r, T: Send + Sync>(
     local: &mut Local<'_>,
     ctx: &mut TaskContext<'r, T>,
     v: u32,
+    stopped: bool,
 ) -> Releases {
-    if !local.plain || core.stopped() {
+    if !local.plain || stopped {
         // SAFETY: the caller's contract is this one.
         return unsafe { run_watched(graph, core, local, ctx, v) };
     }
