@@ -897,17 +897,7 @@ fn take_back<T: Send + Sync>(
         Acquired::Held => {
             // SAFETY: a task parked on a resource was claimed by a worker
             // before it parked.
-            let next = unsafe {
-                let stopped = core.stopped();
-                run_claimed(
-                    graph,
-                    core,
-                    local,
-                    &mut context_for(core, local),
-                    v,
-                    stopped,
-                )
-            };
+            let next = unsafe { run_claimed_off_the_loop(graph, core, local, v) };
             core.release_for(table, v);
             next
         }
@@ -987,17 +977,7 @@ unsafe fn run_unannounced<T: Send + Sync>(
         return Releases::EMPTY;
     }
     // SAFETY: the caller's contract is this one.
-    let next = unsafe {
-        let stopped = core.stopped();
-        run_claimed(
-            graph,
-            core,
-            local,
-            &mut context_for(core, local),
-            v,
-            stopped,
-        )
-    };
+    let next = unsafe { run_claimed_off_the_loop(graph, core, local, v) };
     if local.after_task != 0 {
         local.after_task(graph, core, v);
     }
@@ -1036,6 +1016,32 @@ unsafe fn run_claimed<'r, T: Send + Sync>(
     let result = catch_unwind(AssertUnwindSafe(|| body(ctx)));
     // A plain task has no deadline: the constant lets the test go.
     settle_ran(core, local, v, NO_LIMIT, result)
+}
+
+/// [`run_claimed`] for a task the scheduling loop did not claim (a retry,
+/// a deferred release, a task back from a resource): with a context of its
+/// own and the stop bit read here.
+///
+/// # Safety
+/// As for [`run_claimed`].
+unsafe fn run_claimed_off_the_loop<T: Send + Sync>(
+    graph: &Graph<'_, T>,
+    core: &RunCore<'_, T>,
+    local: &mut Local<'_>,
+    v: u32,
+) -> Releases {
+    let stopped = core.stopped();
+    // SAFETY: the caller's contract is this one.
+    unsafe {
+        run_claimed(
+            graph,
+            core,
+            local,
+            &mut context_for(core, local),
+            v,
+            stopped,
+        )
+    }
 }
 
 /// [`run_claimed`] for a task of a run that is stopped, watched (a cancel
