@@ -129,8 +129,9 @@ impl NameTable {
         self.push_hashed(task, name, self.hash(name))
     }
 
-    /// [`push_named`](Self::push_named) for a name already hashed with
-    /// [`hash`](Self::hash).
+    /// Names task `task` (a new task, after every named one) `name` (not
+    /// empty), already hashed with [`hash`](Self::hash); on error, changes
+    /// no name (the index may have grown).
     pub(crate) fn push_hashed(&mut self, task: u32, name: &str, hash: u32) -> Result<(), Rejected> {
         debug_assert_eq!(hash, self.hash(name));
         if self.named + 1 > Self::room(self.slots.len()) {

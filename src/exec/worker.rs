@@ -212,8 +212,8 @@ impl Local<'_> {
     /// announcement is seen here, after its fence), the run wants a worker,
     /// or tasks are slow, shares some. Returns what is left of the range,
     /// and whether the run has stopped: the one load of the signal word
-    /// answers both (a second, in `run_claimed`, cost 3 instructions a
-    /// task).
+    /// answers both (a second, in `run_claimed`, cost 1–3 instructions a
+    /// task by callgrind).
     ///
     /// The range is passed and returned as scalars: built in memory as a
     /// `Releases`, it cost a store-forwarding stall per task. Sharing, the
@@ -988,8 +988,8 @@ unsafe fn run_unannounced<T: Send + Sync>(
 /// stopped (`stopped`, read after the claim), records it as
 /// [`RunCore::stopped_end`] says — and returns the releases of its
 /// successors.
-/// Always inlined into the one loop that calls it: out of line it costs an
-/// empty task half again. A task that needs more than its body run (see
+/// Always inlined into the loop (and into [`run_claimed_off_the_loop`]):
+/// out of line it costs an empty task half again. A task that needs more than its body run (see
 /// `Local::plain`) goes to [`run_watched`]: two tests on this path, not one
 /// for each thing a run may watch.
 ///
