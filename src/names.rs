@@ -122,8 +122,7 @@ impl NameTable {
         self.records.capacity() + 4 * self.starts.capacity() + 8 * self.slots.capacity()
     }
 
-    /// Names task `task` (a new task, after every named one) `name`
-    /// (not empty); on error, changes no name (the index may have grown).
+    /// [`push_hashed`](Self::push_hashed), hashing the name here.
     #[cfg(test)]
     pub(crate) fn push_named(&mut self, task: u32, name: &str) -> Result<(), Rejected> {
         self.push_hashed(task, name, self.hash(name))
