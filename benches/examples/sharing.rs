@@ -1,15 +1,18 @@
 //! What sharing the in-degree counters between threads costs on a shape, and what kahn adds to it, measured at the same moments.
 //!
-//! `cargo run --release -p kahn-bench --example sharing -- <shape> <tasks> <threads> [rounds]`
+//! `cargo run --release -p kahn-bench --example sharing -- <shape> <tasks> <threads> [rounds] [steps]`
 //!
 //! Runs the floor (one thread, plain counters), `shared-counters` (kahn's
 //! design with nothing else: workers sharing atomic in-degrees, see
-//! `kahn_bench::baselines::SharedCounters`) and kahn, empty bodies, in
-//! turn: each round gives each of them one untimed run (which absorbs the
+//! `kahn_bench::baselines::SharedCounters`) and kahn in turn, with empty
+//! bodies, or with `steps` xorshift steps a task (the harness's `cpu` body
+//! is 330, about 1 µs) to compare parallel efficiencies in one process:
+//! each round gives each of them one untimed run (which absorbs the
 //! previous one's threads winding down) and then [`BLOCK`] timed runs back
 //! to back, and keeps the block's median. Prints, over `rounds` rounds
 //! (default 21), each one's median in ns per task and the medians of the
-//! rounds' ratios.
+//! rounds' ratios; with a body, also each one's parallel efficiency (the
+//! floor's time ÷ (threads × its time), from the rounds' medians).
 //!
 //! Why in turn: on a shared VM, what a cache line costs to move between
 //! the two vCPUs changes with where the host puts them, and it changes
@@ -21,17 +24,25 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use kahn::{Arena, Executor};
-use kahn_bench::baselines::{SerialFloor, SharedCounters};
+use kahn_bench::baselines::{spin, SerialFloor, SharedCounters};
 use kahn_bench::shapes::Shape;
 use kahn_bench::turns::{block_median, median_of};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: sharing <shape> <tasks> <threads> [rounds]";
+    let usage = "usage: sharing <shape> <tasks> <threads> [rounds] [steps]";
     let shape: Shape = args.first().expect(usage).parse().expect(usage);
     let n: usize = args.get(1).expect(usage).parse().expect(usage);
     let threads: usize = args.get(2).expect(usage).parse().expect(usage);
     let rounds: usize = args.get(3).map_or(21, |r| r.parse().expect(usage));
+    let steps: u32 = args.get(4).map_or(0, |s| s.parse().expect(usage));
+    let body = move |v: u32| {
+        if steps == 0 {
+            _ = black_box(v);
+        } else {
+            spin(u64::from(v), steps);
+        }
+    };
 
     let g = shape.generate(n);
     let floor = SerialFloor::new(&g);
@@ -40,7 +51,17 @@ fn main() {
     let mut arena = Arena::new();
     let mut b = arena.builder::<()>();
     for _ in 0..g.tasks {
-        b.unnamed_task(|_| Ok(())).expect("a task");
+        // Empty bodies exactly as before `steps` existed, so that the
+        // figures of earlier sections compare.
+        if steps == 0 {
+            b.unnamed_task(|_| Ok(())).expect("a task");
+        } else {
+            b.unnamed_task(move |ctx| {
+                spin(u64::from(ctx.id().index() as u32), steps);
+                Ok(())
+            })
+            .expect("a task");
+        }
     }
     b.edges(g.task_edges()).expect("the shape's edges");
     let graph = b.build().expect("acyclic");
@@ -50,8 +71,8 @@ fn main() {
     let mut rows: Vec<[f64; 3]> = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         rows.push([
-            block(&|| floor.run(|v| _ = black_box(v))),
-            block(&|| shared.run(|v| _ = black_box(v))),
+            block(&|| floor.run(body)),
+            block(&|| shared.run(body)),
             block(&|| executor.run(&graph).counts().succeeded),
         ]);
     }
@@ -70,6 +91,14 @@ fn main() {
         of(&|r| r[2] / r[0]),
         round_trip_ns(),
     );
+    if steps > 0 {
+        let t = threads as f64;
+        println!(
+            "parallel efficiency with {steps} steps a task: shared-counters {:.1}%, kahn {:.1}%",
+            100.0 * of(&|r| r[0] / (t * r[1])),
+            100.0 * of(&|r| r[0] / (t * r[2])),
+        );
+    }
 }
 
 /// The median time, in ns, for two threads to pass a cache line to each
