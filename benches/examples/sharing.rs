@@ -57,7 +57,7 @@ fn main() {
             b.unnamed_task(|_| Ok(())).expect("a task");
         } else {
             b.unnamed_task(move |ctx| {
-                spin(u64::from(ctx.id().index() as u32), steps);
+                spin(ctx.id().index() as u64, steps);
                 Ok(())
             })
             .expect("a task");

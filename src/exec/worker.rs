@@ -989,9 +989,9 @@ unsafe fn run_unannounced<T: Send + Sync>(
 /// [`RunCore::stopped_end`] says — and returns the releases of its
 /// successors.
 /// Always inlined into the loop (and into [`run_claimed_off_the_loop`]):
-/// out of line it costs an empty task half again. A task that needs more than its body run (see
-/// `Local::plain`) goes to [`run_watched`]: two tests on this path, not one
-/// for each thing a run may watch.
+/// out of line it costs an empty task half again. A task that needs more
+/// than its body run (see `Local::plain`) goes to [`run_watched`]: two
+/// tests on this path, not one for each thing a run may watch.
 ///
 /// # Safety
 /// This worker claimed `v` (a claim is of a target of the graph, so
