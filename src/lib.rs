@@ -30,6 +30,7 @@ mod pages;
 mod part;
 #[cfg(feature = "petgraph")]
 mod petgraph;
+mod prefetch;
 mod priority;
 mod progress;
 mod report;

@@ -36,6 +36,7 @@ use std::hash::BuildHasher;
 
 use crate::id::{TaskId, TaskLabel, TaskRef};
 use crate::pages;
+use crate::prefetch::prefetch;
 
 /// `starts` of a task without a name.
 const UNNAMED: u32 = u32::MAX;
@@ -425,22 +426,6 @@ fn slot_of(hash: u32, start: u32) -> u64 {
 #[inline]
 fn slot_start(slot: u64) -> usize {
     (slot as u32 - 1) as usize
-}
-
-/// Starts loading the cache line at `p` and returns at once: a hint that
-/// changes nothing the program computes.
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // A prefetch neither faults nor reads anything the program can see,
-    // whatever the address (callers pass addresses in or just past their
-    // buffers, made with `wrapping_add`).
-    // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 impl Default for NameTable {
