@@ -17,6 +17,8 @@
 //! Made by `compile::compile`; read by the graph, the task context and the
 //! executor, none of which needs the compiler.
 
+use crate::prefetch::prefetch;
+
 /// The compiled adjacency of a graph. All slices live in the arena.
 ///
 /// Invariants, made by `compile::compile` and relied on by the executor's
@@ -102,6 +104,16 @@ impl<'a> Csr<'a> {
                 *self.succ_off.get_unchecked(v as usize),
                 *self.succ_off.get_unchecked(v as usize + 1),
             )
+        }
+    }
+
+    /// Starts loading the line of `targets` where `v`'s successors begin,
+    /// to be read once a task that outlasts the load ends (see the worker's
+    /// look-ahead); nothing for an id outside the graph.
+    #[inline(always)]
+    pub(crate) fn prefetch_successors(&self, v: u32) {
+        if let Some(&first) = self.succ_off.get(v as usize) {
+            prefetch(self.targets.as_ptr().wrapping_add(first as usize));
         }
     }
 

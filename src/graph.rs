@@ -8,6 +8,7 @@ use crate::csr::Csr;
 use crate::id::{TaskId, TaskRef};
 use crate::names::Names;
 use crate::part::{Part, RemoteFeed};
+use crate::prefetch::prefetch;
 use crate::report::GraphKey;
 use crate::resource::{Resource, ResourceTable};
 use crate::retry::{Retries, RetryPolicy};
@@ -80,6 +81,13 @@ impl<'a, T> Graph<'a, T> {
         // SAFETY: `v < n` by the caller's contract, and `tasks` has one
         // entry per compiled node (asserted in `new`).
         unsafe { self.tasks.get_unchecked(v as usize) }
+    }
+
+    /// Starts loading task `v`'s entry in the body table, so that a claim
+    /// of `v` soon after does not wait for it; nothing is read.
+    #[inline(always)]
+    pub(crate) fn prefetch_body(&self, v: u32) {
+        prefetch(self.tasks.as_ptr().wrapping_add(v as usize));
     }
 
     /// Whether task `id`'s output is [kept](crate::GraphBuilder::keep_output)

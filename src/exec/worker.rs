@@ -12,7 +12,10 @@
 //! steal. So the common case pays at most one relaxed load per release, and
 //! work moves only when someone needs it. Workers whose tasks are slow
 //! publish before every task instead (see [`Pace`]), so a long task does not
-//! hide ready work from a peer that turns hungry during it.
+//! hide ready work from a peer that turns hungry during it; and, from a
+//! quarter of a microsecond a task, look ahead of them (see
+//! [`LOOKING_AHEAD`]), so the cache misses on the way to the next task come
+//! while a task runs.
 //!
 //! How a run ends, and the orderings all this relies on, are `RunCore`'s
 //! (`run.rs`): this loop only calls its verbs.
@@ -76,7 +79,7 @@ struct Local<'c> {
     /// run has another seat (someone to share or announce to), and
     /// [`FENCED`] too if this process's fences are symmetric;
     /// [`RESOURCES`] if the graph has resources, [`RULED`] if a task has a
-    /// trigger rule.
+    /// trigger rule; and, while the pace says so, [`LOOKING_AHEAD`].
     before_task: u8,
     /// Whether this worker may move to another run (a worker job).
     may_rotate: bool,
@@ -85,7 +88,8 @@ struct Local<'c> {
     nested: bool,
     /// What to undo after the task running now: [`ANNOUNCING`] if an
     /// announcement is out for it (and [`FENCED`] if retracting it takes a
-    /// real fence), [`HOLDING`] if it holds resources.
+    /// real fence), [`HOLDING`] if it holds resources, [`LOOKING_AHEAD`] if
+    /// its successors' bodies are to be prefetched.
     after_task: u8,
     /// What the graph's tasks may have beyond the default that is settled
     /// after a task: [`TIMED`], [`BRANCHY`], and whether the run has
@@ -117,6 +121,19 @@ const RULED: u8 = 4;
 /// case (asymmetric fences) knows its kind at compile time and tests
 /// nothing more.
 const FENCED: u8 = 8;
+/// In `Local::before_task` and `Local::after_task`: this worker's tasks
+/// are slow enough ([`Pace::AHEAD`]) to look ahead of. On a scattered graph
+/// the way from one task to the next is a chain of cache misses, each
+/// waiting for the one before (the successor list, each successor's
+/// counter, whose read-modify-write keeps later loads behind it, the
+/// claimed one's body). So before a slow task its successor list is
+/// prefetched, to arrive while the task runs, and after it the successors'
+/// bodies, to arrive with their counters. Kept among the flags the per-task
+/// path compares anyway, so that fast tasks pay nothing for it: the hints
+/// are in the out-of-line `before_task` and `after_task`.
+const LOOKING_AHEAD: u8 = 16;
+/// How many of a slow task's successors' bodies are prefetched.
+const LOOK_AHEAD_BODIES: usize = 8;
 /// In `Local::after_task`: an announcement is out.
 const ANNOUNCING: u8 = 1;
 /// In `Local::after_task`: the task holds resources.
@@ -279,8 +296,9 @@ impl Local<'_> {
     }
 
     /// Before task `v` (claimed, as `claim` says) runs, for a graph with
-    /// trigger rules or resources, or a process with symmetric fences:
-    /// applies its trigger rule, takes the resources it uses, then announces
+    /// trigger rules or resources, a process with symmetric fences, or a
+    /// worker looking ahead: starts loading `v`'s successor list, applies
+    /// its trigger rule, takes the resources it uses, then announces
     /// the private work held while it runs (the current range `lo..hi`,
     /// poisoned by `poison`, and the stack) and shares some if wanted.
     /// Returns what is left of the range, or `None` if `v` does not run now:
@@ -302,11 +320,18 @@ impl Local<'_> {
         poison: Option<Cause>,
         shared: Option<&Arc<Shared>>,
     ) -> Option<(u32, u32)> {
+        let ahead = self.before_task & LOOKING_AHEAD != 0;
+        if ahead {
+            core.csr().prefetch_successors(v);
+        }
         if self.before_task & RULED != 0 && !self.runs_by_rule(graph, core, v, claim) {
             return None;
         }
         if self.before_task & RESOURCES != 0 && !self.take_resources(graph, core, v) {
             return None;
+        }
+        if ahead {
+            self.after_task |= LOOKING_AHEAD;
         }
         if self.before_task & PEERS == 0 {
             return Some((lo, hi));
@@ -337,13 +362,25 @@ impl Local<'_> {
         (lo, hi, core.stopped())
     }
 
-    /// After task `v` ran: ends the announcement and gives back resources.
-    /// `true` if a rescuer took the private work. (The common case, an
-    /// announcement with asymmetric fences and no resources, is the loop's
-    /// own.)
+    /// After task `v` ran: starts loading its successors' bodies if looking
+    /// ahead, ends the announcement and gives back resources. `true` if a
+    /// rescuer took the private work. (The common case, an announcement
+    /// with asymmetric fences and no resources, is the loop's own.)
     #[cold]
     #[inline(never)]
     fn after_task<T>(&mut self, graph: &Graph<'_, T>, core: &RunCore<'_, T>, v: u32) -> bool {
+        if self.after_task & LOOKING_AHEAD != 0 {
+            self.after_task &= !LOOKING_AHEAD;
+            // The first few: a wide fan-out's later ones are claimed later,
+            // or by another worker.
+            // From the successor list directly: `Csr::successors` is
+            // another codegen unit's call.
+            let Releases { lo, hi, .. } = successors(core, v, None);
+            let list = core.csr().targets.get(lo as usize..hi as usize);
+            for &s in list.unwrap_or_default().iter().take(LOOK_AHEAD_BODIES) {
+                graph.prefetch_body(s);
+            }
+        }
         let taken = self.after_task & ANNOUNCING != 0 && self.retract(*core.fences());
         if self.after_task & HOLDING != 0 {
             self.give_back_resources(graph, core, v);
@@ -410,16 +447,23 @@ impl Local<'_> {
             && self.joined.elapsed() >= QUANTUM
     }
 
-    /// Rotates if it should (see `should_rotate`).
+    /// After a pace check: looks ahead of tasks from now on, or no longer,
+    /// as the pace says ([`LOOKING_AHEAD`]); rotates if it should (see
+    /// `should_rotate`).
     #[cold]
     #[inline(never)]
-    fn maybe_rotate<T>(
+    fn after_check<T>(
         &mut self,
         core: &RunCore<'_, T>,
         lo: u32,
         hi: u32,
         poison: Option<Cause>,
     ) -> Option<Departure> {
+        if self.pace.ahead {
+            self.before_task |= LOOKING_AHEAD;
+        } else {
+            self.before_task &= !LOOKING_AHEAD;
+        }
         self.should_rotate(core)
             .then(|| self.rotate(core, lo, hi, poison))
     }
@@ -471,7 +515,8 @@ impl Local<'_> {
 /// — and, while tasks average at least [`Pace::SLOW`], publishes before each
 /// task whenever its deque is empty. A worker starts in that mode, so the
 /// first (perhaps long) task of a run hides nothing; a deque push and pop
-/// cost well under 1% of a task that slow.
+/// cost well under 1% of a task that slow. While tasks average at least
+/// [`Pace::AHEAD`], a worker also looks ahead of them ([`LOOKING_AHEAD`]).
 ///
 /// Among fast tasks, the interval doubles while a check comes sooner than
 /// [`Pace::CHECK_SPAN`] after the last (a clock read costs about as much as
@@ -482,12 +527,15 @@ impl Local<'_> {
 /// check, at most `LAZIEST_CHECK` tasks later, and turn publishing eager
 /// then or `LAZY_CHECK` tasks after; what they hide meanwhile is rescued
 /// (`seat.rs`). The same checks are when a worker looks at rotating to
-/// another run (`Local::maybe_rotate`), so they keep that within about a
+/// another run (`Local::after_check`), so they keep that within about a
 /// quantum too. Looking for work starts the count again from at most
 /// `LAZY_CHECK`: a worker that keeps going idle before a long interval
 /// ends would otherwise never measure.
 struct Pace {
     eager: bool,
+    /// Tasks average at least [`Pace::AHEAD`]: look ahead of them (see
+    /// [`LOOKING_AHEAD`]).
+    ahead: bool,
     check_every: u32,
     /// Tasks left before the next check: counted down, so the per-task
     /// test is one decrement, not a load and compare of two fields.
@@ -497,6 +545,16 @@ struct Pace {
 
 impl Pace {
     const SLOW: Duration = Duration::from_micros(20);
+    /// From this long a task on average, the look-ahead's two out-of-line
+    /// calls cost about 1% of a task, and the misses they hide (tens of ns
+    /// each on a scattered graph) are worth more. A debug build's own
+    /// per-task path takes about a microsecond, so there the bar is
+    /// higher, and tests see both modes.
+    const AHEAD: Duration = if cfg!(debug_assertions) {
+        Duration::from_micros(5)
+    } else {
+        Duration::from_nanos(250)
+    };
     const LAZY_CHECK: u32 = 64;
     const LAZIEST_CHECK: u32 = 1024;
     const CHECK_SPAN: Duration = Duration::from_micros(8);
@@ -504,6 +562,7 @@ impl Pace {
     fn new() -> Pace {
         Pace {
             eager: true,
+            ahead: false,
             check_every: 1,
             until_check: 1,
             check_start: Instant::now(),
@@ -515,6 +574,7 @@ impl Pace {
     fn fixed(eager: bool) -> Pace {
         Pace {
             eager,
+            ahead: false,
             check_every: u32::MAX,
             until_check: u32::MAX,
             ..Pace::new()
@@ -549,6 +609,7 @@ impl Pace {
     fn judge(&mut self, span: Duration) {
         let slow = span >= Pace::SLOW * self.check_every;
         self.eager = slow;
+        self.ahead = span >= Pace::AHEAD * self.check_every;
         self.check_every = if slow {
             1
         } else if span < Pace::CHECK_SPAN {
@@ -765,7 +826,7 @@ fn work<T: Send + Sync>(
             // needs no second range, which would live in memory on the hot
             // path too (half a nanosecond a task).
             if measured {
-                if let Some(departure) = local.maybe_rotate(core, lo, hi, poison) {
+                if let Some(departure) = local.after_check(core, lo, hi, poison) {
                     return departure;
                 }
             }
@@ -1454,6 +1515,29 @@ mod tests {
         assert_eq!(interval(&mut pace, us(30)), (true, 1));
         // Fast again: lazy from the first interval.
         assert_eq!(interval(&mut pace, us(1)), (false, Pace::LAZY_CHECK));
+    }
+
+    #[test]
+    fn tasks_from_the_look_ahead_bar_up_are_looked_ahead_of_and_faster_ones_not() {
+        let mut pace = Pace::new();
+        assert!(
+            !pace.ahead,
+            "a worker starts without hints; its first check decides"
+        );
+        for (per_task, ahead) in [
+            (Pace::AHEAD / 2, false),
+            (Pace::AHEAD, true),
+            (Pace::SLOW, true),
+            (Duration::from_nanos(5), false),
+            (Pace::AHEAD * 3 / 2, true),
+        ] {
+            interval(&mut pace, per_task);
+            assert_eq!(pace.ahead, ahead, "{per_task:?} a task");
+        }
+        assert!(
+            !Pace::fixed(true).ahead,
+            "loom's fixed pace never looks ahead"
+        );
     }
 
     /// Runs `pace` through tasks of the given durations, as the worker loop

@@ -373,3 +373,69 @@ fn threads_go_quiet_after_a_stream_of_concurrent_runs() {
         );
     });
 }
+
+/// A run whose tasks turn slow, fast and slow again: each worker starts
+/// and stops looking ahead of its tasks several times in one run, and a
+/// slow task takes the out-of-line path before and after it (the one
+/// graphs with resources or trigger rules take), carrying the current range
+/// through it. Every task runs once, after its predecessors, and passes on
+/// the output a serial walk computes. A path that dropped the range would
+/// leave tasks unreleased and the run hung (`bounded` fails it).
+#[test]
+fn tasks_that_change_pace_mid_run_all_run_in_order() {
+    bounded(|| {
+        // Phases of 600 tasks, every other one spinning 10 µs a task (above
+        // the bar to look ahead, in debug builds too): long enough for the
+        // pace, checked every 64 to 1,024 tasks, to turn.
+        let (n, phase) = if cfg!(miri) { (60, 20) } else { (3_000, 600) };
+        let slow = move |v: usize| (v / phase) % 2 == 1;
+        // Each task's successors: the next one, and two a little further
+        // on, so ranges are longer than one and workers have some to share.
+        let edges: Vec<(u32, u32)> = (0..n as u32)
+            .flat_map(|v| [(v, v + 1), (v, v + 7), (v, v + 31)])
+            .filter(|&(_, s)| (s as usize) < n)
+            .collect();
+        let value = |v: usize, inputs: u64| (v as u64 + 1).wrapping_mul(0x9e37_79b9) ^ inputs;
+        let mut expected = vec![0u64; n];
+        for v in 0..n {
+            let inputs = [1, 7, 31]
+                .iter()
+                .filter_map(|&back| v.checked_sub(back))
+                .fold(0u64, |sum, p| sum.wrapping_add(expected[p]));
+            expected[v] = value(v, inputs);
+        }
+        for executor in kahn_test_support::executors() {
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<u64>();
+            for v in 0..n {
+                b.unnamed_task(move |ctx| {
+                    if slow(v) {
+                        spin_for(Duration::from_micros(10));
+                    }
+                    let inputs = ctx.inputs().fold(0u64, |sum, (_, x)| sum.wrapping_add(*x));
+                    Ok(value(v, inputs))
+                })
+                .unwrap();
+            }
+            b.edges(
+                edges
+                    .iter()
+                    .map(|&(p, s)| (kahn::TaskId::new(p), kahn::TaskId::new(s))),
+            )
+            .unwrap();
+            let graph = b.build().unwrap();
+            for _ in 0..3 {
+                let report = executor.run(&graph);
+                assert_eq!(report.counts().succeeded, n, "{report}");
+                for (v, want) in expected.iter().enumerate() {
+                    assert_eq!(
+                        report.output(kahn::TaskId::new(v as u32)),
+                        Some(want),
+                        "task {v} on {} threads",
+                        executor.threads()
+                    );
+                }
+            }
+        }
+    });
+}
