@@ -1,5 +1,9 @@
 //! A cache hint: start loading a line that will be read soon, and go on.
 
+/// Whether [`prefetch`] does anything on this target: where it does not,
+/// code that would pay to reach it (a worker looking ahead) need not.
+pub(crate) const HINTS: bool = cfg!(target_arch = "x86_64");
+
 /// Starts loading the cache line at `p` and returns at once: a hint that
 /// changes nothing the program computes. Used where a miss is known to be
 /// coming and something else can run meanwhile (a name lookup's next

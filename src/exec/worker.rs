@@ -35,6 +35,7 @@ use crate::exec::run::{Acquired, Claim, Found, RunCore, Tally, TaskEnd, Waiting}
 use crate::exec::seat::{self, Deferred, Seat, Sighting};
 use crate::graph::Graph;
 use crate::id::TaskId;
+use crate::prefetch;
 use crate::report::Timing;
 use crate::resource::Returned;
 use crate::skip::Skip;
@@ -458,7 +459,9 @@ impl Local<'_> {
         hi: u32,
         poison: Option<Cause>,
     ) -> Option<Departure> {
-        if self.pace.ahead {
+        // Where the hints are no-ops, looking ahead would be two calls for
+        // nothing.
+        if self.pace.ahead && prefetch::HINTS {
             self.before_task |= LOOKING_AHEAD;
         } else {
             self.before_task &= !LOOKING_AHEAD;
