@@ -43,12 +43,14 @@ use crate::report::{Outcome, Report, Timing};
 /// their ids) or why the run stopped (`stop_reason`). It stands when the
 /// report knows the decision was made: at the end of the failed task's
 /// last attempt for a skip, at the end of the branching task for a
-/// branch not taken, at 0 for a task carried over by a
-/// [resume](crate::Executor::resume); elsewhere (a cancelled task, one not
-/// triggered) at the end of the run ([`Report::wall_time`]), by which it
-/// was settled. A task that started and stopped early when the run was
-/// stopped counts as cancelled, not as an attempt. `otherData` holds the
-/// task count, the wall time and the stop reason.
+/// branch not taken, when the run was stopped ([`Report::stopped_at`])
+/// for a cancelled task, at 0 for a task carried over by a
+/// [resume](crate::Executor::resume); elsewhere (a task not triggered) at
+/// the end of the run ([`Report::wall_time`]), by which it was settled. A
+/// task that started and stopped early when the run was stopped counts as
+/// cancelled, not as an attempt. `otherData` holds the task count, the
+/// wall time (`wall_time_us`), and for a stopped run the stop reason and
+/// when it was stopped (`stopped_at_us`).
 ///
 /// Names and messages are escaped as JSON strings (quotes, backslashes,
 /// control characters; any other Unicode goes through as it is), so any
@@ -170,7 +172,7 @@ impl<T> fmt::Display for ChromeTrace<'_, '_, T> {
                 Outcome::BranchNotTaken { branch } => {
                     ("branch not taken", end_of(branch), Some(("branch", branch)))
                 }
-                Outcome::Cancelled => ("cancelled", wall, None),
+                Outcome::Cancelled => ("cancelled", report.stopped_at().unwrap_or(wall), None),
                 // A task that ran has a timing, since the run recorded
                 // them; should one not, it still shows, where it ended.
                 _ => (outcome_name(&task.outcome), wall, None),
@@ -208,6 +210,9 @@ impl<T> fmt::Display for ChromeTrace<'_, '_, T> {
         )?;
         if let Some(stop) = &stop {
             write!(events.f, ",\"stop_reason\":\"{}\"", Json(stop))?;
+        }
+        if let Some(at) = report.stopped_at() {
+            write!(events.f, ",\"stopped_at_us\":{}", Micros(at))?;
         }
         events.f.write_str("}}\n")
     }

@@ -199,6 +199,8 @@ pub struct Report<'g, T> {
     pub(crate) counts: Counts,
     pub(crate) wall: Duration,
     pub(crate) stop: Option<StopReason>,
+    /// From the start to the first stop, if the run was stopped.
+    pub(crate) stopped_at: Option<Duration>,
     /// The failed attempts of each task that a retry policy ran again
     /// (all but its last attempt), with their timings if recorded, by id.
     pub(crate) retried: Vec<(TaskId, Failed)>,
@@ -511,6 +513,51 @@ impl<'g, T> Report<'g, T> {
     /// how many tasks it kept from starting.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop
+    }
+
+    /// When the run was told to stop, from its start (the origin of
+    /// [`Timing::start`]), if it was: the moment a worker, or the thread
+    /// waiting for the run, acted on the first [`stop_reason`]. A cancel
+    /// or a deadline is seen at the next task a worker starts, or within
+    /// about 10 ms if none starts; fail-fast and a task's
+    /// [`cancel_run`](crate::TaskContext::cancel_run) stop the run at once.
+    /// The tasks the stop cancelled were cancelled from then on; the run
+    /// ends when the tasks already running have returned.
+    ///
+    /// ```
+    /// use kahn::{Arena, Executor, Outcome};
+    /// use std::time::Duration;
+    /// let mut arena = Arena::new();
+    /// let mut b = arena.builder::<()>();
+    /// b.task("extract", |_| {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     Ok(())
+    /// })?;
+    /// b.task("check", |ctx| {
+    ///     ctx.cancel_run(); // say the batch is bad: stop here
+    ///     Ok(())
+    /// })?;
+    /// b.task("load", |_| Ok(()))?;
+    /// b.edge("extract", "check")?;
+    /// b.edge("check", "load")?;
+    /// let graph = b.build()?;
+    /// let report = Executor::with_threads(2)?.run(&graph);
+    /// let stopped_at = report.stopped_at().expect("`check` stopped the run");
+    /// assert!(stopped_at >= Duration::from_millis(20)); // after `extract`
+    /// assert!(stopped_at <= report.wall_time());
+    /// assert!(matches!(report.outcome("load"), Some(Outcome::Cancelled)));
+    ///
+    /// let mut arena = Arena::new();
+    /// let mut b = arena.builder::<()>();
+    /// b.task("only", |_| Ok(()))?;
+    /// let graph = b.build()?;
+    /// assert_eq!(Executor::with_threads(2)?.run(&graph).stopped_at(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`stop_reason`]: Report::stop_reason
+    pub fn stopped_at(&self) -> Option<Duration> {
+        self.stopped_at
     }
 
     /// Why the run stopped early, as a sentence naming the task if one

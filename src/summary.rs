@@ -38,6 +38,10 @@ pub struct RunSummary {
     pub wall_time: Duration,
     /// Why the run stopped early, as a sentence; `None` if it did not.
     pub stopped: Option<String>,
+    /// When it was told to stop, from its start ([`Report::stopped_at`]);
+    /// `None` if it was not (and in summaries written before this field).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub stopped_at: Option<Duration>,
 }
 
 /// One task of a [`RunSummary`].
@@ -114,6 +118,7 @@ impl<T> Report<'_, T> {
             counts: self.counts(),
             wall_time: self.wall_time(),
             stopped: self.stop_reason_shown(),
+            stopped_at: self.stopped_at(),
         }
     }
 }

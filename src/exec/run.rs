@@ -55,7 +55,7 @@ use crate::retry::Retries;
 use crate::skip::Skip;
 use crate::state::{holds_output, State, GONE, LENT};
 use crate::stop::StopReason;
-use crate::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::{Injector, Steal, Worker};
 use crate::sync::thread::{self, Thread};
@@ -110,6 +110,9 @@ pub(crate) const HOT_IN_DEGREE: u32 = if cfg!(loom) { 2 } else { 16 };
 
 /// No task has asked to stop the run (in `stopped_by`).
 const NOBODY: u32 = u32::MAX;
+
+/// The run has not stopped (in `stopped_at`).
+const NOT_STOPPED: u64 = u64::MAX;
 
 /// One task's output for one run, written once by the worker that ran it, if
 /// it succeeded.
@@ -253,6 +256,8 @@ pub(crate) struct RunCore<'r, T> {
     stop_reason: AtomicU8,
     /// The first task that asked to stop the run; `NOBODY` until then.
     stopped_by: AtomicU32,
+    /// Nanoseconds from `start` to the first stop; `NOT_STOPPED` until then.
+    stopped_at: AtomicU64,
     policy: FailurePolicy,
     watch: Option<Watch>,
     /// Tasks not yet accounted for; workers subtract what they finished when
@@ -411,6 +416,7 @@ impl<'r, T> RunCore<'r, T> {
             signals,
             stop_reason: AtomicU8::new(0),
             stopped_by: AtomicU32::new(NOBODY),
+            stopped_at: AtomicU64::new(NOT_STOPPED),
             policy: options.policy,
             watch,
             remaining: AtomicUsize::new(n),
@@ -1358,6 +1364,9 @@ impl<'r, T> RunCore<'r, T> {
                 .is_ok();
         self.signals.stop();
         if first {
+            // Read only by the report, after every worker has left.
+            let at = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(NOT_STOPPED - 1);
+            self.stopped_at.store(at, Ordering::Relaxed);
             self.withdraw_waiters();
             if self.retries.is_some() && self.retry_queue.is_waiting() {
                 // Every waiting retry is due now, to be recorded with its
@@ -1831,6 +1840,10 @@ impl<'r, T> RunCore<'r, T> {
         debug_assert_eq!(counts.total(), self.states.len(), "every task counted once");
         let stop =
             StopReason::from_code(self.stop_reason.into_inner(), self.stopped_by.into_inner());
+        let stopped_at = match self.stopped_at.into_inner() {
+            NOT_STOPPED => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        };
         // All workers have joined, so nothing else touches the slots; the
         // report reads an output only where `states` says Succeeded and not
         // `GONE`, which is exactly where `record` wrote one and nobody took
@@ -1891,6 +1904,7 @@ impl<'r, T> RunCore<'r, T> {
             counts,
             wall,
             stop,
+            stopped_at,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use kahn::{Arena, CancelToken, Executor, Outcome, RunOptions, State, StopReason, TaskId};
 
+use kahn_test_support::fixtures::add_sleeping_chain;
 use kahn_test_support::{bounded, executor, executors, wait_until};
 
 #[test]
@@ -613,4 +614,48 @@ fn a_run_after_a_task_cancelled_one_starts_clean() {
         "the stop belonged to the first run: {second}"
     );
     assert_eq!(second.stop_reason(), None);
+}
+
+#[test]
+fn a_stopped_run_says_when_it_stopped_and_a_run_that_was_not_does_not() {
+    bounded(|| {
+        for exec in executors() {
+            let threads = exec.threads();
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<u64>();
+            add_sleeping_chain(&mut b, 8, Duration::from_millis(10));
+            b.task("bad", |_| {
+                std::thread::sleep(Duration::from_millis(5));
+                Err("the source is empty".into())
+            })
+            .unwrap();
+            let graph = b.build().unwrap();
+            let timed = RunOptions::new().record_timings(true);
+
+            // A deadline: the stop comes at it or after, within the run.
+            let limit = Duration::from_millis(25);
+            let report = exec.run_with(&graph, &timed.clone().timeout(limit));
+            assert_eq!(report.stop_reason(), Some(StopReason::DeadlineExceeded));
+            let at = report.stopped_at().expect("stopped by its deadline");
+            assert!(at >= limit, "{threads} threads: {at:?}");
+            assert!(at <= report.wall_time(), "{threads} threads: {at:?}");
+            assert!(report.counts().cancelled > 0, "{threads} threads: {report}");
+
+            // Fail-fast: the stop comes when `bad` has failed, within the run.
+            let report = exec.run_with(&graph, &timed.clone().fail_fast());
+            assert_eq!(report.stop_reason(), Some(StopReason::FailFast));
+            let bad = report.timing("bad").expect("it ran");
+            let at = report.stopped_at().expect("stopped by fail-fast");
+            assert!(
+                at >= bad.start + bad.duration,
+                "{threads} threads: {at:?} {bad:?}"
+            );
+            assert!(at <= report.wall_time(), "{threads} threads: {at:?}");
+
+            // Run to its end, failure and all: never stopped.
+            let report = exec.run_with(&graph, &timed);
+            assert_eq!(report.stop_reason(), None);
+            assert_eq!(report.stopped_at(), None, "{threads} threads");
+        }
+    });
 }

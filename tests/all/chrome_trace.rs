@@ -450,6 +450,62 @@ fn tasks_that_did_not_run_are_instants_on_their_own_track() {
     assert!(events(&json, "X").is_empty());
     assert!(json["otherData"]["stop_reason"].is_string(), "{json}");
     assert_eq!(json["otherData"]["tasks"], graph.task_count());
+    let stopped_at = report.stopped_at().expect("cancelled").as_nanos() as u64;
+    assert_eq!(nanos(&json["otherData"]["stopped_at_us"]), stopped_at);
+    for event in events(&json, "i") {
+        assert_eq!(nanos(&event["ts"]), stopped_at, "{event}");
+    }
+}
+
+#[test]
+fn cancelled_tasks_stand_where_the_run_stopped_not_where_it_ended() {
+    // `stopper` stops the run while `slow` runs (each waits for the other
+    // at a barrier, so the order is fixed); `slow` then returns, and the
+    // run ends after it: `after` was cancelled at the stop, well before.
+    let report = bounded(|| {
+        let mut arena = Arena::new();
+        let mut b = arena.builder::<()>();
+        let meet = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let met = std::sync::Arc::clone(&meet);
+        b.task("slow", move |_| {
+            met.wait(); // both running
+            met.wait(); // the run is stopped
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(())
+        })
+        .unwrap();
+        b.task("stopper", move |ctx| {
+            meet.wait();
+            ctx.cancel_run();
+            meet.wait();
+            Ok(())
+        })
+        .unwrap();
+        b.task("after", |_| Ok(())).unwrap();
+        b.edge("stopper", "after").unwrap();
+        let graph = b.build().unwrap();
+        let report = executor(2).run_with(&graph, &timed());
+        let json = parse(&report);
+        check(&report, &json);
+        let slow = report.timing("slow").expect("it ran");
+        let stopped_at = report.stopped_at().expect("`stopper` stopped the run");
+        assert!(
+            stopped_at < slow.start + slow.duration,
+            "{stopped_at:?} {slow:?}"
+        );
+        assert!(slow.start + slow.duration <= report.wall_time());
+        let instants = events(&json, "i");
+        assert_eq!(instants.len(), 1, "{json}");
+        assert_eq!(instants[0]["name"], "after");
+        assert_eq!(instants[0]["cat"], "cancelled");
+        assert_eq!(nanos(&instants[0]["ts"]), stopped_at.as_nanos() as u64);
+        assert_eq!(
+            nanos(&json["otherData"]["stopped_at_us"]),
+            stopped_at.as_nanos() as u64
+        );
+        report.stopped_at()
+    });
+    assert!(report.is_some());
 }
 
 #[test]

@@ -54,6 +54,7 @@ fn a_summary_tells_every_outcome_and_outlives_the_graph() {
     assert_eq!(summary.counts.failed, 1);
     assert_eq!(summary.counts.panicked, 1);
     assert_eq!(summary.stopped, None);
+    assert_eq!(summary.stopped_at, None);
     assert!(summary.wall_time > Duration::ZERO);
 
     let parse = task("parse");
@@ -100,6 +101,8 @@ fn a_stopped_run_says_why_by_name() {
     let stopped = summary.stopped.expect("the run was stopped");
     assert!(stopped.contains("`sensor`"), "{stopped}");
     assert_eq!(summary.tasks[1].state, State::Cancelled);
+    let stopped_at = summary.stopped_at.expect("and says when");
+    assert!(stopped_at <= summary.wall_time, "{stopped_at:?}");
 }
 
 #[cfg(feature = "serde")]
@@ -112,4 +115,19 @@ fn a_summary_round_trips_through_json() {
     assert!(json.contains("\"state\": \"Panicked\""), "{json}");
     let back: kahn::RunSummary = serde_json::from_str(&json).expect("deserialises");
     assert_eq!(back, summary);
+
+    // A stopped run's summary carries when it stopped; one written before
+    // that field existed still reads, as not stopped.
+    let mut arena = Arena::new();
+    let graph = cancelling_pair(&mut arena, "sensor", "load");
+    let stopped = executor(1).run(&graph).summary();
+    let json = serde_json::to_value(&stopped).expect("serialises");
+    assert!(json["stopped_at"].is_object(), "{json}");
+    let back: kahn::RunSummary = serde_json::from_value(json.clone()).expect("deserialises");
+    assert_eq!(back, stopped);
+    let mut older = json;
+    older.as_object_mut().unwrap().remove("stopped_at");
+    let back: kahn::RunSummary = serde_json::from_value(older).expect("reads without it");
+    assert_eq!(back.stopped_at, None);
+    assert_eq!(back.stopped, stopped.stopped);
 }
