@@ -517,12 +517,12 @@ impl<'g, T> Report<'g, T> {
 
     /// When the run was told to stop, from its start (the origin of
     /// [`Timing::start`]), if it was: the moment a worker, or the thread
-    /// waiting for the run, acted on the first [`stop_reason`]. A cancel
-    /// or a deadline is seen at the next task a worker starts, or within
-    /// about 10 ms if none starts; fail-fast and a task's
+    /// waiting for the run, recorded the first [`stop_reason`]. A cancel
+    /// or a deadline is seen when a worker next starts a task, or within
+    /// about 10 ms if none does; fail-fast and a task's
     /// [`cancel_run`](crate::TaskContext::cancel_run) stop the run at once.
-    /// The tasks the stop cancelled were cancelled from then on; the run
-    /// ends when the tasks already running have returned.
+    /// Tasks not started by then are cancelled; the run ends when the tasks
+    /// already running have returned.
     ///
     /// ```
     /// use kahn::{Arena, Executor, Outcome};
