@@ -462,7 +462,7 @@ fn cancelled_tasks_stand_where_the_run_stopped_not_where_it_ended() {
     // `stopper` stops the run while `slow` runs (each waits for the other
     // at a barrier, so the order is fixed); `slow` then returns, and the
     // run ends after it: `after` was cancelled at the stop, well before.
-    let report = bounded(|| {
+    bounded(|| {
         let mut arena = Arena::new();
         let mut b = arena.builder::<()>();
         let meet = std::sync::Arc::new(std::sync::Barrier::new(2));
@@ -503,9 +503,7 @@ fn cancelled_tasks_stand_where_the_run_stopped_not_where_it_ended() {
             nanos(&json["otherData"]["stopped_at_us"]),
             stopped_at.as_nanos() as u64
         );
-        report.stopped_at()
     });
-    assert!(report.is_some());
 }
 
 #[test]
