@@ -663,7 +663,8 @@ impl<'g, T> Report<'g, T> {
     }
 }
 
-/// A summary: totals, then every failure, then what was skipped for it.
+/// A summary: totals, then why and when the run was stopped if it was,
+/// then every failure, then what was skipped for it.
 /// Long lists are cut at ten lines each, and each message at
 /// [`TaskFailure::SHOWN_BYTES`] (the report keeps it whole: see
 /// [`outcome`](Report::outcome)).
@@ -694,6 +695,9 @@ impl<T> fmt::Display for Report<'_, T> {
         }
         if let Some(stop) = self.stop {
             write!(f, "\n  stopped early: {}", stop.shown(&self.names))?;
+            if let Some(at) = self.stopped_at {
+                write!(f, ", {at:.3?} into the run")?;
+            }
         }
         for (id, failure) in self.failures.iter().take(MAX_LINES) {
             let label = self.shown(*id);

@@ -640,6 +640,12 @@ fn a_stopped_run_says_when_it_stopped_and_a_run_that_was_not_does_not() {
             assert!(at >= limit, "{threads} threads: {at:?}");
             assert!(at <= report.wall_time(), "{threads} threads: {at:?}");
             assert!(report.counts().cancelled > 0, "{threads} threads: {report}");
+            let said =
+                format!("\n  stopped early: the run passed its deadline, {at:.3?} into the run");
+            assert!(
+                report.to_string().contains(&said),
+                "{threads} threads: {report}"
+            );
 
             // Fail-fast: the stop comes when `bad` has failed, within the run.
             let report = exec.run_with(&graph, &timed.clone().fail_fast());
@@ -656,6 +662,7 @@ fn a_stopped_run_says_when_it_stopped_and_a_run_that_was_not_does_not() {
             let report = exec.run_with(&graph, &timed);
             assert_eq!(report.stop_reason(), None);
             assert_eq!(report.stopped_at(), None, "{threads} threads");
+            assert!(!report.to_string().contains("into the run"), "{report}");
         }
     });
 }
