@@ -41,12 +41,16 @@ use crate::report::{Outcome, Report, Timing};
 /// `not triggered`, `branch not taken`, `cancelled` or `carried over`,
 /// and `args` naming the task that decided it (`cause`, `branch`, with
 /// their ids) or why the run stopped (`stop_reason`). It stands when the
-/// report knows the decision was made: at the end of the failed task's
-/// last attempt for a skip, at the end of the branching task for a
-/// branch not taken, when the run was stopped ([`Report::stopped_at`])
-/// for a cancelled task, at 0 for a task carried over by a
-/// [resume](crate::Executor::resume); elsewhere (a task not triggered) at
-/// the end of the run ([`Report::wall_time`]), by which it was settled. A
+/// decision was made: when the run settled the task, for a task skipped,
+/// not triggered or passed over by a branch (after its last predecessor
+/// ended, so a skip below a join stands after the join's slowest input,
+/// not at the failure it names); when the run was stopped
+/// ([`Report::stopped_at`]) for a cancelled task; at 0 for a task carried
+/// over by a [resume](crate::Executor::resume). (A report that holds no
+/// such moment, that of a task a distributed run's other worker settled,
+/// places a skip at the end of the failed task's last attempt, a branch
+/// not taken at the end of the branching task, and a task not triggered
+/// at the end of the run, [`Report::wall_time`].) A
 /// task that started and stopped early when the run was stopped counts as
 /// cancelled, not as an attempt. `otherData` holds the task count, the
 /// wall time (`wall_time_us`), and for a stopped run the stop reason and
@@ -164,14 +168,24 @@ impl<T> fmt::Display for ChromeTrace<'_, '_, T> {
             }
             let wall = report.wall_time();
             let end_of = |task: TaskId| report.timing(task).map_or(wall, |t| t.start + t.duration);
+            let decided = report.decided_at(id);
             let (what, at, decider) = match task.outcome {
                 _ if report.was_carried(id) => ("carried over", Duration::ZERO, None),
-                Outcome::Skipped { cause } => ("skipped", end_of(cause), Some(("cause", cause))),
-                Outcome::NotTriggered { cause } if cause == id => ("not triggered", wall, None),
-                Outcome::NotTriggered { cause } => ("not triggered", wall, Some(("cause", cause))),
-                Outcome::BranchNotTaken { branch } => {
-                    ("branch not taken", end_of(branch), Some(("branch", branch)))
-                }
+                Outcome::Skipped { cause } => (
+                    "skipped",
+                    decided.unwrap_or_else(|| end_of(cause)),
+                    Some(("cause", cause)),
+                ),
+                Outcome::NotTriggered { cause } => (
+                    "not triggered",
+                    decided.unwrap_or(wall),
+                    (cause != id).then_some(("cause", cause)),
+                ),
+                Outcome::BranchNotTaken { branch } => (
+                    "branch not taken",
+                    decided.unwrap_or_else(|| end_of(branch)),
+                    Some(("branch", branch)),
+                ),
                 Outcome::Cancelled => ("cancelled", report.stopped_at().unwrap_or(wall), None),
                 // A task that ran has a timing, since the run recorded
                 // them; should one not, it still shows, where it ended.

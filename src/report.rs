@@ -431,6 +431,23 @@ impl<'g, T> Report<'g, T> {
             .is_some_and(|id| self.was_carried(id))
     }
 
+    /// When this run settled task `id` without running it (skipped, not
+    /// triggered, passed over), from its start: `None` if it did not
+    /// record timings, or if the task ran, was carried over, or was
+    /// settled elsewhere (a distributed run's task owned by another
+    /// worker, whose slot here was never written).
+    pub(crate) fn decided_at(&self, id: TaskId) -> Option<Duration> {
+        let skipped = State::from_code(self.states[id.index()]) == State::Skipped;
+        if !skipped || self.was_carried(id) {
+            return None;
+        }
+        let timing = self.timings.as_ref()?[id.index()];
+        // An unwritten slot is the default; a written one has a worker or
+        // a moment past the start (a clock too coarse to tick between the
+        // start and a skip leaves the report's fallback, as close).
+        (timing != Timing::default()).then_some(timing.start)
+    }
+
     pub(crate) fn was_carried(&self, id: TaskId) -> bool {
         self.carried.as_ref().is_some_and(|c| c[id.index()])
     }

@@ -1220,6 +1220,26 @@ impl<'r, T> RunCore<'r, T> {
         }
     }
 
+    /// Stores when task `v` was settled without running (skipped, not
+    /// triggered, passed over), if this run records timings: a zero-length
+    /// timing at that moment, read by the trace
+    /// ([`Report::decided_at`](crate::Report)).
+    ///
+    /// # Safety
+    /// As for `record`.
+    #[cold]
+    pub(crate) unsafe fn write_decided(&self, v: u32, worker: usize) {
+        if self.timings.is_some() {
+            let timing = Timing {
+                start: self.start.elapsed(),
+                duration: Duration::ZERO,
+                worker,
+            };
+            // SAFETY: as for `write_timing`.
+            unsafe { self.write_timing(v, timing) }
+        }
+    }
+
     /// Whether tasks take the watched path (see `instrumented`).
     #[inline]
     pub(crate) fn instrumented(&self) -> bool {

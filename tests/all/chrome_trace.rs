@@ -3,9 +3,14 @@
 //! themselves, tasks that did not run shown as instants, no timings an error.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use kahn::{Arena, CancelToken, Report, RetryPolicy, RunOptions, TaskId, TraceError, TriggerRule};
+use kahn::{
+    Arena, CancelToken, Observer, Report, RetryPolicy, RunOptions, TaskFinished, TaskId,
+    TaskSkipped, TraceError, TriggerRule,
+};
 use kahn_bench::shapes::Shape;
 use kahn_test_support::{bounded, cancelling_pair, executor, intend_panic};
 use serde_json::Value as Json;
@@ -393,20 +398,23 @@ fn tasks_that_did_not_run_are_instants_on_their_own_track() {
         .map(|e| (e["name"].as_str().unwrap(), e))
         .collect();
     let wall = report.wall_time().as_nanos() as u64;
+    let at = |task: &str| nanos(&instants[task]["ts"]);
+    // Each stands when it was settled: after what decided it, before the
+    // run's end, and below its upstream skip.
     let expect = [
         ("below", "skipped", Some(("cause", "bad", 0)), end("bad")),
         (
             "further below",
             "skipped",
             Some(("cause", "bad", 0)),
-            end("bad"),
+            at("below"),
         ),
-        ("alert", "not triggered", None, wall),
+        ("alert", "not triggered", None, end("ok")),
         (
             "after alert",
             "not triggered",
             Some(("cause", "alert", 4)),
-            wall,
+            at("alert"),
         ),
         (
             "right",
@@ -416,11 +424,12 @@ fn tasks_that_did_not_run_are_instants_on_their_own_track() {
         ),
     ];
     assert_eq!(instants.len(), expect.len(), "{json}");
-    for (name, what, decider, at) in expect {
+    for (name, what, decider, after) in expect {
         let event = instants[name];
         assert_eq!(event["cat"], what, "{event}");
         assert_eq!(event["args"]["outcome"], what, "{event}");
-        assert_eq!(nanos(&event["ts"]), at, "{event}");
+        let ts = nanos(&event["ts"]);
+        assert!(after <= ts && ts <= wall, "{after} <= {event} <= {wall}");
         if let Some((key, by, id)) = decider {
             assert_eq!(event["args"][key], by, "{event}");
             assert_eq!(event["args"][format!("{key}_id")], id, "{event}");
@@ -454,6 +463,98 @@ fn tasks_that_did_not_run_are_instants_on_their_own_track() {
     assert_eq!(nanos(&json["otherData"]["stopped_at_us"]), stopped_at);
     for event in events(&json, "i") {
         assert_eq!(nanos(&event["ts"]), stopped_at, "{event}");
+    }
+}
+
+/// Says when `bad` ended and when `alert` was settled without running, as
+/// an observer sees them: after each was recorded (and, with timings, after
+/// its moment was written).
+#[derive(Default)]
+struct Ends {
+    bad_ended: AtomicBool,
+    alert_settled: AtomicBool,
+}
+
+impl Observer for Ends {
+    fn task_finished(&self, task: &TaskFinished<'_>) {
+        if task.name == Some("bad") {
+            self.bad_ended.store(true, Ordering::SeqCst);
+        }
+    }
+    fn task_skipped(&self, task: &TaskSkipped<'_>) {
+        if task.name == Some("alert") {
+            self.alert_settled.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Waits (up to 10 s) until `flag` is set.
+fn wait_for(flag: &AtomicBool) -> Result<(), kahn::BoxError> {
+    let start = std::time::Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err("the awaited task never ended".into());
+        }
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
+#[test]
+fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
+    // `alert`'s rule is judged once `ok` has run, while `slow` is still
+    // running: `slow` waits until the run has settled `alert`, then a
+    // little more. So `alert`
+    // stands before `slow`'s end, and so before the run's end, where it
+    // once stood. `join` waits for `bad` (which fails) and `late` (which
+    // ends only after `bad` did): its skip is settled after `late`'s end,
+    // not at the end of `bad` that it names.
+    for threads in [2, 4] {
+        bounded(move || {
+            let ends = Arc::new(Ends::default());
+            let mut arena = Arena::new();
+            let mut b = arena.builder::<()>();
+            b.task("ok", |_| Ok(())).unwrap();
+            b.task("alert", |_| Ok(())).unwrap();
+            let seen = Arc::clone(&ends);
+            b.task("slow", move |_| {
+                wait_for(&seen.alert_settled)?;
+                std::thread::sleep(Duration::from_millis(5));
+                Ok(())
+            })
+            .unwrap();
+            b.task("bad", |_| Err("no".into())).unwrap();
+            let seen = Arc::clone(&ends);
+            b.task("late", move |_| wait_for(&seen.bad_ended)).unwrap();
+            b.task("join", |_| Ok(())).unwrap();
+            b.edges_by_name([("ok", "alert"), ("bad", "join"), ("late", "join")])
+                .unwrap();
+            b.trigger_rule("alert", TriggerRule::OneFailed).unwrap();
+            let graph = b.build().unwrap();
+            let observer: Arc<dyn Observer> = ends.clone();
+            let report = executor(threads).run_with(&graph, &timed().observer(observer));
+            let json = parse(&report);
+            check(&report, &json);
+            let end = |task: &str| {
+                let t = report.timing(task).expect("it ran");
+                t.start + t.duration
+            };
+            let instants: HashMap<&str, &Json> = events(&json, "i")
+                .into_iter()
+                .map(|e| (e["name"].as_str().unwrap(), e))
+                .collect();
+            assert_eq!(instants.len(), 2, "{json}");
+            let alert = nanos(&instants["alert"]["ts"]);
+            assert_eq!(instants["alert"]["cat"], "not triggered");
+            assert!(end("ok").as_nanos() as u64 <= alert, "{json}");
+            assert!(alert < end("slow").as_nanos() as u64, "{json}");
+            let join = nanos(&instants["join"]["ts"]);
+            assert_eq!(instants["join"]["cat"], "skipped");
+            assert_eq!(instants["join"]["args"]["cause"], "bad");
+            assert!(end("bad") < end("late"), "{json}");
+            assert!(end("late").as_nanos() as u64 <= join, "{json}");
+            assert!(join <= report.wall_time().as_nanos() as u64, "{json}");
+        });
     }
 }
 
