@@ -578,9 +578,25 @@ fn baselines(w: &mut String, ix: &Index<'_>) {
 /// Parallel efficiency of the `cpu` body, per thread count.
 fn efficiency(w: &mut String, ix: &Index<'_>) {
     let steps = ix.records.iter().find_map(|r| r.steps).unwrap_or(0);
+    // What the body takes on this machine, not what it was tuned to take
+    // elsewhere: the floor's median time a task, over its cases.
+    let floor: Vec<f64> = ix
+        .records
+        .iter()
+        .filter(|r| r.body == "cpu" && r.variant == "floor")
+        .map(|r| r.rerun_ns)
+        .collect();
+    let took = if floor.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {:.0} ns a task on the floor",
+            crate::turns::median_of(floor)
+        )
+    };
     table(
         w,
-        &format!("Parallel efficiency (`cpu` body, {steps} xorshift steps, about 1 µs)"),
+        &format!("Parallel efficiency (`cpu` body, {steps} xorshift steps{took})"),
         "efficiency: floor-1t time / (threads × time), 100% is a perfect speedup over the floor \
          (chain has no parallelism: 1/threads is its ideal); scale: kahn on one thread / (threads × kahn).",
         "lrrrrrrrrr",

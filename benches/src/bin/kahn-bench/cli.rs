@@ -13,7 +13,9 @@ pub enum Body {
     Empty,
     /// One relaxed atomic increment of a shared counter, checked after every run.
     Count,
-    /// `--steps` dependent xorshift steps (about 1 µs): parallel efficiency.
+    /// `--steps` dependent xorshift steps (330 by default: about 1 µs on the
+    /// Xeon the bars were set on, about 530 ns on an AMD EPYC; the
+    /// efficiency table says what the floor took): parallel efficiency.
     Cpu,
 }
 
@@ -56,7 +58,7 @@ struct Flags {
     /// [default: 11; 3 with --quick; 7 with --scenarios]
     #[arg(long, value_name = "N", value_parser = reps)]
     reps: Option<usize>,
-    /// xorshift steps of the cpu body, about 1 ns each
+    /// xorshift steps of the cpu body, about 1.6–3 ns each, by machine
     #[arg(long, value_name = "N", default_value_t = 330, value_parser = steps)]
     steps: u32,
     /// Largest size the cpu body runs at [default: 1000000]
