@@ -43,14 +43,15 @@ use crate::report::{Outcome, Report, Timing};
 /// their ids) or why the run stopped (`stop_reason`). It stands when the
 /// decision was made: when the run settled the task, for a task skipped,
 /// not triggered or passed over by a branch (after its last predecessor
-/// ended, so a skip below a join stands after the join's slowest input,
-/// not at the failure it names); when the run was stopped
-/// ([`Report::stopped_at`]) for a cancelled task; at 0 for a task carried
-/// over by a [resume](crate::Executor::resume). (A report that holds no
-/// such moment, that of a task a distributed run's other worker settled,
-/// places a skip at the end of the failed task's last attempt, a branch
-/// not taken at the end of the branching task, and a task not triggered
-/// at the end of the run, [`Report::wall_time`].) A
+/// ended: a skipped join stands after its slowest input, not at the
+/// failure it names); when the run was stopped ([`Report::stopped_at`])
+/// for a cancelled task; at 0 for a task carried over by a
+/// [resume](crate::Executor::resume). Where the report holds no such
+/// moment (a task that another worker of a distributed run settled), a
+/// skip stands at the end of the failed task's last attempt and a branch
+/// not taken at the end of the branching task, as far as this report has
+/// their timings (at 0 if they too ran elsewhere), and a task not
+/// triggered at the end of the run ([`Report::wall_time`]). A
 /// task that started and stopped early when the run was stopped counts as
 /// cancelled, not as an attempt. `otherData` holds the task count, the
 /// wall time (`wall_time_us`), and for a stopped run the stop reason and
@@ -127,7 +128,8 @@ impl<T> fmt::Display for ChromeTrace<'_, '_, T> {
         let timings = report.timings.as_deref().unwrap_or(&[]);
         let attempt_timings = report.retried.iter().flat_map(|(_, f)| &f.timings);
         // The `not run` track comes after every worker's. (A task that did
-        // not run has a default timing on worker 0: no higher than any.)
+        // not run has a default timing on worker 0, or the moment it was
+        // settled on the worker that settled it: no higher than any.)
         let workers = timings
             .iter()
             .chain(attempt_timings)

@@ -123,10 +123,14 @@ impl RunOptions {
         self
     }
 
-    /// Records each task's start, duration and worker in the report.
+    /// Records each task's start, duration and worker in the report, and
+    /// when the run settled each task it skipped, found not triggered or
+    /// passed over by a branch (where the [Chrome
+    /// trace](crate::ChromeTrace) places it).
     ///
-    /// Off by default: two clock reads cost more than scheduling an empty
-    /// task, so leave it off for graphs of very small tasks. See BENCHMARKS.md.
+    /// Off by default: two clock reads per task that runs (one per task
+    /// settled without running) cost more than scheduling an empty task,
+    /// so leave it off for graphs of very small tasks. See BENCHMARKS.md.
     pub fn record_timings(mut self, on: bool) -> RunOptions {
         self.timings = on;
         self

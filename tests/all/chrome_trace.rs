@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kahn::{
-    Arena, CancelToken, Observer, Report, RetryPolicy, RunOptions, TaskFinished, TaskId,
+    Arena, CancelToken, Executor, Observer, Report, RetryPolicy, RunOptions, TaskFinished, TaskId,
     TaskSkipped, TraceError, TriggerRule,
 };
 use kahn_bench::shapes::Shape;
@@ -502,9 +502,9 @@ fn wait_for(flag: &AtomicBool) -> Result<(), kahn::BoxError> {
 
 #[test]
 fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
-    // `alert`'s rule is judged once `ok` has run, while `slow` is still
-    // running: `slow` waits until the run has settled `alert`, then a
-    // little more. So `alert`
+    // `alert`'s rule is judged once `ok` has run, before `slow` ends:
+    // `slow` waits until the run has settled `alert`, then a little more.
+    // So `alert`
     // stands before `slow`'s end, and so before the run's end, where it
     // once stood. `join` waits for `bad` (which fails) and `late` (which
     // ends only after `bad` did): its skip is settled after `late`'s end,
@@ -532,7 +532,10 @@ fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
             b.trigger_rule("alert", TriggerRule::OneFailed).unwrap();
             let graph = b.build().unwrap();
             let observer: Arc<dyn Observer> = ends.clone();
-            let report = executor(threads).run_with(&graph, &timed().observer(observer));
+            // Its own executor: `slow` and `late` wait for other tasks,
+            // which a shared executor's other tests could hold up.
+            let executor = Executor::with_threads(threads).unwrap();
+            let report = executor.run_with(&graph, &timed().observer(observer));
             let json = parse(&report);
             check(&report, &json);
             let end = |task: &str| {
