@@ -466,19 +466,22 @@ fn tasks_that_did_not_run_are_instants_on_their_own_track() {
     }
 }
 
-/// Says when `bad` ended and when `alert` was settled without running, as
-/// an observer sees them: after each was recorded (and, with timings, after
-/// its moment was written).
+/// Says when `bad` and `route` ended and when `alert` was settled without
+/// running, as an observer sees them: after each was recorded (and, with
+/// timings, after its moment was written).
 #[derive(Default)]
 struct Ends {
     bad_ended: AtomicBool,
+    route_ended: AtomicBool,
     alert_settled: AtomicBool,
 }
 
 impl Observer for Ends {
     fn task_finished(&self, task: &TaskFinished<'_>) {
-        if task.name == Some("bad") {
-            self.bad_ended.store(true, Ordering::SeqCst);
+        match task.name {
+            Some("bad") => self.bad_ended.store(true, Ordering::SeqCst),
+            Some("route") => self.route_ended.store(true, Ordering::SeqCst),
+            _ => {}
         }
     }
     fn task_skipped(&self, task: &TaskSkipped<'_>) {
@@ -504,11 +507,12 @@ fn wait_for(flag: &AtomicBool) -> Result<(), kahn::BoxError> {
 fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
     // `alert`'s rule is judged once `ok` has run, before `slow` ends:
     // `slow` waits until the run has settled `alert`, then a little more.
-    // So `alert`
-    // stands before `slow`'s end, and so before the run's end, where it
-    // once stood. `join` waits for `bad` (which fails) and `late` (which
-    // ends only after `bad` did): its skip is settled after `late`'s end,
-    // not at the end of `bad` that it names.
+    // So `alert` stands before `slow`'s end, and so before the run's end,
+    // where it once stood. `late` ends only after `bad` (which fails) and
+    // `route` (which chooses `left`) did. `join` waits for `bad` and
+    // `late`, so its skip is settled after `late`'s end, not at the end of
+    // `bad` that it names; `right` waits for `route` and `late`, so it is
+    // passed over after `late`'s end, not at `route`'s.
     for threads in [2, 4] {
         bounded(move || {
             let ends = Arc::new(Ends::default());
@@ -525,11 +529,30 @@ fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
             .unwrap();
             b.task("bad", |_| Err("no".into())).unwrap();
             let seen = Arc::clone(&ends);
-            b.task("late", move |_| wait_for(&seen.bad_ended)).unwrap();
+            b.task("late", move |_| {
+                wait_for(&seen.bad_ended)?;
+                wait_for(&seen.route_ended)
+            })
+            .unwrap();
             b.task("join", |_| Ok(())).unwrap();
-            b.edges_by_name([("ok", "alert"), ("bad", "join"), ("late", "join")])
-                .unwrap();
+            b.task("route", |ctx| {
+                ctx.branch(["left"])?;
+                Ok(())
+            })
+            .unwrap();
+            b.task("left", |_| Ok(())).unwrap();
+            b.task("right", |_| Ok(())).unwrap();
+            b.edges_by_name([
+                ("ok", "alert"),
+                ("bad", "join"),
+                ("late", "join"),
+                ("route", "left"),
+                ("route", "right"),
+                ("late", "right"),
+            ])
+            .unwrap();
             b.trigger_rule("alert", TriggerRule::OneFailed).unwrap();
+            b.branching("route").unwrap();
             let graph = b.build().unwrap();
             let observer: Arc<dyn Observer> = ends.clone();
             // Its own executor: `slow` and `late` wait for other tasks,
@@ -546,7 +569,7 @@ fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
                 .into_iter()
                 .map(|e| (e["name"].as_str().unwrap(), e))
                 .collect();
-            assert_eq!(instants.len(), 2, "{json}");
+            assert_eq!(instants.len(), 3, "{json}");
             let alert = nanos(&instants["alert"]["ts"]);
             assert_eq!(instants["alert"]["cat"], "not triggered");
             assert!(end("ok").as_nanos() as u64 <= alert, "{json}");
@@ -557,6 +580,12 @@ fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
             assert!(end("bad") < end("late"), "{json}");
             assert!(end("late").as_nanos() as u64 <= join, "{json}");
             assert!(join <= report.wall_time().as_nanos() as u64, "{json}");
+            let right = nanos(&instants["right"]["ts"]);
+            assert_eq!(instants["right"]["cat"], "branch not taken");
+            assert_eq!(instants["right"]["args"]["branch"], "route");
+            assert!(end("route") < end("late"), "{json}");
+            assert!(end("late").as_nanos() as u64 <= right, "{json}");
+            assert!(right <= report.wall_time().as_nanos() as u64, "{json}");
         });
     }
 }
