@@ -170,7 +170,7 @@ impl<T> fmt::Display for ChromeTrace<'_, '_, T> {
             }
             let wall = report.wall_time();
             let end_of = |task: TaskId| report.timing(task).map_or(wall, |t| t.start + t.duration);
-            let decided = report.decided_at(id);
+            let decided = task.settled_at;
             let (what, at, decider) = match task.outcome {
                 _ if report.was_carried(id) => ("carried over", Duration::ZERO, None),
                 Outcome::Skipped { cause } => (

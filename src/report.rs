@@ -263,6 +263,9 @@ pub struct TaskReport<'r, T> {
     pub outcome: Outcome<'r, T>,
     /// When it ran, if timings were recorded and it ran.
     pub timing: Option<Timing>,
+    /// When the run skipped it, if timings were recorded and it was
+    /// skipped here ([`Report::settled_at`]).
+    pub settled_at: Option<Duration>,
 }
 
 impl<'g, T> Report<'g, T> {
@@ -362,6 +365,34 @@ impl<'g, T> Report<'g, T> {
         self.timing_of(id)
     }
 
+    /// When the run settled a task it did not run because of a failure
+    /// upstream, its trigger rule or a branch (its state is `Skipped`),
+    /// from the run's start: after the last of its predecessors ended. `None`
+    /// unless timings were recorded and the task was skipped here (not for
+    /// a task that ran, was cancelled or carried over, nor, in a
+    /// distributed run, for a task another worker settled).
+    ///
+    /// ```
+    /// use kahn::{Arena, Executor, RunOptions};
+    /// let mut arena = Arena::new();
+    /// let mut b = arena.builder::<()>();
+    /// b.task("extract", |_| Err("the source is down".into()))?;
+    /// b.task("load", |_| Ok(()))?;
+    /// b.edge("extract", "load")?;
+    /// let graph = b.build()?;
+    /// let options = RunOptions::new().record_timings(true);
+    /// let report = Executor::with_threads(2)?.run_with(&graph, &options);
+    /// let extract = report.timing("extract").expect("it ran");
+    /// let skipped = report.settled_at("load").expect("skipped, with timings");
+    /// assert!(skipped >= extract.start + extract.duration);
+    /// assert_eq!(report.settled_at("extract"), None); // it ran: see `timing`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn settled_at<'n>(&self, task: impl Into<TaskRef<'n>>) -> Option<Duration> {
+        let id = self.names.find(task.into())?;
+        self.settled_at_of(id)
+    }
+
     fn timing_of(&self, id: TaskId) -> Option<Timing> {
         let ran = State::from_code(self.states[id.index()]).ran() && !self.was_carried(id);
         ran.then(|| self.timings.as_ref().map(|t| t[id.index()]))
@@ -379,6 +410,7 @@ impl<'g, T> Report<'g, T> {
             name: self.names.name(id),
             outcome: self.outcome_of(id),
             timing: self.timing_of(id),
+            settled_at: self.settled_at_of(id),
         }
     }
 
@@ -431,12 +463,7 @@ impl<'g, T> Report<'g, T> {
             .is_some_and(|id| self.was_carried(id))
     }
 
-    /// When this run settled task `id` without running it (skipped, not
-    /// triggered, passed over), from its start: `None` if it did not
-    /// record timings, or if the task ran, was carried over, or was
-    /// settled elsewhere (a distributed run's task owned by another
-    /// worker, whose slot here was never written).
-    pub(crate) fn decided_at(&self, id: TaskId) -> Option<Duration> {
+    pub(crate) fn settled_at_of(&self, id: TaskId) -> Option<Duration> {
         let skipped = State::from_code(self.states[id.index()]) == State::Skipped;
         if !skipped || self.was_carried(id) {
             return None;
@@ -444,7 +471,7 @@ impl<'g, T> Report<'g, T> {
         let timing = self.timings.as_ref()?[id.index()];
         // An unwritten slot is the default; a written one has a worker or
         // a moment past the start (a clock too coarse to tick between the
-        // start and a skip leaves the report's fallback, as close).
+        // start and a skip gives `None`, as if unrecorded).
         (timing != Timing::default()).then_some(timing.start)
     }
 

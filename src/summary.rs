@@ -76,6 +76,11 @@ pub struct TaskSummary {
     /// When and on which worker its attempts before the last ran, oldest
     /// first, if the run recorded timings.
     pub attempt_timings: Vec<Timing>,
+    /// For a skipped task, when the run skipped it, from its start, if the
+    /// run recorded timings ([`Report::settled_at`]; `None` in summaries
+    /// written before this field).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub settled_at: Option<Duration>,
 }
 
 impl<T> Report<'_, T> {
@@ -110,6 +115,7 @@ impl<T> Report<'_, T> {
                     output_consumed: matches!(task.outcome, Outcome::Consumed),
                     timing: task.timing,
                     attempt_timings: self.attempt_timings(id).to_vec(),
+                    settled_at: task.settled_at,
                 }
             })
             .collect();

@@ -1222,8 +1222,7 @@ impl<'r, T> RunCore<'r, T> {
 
     /// Stores when task `v` was settled without running (skipped, not
     /// triggered, passed over), if this run records timings: a zero-length
-    /// timing at that moment, read by the trace
-    /// ([`Report::decided_at`](crate::Report)).
+    /// timing at that moment ([`Report::settled_at`](crate::Report::settled_at)).
     ///
     /// # Safety
     /// As for `record`.

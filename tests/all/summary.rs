@@ -69,6 +69,12 @@ fn a_summary_tells_every_outcome_and_outlives_the_graph() {
     assert_eq!(load.skipped, Some(Skip::UpstreamFailed(TaskId::new(1))));
     assert_eq!(load.attempts, 0);
     assert_eq!(load.timing, None);
+    // Skipped once `parse` had failed, and the run knows when: timings were
+    // recorded. Tasks that ran have a timing instead.
+    let parse_end = parse.timing.map(|t| t.start + t.duration).expect("it ran");
+    let skipped = load.settled_at.expect("skipped in a timed run");
+    assert!(parse_end <= skipped && skipped <= summary.wall_time);
+    assert_eq!(parse.settled_at, None);
     let flaky = task("flaky");
     assert_eq!((flaky.state, flaky.attempts), (State::Succeeded, 3));
     assert_eq!(flaky.failed_attempts.len(), 2);
@@ -83,6 +89,8 @@ fn a_summary_tells_every_outcome_and_outlives_the_graph() {
         task("alert").skipped,
         Some(Skip::NotTriggered(TaskId::new(4)))
     );
+    let flaky_end = flaky.timing.map(|t| t.start + t.duration).expect("ran");
+    assert!(task("alert").settled_at >= Some(flaky_end));
     assert!(task("extract").output_consumed && !task("moved").output_consumed);
     let unnamed = &summary.tasks[6];
     assert_eq!(
@@ -91,6 +99,31 @@ fn a_summary_tells_every_outcome_and_outlives_the_graph() {
     );
     assert_eq!(unnamed.error.as_deref(), Some("a bug"));
     assert!(task("extract").timing.is_some(), "timings were recorded");
+}
+
+#[test]
+fn a_skipped_task_has_a_moment_only_when_timings_are_recorded() {
+    let mut arena = Arena::new();
+    let mut b = arena.builder::<()>();
+    b.task("extract", |_| Err("down".into())).unwrap();
+    b.task("load", |_| Ok(())).unwrap();
+    b.edge("extract", "load").unwrap();
+    let graph = b.build().unwrap();
+    for threads in [1, 2, 4] {
+        let untimed = executor(threads).run(&graph);
+        assert_eq!(untimed.state("load"), Some(State::Skipped));
+        assert_eq!(untimed.settled_at("load"), None);
+        assert_eq!(untimed.summary().tasks[1].settled_at, None);
+        let timed = executor(threads).run_with(&graph, &RunOptions::new().record_timings(true));
+        let at = timed.settled_at("load").expect("timed");
+        let extract = timed.timing("extract").expect("it ran");
+        assert!(extract.start + extract.duration <= at && at <= timed.wall_time());
+        assert_eq!(timed.settled_at("extract"), None);
+        assert_eq!(timed.settled_at("no such task"), None);
+        let line = timed.tasks().nth(1).expect("two tasks");
+        assert_eq!((line.settled_at, line.timing), (Some(at), None));
+        assert_eq!(timed.summary().tasks[1].settled_at, Some(at));
+    }
 }
 
 #[test]
@@ -115,6 +148,22 @@ fn a_summary_round_trips_through_json() {
     assert!(json.contains("\"state\": \"Panicked\""), "{json}");
     let back: kahn::RunSummary = serde_json::from_str(&json).expect("deserialises");
     assert_eq!(back, summary);
+    // A task written before `settled_at` existed still reads, without it.
+    let mut older: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let load = older["tasks"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["name"] == "load")
+        .unwrap();
+    assert!(load["settled_at"].is_object(), "{load}");
+    load.as_object_mut().unwrap().remove("settled_at");
+    let back: kahn::RunSummary = serde_json::from_value(older).expect("reads without it");
+    let load = back
+        .tasks
+        .iter()
+        .find(|t| t.name.as_deref() == Some("load"));
+    assert_eq!(load.unwrap().settled_at, None);
 
     // A stopped run's summary carries when it stopped; one written before
     // that field existed still reads, as not stopped.
