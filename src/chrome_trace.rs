@@ -170,22 +170,22 @@ impl<T> fmt::Display for ChromeTrace<'_, '_, T> {
             }
             let wall = report.wall_time();
             let end_of = |task: TaskId| report.timing(task).map_or(wall, |t| t.start + t.duration);
-            let decided = task.settled_at;
+            let settled = task.settled_at;
             let (what, at, decider) = match task.outcome {
                 _ if report.was_carried(id) => ("carried over", Duration::ZERO, None),
                 Outcome::Skipped { cause } => (
                     "skipped",
-                    decided.unwrap_or_else(|| end_of(cause)),
+                    settled.unwrap_or_else(|| end_of(cause)),
                     Some(("cause", cause)),
                 ),
                 Outcome::NotTriggered { cause } => (
                     "not triggered",
-                    decided.unwrap_or(wall),
+                    settled.unwrap_or(wall),
                     (cause != id).then_some(("cause", cause)),
                 ),
                 Outcome::BranchNotTaken { branch } => (
                     "branch not taken",
-                    decided.unwrap_or_else(|| end_of(branch)),
+                    settled.unwrap_or_else(|| end_of(branch)),
                     Some(("branch", branch)),
                 ),
                 Outcome::Cancelled => ("cancelled", report.stopped_at().unwrap_or(wall), None),

@@ -1227,7 +1227,7 @@ impl<'r, T> RunCore<'r, T> {
     /// # Safety
     /// As for `record`.
     #[cold]
-    pub(crate) unsafe fn write_decided(&self, v: u32, worker: usize) {
+    pub(crate) unsafe fn write_settled(&self, v: u32, worker: usize) {
         if self.timings.is_some() {
             let timing = Timing {
                 start: self.start.elapsed(),

@@ -1361,7 +1361,7 @@ fn skip_claimed<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause: 
 fn record_skipped<T>(core: &RunCore<'_, T>, local: &mut Local<'_>, v: u32, cause: Cause) {
     if core.instrumented() {
         // SAFETY: as below; the timing slot is written before the record.
-        unsafe { core.write_decided(v, local.me) };
+        unsafe { core.write_settled(v, local.me) };
     }
     // SAFETY: this worker claimed `v` (`claim` said `Poisoned`), records it
     // once, here, and releases the successors only afterwards.
