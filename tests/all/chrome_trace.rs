@@ -589,6 +589,11 @@ fn tasks_that_did_not_run_stand_when_they_were_settled_not_at_the_run_end() {
                 let ts = nanos(&event["ts"]);
                 assert!(late <= ts && ts <= wall, "{late} <= {event} <= {wall}");
             }
+            // The trace shows what the report says.
+            for name in ["alert", "join", "right"] {
+                let at = report.settled_at(name).expect("skipped in a timed run");
+                assert_eq!(nanos(&instants[name]["ts"]), at.as_nanos() as u64);
+            }
         });
     }
 }
