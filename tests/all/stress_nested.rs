@@ -7,6 +7,7 @@
 //! 20 s ends the process with the resources' state.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -155,11 +156,13 @@ fn stress_nested_runs_with_resources() {
         .unwrap_or(1);
     let threads = 4u64;
     let w = world();
-    // Watchdog: no run finished for 20 s = hang.
+    // Watchdog: no run finished for 20 s = hang. It stops when `finished`
+    // is dropped, as the test returns or fails: the process goes on to
+    // the other stress tests, which it must not mistake for this one.
+    let (finished, watching) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let mut last = 0;
-        loop {
-            std::thread::sleep(Duration::from_secs(20));
+        while let Err(RecvTimeoutError::Timeout) = watching.recv_timeout(Duration::from_secs(20)) {
             let now = w.progress.load(Ordering::SeqCst);
             if now == last {
                 let state: Vec<_> = w.res.iter().map(|r| (r.in_use(), r.waiting())).collect();
@@ -187,6 +190,7 @@ fn stress_nested_runs_with_resources() {
         "done {} runs; (in_use, waiting): {state:?}",
         w.progress.load(Ordering::SeqCst)
     );
+    drop(finished);
     assert!(!w.over.load(Ordering::SeqCst), "capacity exceeded");
     assert!(state.iter().all(|&(u, q)| u == 0 && q == 0));
 }
