@@ -1,7 +1,9 @@
 //! How one run behaves (failure policy, cancellation, deadline, timings,
-//! its input, early release), and why a run stopped early.
+//! its input, early release, how many workers it may have), and why a run
+//! stopped early.
 
 use std::any::Any;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,6 +80,7 @@ pub struct RunOptions {
     pub(crate) release_outputs: bool,
     pub(crate) observer: Option<SharedObserver>,
     pub(crate) progress: Option<Progress>,
+    pub(crate) max_workers: Option<NonZeroUsize>,
 }
 
 impl RunOptions {
@@ -214,6 +217,63 @@ impl RunOptions {
     pub fn progress(mut self, progress: Progress) -> RunOptions {
         self.progress = Some(progress);
         self
+    }
+
+    /// Lets at most `workers` of the executor's threads work on this run
+    /// at once, so at most that many of its tasks run at the same time.
+    /// The other threads stay free for other runs, and for the rayon work
+    /// (`par_iter`, `join`) that tasks start, which this limit does not
+    /// count. No limit by default: a run takes every thread it can use.
+    ///
+    /// Two reasons to set it:
+    /// - **Sharing.** A background batch limited to one or two workers
+    ///   leaves the rest of the pool to the runs that must finish first.
+    ///   (To limit only some tasks, such as those that call one database,
+    ///   give them a [`Resource`](crate::Resource) instead.)
+    /// - **Small graphs, back to back.** A run of a few thousand tiny
+    ///   tasks can cost more on two workers than on one, since the second
+    ///   must be woken and the tasks' counters then move between cores.
+    ///   `max_workers(1)` runs it as a one-thread executor would, while
+    ///   the executor keeps its other threads for larger runs. See "Threads:
+    ///   what to know" in the README, and BENCHMARKS.md for the figures.
+    ///
+    /// A limit above the executor's threads is no limit, and 0 counts as 1:
+    /// a run always has a worker. A nested run (started from inside a task)
+    /// counts the task's own thread, which works on it, as one of its
+    /// workers. In a part run, the limit is this process's.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use kahn::{Executor, RunOptions};
+    /// let running = AtomicUsize::new(0);
+    /// let most = AtomicUsize::new(0);
+    /// let mut arena = kahn::Arena::new();
+    /// let mut b = arena.builder::<()>();
+    /// for i in 0..8 {
+    ///     b.task(&format!("load-{i}"), |_| {
+    ///         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+    ///         most.fetch_max(now, Ordering::SeqCst);
+    ///         std::thread::sleep(std::time::Duration::from_millis(2));
+    ///         running.fetch_sub(1, Ordering::SeqCst);
+    ///         Ok(())
+    ///     })?;
+    /// }
+    /// let graph = b.build()?;
+    /// let executor = Executor::with_threads(4)?;
+    /// let report = executor.run_with(&graph, &RunOptions::new().max_workers(2));
+    /// assert!(report.is_success());
+    /// assert!(most.load(Ordering::SeqCst) <= 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_workers(mut self, workers: usize) -> RunOptions {
+        self.max_workers = Some(NonZeroUsize::new(workers).unwrap_or(NonZeroUsize::MIN));
+        self
+    }
+
+    /// How many workers a run with these options has seats for on an
+    /// executor of `threads` threads.
+    pub(crate) fn seats(&self, threads: usize) -> usize {
+        self.max_workers.map_or(threads, |m| m.get().min(threads))
     }
 
     /// The instant after which no task starts, from deadline and timeout.

@@ -275,12 +275,16 @@ impl Executor {
         part: Option<(&Part, PartRun<'g, T>)>,
     ) -> Report<'g, T> {
         let shared = &self.shared;
-        let seats = shared.threads();
+        let seats = options.seats(shared.threads());
         let signals = Arc::new(Signals::new());
         let mut core = RunCore::new(
             parts(graph),
             options,
-            (shared.lend_seats(), Arc::clone(&signals), shared.fences),
+            (
+                shared.lend_seats(seats),
+                Arc::clone(&signals),
+                shared.fences,
+            ),
             Some(Arc::clone(shared)),
         );
         if let Some(earlier) = earlier {
@@ -302,10 +306,15 @@ impl Executor {
             let listing = Arc::new(unsafe {
                 Listing::new(&handle, Arc::clone(&signals), seats, shared.next_serial())
             });
+            // Inside one of our own tasks, this thread works on the nested
+            // run: it takes its seat before the run is listed, so that a
+            // run limited to fewer workers than the executor's threads
+            // cannot have them all taken by other threads while this one
+            // waits.
+            let nested = shared.is_own_thread() && listing.try_join();
             shared.register(Arc::clone(&listing));
             if shared.is_own_thread() {
-                // Inside one of our own tasks: work on the nested run here.
-                if listing.try_join() {
+                if nested {
                     worker::participate(
                         graph,
                         &core,

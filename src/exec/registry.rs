@@ -33,6 +33,10 @@
 //! moves. So every run gets a worker within about a quantum of task time,
 //! and runs that are equally wide share the threads about equally; there
 //! is no stronger guarantee (no priorities between runs, no strict shares).
+//! A run's seats are at most its worker limit (`RunOptions::max_workers`):
+//! `try_join` admits no more, and a run with every seat taken neither asks
+//! for workers nor counts as starving, so the other threads go to other
+//! runs.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -269,21 +273,27 @@ impl Shared {
         self.pool.current_thread_index().is_some()
     }
 
-    /// Seats for a run: one per thread, reused from an ended run if any.
-    pub(crate) fn lend_seats(&self) -> Box<[Seat]> {
-        let spare = self
-            .spare_seats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        spare.unwrap_or_else(|| (0..self.threads).map(|_| Seat::new()).collect())
+    /// `count` seats for a run (one per worker it may have), reused from an
+    /// ended run that had as many if there is one.
+    pub(crate) fn lend_seats(&self, count: usize) -> Box<[Seat]> {
+        let spare = {
+            let mut spare = self
+                .spare_seats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let at = spare.iter().rposition(|s| s.len() == count);
+            at.map(|at| spare.swap_remove(at))
+        };
+        spare.unwrap_or_else(|| (0..count).map(|_| Seat::new()).collect())
     }
 
     /// Takes back the seats of an ended run, which every worker has left.
     pub(crate) fn give_back_seats(&self, mut seats: Box<[Seat]>) {
-        /// Sets kept: as many as runs usually overlap, not as many as ever did.
+        /// Sets kept: as many as runs usually overlap, not as many as ever
+        /// did. A set of another size than the one asked for is passed over,
+        /// so runs with and without a worker limit each find theirs.
         const KEPT: usize = 4;
-        if seats.len() != self.threads {
+        if seats.is_empty() || seats.len() > self.threads {
             return;
         }
         for seat in seats.iter_mut() {
@@ -293,9 +303,12 @@ impl Shared {
             .spare_seats
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if spare.len() < KEPT {
-            spare.push(seats);
+        if spare.len() == KEPT {
+            // The oldest set goes: after a change of limit, the sets of the
+            // old size are the ones no run asks for.
+            spare.remove(0);
         }
+        spare.push(seats);
     }
 
     /// A fresh serial number for a listing.
@@ -305,7 +318,7 @@ impl Shared {
 
     /// Lists a run so worker jobs can find it.
     pub(crate) fn register(&self, listing: Arc<Listing>) {
-        if self.threads > 1 {
+        if self.threads > 1 && listing.presence() < listing.seats {
             listing.signals.want_workers();
         }
         let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);

@@ -38,3 +38,4 @@ mod timeouts;
 mod tracing;
 mod triggers;
 mod unsafe_paths;
+mod worker_limit;

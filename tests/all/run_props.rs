@@ -17,7 +17,7 @@ use kahn::{
 use kahn_test_support::dags::{
     any_dag, any_dag_with_fan_ins, cases, task_label, task_name, LARGE, SMALL,
 };
-use kahn_test_support::{bounded, executors, Oracle};
+use kahn_test_support::{bounded, executor, executors, Oracle};
 use proptest::prelude::*;
 
 /// What a task of a [`Case`] does after computing its output.
@@ -289,8 +289,8 @@ fn check_run(
     Ok(())
 }
 
-/// Runs `case` on 1, 2 and 4 threads, with and without timings, and checks
-/// each run.
+/// Runs `case` on 1, 2 and 4 threads, with and without timings, and on 4
+/// threads limited to fewer workers, and checks each run.
 fn check_runs(case: &Case) -> Result<(), TestCaseError> {
     let rec = Arc::new(Recorder::new(case.n));
     let expected = Expected::new(case);
@@ -302,6 +302,13 @@ fn check_runs(case: &Case) -> Result<(), TestCaseError> {
         let report = executor.run_with(&graph, &RunOptions::new().record_timings(timed));
         check_run(&report, &rec, case, &expected, executor.threads(), timed)?;
     }
+    // And on 4 threads with a worker limit of 1 to 3: timed, so the check
+    // sees every task's worker below the limit.
+    let limit = 1 + case.n % 3;
+    rec.reset();
+    let options = RunOptions::new().record_timings(true).max_workers(limit);
+    let report = executor(4).run_with(&graph, &options);
+    check_run(&report, &rec, case, &expected, limit, true)?;
     Ok(())
 }
 

@@ -121,8 +121,9 @@ pub fn random_case(seed: u64) -> ExecCase {
         uses,
         more_runs,
         stops,
-        // Early release and takes in half the graphs each.
-        data: below(4) as u8,
+        // Early release and takes in half the graphs each, and a worker
+        // limit of 1 to 3 in three quarters.
+        data: below(16) as u8,
     }
 }
 

@@ -243,8 +243,9 @@ pub struct ExecCase {
     pub stops: Vec<(u8, TaskStop)>,
     /// Bit 0: every run releases outputs early
     /// ([`RunOptions::release_outputs`]); bit 1: a task takes the inputs
-    /// it is the only reader of (see [`ExecCase::takes`]). Last, so that
-    /// inputs made before it decode as they did (with 0).
+    /// it is the only reader of (see [`ExecCase::takes`]); bits 2 and 3:
+    /// every run's worker limit (see [`ExecCase::worker_limit`]). Last, so
+    /// that inputs made before it decode as they did (with 0).
     pub data: u8,
 }
 
@@ -529,6 +530,21 @@ impl ExecCase {
     /// Whether every run releases outputs early.
     pub fn releases(&self) -> bool {
         self.data & 1 != 0
+    }
+
+    /// The worker limit every run has ([`RunOptions::max_workers`]), from
+    /// bits 2 and 3 of `data`: none for 0, else 1 to 3.
+    pub fn worker_limit(&self) -> Option<usize> {
+        match (self.data >> 2) & 3 {
+            0 => None,
+            limit => Some(usize::from(limit)),
+        }
+    }
+
+    /// How many workers a run of this case may have on `exec`.
+    pub fn workers_on(&self, exec: &Executor) -> usize {
+        self.worker_limit()
+            .map_or(exec.threads(), |limit| limit.min(exec.threads()))
     }
 
     /// The predecessors task `v` takes its input from (with `take_input`)
@@ -1052,6 +1068,9 @@ fn run_options(run: &ExecCase, case: &ExecCase, spec: RunSpec, log: &RunLog) -> 
         options = options.fail_fast();
     }
     options = options.release_outputs(case.releases());
+    if let Some(limit) = case.worker_limit() {
+        options = options.max_workers(limit);
+    }
     if cancels || spec.watch == Watch::CancelledBefore {
         options = options.cancel_token(log.token.clone());
     }
@@ -1282,9 +1301,9 @@ fn check_report(
         if ran {
             let worker = probes[v].worker.load(Ordering::SeqCst);
             ensure!(
-                worker < exec.threads(),
+                worker < case.workers_on(exec),
                 "task {v} ran on worker {worker} of {}",
-                exec.threads()
+                case.workers_on(exec)
             );
         }
     }
