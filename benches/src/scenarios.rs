@@ -21,7 +21,9 @@
 //! - `cheap-start`: back-to-back runs of each shape at 1,000 tasks, empty
 //!   bodies, the median run on 2 threads against 1; `cold-start`: the
 //!   first run after the pool slept ([`Settings::cold_sleep`]), against a
-//!   back-to-back run, on 1 and 2 threads;
+//!   back-to-back run, on 1 and 2 threads; `cheap-start-one-worker`: the
+//!   back-to-back runs on 2 threads limited to one worker
+//!   ([`RunOptions::max_workers`]), against 1 thread;
 //! - `rayon-sum`: one task summing [`Settings::sum_len`] `u64`s with
 //!   `par_iter`, on a 1-thread executor against a 2-thread one (the
 //!   speedup); `rayon-sum-hashed` the same with each element hashed first,
@@ -769,9 +771,11 @@ fn cheap_start(
     }
     let mut arena = Arena::new();
     let graph = build_shape::<()>(&mut arena, &g, |_| Ok(()));
-    let run = |executor: &Executor| {
+    let unlimited = RunOptions::new();
+    let one_worker = RunOptions::new().max_workers(1);
+    let run_with = |executor: &Executor, options: &RunOptions| {
         let t = Instant::now();
-        let counts: Counts = executor.run(&graph).counts();
+        let counts: Counts = executor.run_with(&graph, options).counts();
         let secs = t.elapsed().as_secs_f64();
         if counts.succeeded == g.tasks && counts.total() == g.tasks {
             Ok(secs)
@@ -782,14 +786,22 @@ fn cheap_start(
             ))
         }
     };
-    let warm = |executor: &Executor| {
+    let run = |executor: &Executor| run_with(executor, &unlimited);
+    let warm = |executor: &Executor, options: &RunOptions| {
         for _ in 0..s.back_to_back.min(20) {
-            run(executor)?;
+            run_with(executor, options)?;
         }
-        sample(s.back_to_back, || run(executor))
+        sample(s.back_to_back, || run_with(executor, options))
     };
     let graph_name = format!("{shape}, {} tasks, empty bodies", g.tasks);
-    let (warm_one, warm_two) = match warm(one).and_then(|a| Ok((a, warm(two)?))) {
+    let warm_all = || -> Result<_, String> {
+        Ok((
+            warm(one, &unlimited)?,
+            warm(two, &unlimited)?,
+            warm(two, &one_worker)?,
+        ))
+    };
+    let (warm_one, warm_two, warm_two_limited) = match warm_all() {
         Ok(warm) => warm,
         Err(e) => return vec![Err(e)],
     };
@@ -804,6 +816,18 @@ fn cheap_start(
         bar: Some(Bar::AtMost(2.0)),
     }
     .of(warm_two.clone()))];
+    // The lever a user of small graphs has (`RunOptions::max_workers`): the
+    // same runs on the 2-thread executor, kept to one worker.
+    figures.push(Ok(Figure {
+        scenario: "cheap-start-one-worker",
+        graph: graph_name.clone(),
+        threads: 2,
+        measured: "run on 2 threads limited to 1 worker, back to back",
+        against: "run on 1 thread, back to back",
+        against_s: against_s(&warm_one),
+        bar: None,
+    }
+    .of(warm_two_limited)));
     for (executor, warm) in [(one, &warm_one), (two, &warm_two)] {
         let cold = sample(s.reps, || {
             thread::sleep(s.cold_sleep);
