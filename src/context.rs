@@ -359,8 +359,9 @@ impl<'r, T> TaskContext<'r, T> {
         self.core.cancel_by(self.id());
     }
 
-    /// The index of the worker running this task, from 0 (always 0 in a
-    /// one-thread or nested run).
+    /// The index of the worker running this task: its seat in the run, from
+    /// 0 (always 0 in a run with one worker: on a one-thread executor, or
+    /// with [`max_workers(1)`](crate::RunOptions::max_workers)).
     pub fn worker_index(&self) -> usize {
         self.worker as usize
     }

@@ -123,7 +123,9 @@ pub struct Timing {
     pub start: Duration,
     /// How long the task's body took.
     pub duration: Duration,
-    /// The index of the worker thread that ran it.
+    /// The index of the worker that ran it: its seat in the run, from 0 to
+    /// the run's workers (the executor's threads, or the run's
+    /// [`max_workers`](crate::RunOptions::max_workers)), not a thread id.
     pub worker: usize,
 }
 

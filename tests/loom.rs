@@ -56,7 +56,11 @@
 //! `a_run_is_freed_only_after_its_workers_left` finds a worker's read of
 //! the run racing with its freeing ("Causality violation"); without the
 //! last worker's `unpark`, the starter sleeps forever ("deadlock"; checked
-//! 2026-12-02).
+//! 2026-12-02). Without either `SeqCst` fence of the word a worker turned
+//! away from a full run leaves (`Listing::join_or_leave_word` and
+//! `Listing::leave`), `a_worker_turned_away_from_a_full_run_is_answered`
+//! finds the call lost: the job turned away and the worker leaving without
+//! word (checked 2026-12-05).
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -684,6 +688,45 @@ fn a_run_is_freed_only_after_its_workers_left() {
         run.wait_and_free();
         ender.join().unwrap();
         late.join().unwrap();
+    });
+}
+
+/// A worker job called for a run with one seat while the worker in it is
+/// on its way out (a run limited by `RunOptions::max_workers`): either the
+/// job gets the seat, or the leaving worker learns that a job was turned
+/// away, and calls another. A call lost between the two would leave work
+/// published for the run with nobody to take it.
+#[test]
+fn a_worker_turned_away_from_a_full_run_is_answered() {
+    model(|| {
+        let run = std::sync::Arc::new(kahn::__loom::ListedRun::new(1));
+        let visited = std::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let visitors: Vec<_> = (0..2)
+            .map(|_| {
+                let (run, visited) = (std::sync::Arc::clone(&run), std::sync::Arc::clone(&visited));
+                loom::thread::spawn(move || {
+                    let visit = run.visit_or_leave_word();
+                    // The second to finish ends the run, so that the run is
+                    // never closed before both have looked.
+                    if visited.fetch_add(1, Ordering::AcqRel) == 1 {
+                        run.end();
+                    }
+                    visit
+                })
+            })
+            .collect();
+        // The starter waits first: a visitor's leave may wake it.
+        run.wait_and_free();
+        let visits: Vec<_> = visitors.into_iter().map(|v| v.join().unwrap()).collect();
+        for (me, peer) in [(0, 1), (1, 0)] {
+            let (peer_joined, peer_answers) = visits[peer];
+            if !visits[me].0 {
+                assert!(
+                    peer_joined && peer_answers,
+                    "a worker was turned away and the one in the run left without a word"
+                );
+            }
+        }
     });
 }
 

@@ -311,23 +311,25 @@ impl Executor {
             // run limited to fewer workers than the executor's threads
             // cannot have them all taken by other threads while this one
             // waits.
+            // (A fresh listing always has a seat, so the join succeeds; if
+            // it did not, the run calls a worker like any other.)
             let nested = shared.is_own_thread() && listing.try_join();
             shared.register(Arc::clone(&listing));
-            if shared.is_own_thread() {
-                if nested {
-                    worker::participate(
-                        graph,
-                        &core,
-                        Participation {
-                            waiting: Waiting::Stays,
-                            shared: Some(shared),
-                            fixed_pace: None,
-                            nested: false,
-                        },
-                    );
-                    listing.mark_ended();
-                    listing.leave();
-                }
+            if nested {
+                worker::participate(
+                    graph,
+                    &core,
+                    Participation {
+                        waiting: Waiting::Stays,
+                        shared: Some(shared),
+                        fixed_pace: None,
+                        nested: false,
+                    },
+                );
+                listing.mark_ended();
+                // The run is over: a worker turned away meanwhile has
+                // nothing to answer.
+                let _ = listing.leave();
             } else {
                 registry::spawn_worker(shared);
             }

@@ -90,6 +90,10 @@ pub(crate) struct Listing {
     /// Set by a worker that saw the run end, so that a run with no worker
     /// left is not mistaken for one waiting for a worker.
     ended: modelled::AtomicBool,
+    /// Set when a worker job found every seat taken (see
+    /// [`join_or_leave_word`](Self::join_or_leave_word)); the next worker
+    /// to leave answers it.
+    turned_away: modelled::AtomicBool,
     /// The run's signals, shared with the run itself so the executor can
     /// raise them without joining it.
     signals: Arc<Signals>,
@@ -124,6 +128,7 @@ impl Listing {
             waiter: thread::current(),
             serial,
             ended: modelled::AtomicBool::new(false),
+            turned_away: modelled::AtomicBool::new(false),
             signals,
         }
     }
@@ -152,6 +157,33 @@ impl Listing {
             .is_ok()
     }
 
+    /// Enters the run as [`try_join`](Self::try_join) does; but if the run
+    /// is open and every seat is taken, leaves word for the next worker to
+    /// leave, and looks once more.
+    ///
+    /// A job called for a run limited to fewer workers than the executor
+    /// has threads may find it full while a worker is on its way out (one
+    /// that found nothing, just before a peer published work and called).
+    /// Turned away, the call would be lost, and the published work would
+    /// wait for its publisher's task to end. So either this second look
+    /// sees the seat freed, or the leaver sees the word and calls a worker
+    /// itself (Dekker, with a `SeqCst` fence on each side: see
+    /// [`leave`](Self::leave)). A full run also stops asking for workers
+    /// until one leaves: a worker that publishes work would otherwise call
+    /// one before every task, for nothing.
+    pub(crate) fn join_or_leave_word(&self) -> bool {
+        if self.try_join() {
+            return true;
+        }
+        if self.presence.load(Ordering::Relaxed) & CLOSED != 0 {
+            return false;
+        }
+        self.signals.enough_workers();
+        self.turned_away.store(true, Ordering::Relaxed);
+        modelled::fence(Ordering::SeqCst);
+        self.try_join()
+    }
+
     /// The run this worker joined.
     ///
     /// # Safety
@@ -163,12 +195,17 @@ impl Listing {
     }
 
     /// Leaves the run; the last worker out wakes the waiting starter.
-    pub(crate) fn leave(&self) {
+    /// `true` if a worker job was turned away from the run while it was
+    /// full (see [`join_or_leave_word`](Self::join_or_leave_word)): the
+    /// caller then calls a worker in its place, unless the run is over.
+    pub(crate) fn leave(&self) -> bool {
         // Release: everything this worker did in the run happens-before the
         // starter's `close`.
         if self.presence.fetch_sub(1, Ordering::Release) == 1 {
             self.waiter.unpark();
         }
+        modelled::fence(Ordering::SeqCst);
+        self.turned_away.swap(false, Ordering::Relaxed)
     }
 
     /// Closes the run if nobody is in it; after `true`, nobody ever joins.
@@ -281,8 +318,10 @@ impl Shared {
                 .spare_seats
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
+            // `remove`, not `swap_remove`: the list stays oldest first,
+            // which is how `give_back_seats` evicts.
             let at = spare.iter().rposition(|s| s.len() == count);
-            at.map(|at| spare.swap_remove(at))
+            at.map(|at| spare.remove(at))
         };
         spare.unwrap_or_else(|| (0..count).map(|_| Seat::new()).collect())
     }
@@ -358,7 +397,7 @@ impl Shared {
                 .filter(|(key, _)| after.is_none_or(|a| *key > a))
                 .min_by_key(|(key, _)| *key)?;
             let (key, listing) = next;
-            if listing.try_join() {
+            if listing.join_or_leave_word() {
                 if listing.presence() >= listing.seats {
                     listing.signals.enough_workers();
                 }
@@ -595,8 +634,13 @@ fn worker_job(shared: Arc<Shared>) {
         while let Some(listing) = shared.pick(&tried) {
             // SAFETY: `pick` joined the run.
             let departure = unsafe { listing.run() }.participate(&shared, &listing, nested);
-            listing.leave();
+            let turned_away = listing.leave();
             shared.left(&listing);
+            if turned_away && departure != Departure::Over {
+                // A job called for the run found it full just now: call
+                // another in its place.
+                spawn_worker(&shared);
+            }
             if nested && departure == Departure::Rotated {
                 // The task under this job waits for it to return: hand the
                 // run to a fresh job (on this thread's deque, where another
@@ -778,6 +822,28 @@ impl ListedRun {
         }
         self.listing.leave();
         true
+    }
+
+    /// A called worker's visit to a run that may be full: joins if it can
+    /// (leaving word if it is turned away), and if it joined, reads the run
+    /// and leaves. Whether it joined, and whether its leave found word of a
+    /// worker turned away, which it would answer by calling another.
+    pub fn visit_or_leave_word(&self) -> (bool, bool) {
+        if !self.listing.join_or_leave_word() {
+            return (false, false);
+        }
+        // SAFETY: as in `visit`.
+        let state = self.run.state.with(|p| unsafe { *p });
+        assert_eq!(state, Self::LIVE, "a worker in the run found it freed");
+        (true, self.listing.leave())
+    }
+
+    /// Ends the run after the visits (no visitor ends it in the model), and
+    /// wakes the starter, which a visitor that was turned away did not.
+    pub fn end(&self) {
+        self.run.over.store(true, Ordering::Release);
+        self.listing.mark_ended();
+        self.listing.waiter.unpark();
     }
 
     /// The starter: waits until the run is over and closed, then frees it.

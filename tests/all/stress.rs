@@ -121,9 +121,15 @@ pub fn random_case(seed: u64) -> ExecCase {
         uses,
         more_runs,
         stops,
-        // Early release and takes in half the graphs each, and a worker
-        // limit of 1 to 3 in three quarters.
-        data: below(16) as u8,
+        // Early release and takes in half the graphs each, and in a quarter
+        // a worker limit of 1 to 3 (bits 2 and 3), so that most graphs
+        // still run on every worker.
+        data: below(4) as u8
+            | if below(4) == 0 {
+                (1 + below(3) as u8) << 2
+            } else {
+                0
+            },
     }
 }
 
