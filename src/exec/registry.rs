@@ -181,7 +181,16 @@ impl Listing {
         self.signals.enough_workers();
         self.turned_away.store(true, Ordering::Relaxed);
         modelled::fence(Ordering::SeqCst);
-        self.try_join()
+        if !self.try_join() {
+            return false;
+        }
+        // Workers that left between the two looks raised `WANT` before it
+        // was cleared above: raise it again if a seat is still free (a
+        // leave this load misses raises it after the clear, by the fence).
+        if self.presence() < self.seats {
+            self.signals.want_workers();
+        }
+        true
     }
 
     /// The run this worker joined.
@@ -198,6 +207,7 @@ impl Listing {
     /// `true` if a worker job was turned away from the run while it was
     /// full (see [`join_or_leave_word`](Self::join_or_leave_word)): the
     /// caller then calls a worker in its place, unless the run is over.
+    #[must_use = "a worker turned away from the run must be answered"]
     pub(crate) fn leave(&self) -> bool {
         // Release: everything this worker did in the run happens-before the
         // starter's `close`.
@@ -820,7 +830,8 @@ impl ListedRun {
             self.run.over.store(true, Ordering::Release);
             self.listing.mark_ended();
         }
-        self.listing.leave();
+        // Nobody in this model leaves word.
+        let _ = self.listing.leave();
         true
     }
 
