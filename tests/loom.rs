@@ -60,7 +60,10 @@
 //! away from a full run leaves (`Listing::join_or_leave_word` and
 //! `Listing::leave`), `a_worker_turned_away_from_a_full_run_is_answered`
 //! finds the call lost: the job turned away and the worker leaving without
-//! word (checked 2026-12-05).
+//! word (checked 2026-12-05). Without the job's second request for workers
+//! when its second look joins a run with a seat still free,
+//! `a_free_seat_left_behind_a_turned_away_job_is_asked_for` finds the
+//! leavers' requests cleared and nobody asking (checked 2026-12-05).
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -727,6 +730,48 @@ fn a_worker_turned_away_from_a_full_run_is_answered() {
                 );
             }
         }
+    });
+}
+
+/// A run of three seats, all taken: one worker stays, two leave (each then
+/// asks for a worker, as a leaving job does), while a called job looks. If
+/// the job joins with a seat still free, the run must still ask for a
+/// worker for it, or a leaver must have found the job's word: the job
+/// clears the run's request when it finds it full, and may clear the
+/// requests of workers that left between its two looks.
+#[test]
+fn a_free_seat_left_behind_a_turned_away_job_is_asked_for() {
+    model(|| {
+        let run = std::sync::Arc::new(kahn::__loom::ListedRun::new(3));
+        for _ in 0..3 {
+            assert!(run.enter(), "a fresh run with three seats");
+        }
+        let leavers: Vec<_> = (0..2)
+            .map(|_| {
+                let run = std::sync::Arc::clone(&run);
+                loom::thread::spawn(move || run.leave_as_worker())
+            })
+            .collect();
+        let joined = run.job();
+        let answered = leavers.into_iter().any(|l| l.join().unwrap());
+        if joined {
+            assert!(
+                run.wants_workers() || answered,
+                "the job took a seat, one is still free, and nobody asks for a worker"
+            );
+        } else {
+            assert!(
+                answered,
+                "the job was turned away and no leaver found its word"
+            );
+        }
+        // The worker that stayed, then the job, leave; the run ends.
+        let _ = run.leave_as_worker();
+        if joined {
+            let _ = run.leave_as_worker();
+        }
+        run.end();
+        run.wait_and_free();
     });
 }
 

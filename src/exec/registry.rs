@@ -849,6 +849,30 @@ impl ListedRun {
         (true, self.listing.leave())
     }
 
+    /// Takes a seat for a worker the model has in the run from the start.
+    pub fn enter(&self) -> bool {
+        self.listing.try_join()
+    }
+
+    /// A worker in the run leaves it, as a worker job does: gives its seat
+    /// up, then (as `Shared::left`) asks for a worker. Whether it found
+    /// word of a job turned away, which it would answer.
+    pub fn leave_as_worker(&self) -> bool {
+        let word = self.listing.leave();
+        self.listing.signals.want_workers();
+        word
+    }
+
+    /// A called job's look at the run (`Shared::pick`'s): whether it joined.
+    pub fn job(&self) -> bool {
+        self.listing.join_or_leave_word()
+    }
+
+    /// Whether the run asks for workers.
+    pub fn wants_workers(&self) -> bool {
+        self.listing.signals.wants_workers()
+    }
+
     /// Ends the run after the visits (no visitor ends it in the model), and
     /// wakes the starter, which a visitor that was turned away did not.
     pub fn end(&self) {
