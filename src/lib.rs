@@ -94,7 +94,7 @@ const _: () = {
 pub mod __loom {
     use crate::{Graph, Report, RunOptions};
 
-    pub use crate::exec::ListedRun;
+    pub use crate::exec::{DryRun, ListedRun};
 
     /// Runs `graph` on `threads` loom threads, the calling one included,
     /// publishing work before every task (`eager`) or only to a hungry peer.

@@ -775,6 +775,29 @@ fn a_free_seat_left_behind_a_turned_away_job_is_asked_for() {
     });
 }
 
+/// A worker leaving a run for lack of work marks it dry, so that other
+/// runs' workers are not asked to move to it, while a task is handed back
+/// to it (a resource released, a retry due, a remote outcome). Either the
+/// worker's last look finds the task and it stays, or the run is not left
+/// marked dry: a run marked dry with work waiting would get no worker
+/// while every thread serves another run.
+#[test]
+fn a_task_handed_back_as_the_last_worker_leaves_is_not_left_dry() {
+    model(|| {
+        let run = std::sync::Arc::new(kahn::__loom::DryRun::new());
+        let feed = {
+            let run = std::sync::Arc::clone(&run);
+            loom::thread::spawn(move || run.hand_in())
+        };
+        let stays = run.last_look();
+        feed.join().unwrap();
+        assert!(
+            stays || !run.dry(),
+            "the worker left without seeing the task, and the run is marked dry"
+        );
+    });
+}
+
 /// Two independent tasks that each need the one unit of a resource, on two
 /// workers publishing eagerly: one runs, the other is parked on the
 /// resource (or finds it free, depending on the interleaving); the release

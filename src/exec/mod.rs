@@ -23,6 +23,8 @@ use crate::report::{GraphKey, Report, Resumable};
 #[cfg(loom)]
 pub use registry::ListedRun;
 use registry::{Departure, Listing, Participate, Shared};
+#[cfg(loom)]
+pub use run::DryRun;
 use run::{GraphParts, RunCore, Waiting};
 use signals::Signals;
 use worker::Participation;

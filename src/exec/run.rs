@@ -1688,7 +1688,9 @@ impl<'r, T> RunCore<'r, T> {
                         std::thread::yield_now();
                         continue;
                     }
-                    self.signals.want_workers();
+                    // Marked dry before the last look: work handed in from
+                    // outside after the look clears the mark (signals.rs).
+                    self.signals.leaving_dry();
                     self.fences.heavy();
                     if self.is_over() {
                         return Found::Over;
@@ -1936,8 +1938,11 @@ fn position(list: &[u32], v: usize) -> usize {
     }
 }
 
-/// What a resource does when it hands a parked task back to this run: wake
-/// a sleeping worker, and call one if the run may have none.
+/// What a resource does when it hands a parked task back to this run (and
+/// what a retry falling due, a remote outcome and a stop do): wake a
+/// sleeping worker, and call one if the run may have none. A run its
+/// workers left dry waits for a worker again: if every thread serves
+/// another run, theirs are asked to rotate.
 fn wake_on_return(
     sleep: &Arc<Sleep>,
     signals: &Arc<Signals>,
@@ -1946,10 +1951,56 @@ fn wake_on_return(
     let (sleep, signals) = (Arc::clone(sleep), Arc::clone(signals));
     Box::new(move || {
         let woke = sleep.wake_one();
+        let was_dry = signals.work_arrived();
         if let Some(shared) = &executor {
-            signals.want_workers();
+            if was_dry {
+                shared.refresh_rotation();
+            }
             return registry::spawn_worker(shared) || woke;
         }
         true
     })
+}
+
+/// A run's dry mark and inbox, for the loom model of the handshake between
+/// a worker leaving for lack of work and a task handed back meanwhile: the
+/// worker's side as `look_for_work` takes it, the hand-back's as a resource
+/// or a part run's feed makes it.
+#[cfg(loom)]
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DryRun {
+    signals: Arc<Signals>,
+    inbox: Inbox,
+}
+
+#[cfg(loom)]
+impl DryRun {
+    /// A run with nothing in it, not marked dry.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> DryRun {
+        let (sleep, signals) = (Arc::new(Sleep::new()), Arc::new(Signals::new()));
+        let inbox = Inbox::new(wake_on_return(&sleep, &signals, None));
+        DryRun { signals, inbox }
+    }
+
+    /// A worker's last look before it leaves for lack of work: marks the
+    /// run dry, pays the heavy fence, and looks at the inbox. Whether it
+    /// found work (and stays).
+    pub fn last_look(&self) -> bool {
+        self.signals.leaving_dry();
+        Fences::symmetric().heavy();
+        self.inbox.has_returned()
+    }
+
+    /// Hands a task in, as a part run's feed does (the same wake-up as a
+    /// resource's hand-back).
+    pub fn hand_in(&self) {
+        self.inbox.hand_back_remote(0);
+    }
+
+    /// Whether the run is marked dry.
+    pub fn dry(&self) -> bool {
+        self.signals.dry()
+    }
 }

@@ -1,6 +1,7 @@
 //! One run's word of signals: whether it stopped starting tasks, whether it
-//! could use more workers, whether another run is waiting for one, and how
-//! many of its workers are looking for work.
+//! could use more workers, whether another run is waiting for one, whether
+//! its workers left it for lack of work, and how many of its workers are
+//! looking for work.
 //!
 //! All live in one `AtomicU32` so the hot path asks "anything raised?" with
 //! one relaxed load: a busy worker with work to give reads it before each
@@ -18,6 +19,14 @@
 //!   releases its successors only after setting the bit, and the claimant of
 //!   a successor synchronizes with that release, so coherence makes its own
 //!   load see the bit.
+//! - `DRY` is set by a worker about to leave for lack of work, before its
+//!   last look for work, and cleared by whatever hands the run work from
+//!   outside (a resource's hand-back, a retry falling due, a remote
+//!   outcome, a stop) after the work is in place; both are `SeqCst`
+//!   read-modify-writes of this word. So either the last look sees the
+//!   work, or the clear comes after the set: a run is never left dry with
+//!   work waiting (see `RunCore::wait_for_work` and `wake_on_return` in
+//!   `run.rs`).
 
 use crate::sync::atomic::{AtomicU32, Ordering};
 
@@ -29,8 +38,13 @@ const WANT: u32 = 1 << 30;
 /// Set while another run of the executor has no worker: a worker that has
 /// served this run for a while should move.
 const ROTATE: u32 = 1 << 29;
+/// Set while the run's workers left it for lack of work and nothing came
+/// in since: a run with no worker is *waiting* for one only if this is
+/// clear (a run whose tasks are all parked on a resource is not, and other
+/// runs' workers need not rotate to it; see `registry.rs`).
+const DRY: u32 = 1 << 28;
 /// The low bits: how many workers are looking for work.
-const HUNGRY: u32 = ROTATE - 1;
+const HUNGRY: u32 = DRY - 1;
 
 /// The stop bit and the hungry-worker count of one run.
 #[derive(Debug)]
@@ -81,6 +95,37 @@ impl Signals {
     /// give (`SeqCst`: one side of the leave handshake in `run.rs`).
     pub(crate) fn want_workers(&self) {
         self.0.fetch_or(WANT, Ordering::SeqCst);
+    }
+
+    /// A worker is about to leave for lack of work, and will look once
+    /// more before it does: asks for workers (a peer that announces work
+    /// later then calls one) and marks the run dry (`SeqCst`: one side of
+    /// the handshake with [`work_arrived`](Self::work_arrived)).
+    pub(crate) fn leaving_dry(&self) {
+        self.0.fetch_or(WANT | DRY, Ordering::SeqCst);
+    }
+
+    /// Work was handed to the run from outside, and is in place: asks for
+    /// workers and clears the dry mark. Whether the run was marked dry, so
+    /// that the executor looks again at which runs wait for a worker.
+    pub(crate) fn work_arrived(&self) -> bool {
+        let before = self.0.fetch_or(WANT, Ordering::SeqCst);
+        before & DRY != 0 && self.0.fetch_and(!DRY, Ordering::SeqCst) & DRY != 0
+    }
+
+    /// A worker leaves work behind it, published, to move to another run:
+    /// the run is not dry. A read-modify-write even if the mark is clear, so
+    /// that a worker marking the run dry after it sees the published work
+    /// (as it sees a hand-back's).
+    pub(crate) fn not_dry(&self) {
+        self.0.fetch_and(!DRY, Ordering::SeqCst);
+    }
+
+    /// Whether the run's workers left it for lack of work, and nothing
+    /// came in since.
+    #[inline]
+    pub(crate) fn dry(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & DRY != 0
     }
 
     /// The run has all the workers it can get.

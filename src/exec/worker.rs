@@ -491,6 +491,8 @@ impl Local<'_> {
             self.deque.push(last_of(core, deferred));
         }
         core.shared();
+        // Whatever an earlier leaver found, the run has work now.
+        core.signals().not_dry();
         if core.subtract(self.unsubtracted()) {
             return Departure::Over;
         }

@@ -541,3 +541,73 @@ fn a_worker_job_run_inside_a_tasks_join_returns() {
         });
     }
 }
+
+/// A run whose only task is parked on a resource has no work for a worker,
+/// so the other runs' workers are not asked to move to it; once a release
+/// hands the task back, it waits for a worker again, and gets one within
+/// about a quantum even while every thread serves another run, not when
+/// that run ends. Here the busy run holds the lock in one task and keeps
+/// both threads busy with a thousand 1 ms tasks; the handed-back task must
+/// run while most of them are still to run.
+#[test]
+fn a_task_handed_back_while_every_thread_is_busy_gets_a_worker() {
+    const WORK: usize = 1000;
+    bounded(|| {
+        let executor: &'static Executor = Box::leak(Box::new(Executor::with_threads(2).unwrap()));
+        let lock = Resource::new("lock", 1);
+        let release = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let busy = {
+            let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+            let mut b = arena.builder::<usize>();
+            let let_go = Arc::clone(&release);
+            b.task("holder", move |_| {
+                assert!(wait_until(LIMIT, || let_go.load(Ordering::SeqCst)));
+                Ok(0)
+            })
+            .unwrap();
+            b.uses("holder", &lock).unwrap();
+            for i in 0..WORK {
+                let finished = Arc::clone(&finished);
+                b.task(&format!("work{i}"), move |_| {
+                    spin_for(Duration::from_millis(1));
+                    Ok(finished.fetch_add(1, Ordering::SeqCst))
+                })
+                .unwrap();
+            }
+            &*Box::leak(Box::new(b.build().unwrap()))
+        };
+        let waiting = {
+            let arena: &'static mut Arena = Box::leak(Box::new(Arena::new()));
+            let mut b = arena.builder::<usize>();
+            let finished = Arc::clone(&finished);
+            b.task("waiter", move |_| Ok(finished.load(Ordering::SeqCst)))
+                .unwrap();
+            b.uses("waiter", &lock).unwrap();
+            &*Box::leak(Box::new(b.build().unwrap()))
+        };
+        let busy_run = std::thread::spawn(move || executor.run(busy).is_success());
+        // Both threads serve the busy run before the waiting run starts.
+        assert!(
+            wait_until(LIMIT, || lock.in_use() == 1
+                && finished.load(Ordering::SeqCst) >= 2),
+            "the busy run never got going"
+        );
+        let waiting_run =
+            std::thread::spawn(move || executor.run(waiting).output("waiter").copied());
+        assert!(
+            wait_until(LIMIT, || lock.waiting() == 1),
+            "the waiter never parked"
+        );
+        // Long enough for the worker that parked it to leave the run.
+        std::thread::sleep(Duration::from_millis(20));
+        release.store(true, Ordering::SeqCst);
+        let ran_after = waiting_run.join().unwrap().expect("the waiter ran");
+        assert!(
+            ran_after < WORK / 2,
+            "the handed-back task waited for the busy run: it ran after {ran_after} of {WORK} tasks"
+        );
+        assert!(busy_run.join().unwrap());
+        assert_eq!((lock.in_use(), lock.waiting()), (0, 0));
+    });
+}
