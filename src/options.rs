@@ -238,11 +238,11 @@ impl RunOptions {
     ///   what to know" in the README, and BENCHMARKS.md for the figures.
     ///
     /// A limit above the executor's threads is no limit, and 0 counts as 1:
-    /// a run always has a worker. Tasks that wait for each other (a
-    /// rendezvous, a channel between two tasks) then need no more of them
-    /// running at once than the limit, as on an executor of that many
-    /// threads: with `max_workers(1)`, a task that waits for a sibling to
-    /// start waits forever. A nested run (started from inside a task)
+    /// a run always has a worker. Under a limit, tasks that wait for each
+    /// other (a rendezvous, a channel between two tasks) must not need more
+    /// of them running at once than the limit, as on an executor of that
+    /// many threads: with `max_workers(1)`, a task that waits for a sibling
+    /// to start waits forever. A nested run (started from inside a task)
     /// counts the task's own thread, which works on it, as one of its
     /// workers. In a part run, the limit is this process's.
     ///
