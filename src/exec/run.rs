@@ -1688,14 +1688,15 @@ impl<'r, T> RunCore<'r, T> {
                         std::thread::yield_now();
                         continue;
                     }
-                    // Marked dry before the last look: work handed in from
-                    // outside after the look clears the mark (signals.rs).
-                    self.signals.leaving_dry();
-                    self.fences.heavy();
-                    if self.is_over() {
+                    let mut over = false;
+                    let found = mark_dry_then_look(&self.signals, &self.fences, || {
+                        over = self.is_over();
+                        over || self.has_visible_work() || self.any_fresh_announcement(me, seen)
+                    });
+                    if over {
                         return Found::Over;
                     }
-                    if !self.has_visible_work() && !self.any_fresh_announcement(me, seen) {
+                    if !found {
                         return Found::Nothing;
                     }
                 }
@@ -1806,6 +1807,16 @@ impl<'r, T> RunCore<'r, T> {
     }
 
     /// Whether any published work waits: sources or a seat's deque.
+    /// A worker that leaves the run for another with nothing to leave
+    /// behind (it rotates with no private work): the run is dry unless
+    /// work is visible after the mark, as for a worker that leaves for lack
+    /// of work (`look_for_work`).
+    pub(crate) fn leave_empty_handed(&self) {
+        if mark_dry_then_look(&self.signals, &self.fences, || self.has_visible_work()) {
+            self.signals.not_dry();
+        }
+    }
+
     pub(crate) fn has_visible_work(&self) -> bool {
         self.inbox.has_returned()
             || self.retry_due()
@@ -1938,6 +1949,16 @@ fn position(list: &[u32], v: usize) -> usize {
     }
 }
 
+/// A worker's side of the dry handshake (see `signals.rs`): marks the run
+/// dry, pays the heavy fence, then looks for work once more with `look`.
+/// Whether it found any. Work handed in after the look clears the mark;
+/// work handed in before it is seen.
+fn mark_dry_then_look(signals: &Signals, fences: &Fences, look: impl FnOnce() -> bool) -> bool {
+    signals.leaving_dry();
+    fences.heavy();
+    look()
+}
+
 /// What a resource does when it hands a parked task back to this run (and
 /// what a retry falling due, a remote outcome and a stop do): wake a
 /// sleeping worker, and call one if the run may have none. A run its
@@ -1964,8 +1985,9 @@ fn wake_on_return(
 
 /// A run's dry mark and inbox, for the loom model of the handshake between
 /// a worker leaving for lack of work and a task handed back meanwhile: the
-/// worker's side as `look_for_work` takes it, the hand-back's as a resource
-/// or a part run's feed makes it.
+/// worker's side through `look_for_work`'s own handshake (looking only at
+/// the inbox), the hand-back's through the inbox's own wake-up, as a
+/// resource or a part run's feed makes it.
 #[cfg(loom)]
 #[doc(hidden)]
 #[derive(Debug)]
@@ -1984,13 +2006,13 @@ impl DryRun {
         DryRun { signals, inbox }
     }
 
-    /// A worker's last look before it leaves for lack of work: marks the
-    /// run dry, pays the heavy fence, and looks at the inbox. Whether it
-    /// found work (and stays).
+    /// A worker's last look before it leaves for lack of work, through the
+    /// same handshake as `look_for_work`'s, at the inbox. Whether it found
+    /// work (and stays).
     pub fn last_look(&self) -> bool {
-        self.signals.leaving_dry();
-        Fences::symmetric().heavy();
-        self.inbox.has_returned()
+        mark_dry_then_look(&self.signals, &Fences::symmetric(), || {
+            self.inbox.has_returned()
+        })
     }
 
     /// Hands a task in, as a part run's feed does (the same wake-up as a

@@ -19,14 +19,19 @@
 //!   releases its successors only after setting the bit, and the claimant of
 //!   a successor synchronizes with that release, so coherence makes its own
 //!   load see the bit.
-//! - `DRY` is set by a worker about to leave for lack of work, before its
+//! - `DRY` is set by a worker about to leave with nothing to do, before its
 //!   last look for work, and cleared by whatever hands the run work from
-//!   outside (a resource's hand-back, a retry falling due, a remote
-//!   outcome, a stop) after the work is in place; both are `SeqCst`
-//!   read-modify-writes of this word. So either the last look sees the
-//!   work, or the clear comes after the set: a run is never left dry with
-//!   work waiting (see `RunCore::wait_for_work` and `wake_on_return` in
-//!   `run.rs`).
+//!   outside (a resource's hand-back, a remote outcome, a stop, a retry
+//!   that fell due) after the work is in place, and by a worker that
+//!   leaves work behind; each is a `SeqCst` read-modify-write of this
+//!   word. So either the clear comes after the mark, or the mark reads
+//!   the clear's value (or a later one) and, every write to this word being
+//!   a read-modify-write, synchronizes with it: the last look then sees the
+//!   work. A plain `store` to the word would break that chain. A retry is
+//!   handed in by the thread that waits for the run, which wakes when the
+//!   earliest retry falls due: until then (its wake-up latency) the run
+//!   may be dry with a retry due. See `mark_dry_then_look` and
+//!   `wake_on_return` in `run.rs`.
 
 use crate::sync::atomic::{AtomicU32, Ordering};
 
@@ -38,10 +43,12 @@ const WANT: u32 = 1 << 30;
 /// Set while another run of the executor has no worker: a worker that has
 /// served this run for a while should move.
 const ROTATE: u32 = 1 << 29;
-/// Set while the run's workers left it for lack of work and nothing came
-/// in since: a run with no worker is *waiting* for one only if this is
-/// clear (a run whose tasks are all parked on a resource is not, and other
-/// runs' workers need not rotate to it; see `registry.rs`).
+/// Set by a worker that left (or was about to leave) the run with nothing
+/// to do, cleared when work comes in from outside or a worker leaves some
+/// behind. It matters only while no worker is in the run: a run with no
+/// worker is *waiting* for one only if this is clear (a run whose tasks
+/// are all parked on a resource is not, and other runs' workers need not
+/// rotate to it; see `registry.rs`).
 const DRY: u32 = 1 << 28;
 /// The low bits: how many workers are looking for work.
 const HUNGRY: u32 = DRY - 1;
@@ -97,7 +104,7 @@ impl Signals {
         self.0.fetch_or(WANT, Ordering::SeqCst);
     }
 
-    /// A worker is about to leave for lack of work, and will look once
+    /// A worker is about to leave with nothing to do, and will look once
     /// more before it does: asks for workers (a peer that announces work
     /// later then calls one) and marks the run dry (`SeqCst`: one side of
     /// the handshake with [`work_arrived`](Self::work_arrived)).
@@ -121,8 +128,7 @@ impl Signals {
         self.0.fetch_and(!DRY, Ordering::SeqCst);
     }
 
-    /// Whether the run's workers left it for lack of work, and nothing
-    /// came in since.
+    /// Whether the run is marked dry (see `DRY`).
     #[inline]
     pub(crate) fn dry(&self) -> bool {
         self.0.load(Ordering::Relaxed) & DRY != 0

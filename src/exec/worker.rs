@@ -481,18 +481,28 @@ impl Local<'_> {
         // Oldest first, so that a worker taking this seat again pops it
         // (LIFO) in the order this one would have run it: a run's schedule
         // on one thread stays deterministic.
+        let mut leaves_work = !self.deque.is_empty();
         while let Some(work) = self.stack_pop_front() {
             self.deque.push(work);
+            leaves_work = true;
         }
         if lo < hi {
             self.deque.push(Releases { lo, hi, poison });
+            leaves_work = true;
         }
         if let Some(deferred) = self.take_deferred() {
             self.deque.push(last_of(core, deferred));
+            leaves_work = true;
         }
         core.shared();
-        // Whatever an earlier leaver found, the run has work now.
-        core.signals().not_dry();
+        if leaves_work {
+            // Whatever an earlier leaver found, the run has work now.
+            core.signals().not_dry();
+        } else {
+            // Its other tasks may all be parked: a run left with nothing
+            // must not count as waiting for a worker.
+            core.leave_empty_handed();
+        }
         if core.subtract(self.unsubtracted()) {
             return Departure::Over;
         }
