@@ -1806,7 +1806,6 @@ impl<'r, T> RunCore<'r, T> {
         }
     }
 
-    /// Whether any published work waits: sources or a seat's deque.
     /// A worker that leaves the run for another with nothing to leave
     /// behind (it rotates with no private work): the run is dry unless
     /// work is visible after the mark, as for a worker that leaves for lack
@@ -1817,6 +1816,7 @@ impl<'r, T> RunCore<'r, T> {
         }
     }
 
+    /// Whether any published work waits: sources or a seat's deque.
     pub(crate) fn has_visible_work(&self) -> bool {
         self.inbox.has_returned()
             || self.retry_due()
@@ -1962,8 +1962,9 @@ fn mark_dry_then_look(signals: &Signals, fences: &Fences, look: impl FnOnce() ->
 /// What a resource does when it hands a parked task back to this run (and
 /// what a retry falling due, a remote outcome and a stop do): wake a
 /// sleeping worker, and call one if the run may have none. A run its
-/// workers left dry waits for a worker again: if every thread serves
-/// another run, theirs are asked to rotate.
+/// workers left dry waits for a worker again: the registry recomputes
+/// which runs must rotate (so that, if every thread serves another run,
+/// theirs move) before the call.
 fn wake_on_return(
     sleep: &Arc<Sleep>,
     signals: &Arc<Signals>,
